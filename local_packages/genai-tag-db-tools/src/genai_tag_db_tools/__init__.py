@@ -1,0 +1,1 @@
+"""Tag database and tag cleaning for generative-AI image datasets."""

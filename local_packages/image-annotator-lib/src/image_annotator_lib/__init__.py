@@ -1,0 +1,1 @@
+"""Model registry, local inference and provider clients for image annotation."""

@@ -1,0 +1,5 @@
+"""`python -m lorairo` runs the CLI."""
+
+from lorairo.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `lorairo` command line: a thin Typer + Rich shell over the services."""

@@ -1,0 +1,57 @@
+"""Entry point: runs the Typer app and maps every failure to an exit code and one clear line.
+
+Exit codes: 0 success, 2 bad input or validation, 1 anything else. Tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+import typer
+
+from lorairo.cli import gui_command, project_commands  # noqa: F401  (commands register on import)
+from lorairo.cli.app import app
+from lorairo.errors import LoRAIroException
+from lorairo.utils.masking import redact
+
+
+def _report(message: str, kind: str, *, as_json: bool) -> None:
+    message = redact(message)
+    if as_json:
+        print(json.dumps({"error": {"type": kind, "message": message}}, ensure_ascii=False))
+    print(f"Error: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in args[: args.index("--") if "--" in args else len(args)]
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="lorairo", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _report("aborted", "Abort", as_json=as_json)
+        sys.exit(1)
+    except click.ClickException as exc:
+        if as_json:
+            _report(exc.format_message(), type(exc).__name__, as_json=True)
+        else:
+            exc.show()
+        sys.exit(2)
+    except LoRAIroException as exc:
+        if debug:
+            raise
+        _report(str(exc), type(exc).__name__, as_json=as_json)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _report("interrupted", "KeyboardInterrupt", as_json=as_json)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        _report(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)", type(exc).__name__, as_json=as_json)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""The project store: the only package that talks SQL."""

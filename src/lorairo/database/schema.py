@@ -1,0 +1,279 @@
+"""The project database schema (SQLAlchemy 2 typed declarative models).
+
+Every annotation row names its source: a model (`model_id` set), a `manual` edit, or an `existing`
+sidecar file. Model output is never overwritten by manual edits; both are kept and the reader
+decides precedence (manual wins at export). Changes to this file need an Alembic revision in
+`lorairo/database/migrations/versions`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SOURCE_MODEL = "model"
+SOURCE_MANUAL = "manual"
+SOURCE_EXISTING = "existing"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Image(Base):
+    """An original image copied into the project; identity is its SHA-256."""
+
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_path: Mapped[str] = mapped_column(Text, index=True)
+    stored_path: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text, index=True)
+    file_size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer, index=True)
+    height: Mapped[int] = mapped_column(Integer, index=True)
+    format: Mapped[str] = mapped_column(String(16), index=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    has_alpha: Mapped[bool] = mapped_column(Boolean, default=False)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    phash: Mapped[int] = mapped_column(BigInteger, index=True)
+    thumbnail_path: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    processed: Mapped[list[ProcessedImage]] = relationship(back_populates="image", cascade="all, delete-orphan")
+
+
+class ProcessedImage(Base):
+    """A training-resolution copy (long side = resolution, sides multiples of 64)."""
+
+    __tablename__ = "processed_images"
+    __table_args__ = (UniqueConstraint("image_id", "resolution"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    resolution: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    image: Mapped[Image] = relationship(back_populates="processed")
+
+
+class ImageSimilarity(Base):
+    """A near-duplicate link: `image_id` was registered after, and resembles, `similar_to_id`."""
+
+    __tablename__ = "image_similarities"
+    __table_args__ = (UniqueConstraint("image_id", "similar_to_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    similar_to_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    distance: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RegistrationFailure(Base):
+    """A file registration rejected, with a human reason, so the user can see what was left out."""
+
+    __tablename__ = "registration_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_path: Mapped[str] = mapped_column(Text, index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Model(Base):
+    """An annotator (local ONNX model or vision LLM) that produced rows."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    provider: Mapped[str | None] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ModelAnnotation(Base):
+    """Marks that a model has processed an image, even when it produced no rows above the floor."""
+
+    __tablename__ = "model_annotations"
+    __table_args__ = (UniqueConstraint("model_id", "image_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    annotated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Tag(Base):
+    """One tag on one image from one source; `tag` is normalised, `raw_tag` what the source said."""
+
+    __tablename__ = "tags"
+    __table_args__ = (
+        Index("ix_tags_tag_image", "tag", "image_id"),
+        Index("ix_tags_image_model", "image_id", "model_id"),
+        Index("ix_tags_model_image", "model_id", "image_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(16), default=SOURCE_MODEL)
+    tag: Mapped[str] = mapped_column(Text)
+    raw_tag: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(16), default="general")
+    confidence: Mapped[float | None] = mapped_column(Float)
+    is_accepted: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    is_edited_manually: Mapped[bool] = mapped_column(Boolean, default=False)
+    rejected_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Caption(Base):
+    __tablename__ = "captions"
+    __table_args__ = (Index("ix_captions_image_model", "image_id", "model_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(16), default=SOURCE_MODEL)
+    caption: Mapped[str] = mapped_column(Text)
+    is_edited_manually: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Score(Base):
+    """A score on a stated scale (`kind` e.g. aesthetic, `scale_max` e.g. 10)."""
+
+    __tablename__ = "scores"
+    __table_args__ = (
+        Index("ix_scores_image_model", "image_id", "model_id"),
+        Index("ix_scores_kind_score", "kind", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(16), default=SOURCE_MODEL)
+    kind: Mapped[str] = mapped_column(String(32), default="aesthetic")
+    score: Mapped[float] = mapped_column(Float)
+    scale_max: Mapped[float] = mapped_column(Float, default=10.0)
+    is_edited_manually: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Rating(Base):
+    """Content rating: general, sensitive, questionable or explicit."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        Index("ix_ratings_image_model", "image_id", "model_id"),
+        Index("ix_ratings_rating_image", "rating", "image_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(16), default=SOURCE_MODEL)
+    rating: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    is_edited_manually: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AnnotationFailure(Base):
+    """A failed annotation attempt; policy refusals are flagged so they are not retried blindly."""
+
+    __tablename__ = "annotation_failures"
+    __table_args__ = (Index("ix_annotation_failures_image_model", "image_id", "model_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    model_name: Mapped[str] = mapped_column(String(200), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    failure_reason: Mapped[str] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    is_policy_violation: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class BatchJob(Base):
+    """An OpenAI Batch API job submitted for a set of images."""
+
+    __tablename__ = "batch_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    model_name: Mapped[str] = mapped_column(String(200))
+    remote_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_file: Mapped[str] = mapped_column(Text)
+    result_file: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32), default="created")
+    request_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    imported_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class EditLog(Base):
+    """One bulk edit; its `EditChange` rows hold the before/after state needed to undo it exactly."""
+
+    __tablename__ = "edit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operation: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    query: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[str | None] = mapped_column(Text)
+    affected_images: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, server_default=func.current_timestamp())
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class EditChange(Base):
+    """A row-level change: `action` is insert/update/delete; JSON snapshots of the row around it."""
+
+    __tablename__ = "edit_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edit_id: Mapped[int] = mapped_column(ForeignKey("edit_log.id", ondelete="CASCADE"), index=True)
+    table_name: Mapped[str] = mapped_column(String(32))
+    row_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(8))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,49 @@
+"""The exception hierarchy every layer raises, so shells can map failures to exit codes."""
+
+from __future__ import annotations
+
+
+class LoRAIroException(Exception):
+    """Base exception for LoRAIro application."""
+
+    exit_code = 1
+
+
+class ValidationError(LoRAIroException):
+    """Bad user input: a malformed query, an unknown option value, a missing path."""
+
+    exit_code = 2
+
+
+class ConfigurationError(LoRAIroException):
+    """Configuration-related errors (bad path, bad log level, unknown key)."""
+
+    exit_code = 2
+
+
+class ProjectNotFoundError(ValidationError):
+    """The named project does not exist under the database directory."""
+
+
+class DatabaseError(LoRAIroException):
+    """Database operation errors."""
+
+
+class ImageProcessingError(LoRAIroException):
+    """Image processing errors."""
+
+
+class AIProviderError(LoRAIroException):
+    """AI provider communication errors."""
+
+
+class RateLimitError(AIProviderError):
+    """API rate limit exceeded."""
+
+
+class AuthenticationError(AIProviderError):
+    """API authentication failed."""
+
+
+class OperationCancelled(LoRAIroException):
+    """A long operation stopped because its cancel token was set."""

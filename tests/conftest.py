@@ -1,0 +1,33 @@
+"""Shared fixtures: every test gets its own config file and database directory, never the user's."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point LoRAIro at a throwaway config and database dir and clear provider keys."""
+    home = tmp_path / "lorairo-home"
+    monkeypatch.setenv("LORAIRO_CONFIG_PATH", str(home / "config" / "lorairo.toml"))
+    monkeypatch.setenv("LORAIRO_DATABASE_DIR", str(home / "projects"))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    for var in (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GOOGLE_API_KEY",
+        "GEMINI_API_KEY",
+        "LORAIRO_LOG_LEVEL",
+        "LORAIRO_DEBUG",
+        "LORAIRO_MAX_WORKERS",
+        "LORAIRO_BATCH_SIZE",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    yield home
