@@ -24,8 +24,24 @@ app = typer.Typer(
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-project_app = typer.Typer(help="Create, list, inspect and delete projects.", no_args_is_help=True)
-app.add_typer(project_app, name="project")
+
+
+def _group(parent: typer.Typer, name: str, help_text: str) -> typer.Typer:
+    group = typer.Typer(help=help_text, no_args_is_help=True)
+    parent.add_typer(group, name=name)
+    return group
+
+
+project_app = _group(app, "project", "Create, list, inspect and delete projects.")
+images_app = _group(app, "images", "Register, process, search and inspect images.")
+annotate_app = _group(app, "annotate", "Run taggers, scorers and vision LLMs; review failures.")
+annotate_batch_app = _group(annotate_app, "batch", "OpenAI Batch API: submit, poll and import.")
+models_app = _group(app, "models", "Install annotation models ahead of time.")
+tags_app = _group(app, "tags", "Tag statistics, bulk tag edits and the tag database.")
+tags_db_app = _group(tags_app, "db", "Import or install the tag database.")
+tags_alias_app = _group(tags_app, "alias", "User aliases (kept when the base tag database is replaced).")
+edits_app = _group(app, "edits", "The edit log: list and undo bulk edits.")
+export_app = _group(app, "export", "Export training sets (kohya, JSON, JSONL, Hugging Face).")
 
 ProjectOption = Annotated[
     str | None,
@@ -77,7 +93,8 @@ def _global_options(
         bool, typer.Option("--json", help="Print exactly one JSON object on stdout; logs go to stderr.")
     ] = False,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Configuration file (default: LORAIRO_CONFIG_PATH or user dir).")
+        Path | None,
+        typer.Option("--config", help="Configuration file (default: LORAIRO_CONFIG_PATH or user dir)."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and full tracebacks.")] = False,
 ) -> None:

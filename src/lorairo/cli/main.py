@@ -5,16 +5,25 @@ Exit codes: 0 success, 2 bad input or validation, 1 anything else. Tracebacks on
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import sys
 
 import click
 import typer
 
-from lorairo.cli import gui_command, project_commands  # noqa: F401  (commands register on import)
+import lorairo.cli
 from lorairo.cli.app import app
 from lorairo.errors import LoRAIroException
 from lorairo.utils.masking import redact
+
+
+def _load_commands() -> None:
+    """Import every `lorairo/cli/*_command(s).py`; each registers its commands on a group in `app`."""
+    for module in pkgutil.iter_modules(lorairo.cli.__path__):
+        if module.name.endswith(("_command", "_commands")):
+            importlib.import_module(f"lorairo.cli.{module.name}")
 
 
 def _report(message: str, kind: str, *, as_json: bool) -> None:
@@ -28,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args[: args.index("--") if "--" in args else len(args)]
     debug = "--debug" in args
+    _load_commands()
     command = typer.main.get_command(app)
     try:
         command.main(args=args, prog_name="lorairo", standalone_mode=False)
@@ -53,5 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        _report(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)", type(exc).__name__, as_json=as_json)
+        _report(
+            f"{type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            type(exc).__name__,
+            as_json=as_json,
+        )
         sys.exit(1)

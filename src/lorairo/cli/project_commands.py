@@ -26,7 +26,13 @@ def create(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Project
         "database_path": str(project.database_path),
         "images_dir": str(project.images_dir),
     }
-    emit(cli, data, lambda: stdout.print(f"{'Opened existing' if existed else 'Created'} project {name} at {project.root}"))
+    emit(
+        cli,
+        data,
+        lambda: stdout.print(
+            f"{'Opened existing' if existed else 'Created'} project {name} at {project.root}"
+        ),
+    )
 
 
 @project_app.command("list")

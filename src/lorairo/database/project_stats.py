@@ -35,5 +35,8 @@ def count_rows(database: Database) -> ProjectCounts:
         "annotation_failures": AnnotationFailure,
     }
     with database.read_session() as session:
-        counts = {name: session.scalar(select(func.count()).select_from(table)) or 0 for name, table in tables.items()}
+        counts = {
+            name: session.scalar(select(func.count()).select_from(table)) or 0
+            for name, table in tables.items()
+        }
     return ProjectCounts(**counts)

@@ -68,7 +68,9 @@ class Image(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
-    processed: Mapped[list[ProcessedImage]] = relationship(back_populates="image", cascade="all, delete-orphan")
+    processed: Mapped[list[ProcessedImage]] = relationship(
+        back_populates="image", cascade="all, delete-orphan"
+    )
 
 
 class ProcessedImage(Base):
@@ -261,7 +263,9 @@ class EditLog(Base):
     query: Mapped[str | None] = mapped_column(Text)
     parameters: Mapped[str | None] = mapped_column(Text)
     affected_images: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, server_default=func.current_timestamp())
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, server_default=func.current_timestamp()
+    )
     undone_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 

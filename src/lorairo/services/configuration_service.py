@@ -104,11 +104,16 @@ class ProviderSection(_Section):
     max_concurrency: int = Field(default=4, ge=1, le=64)
 
 
+PromptField = Literal["tags", "caption", "score"]
+
+
+def _all_prompt_fields() -> list[PromptField]:
+    return ["tags", "caption", "score"]
+
+
 class PromptsSection(_Section):
     additional: str = ""
-    fields: list[Literal["tags", "caption", "score"]] = Field(
-        default_factory=lambda: ["tags", "caption", "score"]
-    )
+    fields: list[PromptField] = Field(default_factory=_all_prompt_fields)
 
 
 class TagsSection(_Section):
@@ -249,7 +254,7 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
-    os.chmod(tmp, 0o600)
+    tmp.chmod(0o600)
     tmp.replace(path)
 
 
@@ -343,12 +348,20 @@ class ConfigurationService:
     @property
     def tag_db_dir(self) -> Path:
         configured = self.config.tags.db_dir
-        return Path(configured).expanduser() if configured else Path(platformdirs.user_data_dir("lorairo")) / "tag_db"
+        return (
+            Path(configured).expanduser()
+            if configured
+            else Path(platformdirs.user_data_dir("lorairo")) / "tag_db"
+        )
 
     @property
     def log_file(self) -> Path:
         configured = self.config.log.file_path
-        return Path(configured).expanduser() if configured else Path(platformdirs.user_log_dir("lorairo")) / "lorairo.log"
+        return (
+            Path(configured).expanduser()
+            if configured
+            else Path(platformdirs.user_log_dir("lorairo")) / "lorairo.log"
+        )
 
     @property
     def annotator_config_path(self) -> Path:
@@ -368,7 +381,7 @@ class ConfigurationService:
             return section.kind
         if name in BUILTIN_PROVIDERS:
             return name
-        raise ConfigurationError(f"ai_providers.{name}: unknown provider; set kind = \"openai-compatible\"")
+        raise ConfigurationError(f'ai_providers.{name}: unknown provider; set kind = "openai-compatible"')
 
     def api_key(self, provider: str) -> str:
         """The provider's key: `[api]` first, then the env var the provider names, then the standard one."""

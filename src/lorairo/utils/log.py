@@ -28,7 +28,9 @@ def _mask_record(record: Record) -> None:
     message = record["message"]
     exception = record["exception"]
     if exception is not None and exception.type is not None:
-        message += "\n" + "".join(traceback.format_exception(exception.type, exception.value, exception.traceback))
+        message += "\n" + "".join(
+            traceback.format_exception(exception.type, exception.value, exception.traceback)
+        )
         record["exception"] = None
     record["message"] = redact(message)
 
@@ -56,7 +58,13 @@ def setup_logging(
     logger.remove()
     logger.configure(patcher=_mask_record)
     sinks: list[dict[str, Any]] = [
-        {"sink": sys.stderr, "level": stderr_level, "format": STDERR_FORMAT, "backtrace": False, "diagnose": False}
+        {
+            "sink": sys.stderr,
+            "level": stderr_level,
+            "format": STDERR_FORMAT,
+            "backtrace": False,
+            "diagnose": False,
+        }
     ]
     if file_path is not None:
         file_path.parent.mkdir(parents=True, exist_ok=True)

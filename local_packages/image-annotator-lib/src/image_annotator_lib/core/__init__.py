@@ -1,0 +1,1 @@
+"""Shared result types and the annotator base class every model kind implements."""

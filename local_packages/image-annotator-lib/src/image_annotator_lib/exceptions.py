@@ -1,0 +1,23 @@
+"""Errors the library raises. The app maps them onto its own hierarchy at the boundary."""
+
+from __future__ import annotations
+
+
+class AnnotatorLibError(Exception):
+    """Base class for every error raised by image-annotator-lib."""
+
+
+class ModelNotFoundError(AnnotatorLibError):
+    """No model of that name in the registry."""
+
+
+class ModelLoadError(AnnotatorLibError):
+    """A model could not be loaded (missing files, offline and not cached, bad ONNX)."""
+
+
+class ProviderAuthenticationError(AnnotatorLibError):
+    """401/403 from a provider: the whole run must stop, retrying cannot help."""
+
+
+class ProviderUnavailableError(AnnotatorLibError):
+    """The provider has no API key configured, so its models are hidden and refused."""
