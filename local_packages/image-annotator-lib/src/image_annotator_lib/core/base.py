@@ -48,6 +48,15 @@ class Annotator(ABC):
     def unload(self) -> None:  # noqa: B027  (optional hook)
         """Release memory (sessions, clients)."""
 
+    def prepare(self, images: Sequence[Image.Image]) -> Any:
+        """CPU-side work on a batch (resizing, tensor building) that the app runs in a prefetch
+        thread while the previous batch is annotated. Default: nothing to do ahead of time."""
+        return images
+
+    def annotate_prepared(self, prepared: Any) -> list[AnnotationResult]:
+        """`annotate_batch` on the output of `prepare`; override both or neither."""
+        return self.annotate_batch(prepared)
+
     @abstractmethod
     def annotate_batch(self, images: Sequence[Image.Image]) -> list[AnnotationResult]:
         """One result per image, in order. A per-image problem becomes `AnnotationResult.failure`;
