@@ -33,6 +33,7 @@ def _group(parent: typer.Typer, name: str, help_text: str) -> typer.Typer:
 
 
 project_app = _group(app, "project", "Create, list, inspect and delete projects.")
+config_app = _group(app, "config", "Show and change settings in lorairo.toml (keys always masked).")
 images_app = _group(app, "images", "Register, process, search and inspect images.")
 annotate_app = _group(app, "annotate", "Run taggers, scorers and vision LLMs; review failures.")
 annotate_batch_app = _group(annotate_app, "batch", "OpenAI Batch API: submit, poll and import.")

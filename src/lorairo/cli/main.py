@@ -10,7 +10,6 @@ import json
 import pkgutil
 import sys
 
-import click
 import typer
 
 import lorairo.cli
@@ -41,17 +40,18 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         command.main(args=args, prog_name="lorairo", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _report("aborted", "Abort", as_json=as_json)
         sys.exit(1)
-    except click.ClickException as exc:
-        if as_json:
-            _report(exc.format_message(), type(exc).__name__, as_json=True)
+    except typer.TyperException as exc:  # usage errors: unknown command, bad option value
+        show = getattr(exc, "show", None)  # usage errors print the usage line with the message
+        if as_json or not callable(show):
+            _report(exc.format_message(), type(exc).__name__, as_json=as_json)
         else:
-            exc.show()
-        sys.exit(2)
+            show()
+        sys.exit(exc.exit_code)
     except LoRAIroException as exc:
         if debug:
             raise

@@ -422,14 +422,26 @@ class ConfigurationService:
     # -- writing -------------------------------------------------------------------------------
 
     def update_setting(self, section: str, key: str, value: Any) -> None:
-        """Validate, apply and save one setting immediately, keeping the file's comments."""
+        """Validate, apply and save one setting immediately, keeping the file's comments.
+
+        `section` may be dotted for nested tables, e.g. `ai_providers.local`.
+        """
+        parts = section.split(".")
         data = self._document.unwrap()
-        data.setdefault(section, {})[key] = value
+        node = data
+        for part in parts:
+            node = node.setdefault(part, {})
+        node[key] = value
         validated = self._validate(data)
-        table = self._document.get(section)
-        if table is None:
-            table = tomlkit.table()
-            self._document[section] = table
+        normalised: Any = validated.model_dump()
+        for part in parts:
+            normalised = normalised[part]
+        value = normalised[key]  # save what was validated, e.g. "debug" as "DEBUG"
+        table: Any = self._document
+        for part in parts:
+            if part not in table:
+                table[part] = tomlkit.table(is_super_table=part == "ai_providers")
+            table = table[part]
         table[key] = value
         _write_private(self.path, tomlkit.dumps(self._document))
         self.config = validated
