@@ -1,0 +1,318 @@
+"""Runs compiled search queries: counts, pages, streamed ids, summaries, facets, full details.
+
+Pages and summaries touch only the rows of one page; `iter_ids` walks by keyset (id > last) in
+short read transactions so an export of 100k images never holds a snapshot or a list of rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, cast, distinct, func, select
+
+from lorairo.database.engine import Database
+from lorairo.database.schema import (
+    SOURCE_MANUAL,
+    AnnotationFailure,
+    Caption,
+    Image,
+    Model,
+    Rating,
+    Score,
+    Tag,
+)
+from lorairo.database.search_sql import (
+    compile_condition,
+    count_matches,
+    effective_tag,
+    manual_wins,
+    select_ids,
+)
+from lorairo.search.query_language import Node
+
+SUMMARY_TAGS = 12
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """What a result list shows per image: enough for a grid tooltip or a CLI row."""
+
+    id: int
+    name: str
+    width: int
+    height: int
+    format: str
+    added: datetime
+    reviewed: bool
+    tags: list[str]
+    caption: str | None
+    score: float | None
+    rating: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["added"] = self.added.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class TagCount:
+    tag: str
+    category: str
+    images: int
+
+
+@dataclass
+class Facets:
+    """Tag frequency (top N per category), score histogram (per kind) and rating counts."""
+
+    tags: dict[str, list[TagCount]] = field(default_factory=dict)
+    score_histogram: dict[str, dict[int, int]] = field(default_factory=dict)
+    ratings: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tags": {cat: [asdict(t) for t in counts] for cat, counts in self.tags.items()},
+            "score_histogram": {
+                kind: {str(k): v for k, v in buckets.items()}
+                for kind, buckets in self.score_histogram.items()
+            },
+            "ratings": self.ratings,
+        }
+
+
+def _chunks(ids: list[int], size: int = _CHUNK) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _row_dict(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
+    data = {}
+    for name in columns:
+        value = getattr(row, name)
+        data[name] = value.isoformat() if isinstance(value, datetime) else value
+    return data
+
+
+class SearchRepository:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def count(self, node: Node, aliases: Mapping[str, str] | None = None) -> int:
+        with self.database.read_session() as session:
+            return int(session.scalar(count_matches(node, aliases)) or 0)
+
+    def page(
+        self,
+        node: Node,
+        *,
+        aliases: Mapping[str, str] | None = None,
+        sort: str = "added",
+        seed: int = 0,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[int]:
+        statement = select_ids(node, aliases=aliases, sort=sort, seed=seed).limit(limit).offset(offset)
+        with self.database.read_session() as session:
+            return list(session.scalars(statement))
+
+    def iter_ids(
+        self, node: Node, *, aliases: Mapping[str, str] | None = None, batch: int = 1000
+    ) -> Iterator[list[int]]:
+        """Matching ids in ascending order, `batch` at a time, one short read per batch."""
+        condition = compile_condition(node, aliases)
+        last = 0
+        while True:
+            statement = select(Image.id).where(condition, Image.id > last).order_by(Image.id).limit(batch)
+            with self.database.read_session() as session:
+                ids = list(session.scalars(statement))
+            if not ids:
+                return
+            yield ids
+            last = ids[-1]
+
+    def existing_ids(self, ids: list[int]) -> set[int]:
+        found: set[int] = set()
+        with self.database.read_session() as session:
+            for chunk in _chunks(ids):
+                found.update(session.scalars(select(Image.id).where(Image.id.in_(chunk))))
+        return found
+
+    def summaries(self, ids: list[int]) -> list[ImageSummary]:
+        """Summaries in the order of `ids` (one page; a few queries, not one per image)."""
+        if not ids:
+            return []
+        with self.database.read_session() as session:
+            images = {row.id: row for row in session.scalars(select(Image).where(Image.id.in_(ids)))}
+            tags: dict[int, list[str]] = defaultdict(list)
+            tag_rows = session.execute(
+                select(Tag.image_id, Tag.tag)
+                .where(Tag.image_id.in_(ids), effective_tag())
+                .order_by(Tag.image_id, Tag.position, Tag.id)
+            )
+            for image_id, tag in tag_rows:
+                if tag not in tags[image_id] and len(tags[image_id]) < SUMMARY_TAGS:
+                    tags[image_id].append(tag)
+            captions = self._effective(session, Caption, Caption.caption, ids)
+            ratings = self._effective(session, Rating, Rating.rating, ids)
+            scores: dict[int, float] = {}
+            for image_id, source, score in session.execute(
+                select(Score.image_id, Score.source, Score.score).where(Score.image_id.in_(ids))
+            ):
+                key = image_id
+                if source == SOURCE_MANUAL or key not in scores:
+                    scores[key] = score
+        return [
+            ImageSummary(
+                id=image.id,
+                name=image.name,
+                width=image.width,
+                height=image.height,
+                format=image.format,
+                added=image.created_at,
+                reviewed=image.reviewed_at is not None,
+                tags=tags.get(image.id, []),
+                caption=captions.get(image.id),
+                score=scores.get(image.id),
+                rating=ratings.get(image.id),
+            )
+            for image in (images[i] for i in ids if i in images)
+        ]
+
+    @staticmethod
+    def _effective(session: Any, model: Any, value: Any, ids: list[int]) -> dict[int, Any]:
+        """The manual value when present, else the newest model value, per image."""
+        result: dict[int, Any] = {}
+        manual: set[int] = set()
+        rows = session.execute(
+            select(model.image_id, model.source, value).where(model.image_id.in_(ids)).order_by(model.id)
+        )
+        for image_id, source, item in rows:
+            if source == SOURCE_MANUAL:
+                result[image_id] = item
+                manual.add(image_id)
+            elif image_id not in manual:
+                result[image_id] = item
+        return result
+
+    def details(self, ids: list[int]) -> list[dict[str, Any]]:
+        """Everything stored about each image: all annotation rows with model and state."""
+        out = []
+        with self.database.read_session() as session:
+            models = dict(session.execute(select(Model.id, Model.name)).tuples())
+            for image in session.scalars(select(Image).where(Image.id.in_(ids)).order_by(Image.id)):
+                record = _row_dict(
+                    image,
+                    (
+                        "id",
+                        "name",
+                        "file_path",
+                        "stored_path",
+                        "width",
+                        "height",
+                        "format",
+                        "sha256",
+                        "reviewed_at",
+                        "created_at",
+                    ),
+                )
+                sections: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
+                    (
+                        "tags",
+                        Tag,
+                        (
+                            "id",
+                            "tag",
+                            "category",
+                            "source",
+                            "confidence",
+                            "is_accepted",
+                            "rejected_at",
+                            "position",
+                            "is_edited_manually",
+                        ),
+                    ),
+                    ("captions", Caption, ("id", "caption", "source", "is_edited_manually")),
+                    ("scores", Score, ("id", "kind", "score", "scale_max", "source", "is_edited_manually")),
+                    ("ratings", Rating, ("id", "rating", "confidence", "source", "is_edited_manually")),
+                )
+                for key, model, columns in sections:
+                    order = (model.position, model.id) if model is Tag else (model.id,)
+                    rows = session.scalars(select(model).where(model.image_id == image.id).order_by(*order))
+                    record[key] = [
+                        {**_row_dict(row, columns), "model": models.get(row.model_id)} for row in rows
+                    ]
+                failures = session.scalars(
+                    select(AnnotationFailure).where(AnnotationFailure.image_id == image.id)
+                )
+                record["failures"] = [
+                    _row_dict(row, ("model_name", "failure_reason", "error_message", "failed_at"))
+                    for row in failures
+                ]
+                out.append(record)
+        return out
+
+    def facets(self, node: Node, *, aliases: Mapping[str, str] | None = None, top: int = 50) -> Facets:
+        """Facets over the images a query matches (the whole project for an empty query)."""
+        condition = compile_condition(node, aliases)
+        matched = select(Image.id).where(condition)
+        facets = Facets()
+        with self.database.read_session() as session:
+            counted = (
+                select(
+                    Tag.category.label("category"),
+                    Tag.tag.label("tag"),
+                    func.count(distinct(Tag.image_id)).label("images"),
+                )
+                .where(effective_tag(), Tag.image_id.in_(matched))
+                .group_by(Tag.category, Tag.tag)
+                .subquery()
+            )
+            ranked = select(
+                counted.c.category,
+                counted.c.tag,
+                counted.c.images,
+                func.row_number()
+                .over(
+                    partition_by=counted.c.category,
+                    order_by=(counted.c.images.desc(), counted.c.tag),
+                )
+                .label("rank"),
+            ).subquery()
+            for category, tag, images, _rank in session.execute(
+                select(ranked).where(ranked.c.rank <= top).order_by(ranked.c.category, ranked.c.rank)
+            ):
+                facets.tags.setdefault(category, []).append(TagCount(tag, category, images))
+            facets.score_histogram = self._score_histogram(session, matched)
+            facets.ratings = self._rating_counts(session, matched)
+        return facets
+
+    @staticmethod
+    def _score_histogram(session: Any, matched: Any) -> dict[str, dict[int, int]]:
+        effective = manual_wins(Score, same_kind=True)
+        bucket = cast(func.floor(Score.score), Integer)
+        histogram: dict[str, dict[int, int]] = {}
+        rows = session.execute(
+            select(Score.kind, bucket, func.count())
+            .where(Score.image_id.in_(matched), effective)
+            .group_by(Score.kind, bucket)
+            .order_by(Score.kind, bucket)
+        )
+        for kind, value, count in rows:
+            histogram.setdefault(kind, {})[int(value)] = count
+        return histogram
+
+    @staticmethod
+    def _rating_counts(session: Any, matched: Any) -> dict[str, int]:
+        rows = session.execute(
+            select(Rating.rating, func.count(distinct(Rating.image_id)))
+            .where(Rating.image_id.in_(matched), manual_wins(Rating))
+            .group_by(Rating.rating)
+            .order_by(Rating.rating)
+        )
+        return {rating: count for rating, count in rows}

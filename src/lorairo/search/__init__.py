@@ -1,0 +1,1 @@
+"""The search query language (pure Python, no SQL)."""

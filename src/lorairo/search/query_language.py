@@ -1,0 +1,357 @@
+"""The search query language shared by the CLI, the GUI search bar and export.
+
+Parsed once into a small AST that `lorairo.database.search_sql` compiles to SQL, so every surface
+agrees on what a query means. Precedence, loosest first: `OR`, then AND (a space or `AND`), then
+negation (`-term`, `NOT term`). Errors name the 1-based column so the GUI can point at it.
+
+    tag:1girl -tag:monochrome tag:*_hair (tag:cat OR tag:dog) caption:"red dress"
+    score:>6.5 score[aesthetic]:>=5 rating:general,sensitive width:>=1024 aspect:<1
+    format:png model:wd-vit-tagger-v3 missing:wd-vit-tagger-v3 untagged near-duplicate
+    failed edited reviewed added:>2026-01-01 name:*cosplay* rejected:monochrome id:1..50
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from genai_tag_db_tools.cleaning import clean_tag
+from lorairo.errors import ValidationError
+
+Operator = Literal["=", ">", ">=", "<", "<="]
+TermValue = str | float | datetime | tuple[str, ...] | None
+
+RATINGS = ("general", "sensitive", "questionable", "explicit")
+TEXT_FIELDS = frozenset({"tag", "rejected", "name"})
+NUMERIC_FIELDS = frozenset({"score", "width", "height", "aspect", "id"})
+LIST_FIELDS = frozenset({"rating", "format", "model", "missing", "failed"})
+FIELDS = TEXT_FIELDS | NUMERIC_FIELDS | LIST_FIELDS | {"caption", "added"}
+FLAGS = frozenset({"all", "untagged", "near-duplicate", "failed", "edited", "reviewed"})
+QUALIFIED_FIELDS = frozenset({"score"})
+WILDCARDS = frozenset("*?")
+_COMPARATORS: tuple[Operator, ...] = (">=", "<=", ">", "<", "=")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One condition. `value` is cleaned and typed for its field; `flag` terms carry None.
+
+    For `tag`, `rejected` and `name`, `wildcard` says whether `value` holds `*`/`?` patterns.
+    For flags such as `untagged`, `field` is "flag" and `qualifier` names the flag.
+    """
+
+    field: str
+    op: Operator
+    value: TermValue
+    position: int
+    qualifier: str | None = None
+    wildcard: bool = False
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Node
+
+
+Node = Term | And | Or | Not
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: Literal["word", "lparen", "rparen", "neg"]
+    text: str
+    position: int
+    quoted: bool = False
+    phrase: bool = False
+
+
+def _error(position: int, message: str) -> ValidationError:
+    return ValidationError(f"at column {position}: {message}")
+
+
+def _read_quoted(query: str, start: int) -> tuple[str, int]:
+    """Read a double-quoted string starting at `start` (the quote); `\\"` escapes a quote."""
+    out: list[str] = []
+    i = start + 1
+    while i < len(query):
+        char = query[i]
+        if char == "\\" and i + 1 < len(query) and query[i + 1] in '"\\':
+            out.append(query[i + 1])
+            i += 2
+            continue
+        if char == '"':
+            return "".join(out), i + 1
+        out.append(char)
+        i += 1
+    raise _error(start + 1, "unterminated quote")
+
+
+def tokenize(query: str) -> list[_Token]:
+    """Split a query into words, parentheses and negations.
+
+    Parentheses inside a word belong to it when balanced (`tag:miku_(cosplay)`), so tag names with
+    qualifiers need no quoting; a quote inside a word (`caption:"red dress"`) runs to its partner.
+    """
+    tokens: list[_Token] = []
+    i = 0
+    while i < len(query):
+        char = query[i]
+        if char.isspace():
+            i += 1
+        elif char == "(":
+            tokens.append(_Token("lparen", char, i + 1))
+            i += 1
+        elif char == ")":
+            tokens.append(_Token("rparen", char, i + 1))
+            i += 1
+        elif char == "-" and i + 1 < len(query) and not query[i + 1].isspace() and query[i + 1] != ")":
+            tokens.append(_Token("neg", char, i + 1))
+            i += 1
+        elif char == '"':
+            text, i_next = _read_quoted(query, i)
+            tokens.append(_Token("word", text, i + 1, quoted=True, phrase=True))
+            i = i_next
+        else:
+            start = i
+            parts: list[str] = []
+            quoted = False
+            depth = 0
+            while i < len(query):
+                char = query[i]
+                if char.isspace() or (char == ")" and depth == 0):
+                    break
+                if char == '"':
+                    text, i = _read_quoted(query, i)
+                    parts.append(text)
+                    quoted = True
+                    continue
+                depth += char == "("
+                depth -= char == ")"
+                parts.append(char)
+                i += 1
+            tokens.append(_Token("word", "".join(parts), start + 1, quoted=quoted))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.tokens = tokenize(query)
+        self.index = 0
+
+    def peek(self) -> _Token | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def take(self) -> _Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def is_keyword(self, token: _Token | None, keyword: str) -> bool:
+        return token is not None and token.kind == "word" and not token.quoted and token.text == keyword
+
+    def parse(self) -> Node:
+        if not self.tokens:
+            return Term("flag", "=", None, 1, qualifier="all")
+        node = self.parse_or()
+        token = self.peek()
+        if token is not None:
+            raise _error(token.position, f"unexpected {token.text!r}")
+        return node
+
+    def parse_or(self) -> Node:
+        children = [self.parse_and()]
+        while self.is_keyword(self.peek(), "OR"):
+            self.take()
+            children.append(self.parse_and())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self) -> Node:
+        children = [self.parse_unary()]
+        while True:
+            token = self.peek()
+            if token is None or token.kind == "rparen" or self.is_keyword(token, "OR"):
+                break
+            if self.is_keyword(token, "AND"):
+                self.take()
+            children.append(self.parse_unary())
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_unary(self) -> Node:
+        token = self.peek()
+        if token is None:
+            raise _error(len(self.query) + 1, "expected a search term at the end of the query")
+        if token.kind == "neg" or self.is_keyword(token, "NOT"):
+            self.take()
+            return Not(self.parse_unary())
+        return self.parse_primary()
+
+    def parse_primary(self) -> Node:
+        token = self.take()
+        if token.kind == "lparen":
+            node = self.parse_or()
+            closing = self.peek()
+            if closing is None or closing.kind != "rparen":
+                raise _error(token.position, "unclosed parenthesis")
+            self.take()
+            return node
+        if token.kind == "rparen":
+            raise _error(token.position, "unexpected ')'")
+        if token.text in {"AND", "OR"} and not token.quoted:
+            raise _error(token.position, f"{token.text} needs a search term on both sides")
+        return _parse_term(token)
+
+
+def _split_field(token: _Token) -> tuple[str, str | None, str, int] | None:
+    """`score[aesthetic]:>=5` -> ("score", "aesthetic", ">=5", column of the value)."""
+    raw = token.text
+    colon = raw.find(":")
+    if token.phrase or colon <= 0:
+        return None
+    head, value = raw[:colon], raw[colon + 1 :]
+    qualifier = None
+    if head.endswith("]") and "[" in head:
+        head, qualifier = head[: head.index("[")], head[head.index("[") + 1 : -1]
+    if not head.replace("-", "").replace("_", "").isalnum():
+        return None
+    return head.lower(), qualifier, value, token.position + colon + 1
+
+
+def _parse_term(token: _Token) -> Node:
+    split = _split_field(token)
+    if split is None:
+        if not token.quoted and token.text.lower() in FLAGS:
+            return Term("flag", "=", None, token.position, qualifier=token.text.lower())
+        if not token.text.strip():
+            raise _error(token.position, "empty search term")
+        return _bare(token)
+    field, qualifier, value, value_position = split
+    if field not in FIELDS:
+        raise _error(token.position, f"unknown field {field!r}")
+    if qualifier is not None and field not in QUALIFIED_FIELDS:
+        raise _error(token.position, f"field {field!r} takes no [qualifier]")
+    if qualifier is not None and not qualifier:
+        raise _error(token.position, "empty [qualifier]")
+    if not value:
+        raise _error(value_position, f"field {field!r} needs a value")
+    if field in TEXT_FIELDS:
+        return _text_term(field, value, token.position, token.quoted)
+    if field == "caption":
+        return Term("caption", "=", value, token.position)
+    if field in LIST_FIELDS:
+        return _list_term(field, value, token.position, value_position)
+    if field == "added":
+        return _comparison(field, value, token.position, value_position, _parse_date, qualifier)
+    return _comparison(field, value, token.position, value_position, _parse_number, qualifier)
+
+
+def _bare(token: _Token) -> Node:
+    """A bare word or phrase searches tags and captions."""
+    cleaned = clean_tag(token.text)
+    if not cleaned:
+        raise _error(token.position, "empty search term")
+    wildcard = not token.quoted and any(c in WILDCARDS for c in cleaned)
+    tag = Term("tag", "=", cleaned, token.position, wildcard=wildcard)
+    if wildcard:
+        return tag
+    return Or((tag, Term("caption", "=", token.text, token.position)))
+
+
+def _text_term(field: str, value: str, position: int, literal: bool) -> Term:
+    cleaned = value if field == "name" else clean_tag(value)
+    if not cleaned:
+        raise _error(position, f"empty {field} value")
+    wildcard = not literal and any(c in WILDCARDS for c in cleaned)
+    return Term(field, "=", cleaned, position, wildcard=wildcard)
+
+
+def _list_term(field: str, value: str, position: int, value_position: int) -> Term:
+    items = tuple(item.strip() for item in value.split(",") if item.strip())
+    if not items:
+        raise _error(value_position, f"field {field!r} needs a value")
+    if field == "rating":
+        items = tuple(item.lower() for item in items)
+        bad = [item for item in items if item not in RATINGS]
+        if bad:
+            raise _error(value_position, f"unknown rating {bad[0]!r} (use {', '.join(RATINGS)})")
+    if field == "format":
+        items = tuple("JPEG" if item.upper() == "JPG" else item.upper() for item in items)
+    return Term(field, "=", items, position)
+
+
+def _parse_number(text: str, position: int) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise _error(position, f"expected a number, got {text!r}") from None
+
+
+def _parse_date(text: str, position: int) -> datetime:
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), datetime.min.time())
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        raise _error(position, f"expected a date like 2026-01-31, got {text!r}") from None
+
+
+def _comparison(
+    field: str,
+    value: str,
+    position: int,
+    value_position: int,
+    convert: Callable[[str, int], float | datetime],
+    qualifier: str | None,
+) -> Node:
+    """`>=5`, `<1`, `5`, or a range `5..7` (both ends inclusive)."""
+    if ".." in value:
+        low_text, high_text = value.split("..", 1)
+        if not low_text or not high_text:
+            raise _error(value_position, f"a range needs both ends, like {field}:1..5")
+        low = convert(low_text, value_position)
+        high = convert(high_text, value_position + len(low_text) + 2)
+        upper: Node = Term(field, "<=", high, position, qualifier=qualifier)
+        if field == "added" and len(high_text) == 10 and isinstance(high, datetime):
+            upper = _whole_day("<=", high, position)
+        return And((Term(field, ">=", low, position, qualifier=qualifier), upper))
+    op: Operator = "="
+    for candidate in _COMPARATORS:
+        if value.startswith(candidate):
+            op, value = candidate, value[len(candidate) :]
+            value_position += len(candidate)
+            break
+    if not value:
+        raise _error(value_position, f"field {field!r} needs a value after {op!r}")
+    converted = convert(value, value_position)
+    if field == "added" and len(value) == 10 and isinstance(converted, datetime):
+        return _whole_day(op, converted, position)
+    return Term(field, op, converted, position, qualifier=qualifier)
+
+
+def _whole_day(op: Operator, day: datetime, position: int) -> Node:
+    """A bare date means the whole day: `>2026-01-01` starts on the 2nd, `=` spans the day."""
+    next_day = day + timedelta(days=1)
+    if op == ">":
+        return Term("added", ">=", next_day, position)
+    if op == "<=":
+        return Term("added", "<", next_day, position)
+    if op == "=":
+        return And((Term("added", ">=", day, position), Term("added", "<", next_day, position)))
+    return Term("added", op, day, position)
+
+
+def parse_query(query: str) -> Node:
+    """Parse a query string; raises `ValidationError` naming the column of the first problem."""
+    return _Parser(query).parse()

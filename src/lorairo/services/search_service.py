@@ -1,0 +1,143 @@
+"""Search over a project: the one entry point the CLI, the GUI and export use to select images.
+
+A query string is parsed once; exact tag terms are passed through an optional alias resolver (the
+tag database's `TagService.resolve_aliases`) so `tag:kitty` also finds images stored as `cat`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lorairo.database.search_repository import Facets, ImageSummary, SearchRepository, TagCount
+from lorairo.database.search_sql import SORT_KEYS
+from lorairo.errors import ValidationError
+from lorairo.search.query_language import And, Node, Not, Or, Term, parse_query
+from lorairo.services.project_service import Project
+
+AliasResolver = Callable[[list[str]], dict[str, str]]
+MAX_PAGE = 10_000
+
+__all__ = [
+    "SORT_KEYS",
+    "AliasResolver",
+    "Facets",
+    "ImageSummary",
+    "SearchPage",
+    "SearchService",
+    "TagCount",
+]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results; `total` is the full match count (None when not asked for)."""
+
+    query: str
+    ids: list[int]
+    summaries: list[ImageSummary]
+    total: int | None
+    limit: int
+    offset: int
+    sort: str
+    seed: int = 0
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "limit": self.limit,
+            "offset": self.offset,
+            "sort": self.sort,
+            "seed": self.seed,
+            "aliases": self.aliases,
+            "ids": self.ids,
+            "images": [summary.to_dict() for summary in self.summaries],
+        }
+
+
+def exact_tag_terms(node: Node) -> list[str]:
+    """The exact (non-wildcard) tag values in a query, for alias resolution."""
+    if isinstance(node, Term):
+        if node.field in {"tag", "rejected"} and not node.wildcard and isinstance(node.value, str):
+            return [node.value]
+        return []
+    if isinstance(node, Not):
+        return exact_tag_terms(node.child)
+    assert isinstance(node, And | Or)
+    return [value for child in node.children for value in exact_tag_terms(child)]
+
+
+class SearchService:
+    def __init__(self, project: Project, resolver: AliasResolver | None = None) -> None:
+        self.project = project
+        self.repository = SearchRepository(project.database)
+        self.resolver = resolver
+
+    def parse(self, query: str) -> tuple[Node, dict[str, str]]:
+        """Parse and resolve aliases once; reuse the pair for several calls on one query."""
+        node = parse_query(query)
+        aliases: dict[str, str] = {}
+        if self.resolver is not None:
+            terms = sorted(set(exact_tag_terms(node)))
+            if terms:
+                aliases = {
+                    term: canonical
+                    for term, canonical in self.resolver(terms).items()
+                    if canonical and canonical != term
+                }
+        return node, aliases
+
+    def search(
+        self,
+        query: str,
+        *,
+        sort: str = "added",
+        limit: int = 100,
+        offset: int = 0,
+        seed: int = 0,
+        with_total: bool = True,
+    ) -> SearchPage:
+        if not 0 < limit <= MAX_PAGE:
+            raise ValidationError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+        if offset < 0:
+            raise ValidationError(f"offset must not be negative, got {offset}")
+        node, aliases = self.parse(query)
+        ids = self.repository.page(node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset)
+        total = self.repository.count(node, aliases) if with_total else None
+        return SearchPage(
+            query=query,
+            ids=ids,
+            summaries=self.repository.summaries(ids),
+            total=total,
+            limit=limit,
+            offset=offset,
+            sort=sort,
+            seed=seed,
+            aliases=aliases,
+        )
+
+    def count(self, query: str) -> int:
+        node, aliases = self.parse(query)
+        return self.repository.count(node, aliases)
+
+    def iter_ids(self, query: str, batch: int = 1000) -> Iterator[list[int]]:
+        """Every matching id, ascending, in lists of at most `batch` (for export and bulk edits)."""
+        node, aliases = self.parse(query)
+        return self.repository.iter_ids(node, aliases=aliases, batch=batch)
+
+    def facets(self, query: str = "", top: int = 50) -> Facets:
+        node, aliases = self.parse(query)
+        return self.repository.facets(node, aliases=aliases, top=top)
+
+    def summaries(self, ids: list[int]) -> list[ImageSummary]:
+        return self.repository.summaries(ids)
+
+    def details(self, ids: list[int]) -> list[dict[str, Any]]:
+        """All stored annotations of the given images; unknown ids are an input error."""
+        missing = sorted(set(ids) - self.repository.existing_ids(ids))
+        if missing:
+            raise ValidationError(f"no image with id {', '.join(map(str, missing))}")
+        return self.repository.details(ids)
