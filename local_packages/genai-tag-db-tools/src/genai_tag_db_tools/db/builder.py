@@ -1,0 +1,251 @@
+"""Building a base file: stream records into staging tables, then resolve them with set-based SQL.
+
+Importers never hold the vocabulary in memory: rows go to staging tables in batches, and ids,
+alias targets, alias chains and the autocomplete table are all computed inside SQLite.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, Table, Text, delete, insert, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from genai_tag_db_tools.cleaning import clean_tag, is_network_span, lookup_key
+from genai_tag_db_tools.db.database import open_engine
+from genai_tag_db_tools.db.schema import FORMATS, TAG_TYPES, BaseTables, Metadata, SearchTerm
+
+BATCH_ROWS = 5_000
+_ALIAS_CHAIN_PASSES = 8
+
+_staging = MetaData()
+_stage_tags = Table(
+    "stage_tags",
+    _staging,
+    Column("seq", Integer, primary_key=True),
+    Column("key", Text),
+    Column("tag", Text),
+    Column("format", Text),
+    Column("type", Text),
+    Column("usage_count", Integer),
+    Column("preferred_key", Text),
+    Column("preferred", Text),
+    Column("deprecated", Integer),
+    prefixes=["TEMPORARY"],
+)
+_stage_translations = Table(
+    "stage_translations",
+    _staging,
+    Column("key", Text),
+    Column("language", Text),
+    Column("text", Text),
+    Column("text_key", Text),
+    prefixes=["TEMPORARY"],
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TagRecord:
+    """One tag (or alias, when `preferred` is set) as an importer read it."""
+
+    name: str
+    format: str = "danbooru"
+    type: str = "general"
+    usage_count: int = 0
+    preferred: str | None = None
+    deprecated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationRecord:
+    name: str
+    language: str
+    text: str
+
+
+Record = TagRecord | TranslationRecord
+
+
+@dataclass
+class ImportReport:
+    source: str
+    rows_read: int = 0
+    skipped: int = 0
+    tags: int = 0
+    aliases: int = 0
+    translations: int = 0
+    formats: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# Set-based resolution, in order. Main rows are preferred over alias rows when choosing a
+# spelling and when a key is both (an alias row never overrides a real tag's status).
+_RESOLVE = [
+    """INSERT OR IGNORE INTO tags(key, tag)
+       SELECT key, tag FROM (
+         SELECT key, tag, min(CASE WHEN preferred_key IS NULL THEN seq ELSE seq + 1099511627776 END)
+         FROM stage_tags GROUP BY key)""",
+    """INSERT OR IGNORE INTO tags(key, tag)
+       SELECT preferred_key, preferred FROM stage_tags WHERE preferred_key IS NOT NULL""",
+    """INSERT OR REPLACE INTO tag_status(tag_id, format, type, alias, deprecated, preferred_tag_id, usage_count)
+       SELECT t.tag_id, s.format, s.type, s.preferred_key IS NOT NULL AND NOT s.deprecated, s.deprecated,
+              coalesce(p.tag_id, t.tag_id), s.usage_count
+       FROM stage_tags s JOIN tags t ON t.key = s.key LEFT JOIN tags p ON p.key = s.preferred_key
+       ORDER BY s.preferred_key IS NULL, s.seq""",
+]
+_FLATTEN = """
+    UPDATE tag_status SET preferred_tag_id = (
+        SELECT n.preferred_tag_id FROM tag_status n
+        WHERE n.tag_id = tag_status.preferred_tag_id AND n.format = tag_status.format)
+    WHERE preferred_tag_id != tag_id AND EXISTS (
+        SELECT 1 FROM tag_status n
+        WHERE n.tag_id = tag_status.preferred_tag_id AND n.format = tag_status.format
+          AND n.preferred_tag_id != n.tag_id)
+"""
+_FINISH = [
+    "UPDATE tag_status SET alias = 0 WHERE preferred_tag_id = tag_id",
+    """INSERT OR IGNORE INTO tag_translations(tag_id, language, text, key)
+       SELECT t.tag_id, st.language, st.text, st.text_key
+       FROM stage_translations st JOIN tags t ON t.key = st.key""",
+    """INSERT INTO search_terms(format, term_key, term, kind, tag_id, usage_count)
+       SELECT s.format, t.key, t.tag, CASE WHEN s.preferred_tag_id = s.tag_id THEN 'tag' ELSE 'alias' END,
+              s.preferred_tag_id, coalesce(ps.usage_count, s.usage_count)
+       FROM tag_status s JOIN tags t ON t.tag_id = s.tag_id
+       LEFT JOIN tag_status ps ON ps.tag_id = s.preferred_tag_id AND ps.format = s.format
+       WHERE NOT (s.deprecated AND s.preferred_tag_id = s.tag_id)""",
+    """INSERT INTO search_terms(format, term_key, term, kind, tag_id, usage_count)
+       SELECT s.format, tr.key, tr.text, 'translation', s.preferred_tag_id,
+              coalesce(ps.usage_count, s.usage_count)
+       FROM tag_translations tr JOIN tag_status s ON s.tag_id = tr.tag_id
+       LEFT JOIN tag_status ps ON ps.tag_id = s.preferred_tag_id AND ps.format = s.format
+       WHERE NOT (s.deprecated AND s.preferred_tag_id = s.tag_id)""",
+]
+
+
+def normalize_type(value: str) -> str:
+    """Map any source's category name onto the five tag types (species/lore etc. -> general/meta)."""
+    lowered = value.strip().lower()
+    if lowered in TAG_TYPES:
+        return lowered
+    return "meta" if lowered in {"lore", "invalid", "metadata", "rating"} else "general"
+
+
+def build_base(
+    path: Path,
+    records: Iterable[Record],
+    *,
+    source: str,
+    copy_from: Path | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Write a complete base file at `path` from `records` (added to a copy of `copy_from` if given)."""
+    if copy_from is not None and copy_from.exists():
+        shutil.copy2(copy_from, path)
+    engine = open_engine(path)
+    report = ImportReport(source=source)
+    formats: set[str] = set()
+    try:
+        BaseTables.metadata.create_all(engine)
+        with engine.begin() as connection:
+            _staging.create_all(connection)
+            tags: list[dict[str, Any]] = []
+            translations: list[dict[str, Any]] = []
+            for record in records:
+                report.rows_read += 1
+                row = _stage_row(record)
+                if row is None:
+                    report.skipped += 1
+                elif isinstance(record, TagRecord):
+                    tags.append(row)
+                    formats.add(record.format)
+                else:
+                    translations.append(row)
+                if len(tags) + len(translations) >= BATCH_ROWS:
+                    _flush(connection, tags, translations)
+                    if on_progress is not None:
+                        on_progress(report.rows_read)
+            _flush(connection, tags, translations)
+            for statement in _RESOLVE:
+                connection.execute(text(statement))
+            for _ in range(_ALIAS_CHAIN_PASSES):
+                if not connection.execute(text(_FLATTEN)).rowcount:
+                    break
+            connection.execute(delete(SearchTerm))
+            for statement in _FINISH:
+                connection.execute(text(statement))
+            _staging.drop_all(connection)
+            report.tags = connection.execute(text("SELECT count(*) FROM tags")).scalar_one()
+            report.aliases = connection.execute(
+                text("SELECT count(*) FROM tag_status WHERE preferred_tag_id != tag_id")
+            ).scalar_one()
+            report.translations = connection.execute(
+                text("SELECT count(*) FROM tag_translations")
+            ).scalar_one()
+            report.formats = sorted(formats)
+            _write_metadata(connection, report)
+        with engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
+    finally:
+        engine.dispose()
+    if on_progress is not None:
+        on_progress(report.rows_read)
+    return report
+
+
+def _stage_row(record: Record) -> dict[str, Any] | None:
+    if isinstance(record, TranslationRecord):
+        key, translation = lookup_key(record.name), record.text.strip()
+        if not key or not translation or not record.language.strip():
+            return None
+        return {
+            "key": key,
+            "language": record.language.strip(),
+            "text": translation,
+            "text_key": lookup_key(translation),
+        }
+    if record.format not in FORMATS or is_network_span(record.name):
+        return None
+    tag = clean_tag(record.name)
+    if not tag:
+        return None
+    preferred = clean_tag(record.preferred) if record.preferred else ""
+    preferred_key = preferred.casefold() or None
+    if preferred_key == tag.casefold():
+        preferred_key = None
+    return {
+        "key": tag.casefold(),
+        "tag": tag,
+        "format": record.format,
+        "type": normalize_type(record.type),
+        "usage_count": max(int(record.usage_count), 0),
+        "preferred_key": preferred_key,
+        "preferred": preferred if preferred_key else None,
+        "deprecated": int(record.deprecated),
+    }
+
+
+def _flush(connection: Any, tags: list[dict[str, Any]], translations: list[dict[str, Any]]) -> None:
+    if tags:
+        connection.execute(insert(_stage_tags), tags)
+        tags.clear()
+    if translations:
+        connection.execute(insert(_stage_translations), translations)
+        translations.clear()
+
+
+def _write_metadata(connection: Any, report: ImportReport) -> None:
+    values = {
+        "source": report.source,
+        "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "formats": ",".join(report.formats),
+    }
+    for key, value in values.items():
+        statement = sqlite_insert(Metadata).values(key=key, value=value)
+        connection.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
