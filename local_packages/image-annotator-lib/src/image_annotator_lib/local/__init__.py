@@ -1,0 +1,1 @@
+"""Local ONNX Runtime models: WD taggers and CLIP + MLP aesthetic scorers."""

@@ -1,0 +1,206 @@
+"""Which models exist and how to build them: built-in WD taggers plus `annotator_config.toml`.
+
+Entries are `ModelSpec`s naming an annotator class by name, so the config file (and provider
+modules, through `register_class`) can add models without this module knowing them. A config table
+named like a built-in overrides only the keys it sets, e.g. just `general_threshold`.
+"""
+
+from __future__ import annotations
+
+import threading
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from image_annotator_lib.core.base import Annotator, ModelSpec
+from image_annotator_lib.exceptions import AnnotatorLibError, ModelNotFoundError
+from image_annotator_lib.local.aesthetic_scorer import AestheticScorer
+from image_annotator_lib.local.base import LocalOnnxAnnotator
+from image_annotator_lib.local.session_cache import SessionCache
+from image_annotator_lib.local.wd_tagger import WDTagger
+from image_annotator_lib.model_files import FileProgress, size_on_disk
+
+WD_TAGGERS = (
+    "wd-vit-tagger-v3",
+    "wd-swinv2-tagger-v3",
+    "wd-convnext-tagger-v3",
+    "wd-vit-large-tagger-v3",
+    "wd-eva02-large-tagger-v3",
+    "wd-v1-4-moat-tagger-v2",
+    "wd-v1-4-swinv2-tagger-v2",
+    "wd-v1-4-convnext-tagger-v2",
+    "wd-v1-4-convnextv2-tagger-v2",
+    "wd-v1-4-vit-tagger-v2",
+    "wd-v1-4-convnext-tagger",
+    "wd-v1-4-vit-tagger",
+)
+BUILTIN_SPECS: tuple[ModelSpec, ...] = tuple(
+    ModelSpec(name=name, class_name="WDTagger", model_path=f"SmilingWolf/{name}") for name in WD_TAGGERS
+)
+_RESERVED_KEYS = {"class", "model_path", "provider"}
+
+_classes: dict[str, type[Annotator]] = {"WDTagger": WDTagger, "AestheticScorer": AestheticScorer}
+
+
+class AnnotatorConfigError(AnnotatorLibError):
+    """`annotator_config.toml` cannot be read, or an entry names an unknown class."""
+
+
+def register_class(name: str, cls: type[Annotator]) -> None:
+    """Make `class = "<name>"` usable in specs (provider modules call this on import)."""
+    _classes[name] = cls
+
+
+def annotator_class(class_name: str) -> type[Annotator]:
+    try:
+        return _classes[class_name]
+    except KeyError:
+        known = ", ".join(sorted(_classes))
+        raise AnnotatorConfigError(f"unknown annotator class {class_name!r} (known: {known})") from None
+
+
+def specs_from_config(data: Mapping[str, Any], base: Mapping[str, ModelSpec]) -> list[ModelSpec]:
+    """One spec per table; a table named like an existing spec inherits what it does not set."""
+    specs = []
+    for name, table in data.items():
+        if not isinstance(table, Mapping):
+            raise AnnotatorConfigError(f"[{name}] must be a table of settings")
+        inherited = base.get(name)
+        class_name = table.get("class", inherited.class_name if inherited else None)
+        if not class_name:
+            raise AnnotatorConfigError(f'[{name}] needs class = (e.g. "WDTagger")')
+        options = dict(inherited.options) if inherited else {}
+        options.update({k: v for k, v in table.items() if k not in _RESERVED_KEYS})
+        specs.append(
+            ModelSpec(
+                name=name,
+                class_name=str(class_name),
+                model_path=str(table.get("model_path", inherited.model_path if inherited else "")),
+                provider=table.get("provider", inherited.provider if inherited else None),
+                options=options,
+            )
+        )
+    return specs
+
+
+def load_annotator_config(path: Path, base: Mapping[str, ModelSpec]) -> list[ModelSpec]:
+    if not path.is_file():
+        return []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise AnnotatorConfigError(f"cannot read {path}: {exc}") from exc
+    try:
+        return specs_from_config(data, base)
+    except AnnotatorConfigError as exc:
+        raise AnnotatorConfigError(f"{path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What `annotate models` shows. `installed`/`size_bytes` are None for API models."""
+
+    name: str
+    class_name: str
+    kind: str
+    is_api: bool
+    provider: str | None
+    model_path: str
+    installed: bool | None
+    size_bytes: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ModelRegistry:
+    """Specs by name and one reusable `Annotator` per model. `default_options` (thresholds,
+    storage floor, device from the app's settings) sit under each local model's own options."""
+
+    def __init__(
+        self,
+        specs: Iterable[ModelSpec] = BUILTIN_SPECS,
+        *,
+        config_path: Path | None = None,
+        default_options: Mapping[str, Any] | None = None,
+        session_cache: SessionCache | None = None,
+    ) -> None:
+        self._specs: dict[str, ModelSpec] = {spec.name: spec for spec in specs}
+        self.default_options = dict(default_options or {})
+        self.session_cache = session_cache
+        self._annotators: dict[str, Annotator] = {}
+        self._lock = threading.Lock()
+        if config_path is not None:
+            for spec in load_annotator_config(config_path, self._specs):
+                self.add_spec(spec)
+
+    register_class = staticmethod(register_class)
+
+    def add_spec(self, spec: ModelSpec) -> None:
+        """Add or replace an entry; a cached annotator of that name is dropped."""
+        with self._lock:
+            self._specs[spec.name] = spec
+            self._annotators.pop(spec.name, None)
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def spec(self, name: str) -> ModelSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise ModelNotFoundError(
+                f"no model named {name!r}; `lorairo annotate models` lists them"
+            ) from None
+
+    def create(self, name: str) -> Annotator:
+        """A new, unloaded annotator for `name`, with the default options filled in."""
+        spec = self.spec(name)
+        cls = annotator_class(spec.class_name)
+        if issubclass(cls, LocalOnnxAnnotator):
+            spec = replace(spec, options={**self.default_options, **spec.options})
+            return cls(spec, self.session_cache)
+        return cls(spec)
+
+    def get(self, name: str) -> Annotator:
+        """The shared annotator for `name` (created on first use; `load` is left to the caller)."""
+        with self._lock:
+            annotator = self._annotators.get(name)
+        if annotator is None:
+            annotator = self.create(name)
+            with self._lock:
+                annotator = self._annotators.setdefault(name, annotator)
+        return annotator
+
+    def info(self, name: str) -> ModelInfo:
+        spec = self.spec(name)
+        cls = annotator_class(spec.class_name)
+        installed: bool | None = None
+        size: int | None = None
+        annotator = self.get(name)
+        if isinstance(annotator, LocalOnnxAnnotator):
+            files = annotator.installed_files()
+            installed = files is not None
+            size = size_on_disk(files) if files else None
+        return ModelInfo(
+            name=spec.name,
+            class_name=spec.class_name,
+            kind=getattr(cls, "kind", "unknown"),
+            is_api=cls.is_api,
+            provider=spec.provider,
+            model_path=spec.model_path,
+            installed=installed,
+            size_bytes=size,
+        )
+
+    def list_models(self) -> list[ModelInfo]:
+        return [self.info(name) for name in self._specs]
+
+    def install(self, name: str, progress: FileProgress | None = None) -> ModelInfo:
+        """Download a local model's files now, so later runs (and offline ones) need no network."""
+        annotator = self.get(name)
+        if isinstance(annotator, LocalOnnxAnnotator):
+            annotator.install(progress)
+        return self.info(name)

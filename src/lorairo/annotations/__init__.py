@@ -1,0 +1,1 @@
+"""The bridge between LoRAIro and image-annotator-lib."""

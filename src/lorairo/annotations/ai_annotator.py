@@ -1,0 +1,84 @@
+"""LoRAIro's only door into image-annotator-lib: builds the model registry from the user's settings
+and turns the library's errors into LoRAIro's, so services and shells never see library types fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PIL import Image
+
+from image_annotator_lib.api import annotate
+from image_annotator_lib.core.base import Annotator
+from image_annotator_lib.core.types import PHashAnnotationResults
+from image_annotator_lib.exceptions import AnnotatorLibError, ModelNotFoundError
+from image_annotator_lib.model_files import FileProgress
+from image_annotator_lib.registry import AnnotatorConfigError, ModelInfo, ModelRegistry
+from lorairo.errors import ConfigurationError, LoRAIroException, ValidationError
+from lorairo.services.configuration_service import ConfigurationService
+
+
+class AiAnnotatorError(LoRAIroException):
+    """A model could not be loaded or run (missing files, offline and not cached, bad ONNX)."""
+
+
+def build_registry(config: ConfigurationService) -> ModelRegistry:
+    """Built-in models plus `annotator_config.toml`, with `[annotation]` settings as defaults."""
+    section = config.config.annotation
+    try:
+        return ModelRegistry(
+            config_path=config.annotator_config_path,
+            default_options={
+                "device": section.device,
+                "storage_floor": section.storage_floor,
+                "general_threshold": section.general_threshold,
+                "character_threshold": section.character_threshold,
+            },
+        )
+    except AnnotatorConfigError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def get_available_annotator_models(registry: ModelRegistry) -> list[ModelInfo]:
+    try:
+        return registry.list_models()
+    except AnnotatorConfigError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def load_annotator(registry: ModelRegistry, name: str) -> Annotator:
+    """The model ready to annotate; an unknown name is bad input, a broken model a run failure."""
+    try:
+        annotator = registry.get(name)
+        annotator.load()
+    except ModelNotFoundError as exc:
+        raise ValidationError(str(exc)) from exc
+    except AnnotatorConfigError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    except AnnotatorLibError as exc:
+        raise AiAnnotatorError(f"cannot load model {name!r}: {exc}") from exc
+    return annotator
+
+
+def install_model(registry: ModelRegistry, name: str, progress: FileProgress | None = None) -> ModelInfo:
+    try:
+        return registry.install(name, progress)
+    except ModelNotFoundError as exc:
+        raise ValidationError(str(exc)) from exc
+    except AnnotatorLibError as exc:
+        raise AiAnnotatorError(f"cannot install model {name!r}: {exc}") from exc
+
+
+def call_annotate_library(
+    registry: ModelRegistry,
+    images: Sequence[Image.Image],
+    model_names: Sequence[str],
+    phashes: Sequence[str],
+) -> PHashAnnotationResults:
+    """The spec's one-call form (results keyed by pHash, then model), with LoRAIro errors."""
+    for name in model_names:
+        load_annotator(registry, name)
+    try:
+        return annotate(images, model_names, phashes, registry=registry)
+    except AnnotatorLibError as exc:
+        raise AiAnnotatorError(str(exc)) from exc

@@ -1,0 +1,377 @@
+"""Storing model output: tags with confidences, ratings, scores, captions, markers and failures.
+
+Each (image, model) is written whole: the model's previous rows for that image are deleted and the
+new ones inserted in the same transaction as its `model_annotations` marker, so a run killed at any
+point resumes without duplicates. Everything the selection reads is paged by image id, so a
+100k-image project never sits in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Select, and_, case, delete, exists, func, insert, select, true, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from genai_tag_db_tools.cleaning import clean_tag
+from image_annotator_lib.core.types import AnnotationResult, TagPrediction
+from lorairo.database.engine import Database
+from lorairo.database.schema import (
+    SOURCE_MODEL,
+    AnnotationFailure,
+    Caption,
+    Image,
+    Model,
+    ModelAnnotation,
+    ProcessedImage,
+    Rating,
+    Score,
+    Tag,
+    utcnow,
+)
+
+SelectionMode = Literal["missing", "all", "ids"]
+_ID_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ImageToAnnotate:
+    """`path` is the file to read: the largest processed copy if any, else the stored original.
+    Relative paths are relative to the project root."""
+
+    id: int
+    path: str
+    phash: int
+
+
+@dataclass
+class SaveCounts:
+    annotated: int = 0
+    tags: int = 0
+    ratings: int = 0
+    scores: int = 0
+    captions: int = 0
+    failures: int = 0
+    policy_violations: int = 0
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    id: int
+    image_id: int
+    image_name: str
+    model_name: str
+    provider: str
+    reason: str
+    message: str | None
+    failed_at: datetime
+    is_policy_violation: bool
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["failed_at"] = self.failed_at.isoformat(timespec="seconds")
+        return data
+
+
+@dataclass
+class RethresholdCounts:
+    model_name: str
+    changed: dict[str, int] = field(default_factory=dict)
+    accepted: int = 0
+    stored: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _tag_rows(image_id: int, model_id: int, tags: Sequence[TagPrediction]) -> list[dict[str, object]]:
+    """The one place model tag text is turned into stored form: `tag` cleaned, `raw_tag` as given."""
+    rows: dict[str, dict[str, object]] = {}
+    for prediction in tags:
+        tag = clean_tag(prediction.name)
+        if not tag or tag in rows:
+            continue
+        rows[tag] = {
+            "image_id": image_id,
+            "model_id": model_id,
+            "source": SOURCE_MODEL,
+            "tag": tag,
+            "raw_tag": prediction.name,
+            "category": prediction.category,
+            "confidence": prediction.confidence,
+            "is_accepted": prediction.accepted,
+            "position": len(rows),
+        }
+    return list(rows.values())
+
+
+def save_model_tags(
+    session: Session, model_id: int, tags_by_image: Sequence[tuple[int, Sequence[TagPrediction]]]
+) -> int:
+    """Replace a model's tags on these images; the only function that writes model tags."""
+    image_ids = [image_id for image_id, _ in tags_by_image]
+    session.execute(
+        delete(Tag).where(Tag.model_id == model_id, Tag.source == SOURCE_MODEL, Tag.image_id.in_(image_ids))
+    )
+    rows = [row for image_id, tags in tags_by_image for row in _tag_rows(image_id, model_id, tags)]
+    if rows:
+        session.execute(insert(Tag), rows)
+    return len(rows)
+
+
+class AnnotationRepository:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    # -- models --------------------------------------------------------------------------------
+
+    def ensure_model(self, name: str, *, provider: str, kind: str) -> int:
+        with self.database.write_session() as session:
+            model_id = session.scalar(select(Model.id).where(Model.name == name))
+            if model_id is None:
+                model = Model(name=name, provider=provider, type=kind)
+                session.add(model)
+                session.flush()
+                model_id = model.id
+            return model_id
+
+    def model_id(self, name: str) -> int | None:
+        with self.database.read_session() as session:
+            return session.scalar(select(Model.id).where(Model.name == name))
+
+    # -- selection -----------------------------------------------------------------------------
+
+    def _selection(self, model_id: int, mode: SelectionMode) -> Select[int, Any, int]:
+        largest = (
+            select(ProcessedImage.path)
+            .where(ProcessedImage.image_id == Image.id)
+            .order_by(ProcessedImage.resolution.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = select(Image.id, func.coalesce(largest, Image.stored_path), Image.phash)
+        if mode == "missing":
+            done = exists().where(ModelAnnotation.image_id == Image.id, ModelAnnotation.model_id == model_id)
+            query = query.where(~done)
+        return query
+
+    def count_selection(self, model_id: int, mode: SelectionMode, ids: Sequence[int] = ()) -> int:
+        with self.database.read_session() as session:
+            if mode == "ids":
+                unique = sorted(set(ids))
+                return sum(
+                    session.scalar(
+                        select(func.count()).select_from(Image).where(Image.id.in_(unique[i : i + _ID_CHUNK]))
+                    )
+                    or 0
+                    for i in range(0, len(unique), _ID_CHUNK)
+                )
+            query = self._selection(model_id, mode).subquery()
+            return session.scalar(select(func.count()).select_from(query)) or 0
+
+    def iter_selection(
+        self, model_id: int, mode: SelectionMode, ids: Sequence[int] = (), page_size: int = 100
+    ) -> Iterator[list[ImageToAnnotate]]:
+        """Pages of images in id order. `missing` is re-evaluated per page after the last id seen,
+        so images marked meanwhile are skipped and nothing is read twice."""
+        if mode == "ids":
+            unique = sorted(set(ids))
+            for start in range(0, len(unique), page_size):
+                chunk = unique[start : start + page_size]
+                with self.database.read_session() as session:
+                    rows = session.execute(
+                        self._selection(model_id, "all").where(Image.id.in_(chunk)).order_by(Image.id)
+                    ).all()
+                if rows:
+                    yield [ImageToAnnotate(*row) for row in rows]
+            return
+        last_id = 0
+        while True:
+            with self.database.read_session() as session:
+                rows = session.execute(
+                    self._selection(model_id, mode)
+                    .where(Image.id > last_id)
+                    .order_by(Image.id)
+                    .limit(page_size)
+                ).all()
+            if not rows:
+                return
+            last_id = rows[-1][0]
+            yield [ImageToAnnotate(*row) for row in rows]
+
+    def annotated_image_ids(self, model_id: int) -> int:
+        with self.database.read_session() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(ModelAnnotation)
+                    .where(ModelAnnotation.model_id == model_id)
+                )
+                or 0
+            )
+
+    # -- saving --------------------------------------------------------------------------------
+
+    def save_results(
+        self,
+        model_id: int,
+        model_name: str,
+        provider: str,
+        results: Sequence[tuple[int, AnnotationResult]],
+    ) -> SaveCounts:
+        """One transaction for a batch: successes replace earlier rows and get their marker;
+        failures get a failure row and no marker, so the next `missing` run retries them."""
+        counts = SaveCounts()
+        done = [(image_id, result) for image_id, result in results if result.failure is None]
+        failed = [(image_id, result) for image_id, result in results if result.failure is not None]
+        done_ids = [image_id for image_id, _ in done]
+        now = utcnow()
+        with self.database.write_session() as session:
+            if done:
+                counts.tags = save_model_tags(session, model_id, [(i, r.tags) for i, r in done])
+                for table in (Rating, Score, Caption):
+                    session.execute(
+                        delete(table).where(
+                            table.model_id == model_id,
+                            table.source == SOURCE_MODEL,
+                            table.image_id.in_(done_ids),
+                        )
+                    )
+                ratings = [
+                    {
+                        "image_id": i,
+                        "model_id": model_id,
+                        "rating": r.rating,
+                        "confidence": r.rating_confidence,
+                    }
+                    for i, r in done
+                    if r.rating
+                ]
+                scores = [
+                    {
+                        "image_id": i,
+                        "model_id": model_id,
+                        "kind": r.score_kind,
+                        "score": r.score,
+                        "scale_max": r.score_scale_max,
+                    }
+                    for i, r in done
+                    if r.score is not None
+                ]
+                captions = [
+                    {"image_id": i, "model_id": model_id, "caption": r.caption} for i, r in done if r.caption
+                ]
+                for table, rows in ((Rating, ratings), (Score, scores), (Caption, captions)):
+                    if rows:
+                        session.execute(insert(table), rows)
+                counts.ratings, counts.scores, counts.captions = len(ratings), len(scores), len(captions)
+                session.execute(
+                    delete(AnnotationFailure).where(
+                        AnnotationFailure.model_name == model_name, AnnotationFailure.image_id.in_(done_ids)
+                    )
+                )
+                marker = sqlite_insert(ModelAnnotation).values(
+                    [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids]
+                )
+                session.execute(
+                    marker.on_conflict_do_update(
+                        index_elements=[ModelAnnotation.model_id, ModelAnnotation.image_id],
+                        set_={"annotated_at": now},
+                    )
+                )
+                counts.annotated = len(done)
+            if failed:
+                session.execute(
+                    insert(AnnotationFailure),
+                    [
+                        {
+                            "image_id": i,
+                            "model_name": model_name,
+                            "provider": provider,
+                            "failure_reason": r.failure.kind,
+                            "error_message": r.failure.message,
+                            "failed_at": now,
+                            "is_policy_violation": r.failure.is_policy_violation,
+                        }
+                        for i, r in failed
+                        if r.failure is not None
+                    ],
+                )
+                counts.failures = len(failed)
+                counts.policy_violations = sum(
+                    1 for _, r in failed if r.failure is not None and r.failure.is_policy_violation
+                )
+        return counts
+
+    # -- thresholds ----------------------------------------------------------------------------
+
+    def rethreshold(
+        self, model_name: str, *, general: float | None, character: float | None
+    ) -> RethresholdCounts:
+        """Re-apply thresholds to stored confidences in SQL; manually edited tags are left alone.
+        `general` covers every non-character category, as the tagger itself does."""
+        counts = RethresholdCounts(model_name)
+        model_id = self.model_id(model_name)
+        if model_id is None:
+            return counts
+        base = and_(
+            Tag.model_id == model_id,
+            Tag.source == SOURCE_MODEL,
+            Tag.confidence.is_not(None),
+            Tag.is_edited_manually.is_(False),
+        )
+        now = utcnow()
+        with self.database.write_session() as session:
+            for label, threshold, in_category in (
+                ("general", general, Tag.category != "character"),
+                ("character", character, Tag.category == "character"),
+            ):
+                if threshold is None:
+                    continue
+                passes = Tag.confidence >= threshold
+                result = session.execute(
+                    update(Tag)
+                    .where(base, in_category, Tag.is_accepted != case((passes, True), else_=False))
+                    .values(is_accepted=case((passes, True), else_=False), updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                counts.changed[label] = result.rowcount  # type: ignore[attr-defined]
+            counts.stored = session.scalar(select(func.count()).select_from(Tag).where(base)) or 0
+            counts.accepted = (
+                session.scalar(select(func.count()).select_from(Tag).where(base, Tag.is_accepted.is_(True)))
+                or 0
+            )
+        return counts
+
+    # -- failures ------------------------------------------------------------------------------
+
+    def list_failures(
+        self, model_name: str | None = None, *, limit: int = 100, offset: int = 0
+    ) -> tuple[int, list[FailureRow]]:
+        """Total matching and one page, newest first."""
+        condition = AnnotationFailure.model_name == model_name if model_name else true()
+        with self.database.read_session() as session:
+            total = session.scalar(select(func.count()).select_from(AnnotationFailure).where(condition)) or 0
+            rows = session.execute(
+                select(
+                    AnnotationFailure.id,
+                    AnnotationFailure.image_id,
+                    Image.name,
+                    AnnotationFailure.model_name,
+                    AnnotationFailure.provider,
+                    AnnotationFailure.failure_reason,
+                    AnnotationFailure.error_message,
+                    AnnotationFailure.failed_at,
+                    AnnotationFailure.is_policy_violation,
+                )
+                .join(Image, Image.id == AnnotationFailure.image_id)
+                .where(condition)
+                .order_by(AnnotationFailure.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        return total, [FailureRow(*row) for row in rows]

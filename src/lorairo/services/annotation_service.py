@@ -1,0 +1,258 @@
+"""Running annotators over a project: select, decode, annotate, store, batch by batch.
+
+The loop is the same for every `Annotator` (local ONNX model or vision LLM). While one batch is
+being annotated, a prefetch thread decodes the next one and runs the annotator's `prepare` on it,
+so the model never waits on the disk or on resizing. Each batch is committed on its own, so a run
+stopped at any point keeps its work and `--missing` resumes after it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from loguru import logger
+from PIL import Image
+
+from image_annotator_lib.core.base import Annotator
+from image_annotator_lib.core.types import AnnotationFailure, AnnotationResult
+from image_annotator_lib.exceptions import (
+    ModelLoadError,
+    ProviderAuthenticationError,
+    ProviderUnavailableError,
+)
+from image_annotator_lib.registry import ModelRegistry
+from lorairo.annotations.ai_annotator import AiAnnotatorError, build_registry, load_annotator
+from lorairo.database.annotation_repository import AnnotationRepository, ImageToAnnotate, SaveCounts
+from lorairo.errors import ValidationError
+from lorairo.services.configuration_service import ConfigurationService
+from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
+from lorairo.services.project_service import Project
+
+Selection = Literal["missing", "all"] | Sequence[int]
+# Errors after which no further image can succeed: stop the whole run.
+RUN_STOPPING_ERRORS = (ModelLoadError, ProviderAuthenticationError, ProviderUnavailableError)
+
+
+@dataclass
+class ModelRunStats:
+    name: str
+    selected: int = 0
+    annotated: int = 0
+    failures: int = 0
+    tags: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class AnnotationReport:
+    project: str
+    models: list[str]
+    selection: str
+    batch_size: int
+    images_selected: int = 0
+    images_annotated: int = 0
+    failures: int = 0
+    tags_stored: int = 0
+    ratings_stored: int = 0
+    scores_stored: int = 0
+    captions_stored: int = 0
+    requests: int = 0
+    retries: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    policy_violations: int = 0
+    violations_skipped: int = 0
+    cancelled: bool = False
+    elapsed_seconds: float = 0.0
+    per_model: list[ModelRunStats] = field(default_factory=list)
+
+    def add(self, counts: SaveCounts, results: Sequence[AnnotationResult]) -> None:
+        self.images_annotated += counts.annotated
+        self.failures += counts.failures
+        self.tags_stored += counts.tags
+        self.ratings_stored += counts.ratings
+        self.scores_stored += counts.scores
+        self.captions_stored += counts.captions
+        self.policy_violations += counts.policy_violations
+        for result in results:
+            self.requests += result.usage.requests
+            self.retries += result.usage.retries
+            self.input_tokens += result.usage.input_tokens
+            self.output_tokens += result.usage.output_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["elapsed_seconds"] = round(self.elapsed_seconds, 3)
+        for model in data["per_model"]:
+            model["seconds"] = round(model["seconds"], 3)
+        return data
+
+
+@dataclass
+class _Batch:
+    """A page after decoding and `prepare`: what to annotate, and what already failed."""
+
+    to_annotate: list[int]  # image ids, in the order `prepared` holds them
+    prepared: Any
+    failed: list[tuple[int, AnnotationResult]]
+
+
+def _describe(selection: Selection) -> tuple[Literal["missing", "all", "ids"], list[int]]:
+    if isinstance(selection, str):
+        if selection not in ("missing", "all"):
+            raise ValidationError(f"selection must be 'missing', 'all' or image ids, got {selection!r}")
+        return selection, []
+    ids = [int(i) for i in selection]
+    if not ids:
+        raise ValidationError("no image ids given")
+    return "ids", ids
+
+
+class AnnotationService:
+    def __init__(
+        self, project: Project, config: ConfigurationService, registry: ModelRegistry | None = None
+    ) -> None:
+        self.project = project
+        self.config = config
+        self.registry = registry or build_registry(config)
+        self.repository = AnnotationRepository(project.database)
+
+    def run(
+        self,
+        model_names: Sequence[str],
+        selection: Selection = "missing",
+        batch_size: int | None = None,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> AnnotationReport:
+        """Annotate the selection with each model in turn. Every model is loaded before any image
+        is touched, so a model that cannot load stops the run having marked nothing."""
+        names = list(dict.fromkeys(model_names))
+        if not names:
+            raise ValidationError("name at least one model (-m); `lorairo annotate models` lists them")
+        mode, ids = _describe(selection)
+        size = batch_size or self.config.config.annotation.batch_size
+        if size < 1:
+            raise ValidationError(f"batch size must be at least 1, got {size}")
+        cancel = cancel or CancelToken()
+        report = AnnotationReport(self.project.name, names, mode, size)
+        started = time.perf_counter()
+        annotators = [load_annotator(self.registry, name) for name in names]
+        for annotator in annotators:
+            stats = ModelRunStats(annotator.name)
+            report.per_model.append(stats)
+            self._run_model(annotator, mode, ids, size, report, stats, progress, cancel)
+            if report.cancelled:
+                break
+        report.elapsed_seconds = time.perf_counter() - started
+        return report
+
+    def _run_model(
+        self,
+        annotator: Annotator,
+        mode: Literal["missing", "all", "ids"],
+        ids: list[int],
+        batch_size: int,
+        report: AnnotationReport,
+        stats: ModelRunStats,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> None:
+        started = time.perf_counter()
+        provider = annotator.spec.provider or "local"
+        model_id = self.repository.ensure_model(annotator.name, provider=provider, kind=annotator.kind)
+        stats.selected = self.repository.count_selection(model_id, mode, ids)
+        report.images_selected += stats.selected
+        pages = self.repository.iter_selection(model_id, mode, ids, page_size=batch_size)
+        done = 0
+        progress(0, stats.selected, annotator.name)
+        with (
+            ThreadPoolExecutor(self.config.max_workers, thread_name_prefix="decode") as decoders,
+            ThreadPoolExecutor(1, thread_name_prefix="prefetch") as prefetch,
+        ):
+            pending = self._submit(prefetch, decoders, annotator, pages)
+            while pending is not None:
+                batch = pending.result()
+                pending = None if cancel.cancelled else self._submit(prefetch, decoders, annotator, pages)
+                results = batch.failed + self._annotate(annotator, batch)
+                counts = self.repository.save_results(model_id, annotator.name, provider, results)
+                report.add(counts, [result for _, result in results])
+                stats.annotated += counts.annotated
+                stats.failures += counts.failures
+                stats.tags += counts.tags
+                done += len(results)
+                progress(done, stats.selected, annotator.name)
+                if cancel.cancelled:
+                    report.cancelled = True
+                    pending = None
+        stats.seconds = time.perf_counter() - started
+
+    def _submit(
+        self,
+        prefetch: ThreadPoolExecutor,
+        decoders: ThreadPoolExecutor,
+        annotator: Annotator,
+        pages: Iterator[list[ImageToAnnotate]],
+    ) -> Future[_Batch] | None:
+        page = next(pages, None)
+        return None if page is None else prefetch.submit(self._load, decoders, annotator, page)
+
+    def _load(
+        self, decoders: ThreadPoolExecutor, annotator: Annotator, page: list[ImageToAnnotate]
+    ) -> _Batch:
+        """Runs in the prefetch thread: decode in parallel, then the annotator's `prepare`."""
+        decoded = list(decoders.map(self._open, page))
+        images = [
+            (ref.id, item) for ref, item in zip(page, decoded, strict=True) if isinstance(item, Image.Image)
+        ]
+        failed = [
+            (ref.id, AnnotationResult(annotator.name, failure=item))
+            for ref, item in zip(page, decoded, strict=True)
+            if isinstance(item, AnnotationFailure)
+        ]
+        batch = _Batch([image_id for image_id, _ in images], None, failed)
+        if not images:
+            return batch
+        try:
+            batch.prepared = annotator.prepare([image for _, image in images])
+        except RUN_STOPPING_ERRORS as exc:
+            raise AiAnnotatorError(f"{annotator.name}: {exc}") from exc
+        except Exception as exc:  # a model's own bug fails this batch, not the run
+            logger.exception(f"{annotator.name}: preparing a batch failed")
+            batch.failed += self._model_error(annotator, batch.to_annotate, exc)
+            batch.to_annotate = []
+        return batch
+
+    def _open(self, ref: ImageToAnnotate) -> Image.Image | AnnotationFailure:
+        path = self.project.root / ref.path
+        try:
+            image = Image.open(path)
+            image.load()
+        except FileNotFoundError:
+            return AnnotationFailure("unreadable_image", f"file missing: {path}")
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            return AnnotationFailure("unreadable_image", f"{type(exc).__name__}: {exc}")
+        return image
+
+    def _annotate(self, annotator: Annotator, batch: _Batch) -> list[tuple[int, AnnotationResult]]:
+        if not batch.to_annotate:
+            return []
+        try:
+            results = annotator.annotate_prepared(batch.prepared)
+            return list(zip(batch.to_annotate, results, strict=True))
+        except RUN_STOPPING_ERRORS as exc:
+            raise AiAnnotatorError(f"{annotator.name}: {exc}") from exc
+        except Exception as exc:  # one failing batch is recorded; the run goes on
+            logger.exception(f"{annotator.name}: a batch failed")
+            return self._model_error(annotator, batch.to_annotate, exc)
+
+    @staticmethod
+    def _model_error(
+        annotator: Annotator, image_ids: list[int], exc: Exception
+    ) -> list[tuple[int, AnnotationResult]]:
+        failure = AnnotationFailure("model_error", f"{type(exc).__name__}: {exc}")
+        return [(image_id, AnnotationResult(annotator.name, failure=failure)) for image_id in image_ids]
