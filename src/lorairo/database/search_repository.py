@@ -204,7 +204,7 @@ class SearchRepository:
         """Everything stored about each image: all annotation rows with model and state."""
         out = []
         with self.database.read_session() as session:
-            models = dict(session.execute(select(Model.id, Model.name)).tuples())
+            models = {model_id: name for model_id, name in session.execute(select(Model.id, Model.name))}
             for image in session.scalars(select(Image).where(Image.id.in_(ids)).order_by(Image.id)):
                 record = _row_dict(
                     image,

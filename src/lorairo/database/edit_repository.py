@@ -1,0 +1,425 @@
+"""Bulk edits as row changes with before/after snapshots, so every edit can be undone exactly.
+
+An edit is planned batch by batch from the rows as they are (`plan_*` read only), then either
+discarded (dry run) or applied inside the caller's write transaction and logged to `edit_log` +
+`edit_changes`. Applying, undoing and redoing all replay the same snapshots: undo writes `before`,
+redo writes `after`. New rows get explicit ids (max + 1 under the write lock), so a redone insert
+comes back with the id the log recorded.
+
+Manual tags follow the schema's rule that model output is never overwritten: removing a model's
+tag sets `is_accepted` false (the row stays), removing a manual tag deletes it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import DateTime, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from genai_tag_db_tools.cleaning import clean_tag
+from lorairo.database.schema import SOURCE_MANUAL, Base, EditChange, EditLog, Image, utcnow
+from lorairo.database.search_sql import compile_condition
+from lorairo.search.query_language import Node
+
+Action = Literal["insert", "update", "delete"]
+TABLES: dict[str, Table] = {
+    name: Base.metadata.tables[name] for name in ("tags", "captions", "scores", "ratings", "images")
+}
+BATCH = 500
+
+
+@dataclass
+class RowChange:
+    """One planned row change; `row` is the id once known, `label` a human line for dry runs."""
+
+    table: str
+    action: Action
+    image_id: int
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    label: str
+    row: int | None = None
+
+
+def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
+
+
+def _from_json(table: Table, data: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for column in table.columns:
+        value = out.get(column.name)
+        if isinstance(column.type, DateTime) and isinstance(value, str):
+            out[column.name] = datetime.fromisoformat(value)
+    return out
+
+
+def tag_matcher(patterns: Iterable[str]) -> re.Pattern[str]:
+    """Case-insensitive full match of canonical tags; `*` and `?` are wildcards."""
+    parts = []
+    for pattern in patterns:
+        parts.append("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))
+    return re.compile("(?:" + "|".join(parts) + ")", re.IGNORECASE | re.DOTALL)
+
+
+def _effective(row: Mapping[str, Any]) -> bool:
+    return bool(row["is_accepted"]) and row["rejected_at"] is None
+
+
+class EditRepository:
+    """Plans and writes bulk edits inside sessions the service opens."""
+
+    # -- selecting images -------------------------------------------------------------------
+
+    @staticmethod
+    def iter_query(
+        session: Session, node: Node, aliases: Mapping[str, str], batch: int = BATCH
+    ) -> Iterator[list[int]]:
+        condition = compile_condition(node, aliases)
+        last = 0
+        while True:
+            ids = list(
+                session.scalars(
+                    select(Image.id).where(condition, Image.id > last).order_by(Image.id).limit(batch)
+                )
+            )
+            if not ids:
+                return
+            yield ids
+            last = ids[-1]
+
+    @staticmethod
+    def existing_ids(session: Session, ids: list[int]) -> set[int]:
+        found: set[int] = set()
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            found.update(session.scalars(select(Image.id).where(Image.id.in_(chunk))))
+        return found
+
+    @staticmethod
+    def _rows(session: Session, table: str, image_ids: list[int], **equal: Any) -> list[dict[str, Any]]:
+        t = TABLES[table]
+        statement = select(t).where(t.c.image_id.in_(image_ids))
+        for key, value in equal.items():
+            statement = statement.where(t.c[key] == value)
+        return [dict(row) for row in session.execute(statement.order_by(t.c.id)).mappings()]
+
+    # -- planning (reads only) ----------------------------------------------------------------
+
+    def plan_add_tags(
+        self, session: Session, image_ids: list[int], tags: list[str], position: str
+    ) -> list[RowChange]:
+        by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in self._rows(session, "tags", image_ids):
+            by_image[row["image_id"]].append(row)
+        now = utcnow()
+        changes = []
+        for image_id in image_ids:
+            rows = by_image.get(image_id, [])
+            present = {row["tag"].casefold() for row in rows if _effective(row)}
+            missing = [tag for tag in tags if tag.casefold() not in present]
+            positions = [row["position"] for row in rows] or [0]
+            if position == "front":
+                start = min(positions) - len(missing)
+            else:
+                start = max(positions) + 1 if rows else 0
+            for offset, tag in enumerate(missing):
+                after = self._manual_tag(image_id, tag, start + offset, now)
+                changes.append(RowChange("tags", "insert", image_id, None, after, f"+{tag}"))
+        return changes
+
+    @staticmethod
+    def _manual_tag(image_id: int, tag: str, position: int, now: datetime) -> dict[str, Any]:
+        return {
+            "image_id": image_id,
+            "model_id": None,
+            "source": SOURCE_MANUAL,
+            "tag": tag,
+            "raw_tag": tag,
+            "category": "general",
+            "confidence": None,
+            "is_accepted": True,
+            "position": position,
+            "is_edited_manually": True,
+            "rejected_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    @staticmethod
+    def _unaccept(row: dict[str, Any], now: datetime) -> RowChange:
+        if row["source"] == SOURCE_MANUAL:
+            return RowChange("tags", "delete", row["image_id"], row, None, f"-{row['tag']}", row["id"])
+        after = {**row, "is_accepted": False, "is_edited_manually": True, "updated_at": now}
+        return RowChange("tags", "update", row["image_id"], row, after, f"-{row['tag']}", row["id"])
+
+    def plan_remove_tags(
+        self, session: Session, image_ids: list[int], patterns: list[str]
+    ) -> list[RowChange]:
+        matcher = tag_matcher(patterns)
+        now = utcnow()
+        return [
+            self._unaccept(row, now)
+            for row in self._rows(session, "tags", image_ids)
+            if _effective(row) and matcher.fullmatch(row["tag"])
+        ]
+
+    def plan_replace_tag(
+        self, session: Session, image_ids: list[int], old: str, new: str, *, regex: bool
+    ) -> list[RowChange]:
+        """Each matching tag is removed and the replacement added at its position (once per image)."""
+        pattern = re.compile(old, re.IGNORECASE) if regex else tag_matcher([old])
+        by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in self._rows(session, "tags", image_ids):
+            by_image[row["image_id"]].append(row)
+        now = utcnow()
+        changes: list[RowChange] = []
+        for image_id in image_ids:
+            rows = [row for row in by_image.get(image_id, []) if _effective(row)]
+            present = {row["tag"].casefold() for row in rows}
+            added: set[str] = set()
+            for row in rows:
+                if regex:
+                    replaced = clean_tag(pattern.sub(new, row["tag"]))
+                    if pattern.search(row["tag"]) is None or replaced == row["tag"]:
+                        continue
+                elif pattern.fullmatch(row["tag"]):
+                    replaced = new
+                else:
+                    continue
+                changes.append(self._unaccept(row, now))
+                key = replaced.casefold()
+                if replaced and key not in present and key not in added:
+                    added.add(key)
+                    after = self._manual_tag(image_id, replaced, row["position"], now)
+                    changes.append(RowChange("tags", "insert", image_id, None, after, f"+{replaced}"))
+        return changes
+
+    def plan_reject_tags(
+        self, session: Session, image_ids: list[int], patterns: list[str], *, restore: bool
+    ) -> list[RowChange]:
+        """Reject (soft: `rejected_at` set) or restore every row of the matching tags."""
+        matcher = tag_matcher(patterns)
+        now = utcnow()
+        changes = []
+        for row in self._rows(session, "tags", image_ids):
+            if not matcher.fullmatch(row["tag"]) or (row["rejected_at"] is not None) != restore:
+                continue
+            after = {**row, "rejected_at": None if restore else now, "updated_at": now}
+            label = f"{'restore' if restore else 'reject'} {row['tag']}"
+            changes.append(RowChange("tags", "update", row["image_id"], row, after, label, row["id"]))
+        return changes
+
+    def plan_set_manual(
+        self,
+        session: Session,
+        image_ids: list[int],
+        table: str,
+        values: dict[str, Any] | None,
+        **match: Any,
+    ) -> list[RowChange]:
+        """Set (or with `values=None` clear) the one manual caption/score/rating row per image."""
+        current = {
+            row["image_id"]: row
+            for row in self._rows(session, table, image_ids, source=SOURCE_MANUAL, **match)
+        }
+        now = utcnow()
+        stamp = {"updated_at": now} if "updated_at" in TABLES[table].c else {}
+        changes = []
+        for image_id in image_ids:
+            row = current.get(image_id)
+            if values is None:
+                if row is not None:
+                    changes.append(
+                        RowChange(table, "delete", image_id, row, None, f"clear {table}", row["id"])
+                    )
+                continue
+            label = f"{table} = {next(iter(values.values()))}"
+            if row is None:
+                after = {
+                    "image_id": image_id,
+                    "model_id": None,
+                    "source": SOURCE_MANUAL,
+                    "is_edited_manually": True,
+                    "created_at": now,
+                    **stamp,
+                    **match,
+                    **values,
+                }
+                changes.append(RowChange(table, "insert", image_id, None, after, label))
+            elif any(row[key] != value for key, value in values.items()):
+                changes.append(
+                    RowChange(table, "update", image_id, row, {**row, **values, **stamp}, label, row["id"])
+                )
+        return changes
+
+    def plan_reviewed(self, session: Session, image_ids: list[int], reviewed: bool) -> list[RowChange]:
+        now = utcnow()
+        changes = []
+        images = TABLES["images"]
+        for row in session.execute(select(images).where(images.c.id.in_(image_ids))).mappings():
+            data = dict(row)
+            if (data["reviewed_at"] is not None) == reviewed:
+                continue
+            after = {**data, "reviewed_at": now if reviewed else None, "updated_at": now}
+            label = "reviewed" if reviewed else "unreviewed"
+            changes.append(RowChange("images", "update", data["id"], data, after, label, data["id"]))
+        return changes
+
+    # -- writing -------------------------------------------------------------------------------
+
+    @staticmethod
+    def start_edit(
+        session: Session, operation: str, description: str, query: str | None, parameters: str
+    ) -> int:
+        entry = EditLog(operation=operation, description=description, query=query, parameters=parameters)
+        session.add(entry)
+        session.flush()
+        return entry.id
+
+    @staticmethod
+    def finish_edit(session: Session, edit_id: int, affected_images: int) -> None:
+        if affected_images:
+            session.execute(
+                update(EditLog).where(EditLog.id == edit_id).values(affected_images=affected_images)
+            )
+        else:
+            session.execute(delete(EditLog).where(EditLog.id == edit_id))
+
+    def apply(self, session: Session, edit_id: int, changes: list[RowChange]) -> None:
+        """Write planned changes (new rows get ids here) and record them in `edit_changes`."""
+        next_ids: dict[str, int] = {}
+        for change in changes:
+            if change.action == "insert":
+                if change.table not in next_ids:
+                    t = TABLES[change.table]
+                    next_ids[change.table] = (session.scalar(select(func.max(t.c.id))) or 0) + 1
+                change.row = next_ids[change.table]
+                next_ids[change.table] += 1
+                assert change.after is not None
+                change.after = {"id": change.row, **change.after}
+        self._write(session, [(c.table, c.action, c.before, c.after) for c in changes], forward=True)
+        log_rows = [
+            {
+                "edit_id": edit_id,
+                "table_name": c.table,
+                "row_id": c.row,
+                "action": c.action,
+                "before": json.dumps(_jsonable(c.before)) if c.before is not None else None,
+                "after": json.dumps(_jsonable(c.after)) if c.after is not None else None,
+            }
+            for c in changes
+        ]
+        if log_rows:
+            session.execute(insert(EditChange), log_rows)
+
+    @staticmethod
+    def _write(
+        session: Session,
+        changes: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]],
+        *,
+        forward: bool,
+    ) -> None:
+        """Replay snapshots: forward writes `after` (apply/redo), backward writes `before` (undo)."""
+        inserts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        deletes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        updates: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+        for table, action, before, after in changes:
+            t = TABLES[table]
+            if action == "update":
+                assert before is not None and after is not None
+                source, target = (before, after) if forward else (after, before)
+                target = _from_json(t, target)
+                source = _from_json(t, source)
+                columns = tuple(sorted(k for k in target if k != "id" and target[k] != source.get(k)))
+                if columns:
+                    updates[(table, columns)].append(
+                        {"_id": target["id"], **{f"v_{k}": target[k] for k in columns}}
+                    )
+                continue
+            creating = (action == "insert") == forward
+            snapshot = after if action == "insert" else before
+            assert snapshot is not None
+            if creating:
+                inserts[table].append(_from_json(t, snapshot))
+            else:
+                deletes[table].append({"_id": snapshot["id"]})
+        for table, rows in deletes.items():
+            t = TABLES[table]
+            session.execute(delete(t).where(t.c.id == bindparam("_id")), rows)
+        for (table, columns), rows in updates.items():
+            t = TABLES[table]
+            statement = (
+                update(t).where(t.c.id == bindparam("_id")).values({k: bindparam(f"v_{k}") for k in columns})
+            )
+            session.execute(statement, rows)
+        for table, rows in inserts.items():
+            session.execute(insert(TABLES[table]), rows)
+
+    # -- the log -------------------------------------------------------------------------------
+
+    @staticmethod
+    def undo_candidate(session: Session) -> EditLog | None:
+        """The newest edit not yet undone."""
+        return session.scalars(
+            select(EditLog).where(EditLog.undone_at.is_(None)).order_by(EditLog.id.desc()).limit(1)
+        ).first()
+
+    @staticmethod
+    def redo_candidate(session: Session) -> EditLog | None:
+        """The oldest undone edit newer than every live edit: a new edit ends the redo chain."""
+        newest_live = session.scalar(select(func.max(EditLog.id)).where(EditLog.undone_at.is_(None))) or 0
+        return session.scalars(
+            select(EditLog)
+            .where(EditLog.undone_at.is_not(None), EditLog.id > newest_live)
+            .order_by(EditLog.id)
+            .limit(1)
+        ).first()
+
+    def replay(self, session: Session, edit_id: int, *, forward: bool) -> int:
+        """Undo (`forward=False`) or redo an edit from its recorded snapshots; returns rows written."""
+        written = 0
+        last = 0 if forward else None
+        while True:
+            statement = select(EditChange).where(EditChange.edit_id == edit_id)
+            if forward:
+                statement = statement.where(EditChange.id > (last or 0)).order_by(EditChange.id)
+            else:
+                if last is not None:
+                    statement = statement.where(EditChange.id < last)
+                statement = statement.order_by(EditChange.id.desc())
+            rows = list(session.scalars(statement.limit(5000)))
+            if not rows:
+                return written
+            self._write(
+                session,
+                [
+                    (
+                        row.table_name,
+                        row.action,
+                        json.loads(row.before) if row.before else None,
+                        json.loads(row.after) if row.after else None,
+                    )
+                    for row in rows
+                ],
+                forward=forward,
+            )
+            written += len(rows)
+            last = rows[-1].id
+
+    @staticmethod
+    def mark(session: Session, edit_id: int, undone: bool) -> None:
+        session.execute(
+            update(EditLog).where(EditLog.id == edit_id).values(undone_at=utcnow() if undone else None)
+        )
+
+    @staticmethod
+    def entries(session: Session, limit: int) -> list[EditLog]:
+        return list(session.scalars(select(EditLog).order_by(EditLog.id.desc()).limit(limit)))

@@ -1,0 +1,439 @@
+"""Bulk edits over a query or an id list: dry run by default, one transaction when applied, undoable.
+
+The dry run and the applied edit run the same planner over the same batches, so the dry run's
+counts are exactly what `apply=True` writes. Each applied edit is one `edit_log` entry whose
+snapshots let `undo` restore the previous state exactly and `redo` put the edit back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from genai_tag_db_tools.cleaning import clean_tag
+from lorairo.database.edit_repository import EditRepository, RowChange
+from lorairo.database.search_repository import SearchRepository
+from lorairo.errors import ValidationError
+from lorairo.search.query_language import RATINGS
+from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
+from lorairo.services.project_service import Project
+from lorairo.services.search_service import AliasResolver, SearchService
+
+Position = Literal["front", "back"]
+Planner = Callable[[Session, list[int]], list[RowChange]]
+SAMPLE_IMAGES = 20
+
+
+@dataclass(frozen=True)
+class EditTarget:
+    """Which images an edit touches: a query, or explicit ids (exactly one of the two)."""
+
+    query: str | None = None
+    ids: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.query is None) == (self.ids is None):
+            raise ValidationError("give either a query or a list of image ids")
+        if self.query is not None and not self.query.strip():
+            raise ValidationError("an empty query would select every image; use the query 'all'")
+        if self.ids is not None and not self.ids:
+            raise ValidationError("the id list is empty")
+
+
+@dataclass
+class EditReport:
+    """What an edit changed (or, in a dry run, would change)."""
+
+    operation: str
+    description: str
+    applied: bool
+    edit_id: int | None = None
+    images_matched: int = 0
+    images_changed: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_deleted: int = 0
+    samples: dict[int, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["samples"] = {str(k): v for k, v in self.samples.items()}
+        return data
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """An undo or redo: which edit, and how many row changes were replayed."""
+
+    action: Literal["undo", "redo"]
+    edit_id: int
+    operation: str
+    description: str
+    rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EditLogEntry:
+    id: int
+    operation: str
+    description: str
+    query: str | None
+    affected_images: int
+    created_at: datetime
+    undone_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["undone_at"] = self.undone_at.isoformat() if self.undone_at else None
+        return data
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    cleaned = list(dict.fromkeys(tag for tag in (clean_tag(t) for t in tags) if tag))
+    if not cleaned:
+        raise ValidationError("no tags given (after cleaning, every tag was empty)")
+    return cleaned
+
+
+class EditService:
+    def __init__(self, project: Project, resolver: AliasResolver | None = None) -> None:
+        self.project = project
+        self.database = project.database
+        self.search = SearchService(project, resolver)
+        self.resolver = resolver
+        self.repository = EditRepository()
+
+    # -- selection ---------------------------------------------------------------------------
+
+    def _batches(self, session: Session, target: EditTarget) -> Iterator[list[int]]:
+        if target.ids is not None:
+            ids = sorted(set(target.ids))
+            missing = sorted(set(ids) - self.repository.existing_ids(session, ids))
+            if missing:
+                shown = ", ".join(map(str, missing[:10]))
+                raise ValidationError(f"no image with id {shown}{' ...' if len(missing) > 10 else ''}")
+            for start in range(0, len(ids), 500):
+                yield ids[start : start + 500]
+            return
+        assert target.query is not None
+        node, aliases = self.search.parse(target.query)
+        yield from self.repository.iter_query(session, node, aliases)
+
+    def _total(self, target: EditTarget) -> int:
+        if target.ids is not None:
+            return len(set(target.ids))
+        assert target.query is not None
+        node, aliases = self.search.parse(target.query)
+        return SearchRepository(self.database).count(node, aliases)
+
+    def _canonical(self, tags: list[str]) -> list[str]:
+        if self.resolver is None:
+            return tags
+        resolved = self.resolver(tags)
+        return list(dict.fromkeys(resolved.get(tag) or tag for tag in tags))
+
+    # -- the common run --------------------------------------------------------------------------
+
+    def _run(
+        self,
+        operation: str,
+        description: str,
+        target: EditTarget,
+        parameters: dict[str, Any],
+        planner: Planner,
+        *,
+        apply: bool,
+        progress: ProgressCallback,
+        cancel: CancelToken | None,
+    ) -> EditReport:
+        cancel = cancel or CancelToken()
+        report = EditReport(operation, description, applied=apply)
+        total = self._total(target)
+        changed: set[int] = set()
+
+        def run(session: Session, edit_id: int | None) -> None:
+            for batch in self._batches(session, target):
+                cancel.raise_if_cancelled()
+                changes = planner(session, batch)
+                if edit_id is not None:
+                    self.repository.apply(session, edit_id, changes)
+                report.images_matched += len(batch)
+                for change in changes:
+                    changed.add(change.image_id)
+                    if change.action == "insert":
+                        report.rows_inserted += 1
+                    elif change.action == "update":
+                        report.rows_updated += 1
+                    else:
+                        report.rows_deleted += 1
+                    if change.image_id in report.samples or len(report.samples) < SAMPLE_IMAGES:
+                        report.samples.setdefault(change.image_id, []).append(change.label)
+                progress(report.images_matched, total, description)
+
+        if apply:
+            with self.database.write_session() as session:
+                edit_id = self.repository.start_edit(
+                    session,
+                    operation,
+                    description,
+                    target.query,
+                    json.dumps(self._params(target, parameters)),
+                )
+                run(session, edit_id)
+                self.repository.finish_edit(session, edit_id, len(changed))
+                report.edit_id = edit_id if changed else None
+        else:
+            with self.database.read_session() as session:
+                run(session, None)
+        report.images_changed = len(changed)
+        return report
+
+    @staticmethod
+    def _params(target: EditTarget, parameters: dict[str, Any]) -> dict[str, Any]:
+        data = dict(parameters)
+        if target.ids is not None:
+            data["ids"] = list(target.ids)
+        return data
+
+    # -- operations ------------------------------------------------------------------------------
+
+    def add_tags(
+        self,
+        target: EditTarget,
+        tags: list[str],
+        *,
+        position: Position = "back",
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport:
+        """Add manual tags (source manual, no model) where the image does not already have them."""
+        if position not in ("front", "back"):
+            raise ValidationError(f"position must be front or back, got {position!r}")
+        cleaned = self._canonical(_clean_tags(tags))
+        return self._run(
+            "add_tags",
+            f"add {', '.join(cleaned)} ({position})",
+            target,
+            {"tags": cleaned, "position": position},
+            lambda s, ids: self.repository.plan_add_tags(s, ids, cleaned, position),
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def remove_tags(
+        self,
+        target: EditTarget,
+        tags: list[str],
+        *,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport:
+        """Remove tags (`*`/`?` wildcards allowed): manual rows deleted, model rows unaccepted."""
+        cleaned = _clean_tags(tags)
+        return self._run(
+            "remove_tags",
+            f"remove {', '.join(cleaned)}",
+            target,
+            {"tags": cleaned},
+            lambda s, ids: self.repository.plan_remove_tags(s, ids, cleaned),
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def replace_tag(
+        self,
+        target: EditTarget,
+        old: str,
+        new: str,
+        *,
+        regex: bool = False,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport:
+        """Replace a tag (exact, or a regex with `\\1` references) keeping its position."""
+        if regex:
+            try:
+                re.compile(old)
+            except re.error as exc:
+                raise ValidationError(f"invalid regular expression {old!r}: {exc}") from exc
+            pattern, replacement = old, new
+        else:
+            pattern = _clean_tags([old])[0]
+            replacement = self._canonical(_clean_tags([new]))[0]
+        return self._run(
+            "replace_tag",
+            f"replace {pattern} -> {replacement}{' (regex)' if regex else ''}",
+            target,
+            {"old": pattern, "new": replacement, "regex": regex},
+            lambda s, ids: self.repository.plan_replace_tag(s, ids, pattern, replacement, regex=regex),
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def reject_tags(
+        self,
+        target: EditTarget,
+        tags: list[str],
+        *,
+        restore: bool = False,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport:
+        """Soft-reject tags (kept, but excluded from search and export), or restore them."""
+        cleaned = _clean_tags(tags)
+        verb = "restore" if restore else "reject"
+        return self._run(
+            f"{verb}_tags",
+            f"{verb} {', '.join(cleaned)}",
+            target,
+            {"tags": cleaned},
+            lambda s, ids: self.repository.plan_reject_tags(s, ids, cleaned, restore=restore),
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def set_caption(
+        self,
+        target: EditTarget,
+        caption: str | None,
+        *,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport:
+        """Set the manual caption (it wins over model captions); None clears it."""
+        if caption is not None and not caption.strip():
+            raise ValidationError("caption is empty; use clear to remove the manual caption")
+        values = None if caption is None else {"caption": caption.strip()}
+        return self._run(
+            "set_caption",
+            "clear caption" if caption is None else f"caption = {caption.strip()[:60]}",
+            target,
+            {"caption": caption},
+            lambda s, ids: self.repository.plan_set_manual(s, ids, "captions", values),
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def set_score(
+        self,
+        target: EditTarget,
+        score: float | None,
+        *,
+        kind: str = "aesthetic",
+        scale_max: float = 10.0,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport:
+        """Set the manual score of one kind (it wins over model scores of that kind); None clears it."""
+        if score is not None and not 0 <= score <= scale_max:
+            raise ValidationError(f"score must be between 0 and {scale_max}, got {score}")
+        values = None if score is None else {"score": float(score), "scale_max": float(scale_max)}
+        return self._run(
+            "set_score",
+            f"clear {kind} score" if score is None else f"{kind} score = {score}",
+            target,
+            {"score": score, "kind": kind, "scale_max": scale_max},
+            lambda s, ids: self.repository.plan_set_manual(s, ids, "scores", values, kind=kind),
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def set_rating(
+        self,
+        target: EditTarget,
+        rating: str | None,
+        *,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport:
+        """Set the manual content rating (it wins over model ratings); None clears it."""
+        if rating is not None and rating not in RATINGS:
+            raise ValidationError(f"rating must be one of {', '.join(RATINGS)}, got {rating!r}")
+        values = None if rating is None else {"rating": rating}
+        return self._run(
+            "set_rating",
+            "clear rating" if rating is None else f"rating = {rating}",
+            target,
+            {"rating": rating},
+            lambda s, ids: self.repository.plan_set_manual(s, ids, "ratings", values),
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def mark_reviewed(
+        self,
+        target: EditTarget,
+        *,
+        reviewed: bool = True,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport:
+        return self._run(
+            "mark_reviewed",
+            "mark reviewed" if reviewed else "mark unreviewed",
+            target,
+            {"reviewed": reviewed},
+            lambda s, ids: self.repository.plan_reviewed(s, ids, reviewed),
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    # -- the log -----------------------------------------------------------------------------
+
+    def undo(self) -> ReplayReport:
+        """Revert the newest edit that is not undone, restoring its `before` snapshots."""
+        return self._replay(forward=False)
+
+    def redo(self) -> ReplayReport:
+        """Re-apply the oldest undone edit, as long as no new edit was made after undoing it."""
+        return self._replay(forward=True)
+
+    def _replay(self, *, forward: bool) -> ReplayReport:
+        with self.database.write_session() as session:
+            entry = (
+                self.repository.redo_candidate(session)
+                if forward
+                else self.repository.undo_candidate(session)
+            )
+            if entry is None:
+                raise ValidationError("nothing to redo" if forward else "nothing to undo")
+            rows = self.repository.replay(session, entry.id, forward=forward)
+            self.repository.mark(session, entry.id, undone=not forward)
+            return ReplayReport(
+                "redo" if forward else "undo", entry.id, entry.operation, entry.description, rows
+            )
+
+    def log(self, limit: int = 50) -> list[EditLogEntry]:
+        with self.database.read_session() as session:
+            return [
+                EditLogEntry(
+                    e.id, e.operation, e.description, e.query, e.affected_images, e.created_at, e.undone_at
+                )
+                for e in self.repository.entries(session, limit)
+            ]
