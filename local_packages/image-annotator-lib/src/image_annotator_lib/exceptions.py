@@ -21,3 +21,7 @@ class ProviderAuthenticationError(AnnotatorLibError):
 
 class ProviderUnavailableError(AnnotatorLibError):
     """The provider has no API key configured, so its models are hidden and refused."""
+
+
+class ProviderRequestError(AnnotatorLibError):
+    """A provider call outside the per-image loop failed (Batch API upload, status, download)."""

@@ -1,0 +1,1 @@
+"""Vision-LLM providers (OpenAI, Anthropic, Google, OpenAI-compatible) behind the `Annotator` contract."""

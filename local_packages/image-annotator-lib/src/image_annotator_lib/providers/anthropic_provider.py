@@ -1,0 +1,80 @@
+"""Anthropic messages API; structured output through a forced tool call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+
+from image_annotator_lib.providers.base import Reply, Tokens, VisionProvider
+from image_annotator_lib.providers.image_encoding import EncodedImage
+from image_annotator_lib.providers.prompt import TOOL_NAME
+from image_annotator_lib.providers.retry import ProviderError, classify_status, parse_retry_after
+
+MAX_OUTPUT_TOKENS = 1024
+
+
+class AnthropicProvider(VisionProvider):
+    """`anthropic/<model>`: a refusal arrives as `stop_reason == "refusal"`."""
+
+    def _create_client(self) -> anthropic.Anthropic:
+        return anthropic.Anthropic(
+            api_key=self.settings.api_key,
+            base_url=self.settings.base_url or None,
+            timeout=self.settings.timeout,
+            max_retries=0,
+        )
+
+    def _request(self, image: EncodedImage) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": MAX_OUTPUT_TOKENS,
+            "system": self.prompt.system,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "image",
+                            "source": {"type": "base64", "media_type": image.media_type, "data": image.data},
+                        },
+                        {"type": "text", "text": self.prompt.user},
+                    ],
+                }
+            ],
+        }
+        if self.settings.structured_output:
+            request["tools"] = [
+                {
+                    "name": TOOL_NAME,
+                    "description": "Record the annotation of the image.",
+                    "input_schema": self.prompt.schema,
+                }
+            ]
+            request["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
+        return request
+
+    def _send(self, client: anthropic.Anthropic, image: EncodedImage) -> Reply:
+        message = client.messages.create(**self._request(image))
+        tokens: Tokens = {
+            "input_tokens": message.usage.input_tokens or 0,
+            "output_tokens": message.usage.output_tokens or 0,
+        }
+        if message.stop_reason == "refusal":
+            return Reply(answer=None, refusal="stop_reason=refusal", **tokens)
+        texts: list[str] = []
+        for block in message.content:
+            if block.type == "tool_use" and block.name == TOOL_NAME and isinstance(block.input, dict):
+                return Reply(answer=dict(block.input), **tokens)
+            if block.type == "text":
+                texts.append(block.text)
+        return Reply(answer="\n".join(texts) or None, **tokens)
+
+    def _classify_sdk_error(self, exc: Exception) -> ProviderError | None:
+        if isinstance(exc, anthropic.APITimeoutError):
+            return ProviderError("timeout", "request timed out")
+        if isinstance(exc, anthropic.APIConnectionError):
+            return ProviderError("server_error", f"connection failed: {exc}")
+        if isinstance(exc, anthropic.APIStatusError):
+            return classify_status(exc.status_code, exc.message, parse_retry_after(exc.response.headers))
+        return None

@@ -1,0 +1,85 @@
+"""Google Gemini through google-genai; JSON schema output, safety blocks read as refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from image_annotator_lib.providers.base import Reply, Tokens, VisionProvider
+from image_annotator_lib.providers.image_encoding import EncodedImage
+from image_annotator_lib.providers.retry import ProviderError, classify_status, parse_retry_after
+
+# Finish and block reasons that mean "refused for content", as opposed to truncation or errors.
+SAFETY_REASONS = frozenset(
+    {
+        "SAFETY",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "MODEL_ARMOR",
+        "JAILBREAK",
+        "OTHER",
+    }
+)
+
+
+def _reason(value: Any) -> str:
+    return str(getattr(value, "value", value) or "")
+
+
+class GoogleProvider(VisionProvider):
+    """`google/<model>`; `base_url` goes through `http_options` (the client has no retries of its own
+    unless `retry_options` is given, which we never do)."""
+
+    def _create_client(self) -> genai.Client:
+        options = types.HttpOptions(
+            base_url=self.settings.base_url or None, timeout=int(self.settings.timeout * 1000)
+        )
+        return genai.Client(api_key=self.settings.api_key, http_options=options)
+
+    def _send(self, client: genai.Client, image: EncodedImage) -> Reply:
+        config = types.GenerateContentConfig(system_instruction=self.prompt.system)
+        if self.settings.structured_output:
+            config.response_mime_type = "application/json"
+            config.response_json_schema = self.prompt.schema
+        contents = [
+            types.Content(
+                role="user",
+                parts=[
+                    types.Part.from_bytes(data=image.raw, mime_type=image.media_type),
+                    types.Part.from_text(text=self.prompt.user),
+                ],
+            )
+        ]
+        response = client.models.generate_content(model=self.model, contents=contents, config=config)
+        usage = response.usage_metadata
+        tokens: Tokens = {
+            "input_tokens": (usage.prompt_token_count or 0) if usage else 0,
+            "output_tokens": (usage.candidates_token_count or 0) if usage else 0,
+        }
+        feedback = response.prompt_feedback
+        if feedback is not None and feedback.block_reason is not None:
+            blocked = _reason(feedback.block_reason)
+            if blocked in SAFETY_REASONS:
+                return Reply(answer=None, refusal=f"prompt blocked: {blocked}", **tokens)
+        if not response.candidates:
+            return Reply(answer=None, **tokens)
+        candidate = response.candidates[0]
+        finish = _reason(candidate.finish_reason)
+        if finish in SAFETY_REASONS - {"OTHER"}:
+            return Reply(answer=None, refusal=f"finish_reason={finish}", **tokens)
+        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+        text = "".join(part.text for part in parts if part.text and not part.thought)
+        return Reply(answer=text or None, **tokens)
+
+    def _classify_sdk_error(self, exc: Exception) -> ProviderError | None:
+        if isinstance(exc, genai_errors.APIError):
+            headers = getattr(exc.response, "headers", None)
+            retry_after = parse_retry_after(dict(headers)) if headers is not None else None
+            return classify_status(exc.code, exc.message or exc.status or "", retry_after)
+        return None

@@ -1,0 +1,104 @@
+"""OpenAI chat completions with a JSON schema; also any OpenAI-compatible server via `base_url`.
+
+The request body and the answer parser are plain functions over dicts so the Batch API writes
+exactly the same request and reads its results with the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+from image_annotator_lib.providers.base import Reply, Tokens, VisionProvider
+from image_annotator_lib.providers.image_encoding import EncodedImage
+from image_annotator_lib.providers.prompt import Prompt
+from image_annotator_lib.providers.retry import ProviderError, classify_status, parse_retry_after
+from image_annotator_lib.providers.settings import ProviderSettings
+
+NO_KEY_PLACEHOLDER = "no-key"  # local servers ignore the key, but the SDK insists on one
+
+
+def make_openai_client(settings: ProviderSettings) -> openai.OpenAI:
+    """An SDK client with its own retries off: our loop retries and counts every attempt."""
+    return openai.OpenAI(
+        api_key=settings.api_key or NO_KEY_PLACEHOLDER,
+        base_url=settings.base_url or None,
+        timeout=settings.timeout,
+        max_retries=0,
+    )
+
+
+def chat_request_body(
+    model: str, prompt: Prompt, image: EncodedImage, *, structured: bool = True
+) -> dict[str, Any]:
+    """The `/v1/chat/completions` body for one image."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [
+            {"role": "system", "content": prompt.system},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": prompt.user},
+                    {"type": "image_url", "image_url": {"url": image.data_url}},
+                ],
+            },
+        ],
+    }
+    if structured:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "image_annotation", "schema": prompt.schema, "strict": True},
+        }
+    return body
+
+
+def reply_from_completion(data: dict[str, Any]) -> Reply:
+    """Read a chat completion (SDK object dumped to a dict, or a Batch API result body)."""
+    usage = data.get("usage") or {}
+    tokens: Tokens = {
+        "input_tokens": int(usage.get("prompt_tokens") or 0),
+        "output_tokens": int(usage.get("completion_tokens") or 0),
+    }
+    choices = data.get("choices") or []
+    if not choices:
+        return Reply(answer=None, **tokens)
+    choice = choices[0]
+    message = choice.get("message") or {}
+    if message.get("refusal"):
+        return Reply(answer=None, refusal=str(message["refusal"]), **tokens)
+    if choice.get("finish_reason") == "content_filter":
+        return Reply(answer=None, refusal="finish_reason=content_filter", **tokens)
+    return Reply(answer=message.get("content"), **tokens)
+
+
+def classify_openai_error(exc: Exception) -> ProviderError | None:
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderError("timeout", "request timed out")
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError("server_error", f"connection failed: {exc}")
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        if body.get("code") == "content_policy_violation":
+            return ProviderError("policy", f"HTTP {exc.status_code}: {exc.message}", exc.status_code)
+        return classify_status(exc.status_code, exc.message, parse_retry_after(exc.response.headers))
+    return None
+
+
+class OpenAIProvider(VisionProvider):
+    """`openai/<model>` and `<custom provider>/<model>` for kind `openai-compatible`."""
+
+    def _needs_key(self) -> bool:
+        return self.settings.kind == "openai"
+
+    def _create_client(self) -> openai.OpenAI:
+        return make_openai_client(self.settings)
+
+    def _send(self, client: openai.OpenAI, image: EncodedImage) -> Reply:
+        body = chat_request_body(self.model, self.prompt, image, structured=self.settings.structured_output)
+        completion = client.chat.completions.create(**body)
+        return reply_from_completion(completion.model_dump())
+
+    def _classify_sdk_error(self, exc: Exception) -> ProviderError | None:
+        return classify_openai_error(exc)

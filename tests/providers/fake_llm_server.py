@@ -1,0 +1,512 @@
+"""A fake vision-LLM server on 127.0.0.1 for the official SDKs (openai, anthropic, google-genai).
+
+It speaks just enough of each wire protocol: OpenAI chat completions, files and batches;
+Anthropic messages; Gemini generateContent. Every request is decoded (including its image) and
+passed to `server.script`, which picks the behaviour: a good answer, 429 with Retry-After, 500,
+a timeout (sleeping past the client's timeout), a refusal, malformed JSON, free text or 401.
+Good answers are derived from the image's colour, so a test can check each image got its own.
+Error bodies echo the API key the client sent, the worst case for leaking it into our records.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import io
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from PIL import Image
+
+Behaviour = Literal["ok", "429", "500", "timeout", "refusal", "content_filter", "malformed", "text", "401"]
+Protocol = Literal["openai", "anthropic", "google"]
+LEVEL = 51  # colour channels are quantised to multiples of 51, which survive JPEG exactly enough
+
+
+def colour_of(image: Image.Image) -> tuple[int, int, int]:
+    """The image's mean colour, quantised to multiples of LEVEL."""
+    small = image.convert("RGB").resize((1, 1), Image.Resampling.BOX)
+    pixel = small.getpixel((0, 0))
+    assert isinstance(pixel, tuple)
+    r, g, b = (round(channel / LEVEL) * LEVEL for channel in pixel[:3])
+    return r, g, b
+
+
+def expected_answer(colour: tuple[int, int, int]) -> dict[str, Any]:
+    """What the fake model says about a flat image of this colour."""
+    r, g, b = colour
+    return {
+        "tags": ["flat color", f"color {r} {g} {b}"],
+        "caption": f"A flat image in the colour {r}, {g}, {b}.",
+        "score": float(1 + (r + g + b) // LEVEL % 10),
+    }
+
+
+@dataclass
+class FakeRequest:
+    protocol: Protocol
+    index: int  # 1-based, across all annotation requests this server received
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    image: Image.Image | None
+
+    @property
+    def colour(self) -> tuple[int, int, int] | None:
+        return colour_of(self.image) if self.image is not None else None
+
+    @property
+    def api_key(self) -> str:
+        auth = self.headers.get("authorization", "")
+        return (
+            auth.removeprefix("Bearer ")
+            or self.headers.get("x-api-key", "")
+            or self.headers.get("x-goog-api-key", "")
+        )
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def _decode_image(data: str) -> Image.Image | None:
+    try:
+        # google-genai sends URL-safe base64; the others standard base64
+        image = Image.open(io.BytesIO(base64.b64decode(data.replace("-", "+").replace("_", "/"))))
+        image.load()
+        return image
+    except (OSError, ValueError):
+        return None
+
+
+def _openai_image(body: dict[str, Any]) -> Image.Image | None:
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, list):
+            for part in content:
+                if part.get("type") == "image_url":
+                    return _decode_image(part["image_url"]["url"].split(",", 1)[1])
+    return None
+
+
+def _anthropic_image(body: dict[str, Any]) -> Image.Image | None:
+    for message in body.get("messages", []):
+        for part in message.get("content", []):
+            if isinstance(part, dict) and part.get("type") == "image":
+                return _decode_image(part["source"]["data"])
+    return None
+
+
+def _google_image(body: dict[str, Any]) -> Image.Image | None:
+    for content in body.get("contents", []):
+        for part in content.get("parts", []):
+            inline = part.get("inlineData") or part.get("inline_data")
+            if inline:
+                return _decode_image(inline["data"])
+    return None
+
+
+USAGE_IN, USAGE_OUT = 100, 20
+MALFORMED = 'Sure! Here is the annotation: {"tags": ["unterminated'
+
+
+def _answer_text(request: FakeRequest) -> str:
+    colour = request.colour or (0, 0, 0)
+    return json.dumps(expected_answer(colour))
+
+
+def _free_text(request: FakeRequest) -> str:
+    answer = expected_answer(request.colour or (0, 0, 0))
+    return (
+        "Here is what I see.\n"
+        f"Tags: {', '.join(answer['tags'])}\n"
+        f"Caption: {answer['caption']}\n"
+        f"Score: {answer['score']}\n"
+    )
+
+
+def _error_body(protocol: Protocol, status: int, message: str) -> dict[str, Any]:
+    if protocol == "anthropic":
+        kinds = {401: "authentication_error", 429: "rate_limit_error", 500: "api_error"}
+        return {"type": "error", "error": {"type": kinds.get(status, "api_error"), "message": message}}
+    if protocol == "google":
+        statuses = {401: "UNAUTHENTICATED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}
+        return {"error": {"code": status, "message": message, "status": statuses.get(status, "INTERNAL")}}
+    codes = {401: "invalid_api_key", 429: "rate_limit_exceeded", 500: "server_error"}
+    return {"error": {"message": message, "type": "error", "param": None, "code": codes.get(status)}}
+
+
+def openai_completion(request: FakeRequest, behaviour: Behaviour) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+    finish = "stop"
+    if behaviour == "refusal":
+        message["refusal"] = "I'm sorry, I can't help with that image."
+    elif behaviour == "content_filter":
+        finish = "content_filter"
+    elif behaviour == "malformed":
+        message["content"] = MALFORMED
+    elif behaviour == "text":
+        message["content"] = _free_text(request)
+    else:
+        message["content"] = _answer_text(request)
+    return {
+        "id": f"chatcmpl-{request.index}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.body.get("model", ""),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": {
+            "prompt_tokens": USAGE_IN,
+            "completion_tokens": USAGE_OUT,
+            "total_tokens": USAGE_IN + USAGE_OUT,
+        },
+    }
+
+
+def anthropic_message(request: FakeRequest, behaviour: Behaviour) -> dict[str, Any]:
+    content: list[dict[str, Any]]
+    stop = "end_turn"
+    if behaviour in ("refusal", "content_filter"):
+        content, stop = [], "refusal"
+    elif behaviour == "malformed":
+        content = [{"type": "text", "text": MALFORMED}]
+    elif behaviour == "text" or not request.body.get("tools"):
+        text = _free_text(request) if behaviour == "text" else _answer_text(request)
+        content = [{"type": "text", "text": text}]
+    else:
+        tool = request.body["tools"][0]["name"]
+        answer = expected_answer(request.colour or (0, 0, 0))
+        content = [{"type": "tool_use", "id": f"toolu_{request.index}", "name": tool, "input": answer}]
+        stop = "tool_use"
+    return {
+        "id": f"msg_{request.index}",
+        "type": "message",
+        "role": "assistant",
+        "model": request.body.get("model", ""),
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT},
+    }
+
+
+def google_response(request: FakeRequest, behaviour: Behaviour) -> dict[str, Any]:
+    usage = {
+        "promptTokenCount": USAGE_IN,
+        "candidatesTokenCount": USAGE_OUT,
+        "totalTokenCount": USAGE_IN + USAGE_OUT,
+    }
+    if behaviour == "refusal":
+        return {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage}
+    if behaviour == "content_filter":
+        candidate: dict[str, Any] = {"finishReason": "SAFETY", "index": 0}
+        return {"candidates": [candidate], "usageMetadata": usage}
+    text = {"malformed": MALFORMED, "text": _free_text(request)}.get(behaviour) or _answer_text(request)
+    candidate = {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}
+    return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "fake"}
+
+
+@dataclass
+class _Batch:
+    id: str
+    input_file_id: str
+    endpoint: str
+    completion_window: str
+    metadata: dict[str, Any]
+    output_file_id: str
+    total: int
+    failed: int
+    polls: int = 0
+
+
+@dataclass
+class FakeLLMServer:
+    """Start with `with FakeLLMServer() as server:`; `server.url` is the root URL."""
+
+    script: Callable[[FakeRequest], Behaviour] = field(default=lambda request: "ok")
+    retry_after: str = "0"
+    timeout_sleep: float = 1.0
+    required_key: str | None = None
+    batch_polls_until_complete: int = 1
+    requests: list[FakeRequest] = field(default_factory=list)
+    raw: list[Recorded] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    batches: dict[str, _Batch] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counter = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeLLMServer:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        return self.url + "/v1"
+
+    def annotation_requests(self, protocol: Protocol | None = None) -> list[FakeRequest]:
+        with self._lock:
+            return [r for r in self.requests if protocol is None or r.protocol == protocol]
+
+    # -- request handling ---------------------------------------------------------------------
+
+    def _next_id(self, prefix: str) -> str:
+        with self._lock:
+            return f"{prefix}-{next(self._ids)}"
+
+    def _decide(
+        self,
+        protocol: Protocol,
+        path: str,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        *,
+        check_key: bool = True,
+    ) -> tuple[FakeRequest, Behaviour]:
+        image = {"openai": _openai_image, "anthropic": _anthropic_image, "google": _google_image}[protocol](
+            body
+        )
+        with self._lock:
+            request = FakeRequest(protocol, next(self._counter), path, headers, body, image)
+            self.requests.append(request)
+        if check_key and not self.key_ok(request.api_key):
+            return request, "401"
+        return request, self.script(request)
+
+    def key_ok(self, key: str) -> bool:
+        return self.required_key is None or key == self.required_key
+
+    def chat_result(self, request: FakeRequest, behaviour: Behaviour) -> tuple[int, dict[str, Any]]:
+        """Status and body for one annotation request (shared by live calls and batches)."""
+        codes = {"429": 429, "500": 500, "401": 401}
+        if behaviour in codes:
+            status = codes[behaviour]
+            message = {
+                401: f"Incorrect API key provided: {request.api_key}",
+                429: "Rate limit reached, slow down",
+                500: f"The server had an error processing request with key {request.api_key}",
+            }[status]
+            return status, _error_body(request.protocol, status, message)
+        builder = {"openai": openai_completion, "anthropic": anthropic_message, "google": google_response}
+        return 200, builder[request.protocol](request, behaviour)
+
+    def run_batch(self, input_file_id: str) -> tuple[bytes, int, int]:
+        """Answer every line of an uploaded request file; return output JSONL, total and failed."""
+        lines = []
+        failed = 0
+        for raw in self.files[input_file_id].decode("utf-8").splitlines():
+            if not raw.strip():
+                continue
+            item = json.loads(raw)
+            request, behaviour = self._decide("openai", item["url"], {}, item["body"], check_key=False)
+            if behaviour == "timeout":
+                behaviour = "500"
+            status, body = self.chat_result(request, behaviour)
+            failed += status != 200
+            lines.append(
+                json.dumps(
+                    {
+                        "id": f"batch_req_{request.index}",
+                        "custom_id": item["custom_id"],
+                        "response": {
+                            "status_code": status,
+                            "request_id": f"req_{request.index}",
+                            "body": body,
+                        },
+                        "error": None,
+                    }
+                )
+            )
+        return ("\n".join(lines) + "\n").encode(), len(lines), failed
+
+    def batch_object(self, batch: _Batch) -> dict[str, Any]:
+        done = batch.polls >= self.batch_polls_until_complete
+        return {
+            "id": batch.id,
+            "object": "batch",
+            "endpoint": batch.endpoint,
+            "errors": None,
+            "input_file_id": batch.input_file_id,
+            "completion_window": batch.completion_window,
+            "status": "completed" if done else "in_progress",
+            "output_file_id": batch.output_file_id if done else None,
+            "error_file_id": None,
+            "created_at": int(time.time()),
+            "request_counts": {
+                "total": batch.total,
+                "completed": batch.total - batch.failed if done else 0,
+                "failed": batch.failed if done else 0,
+            },
+            "metadata": batch.metadata,
+        }
+
+
+_GOOGLE_PATH = re.compile(r"^/v1(?:beta)?/models/([^/:]+):generateContent$")
+
+
+def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """Silence the default stderr access log."""
+
+        def _headers(self) -> dict[str, str]:
+            return {k.lower(): v for k, v in self.headers.items()}
+
+        def _key_ok(self) -> bool:
+            return server.key_ok(self._headers().get("authorization", "").removeprefix("Bearer "))
+
+        def _read(self) -> bytes:
+            length = int(self.headers.get("content-length") or 0)
+            data = self.rfile.read(length) if length else b""
+            with server._lock:
+                server.raw.append(Recorded(self.command, self.path, self._headers(), data))
+            return data
+
+        def _send(
+            self, status: int, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None
+        ) -> None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def _annotate(self, protocol: Protocol, body: dict[str, Any]) -> None:
+            request, behaviour = server._decide(protocol, self.path, self._headers(), body)
+            if behaviour == "timeout":
+                time.sleep(server.timeout_sleep)
+                behaviour = "ok"
+            status, payload = server.chat_result(request, behaviour)
+            extra = {"retry-after": server.retry_after} if status == 429 else {}
+            self._send(status, payload, extra)
+
+        def do_POST(self) -> None:
+            data = self._read()
+            path = self.path.split("?", 1)[0]
+            if path == "/v1/chat/completions":
+                self._annotate("openai", json.loads(data))
+            elif path == "/v1/messages":
+                self._annotate("anthropic", json.loads(data))
+            elif _GOOGLE_PATH.match(path):
+                self._annotate("google", json.loads(data))
+            elif not self._key_ok():
+                self._send(401, _error_body("openai", 401, "Incorrect API key provided"))
+            elif path == "/v1/files":
+                self._upload(data)
+            elif path == "/v1/batches":
+                self._create_batch(json.loads(data))
+            else:
+                self._send(404, {"error": {"message": f"no route {path}"}})
+
+        def do_GET(self) -> None:
+            self._read()
+            path = self.path.split("?", 1)[0]
+            if not self._key_ok():
+                self._send(401, _error_body("openai", 401, "Incorrect API key provided"))
+            elif match := re.match(r"^/v1/batches/([\w-]+)$", path):
+                batch = server.batches.get(match.group(1))
+                if batch is None:
+                    self._send(404, {"error": {"message": "no such batch"}})
+                    return
+                batch.polls += 1
+                self._send(200, server.batch_object(batch))
+            elif match := re.match(r"^/v1/files/([\w-]+)/content$", path):
+                content = server.files.get(match.group(1))
+                if content is None:
+                    self._send(404, {"error": {"message": "no such file"}})
+                else:
+                    self._send(200, content)
+            else:
+                self._send(404, {"error": {"message": f"no route {path}"}})
+
+        def _upload(self, data: bytes) -> None:
+            message = email.parser.BytesParser().parsebytes(
+                b"content-type: " + self.headers["content-type"].encode() + b"\r\n\r\n" + data
+            )
+            content, filename = b"", "upload.jsonl"
+            for part in message.iter_parts():
+                if part.get_param("name", header="content-disposition") == "file":
+                    payload = part.get_payload(decode=True)
+                    content = payload if isinstance(payload, bytes) else b""
+                    filename = part.get_filename() or filename
+            file_id = server._next_id("file")
+            server.files[file_id] = content
+            self._send(
+                200,
+                {
+                    "id": file_id,
+                    "object": "file",
+                    "bytes": len(content),
+                    "created_at": int(time.time()),
+                    "filename": filename,
+                    "purpose": "batch",
+                    "status": "processed",
+                },
+            )
+
+        def _create_batch(self, body: dict[str, Any]) -> None:
+            output, total, failed = server.run_batch(body["input_file_id"])
+            output_id = server._next_id("file")
+            server.files[output_id] = output
+            batch = _Batch(
+                id=server._next_id("batch"),
+                input_file_id=body["input_file_id"],
+                endpoint=body["endpoint"],
+                completion_window=body["completion_window"],
+                metadata=body.get("metadata") or {},
+                output_file_id=output_id,
+                total=total,
+                failed=failed,
+            )
+            server.batches[batch.id] = batch
+            self._send(200, server.batch_object(batch))
+
+    return Handler
+
+
+@contextmanager
+def running(
+    script: Callable[[FakeRequest], Behaviour] | None = None, **options: Any
+) -> Iterator[FakeLLMServer]:
+    server = FakeLLMServer(**options)
+    if script is not None:
+        server.script = script
+    with server:
+        yield server
