@@ -1,0 +1,354 @@
+"""Export a project (or a selection) as a training set; the CLI and the GUI export dialog call this.
+
+Images are streamed a batch of ids at a time, each format writer appends as images arrive, and
+everything lands in a staging folder that replaces the target only once complete.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from PIL import Image as PILImage
+
+import lorairo
+from genai_tag_db_tools.cleaning import lookup_key
+from lorairo.database import export_repository as repo
+from lorairo.errors import ImageProcessingError, ValidationError
+from lorairo.export.dataset_toml import DatasetTomlWriter, check_dataset_toml
+from lorairo.export.hf_imagefolder import HfImagefolderWriter
+from lorairo.export.item import ExportItem, FormatWriter
+from lorairo.export.jsonl import JsonlWriter
+from lorairo.export.kohya import KohyaWriter
+from lorairo.export.kohya_metadata import KohyaMetadataWriter
+from lorairo.export.manifest import MANIFEST_NAME
+from lorairo.export.naming import NameAllocator
+from lorairo.export.options import ExportOptions
+from lorairo.export.staging import Staging
+from lorairo.export.tag_selection import build_text
+from lorairo.services.configuration_service import ConfigurationService
+from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
+from lorairo.services.project_service import Project
+
+BATCH = 500
+TOP_TAGS = 20
+SKIP_EXAMPLES = 20
+PROGRESS_EVERY = 50
+_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
+_SAME_FORMAT = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp"}
+_WRITERS: dict[str, type[KohyaWriter | KohyaMetadataWriter | JsonlWriter | HfImagefolderWriter]] = {
+    "kohya": KohyaWriter,
+    "kohya-json": KohyaMetadataWriter,
+    "jsonl": JsonlWriter,
+    "hf": HfImagefolderWriter,
+}
+
+
+@dataclass
+class ExportReport:
+    target: Path
+    formats: list[str]
+    exported: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    skipped_examples: dict[str, list[int]] = field(default_factory=dict)
+    tags_per_image: dict[str, float] = field(default_factory=dict)
+    top_tags: list[tuple[str, int]] = field(default_factory=list)
+    files: int = 0
+    link_fallbacks: int = 0
+    seconds: float = 0.0
+
+    @property
+    def manifest(self) -> Path:
+        return self.target / MANIFEST_NAME
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": str(self.target),
+            "manifest": str(self.manifest),
+            "formats": self.formats,
+            "exported": self.exported,
+            "skipped": self.skipped,
+            "skipped_examples": self.skipped_examples,
+            "tags_per_image": self.tags_per_image,
+            "top_tags": [{"tag": tag, "count": count} for tag, count in self.top_tags],
+            "files": self.files,
+            "link_fallbacks": self.link_fallbacks,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class ExportPreview:
+    """The sidecar text one image would get: `text` is the training text (`.txt`, or `.caption`
+    in caption mode), `caption` the separate `.caption` file written in tags mode."""
+
+    image_id: int
+    extension: str
+    text: str | None
+    caption: str | None
+    skip_reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image_id": self.image_id,
+            "extension": self.extension,
+            "text": self.text,
+            "caption": self.caption,
+            "skip_reason": self.skip_reason,
+        }
+
+
+def _median(histogram: Counter[int]) -> float:
+    total = sum(histogram.values())
+    if not total:
+        return 0.0
+    middle = [(total - 1) // 2, total // 2]
+    values: list[int] = []
+    seen = 0
+    for value in sorted(histogram):
+        count = histogram[value]
+        values.extend(value for position in middle if seen <= position < seen + count)
+        seen += count
+    return sum(values) / len(values)
+
+
+def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
+    iterator = iter(ids)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class _Skip(Exception):
+    """An image left out, with a short human reason for the report."""
+
+
+class ExportService:
+    def __init__(self, project: Project, config: ConfigurationService) -> None:
+        self.project = project
+        self.config = config
+
+    # -- selection --------------------------------------------------------------------------
+
+    def _selection(self, options: ExportOptions) -> tuple[Iterable[int], int]:
+        if options.ids is not None:
+            unique = list(dict.fromkeys(options.ids))
+            return unique, len(unique)
+        return repo.iter_image_ids(self.project.database), repo.count_images(self.project.database)
+
+    def count(self, options: ExportOptions) -> int:
+        """How many images the options select (before images are skipped for lacking text)."""
+        return self._selection(options)[1]
+
+    def default_target(self) -> Path:
+        return self.config.export_dir / f"{self.project.name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+    def _validate(self, options: ExportOptions) -> None:
+        check_dataset_toml(options)
+        known = repo.model_names(self.project.database)
+        unknown = [name for name in options.tags_from or () if name not in known and name != "existing"]
+        if unknown:
+            raise ValidationError(
+                f"unknown model(s) for --tags-from: {', '.join(unknown)}; known: {', '.join(sorted(known)) or 'none'}"
+            )
+        if options.caption not in {"manual", "newest", "none"} and options.caption not in known:
+            raise ValidationError(
+                f"unknown caption source {options.caption!r}: use manual, newest, none or a model"
+            )
+
+    def _frequencies(self, options: ExportOptions) -> dict[str, int] | None:
+        if options.order != "frequency":
+            return None
+        folded: Counter[str] = Counter()
+        for tag, count in repo.tag_frequencies(self.project.database).items():
+            folded[lookup_key(tag)] += count
+        return dict(folded)
+
+    # -- preview ----------------------------------------------------------------------------
+
+    def preview(self, image_id: int, options: ExportOptions) -> ExportPreview:
+        records = repo.load_records(self.project.database, [image_id], options.resolution)
+        if image_id not in records:
+            raise ValidationError(f"no image with id {image_id}")
+        text = build_text(records[image_id], options, self._frequencies(options))
+        return ExportPreview(
+            image_id=image_id,
+            extension=options.caption_extension,
+            text=text.primary_text(options),
+            caption=text.caption if options.text_mode == "tags" else None,
+            skip_reason=text.skip_reason(options),
+        )
+
+    # -- export -----------------------------------------------------------------------------
+
+    def export(
+        self,
+        options: ExportOptions,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> ExportReport:
+        """Write the export; on any failure or cancellation the target is left as it was."""
+        self._validate(options)
+        started = time.perf_counter()
+        ids, total = self._selection(options)
+        staging = Staging(options.target or self.default_target(), overwrite=options.overwrite)
+        report = ExportReport(target=staging.target, formats=list(options.formats))
+        try:
+            self._write(options, staging, ids, total, report, progress, cancel or CancelToken())
+            report.files = staging.file_count + 1
+            report.link_fallbacks = staging.link_fallbacks
+            report.seconds = time.perf_counter() - started
+            staging.commit(
+                {
+                    "version": lorairo.__version__,
+                    "created_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+                    "project": self.project.name,
+                    "query": options.query,
+                    "options": options.to_dict(),
+                    "counts": {
+                        "selected": total,
+                        "exported": report.exported,
+                        "skipped": report.skipped,
+                        "files": report.files,
+                    },
+                }
+            )
+        except BaseException:
+            staging.abort()
+            raise
+        return report
+
+    def _write(
+        self,
+        options: ExportOptions,
+        staging: Staging,
+        ids: Iterable[int],
+        total: int,
+        report: ExportReport,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> None:
+        writers: list[FormatWriter] = [_WRITERS[fmt](staging, options) for fmt in options.formats]
+        if options.dataset_toml:
+            writers.append(DatasetTomlWriter(staging, options))
+        frequencies = self._frequencies(options)
+        names = NameAllocator(options.naming, total)
+        tag_counts: Counter[int] = Counter()
+        top: Counter[str] = Counter()
+        done = 0
+        for chunk in _chunks(ids, BATCH):
+            records = repo.load_records(self.project.database, chunk, options.resolution)
+            for image_id in chunk:
+                cancel.raise_if_cancelled()
+                done += 1
+                record = records.get(image_id)
+                try:
+                    if record is None:
+                        raise _Skip("not found")
+                    text = build_text(record, options, frequencies)
+                    reason = text.skip_reason(options)
+                    if reason:
+                        raise _Skip(reason)
+                    stem = names.allocate(image_id, record.name)
+                    file_name, width, height = self._place_image(record, stem, options, staging)
+                except _Skip as skip:
+                    reason = str(skip)
+                    report.skipped[reason] = report.skipped.get(reason, 0) + 1
+                    examples = report.skipped_examples.setdefault(reason, [])
+                    if len(examples) < SKIP_EXAMPLES:
+                        examples.append(image_id)
+                    continue
+                item = ExportItem(image_id, stem, file_name, width, height, text)
+                for writer in writers:
+                    writer.add(item)
+                report.exported += 1
+                tag_counts[len(text.tags)] += 1
+                top.update(text.tags)
+                if done % PROGRESS_EVERY == 0:
+                    progress(done, total, f"{report.exported} exported")
+        cancel.raise_if_cancelled()
+        for writer in writers:
+            writer.close()
+        progress(done, total, f"{report.exported} exported")
+        if tag_counts:
+            report.tags_per_image = {
+                "min": min(tag_counts),
+                "median": _median(tag_counts),
+                "max": max(tag_counts),
+            }
+        report.top_tags = top.most_common(TOP_TAGS)
+
+    def _place_image(
+        self, record: repo.ImageRecord, stem: str, options: ExportOptions, staging: Staging
+    ) -> tuple[str, int, int]:
+        """Put the image file into the staging folder; returns its name and pixel size."""
+        root = self.project.root
+        original = root / record.stored_path
+        if options.resolution is not None and record.processed is not None:
+            source, width, height, digest = (
+                root / record.processed.path,
+                record.processed.width,
+                record.processed.height,
+                None,
+            )
+        elif options.resolution is not None:
+            return self._write_encoded(original, stem, options, staging, resize_to=options.resolution)
+        else:
+            source, width, height, digest = original, record.width, record.height, record.sha256
+        if options.image_format is not None:
+            return self._write_encoded(source, stem, options, staging, resize_to=None)
+        file_name = stem + (source.suffix.lower() or _EXTENSIONS.get(record.format.upper(), ".png"))
+        try:
+            staging.add_file(file_name, source, link=options.link, digest=digest)
+        except FileNotFoundError as exc:
+            raise _Skip("image file missing") from exc
+        return file_name, width, height
+
+    def _write_encoded(
+        self, source: Path, stem: str, options: ExportOptions, staging: Staging, *, resize_to: int | None
+    ) -> tuple[str, int, int]:
+        """Re-encode (and resize when no processed copy exists) into the requested format."""
+        fmt = options.image_format or _SAME_FORMAT.get(source.suffix.lower(), "png")
+        try:
+            with PILImage.open(source) as opened:
+                image = opened.copy()
+        except FileNotFoundError as exc:
+            raise _Skip("image file missing") from exc
+        except (OSError, PILImage.DecompressionBombError) as exc:
+            raise ImageProcessingError(f"cannot read {source}: {exc}") from exc
+        if resize_to is not None:
+            image = _resize_long_side(image, resize_to, upscale=self.config.config.image_processing.upscale)
+        if fmt == "jpg":
+            image = _flatten(image)
+        elif image.mode not in {"RGB", "RGBA", "L", "LA"}:
+            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        buffer = io.BytesIO()
+        image.save(buffer, format={"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[fmt], quality=95)
+        file_name = f"{stem}.{fmt}"
+        staging.write_bytes(file_name, buffer.getvalue())
+        return file_name, image.width, image.height
+
+
+def _flatten(image: PILImage.Image) -> PILImage.Image:
+    """JPEG has no alpha: composite onto white rather than letting transparent pixels go black."""
+    if "A" in image.getbands() or image.mode == "P":
+        rgba = image.convert("RGBA")
+        background = PILImage.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _resize_long_side(image: PILImage.Image, resolution: int, *, upscale: bool) -> PILImage.Image:
+    long_side = max(image.size)
+    if long_side <= resolution and not upscale:
+        return image
+    scale = resolution / long_side
+    size = (max(64, round(image.width * scale / 64) * 64), max(64, round(image.height * scale / 64) * 64))
+    return image.resize(size, PILImage.Resampling.LANCZOS)
