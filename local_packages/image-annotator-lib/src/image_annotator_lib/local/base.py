@@ -51,7 +51,7 @@ class LocalOnnxAnnotator(Annotator):
 
     def __init__(self, spec: ModelSpec, session_cache: SessionCache | None = None) -> None:
         super().__init__(spec)
-        self.session_cache = session_cache or default_session_cache
+        self.session_cache = session_cache if session_cache is not None else default_session_cache
         self.files: dict[str, Path] = {}
 
     @classmethod

@@ -1,0 +1,204 @@
+"""`lorairo annotate run|models|rethreshold|failures` and `lorairo models install`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from lorairo.annotations.ai_annotator import build_registry, get_available_annotator_models, install_model
+from lorairo.cli.app import ProjectOption, annotate_app, models_app, state
+from lorairo.cli.output import emit, progress_bar, stdout
+from lorairo.database.annotation_repository import AnnotationRepository
+from lorairo.errors import ValidationError
+from lorairo.services.annotation_service import AnnotationService, Selection
+
+
+def parse_ids(text: str) -> list[int]:
+    """`1,2,10-20` -> ids; ranges are inclusive."""
+    ids: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        first, sep, last = part.partition("-")
+        try:
+            start = int(first)
+            end = int(last) if sep else start
+        except ValueError:
+            raise ValidationError(f"--ids: {part!r} is not an id or a range like 10-20") from None
+        if end < start:
+            raise ValidationError(f"--ids: range {part!r} runs backwards")
+        ids.extend(range(start, end + 1))
+    if not ids:
+        raise ValidationError("--ids: no ids given")
+    return ids
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    return f"{size / 1e6:,.1f} MB" if size < 1e9 else f"{size / 1e9:,.2f} GB"
+
+
+@annotate_app.command("run")
+def run(
+    ctx: typer.Context,
+    models: Annotated[list[str], typer.Option("-m", "--model", help="Model name; repeat for several.")],
+    project: ProjectOption = None,
+    missing: Annotated[
+        bool, typer.Option("--missing", help="Only images this model has not annotated (default).")
+    ] = False,
+    all_images: Annotated[
+        bool, typer.Option("--all", help="Every image, replacing earlier results.")
+    ] = False,
+    ids: Annotated[str | None, typer.Option("--ids", help="Image ids, e.g. 1,2,10-20.")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, max=1024, help="Images per inference call.")
+    ] = None,
+) -> None:
+    """Annotate images with local taggers/scorers (or vision LLMs); results are committed per batch."""
+    if sum((missing, all_images, ids is not None)) > 1:
+        raise ValidationError("choose one of --missing, --all and --ids")
+    selection: Selection = parse_ids(ids) if ids is not None else ("all" if all_images else "missing")
+    cli = state(ctx)
+    opened = cli.open_project(project)
+    try:
+        service = AnnotationService(opened, cli.config)
+        with progress_bar("Annotating") as bar:
+            report = service.run(models, selection, batch_size, progress=bar)
+    finally:
+        opened.close()
+    data = report.to_dict()
+
+    def render() -> None:
+        for model in report.per_model:
+            rate = model.annotated / model.seconds if model.seconds else 0.0
+            stdout.print(
+                f"{model.name}: {model.annotated:,} of {model.selected:,} images annotated, "
+                f"{model.failures:,} failed, {model.tags:,} tags stored ({rate:.1f} images/s)"
+            )
+        if report.failures:
+            stdout.print("See `lorairo annotate failures` for what failed and why.")
+        if report.cancelled:
+            stdout.print("Stopped early; run again to continue where it stopped.")
+
+    emit(cli, data, render)
+
+
+@annotate_app.command("models")
+def models(ctx: typer.Context) -> None:
+    """List annotation models: type, local or API, installed or not, size on disk."""
+    cli = state(ctx)
+    infos = get_available_annotator_models(build_registry(cli.config))
+    data: dict[str, Any] = {"models": [info.to_dict() for info in infos]}
+
+    def render() -> None:
+        table = Table("name", "type", "where", "installed", "size", "source")
+        for info in infos:
+            installed = "-" if info.installed is None else ("yes" if info.installed else "no")
+            table.add_row(
+                info.name,
+                info.kind,
+                "API" if info.is_api else "local",
+                installed,
+                _size(info.size_bytes),
+                info.provider or info.model_path,
+            )
+        stdout.print(table)
+
+    emit(cli, data, render)
+
+
+@annotate_app.command("rethreshold")
+def rethreshold(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option("-m", "--model", help="Model whose stored tags to re-threshold.")],
+    project: ProjectOption = None,
+    general: Annotated[
+        float | None, typer.Option("--general", min=0.0, max=1.0, help="Threshold for non-character tags.")
+    ] = None,
+    character: Annotated[
+        float | None, typer.Option("--character", min=0.0, max=1.0, help="Threshold for character tags.")
+    ] = None,
+) -> None:
+    """Re-apply thresholds to stored confidences, without running the model (manual edits kept).
+
+    Only tags stored at or above the storage floor exist, so thresholds below it accept no more."""
+    if general is None and character is None:
+        raise ValidationError("give --general and/or --character")
+    cli = state(ctx)
+    opened = cli.open_project(project)
+    try:
+        repository = AnnotationRepository(opened.database)
+        if repository.model_id(model) is None:
+            raise ValidationError(f"project {opened.name!r} has no results from model {model!r}")
+        counts = repository.rethreshold(model, general=general, character=character)
+    finally:
+        opened.close()
+    data = counts.to_dict() | {"general": general, "character": character}
+    emit(
+        cli,
+        data,
+        lambda: stdout.print(
+            f"{model}: {sum(counts.changed.values()):,} tags changed; "
+            f"{counts.accepted:,} of {counts.stored:,} stored tags now accepted"
+        ),
+    )
+
+
+@annotate_app.command("failures")
+def failures(
+    ctx: typer.Context,
+    project: ProjectOption = None,
+    model: Annotated[str | None, typer.Option("-m", "--model", help="Only this model's failures.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Rows to show.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Rows to skip.")] = 0,
+) -> None:
+    """List recorded annotation failures, newest first."""
+    cli = state(ctx)
+    opened = cli.open_project(project)
+    try:
+        total, rows = AnnotationRepository(opened.database).list_failures(model, limit=limit, offset=offset)
+    finally:
+        opened.close()
+    data = {"total": total, "offset": offset, "failures": [row.to_dict() for row in rows]}
+
+    def render() -> None:
+        if not rows:
+            stdout.print("No annotation failures recorded.")
+            return
+        table = Table("image", "model", "reason", "message", "when")
+        for row in rows:
+            table.add_row(
+                f"{row.image_id} {row.image_name}",
+                row.model_name,
+                row.reason + (" (policy)" if row.is_policy_violation else ""),
+                row.message or "",
+                f"{row.failed_at:%Y-%m-%d %H:%M}",
+            )
+        stdout.print(table)
+        if total > offset + len(rows):
+            stdout.print(f"{total - offset - len(rows):,} more; use --offset {offset + len(rows)}")
+
+    emit(cli, data, render)
+
+
+@models_app.command("install")
+def install(
+    ctx: typer.Context,
+    names: Annotated[list[str], typer.Argument(help="Model names (see `lorairo annotate models`).")],
+) -> None:
+    """Download local models now, so later runs work offline."""
+    cli = state(ctx)
+    registry = build_registry(cli.config)
+    installed = []
+    for name in names:
+        with progress_bar(f"Installing {name}", unit="files") as bar:
+            installed.append(install_model(registry, name, bar))
+    data = {"models": [info.to_dict() for info in installed]}
+
+    def render() -> None:
+        for info in installed:
+            where = "API model, nothing to download" if info.is_api else _size(info.size_bytes)
+            stdout.print(f"{info.name}: installed ({where})")
+
+    emit(cli, data, render)
