@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lorairo.database.browse_repository import GridFlags, grid_flags
 from lorairo.database.search_repository import Facets, ImageSummary, SearchRepository, TagCount
 from lorairo.database.search_sql import SORT_KEYS
 from lorairo.errors import ValidationError
@@ -141,3 +142,7 @@ class SearchService:
         if missing:
             raise ValidationError(f"no image with id {', '.join(map(str, missing))}")
         return self.repository.details(ids)
+
+    def grid_flags(self, ids: list[int]) -> dict[int, GridFlags]:
+        """Stored thumbnail path and badge flags (near-duplicate, failed, rejected-only) per image."""
+        return grid_flags(self.project.database, ids)

@@ -1,0 +1,65 @@
+"""What the thumbnail grid needs beyond a search summary: the stored thumbnail and the badges.
+
+One page of ids at a time, four small indexed queries, so the grid never loads the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from lorairo.database.engine import Database
+from lorairo.database.schema import AnnotationFailure, Image, ImageSimilarity, Tag
+from lorairo.database.search_sql import effective_tag
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class GridFlags:
+    """`thumbnail_path` is relative to the project root; the flags drive the grid's badges."""
+
+    thumbnail_path: str | None
+    near_duplicate: bool
+    failed: bool
+    rejected_only: bool
+
+
+def grid_flags(database: Database, ids: list[int]) -> dict[int, GridFlags]:
+    """Thumbnail path and badge flags for a page of image ids (unknown ids are left out)."""
+    result: dict[int, GridFlags] = {}
+    with database.read_session() as session:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            thumbs = dict(session.execute(select(Image.id, Image.thumbnail_path).where(Image.id.in_(chunk))))
+            similar = set(
+                session.scalars(
+                    select(ImageSimilarity.image_id).where(ImageSimilarity.image_id.in_(chunk)).distinct()
+                )
+            )
+            failed = set(
+                session.scalars(
+                    select(AnnotationFailure.image_id).where(AnnotationFailure.image_id.in_(chunk)).distinct()
+                )
+            )
+            rejected = set(
+                session.scalars(
+                    select(Tag.image_id)
+                    .where(Tag.image_id.in_(chunk), Tag.rejected_at.is_not(None))
+                    .distinct()
+                )
+            )
+            effective = set(
+                session.scalars(
+                    select(Tag.image_id).where(Tag.image_id.in_(chunk), effective_tag()).distinct()
+                )
+            )
+            for image_id, thumbnail in thumbs.items():
+                result[image_id] = GridFlags(
+                    thumbnail_path=thumbnail,
+                    near_duplicate=image_id in similar,
+                    failed=image_id in failed,
+                    rejected_only=image_id in rejected and image_id not in effective,
+                )
+    return result
