@@ -126,9 +126,16 @@ class TagService:
         return {n.input: n.type for n in self.normalize(list(dict.fromkeys(tags))).tags}
 
     def autocomplete(self, prefix: str, limit: int = 10) -> list[TagSuggestion]:
+        """Per-keystroke suggestions: prefix and word-start matches, ranked by usage count."""
         if not self.available():
             return []
         return self.database().search(prefix, format=self.format, limit=limit)
+
+    def lookup(self, text: str, limit: int = 20) -> list[TagSuggestion]:
+        """Like `autocomplete`, then mid-word substring matches: slower, for explicit searches."""
+        if not self.available():
+            return []
+        return self.database().search(text, format=self.format, limit=limit, substring=True)
 
     # -- maintenance -----------------------------------------------------------------------
 
@@ -138,6 +145,12 @@ class TagService:
         except TagDatabaseError as exc:
             raise ValidationError(str(exc)) from exc
         return {"alias": row.alias, "preferred": row.preferred}
+
+    def remove_alias(self, alias: str) -> bool:
+        return self.database().remove_alias(alias)
+
+    def list_aliases(self) -> list[dict[str, str]]:
+        return [{"alias": a.alias, "preferred": a.preferred} for a in self.database().list_aliases()]
 
     def import_file(
         self,
@@ -155,14 +168,16 @@ class TagService:
         chosen = file_format or detect_format(path)
         if chosen not in FILE_FORMATS:
             raise ValidationError(f"unknown format {chosen!r}; use one of {', '.join(FILE_FORMATS)}")
-        records = read_file(path, chosen, tag_format=tag_format or self.format)
-        return import_records(
-            self.database(),
-            records,
-            source=str(path),
-            replace=not append,
-            on_progress=_progress_adapter(progress, cancel),
-        )
+        try:
+            return import_records(
+                self.database(),
+                read_file(path, chosen, tag_format=tag_format or self.format),
+                source=str(path),
+                replace=not append,
+                on_progress=_progress_adapter(progress, cancel),
+            )
+        except TagDatabaseError as exc:
+            raise ValidationError(str(exc)) from exc
 
     def install(
         self,

@@ -2,8 +2,11 @@
 
 A prefix query is one range scan of a covering index that yields only row ids and counts; the
 few winners are joined back for their text afterwards, so a one-letter prefix over hundreds of
-thousands of terms never fetches more than `limit` rows. Substring search (used to fill up when
-prefixes find too little) walks the count index from the top and stops at `limit` hits.
+thousands of terms never fetches more than `limit` rows; one- and two-character prefixes, whose
+ranges are the widest, read a ranking precomputed at import (`prefix_top`). Every word start of a term is indexed
+too (`long hair` is found by `hai`), so the usual "substring" need is a prefix scan as well.
+Mid-word substring search (`substring=True`, for explicit lookups rather than keystrokes) walks
+the covering count index from the most used term down and stops at `limit` hits.
 """
 
 from __future__ import annotations
@@ -14,18 +17,31 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Row, text
 
 from genai_tag_db_tools.cleaning import lookup_key
+from genai_tag_db_tools.db.schema import PREFIX_TOP_LENGTH, PREFIX_TOP_ROWS
 
 if TYPE_CHECKING:
     from genai_tag_db_tools.db.database import TagDatabase
 
 _MAX_KEY = "\U0010ffff"
-# Both queries pick ids (and counts) from a covering index first, then join back for the text.
+# Each query picks ids from an index (or the precomputed ranking) first, then joins back for the text.
 _PREFIX = text(
     """
     WITH top AS (
-        SELECT id FROM search_terms
+        SELECT id FROM search_terms INDEXED BY ix_search_terms_prefix
         WHERE format = :format AND term_key >= :lo AND term_key < :hi
         ORDER BY usage_count DESC LIMIT :n)
+    SELECT st.term, st.kind, st.usage_count, p.tag AS tag, coalesce(ps.type, 'general') AS type
+    FROM top JOIN search_terms st ON st.id = top.id
+    JOIN tags p ON p.tag_id = st.tag_id
+    LEFT JOIN tag_status ps ON ps.tag_id = st.tag_id AND ps.format = :format
+    ORDER BY st.usage_count DESC
+    """
+)
+_PREFIX_TOP = text(
+    """
+    WITH top AS (
+        SELECT search_term_id AS id FROM prefix_top
+        WHERE format = :format AND prefix = :lo AND rank <= :n)
     SELECT st.term, st.kind, st.usage_count, p.tag AS tag, coalesce(ps.type, 'general') AS type
     FROM top JOIN search_terms st ON st.id = top.id
     JOIN tags p ON p.tag_id = st.tag_id
@@ -75,20 +91,27 @@ class TagSuggestion:
 
 
 def search(
-    database: TagDatabase, query: str, *, format: str = "danbooru", limit: int = 10, substring: bool = True
+    database: TagDatabase,
+    query: str,
+    *,
+    format: str = "danbooru",
+    limit: int = 10,
+    substring: bool = False,
 ) -> list[TagSuggestion]:
-    """Prefix matches first; substring matches fill the rest when `substring` and the text has 2+ chars."""
+    """Prefix/word-start matches first; mid-word matches fill the rest when `substring` (2+ chars)."""
     key = lookup_key(query)
     if not key or limit <= 0:
         return []
     # Several terms (a tag, its aliases, translations) can name one tag: over-fetch, then dedupe.
-    bounds = {"format": format, "lo": key, "hi": key + _MAX_KEY, "n": limit * 3}
+    fetch = limit * 3
+    bounds = {"format": format, "lo": key, "hi": key + _MAX_KEY, "n": fetch}
+    short = len(key) <= PREFIX_TOP_LENGTH and fetch <= PREFIX_TOP_ROWS
     with database.read_session() as session:
-        prefix_rows = list(session.execute(_PREFIX, bounds))
+        prefix_rows = list(session.execute(_PREFIX_TOP if short else _PREFIX, bounds))
         overlay_rows = list(session.execute(_OVERLAY, bounds))
         substring_rows = (
             list(session.execute(_SUBSTRING, {**bounds, "q": key}))
-            if substring and len(key) >= 2 and len(prefix_rows) < limit * 3
+            if substring and len(key) >= 2 and len(prefix_rows) < fetch
             else []
         )
     found = [_suggestion(row) for row in prefix_rows]

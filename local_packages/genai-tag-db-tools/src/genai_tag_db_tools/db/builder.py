@@ -18,7 +18,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from genai_tag_db_tools.cleaning import clean_tag, is_network_span, lookup_key
 from genai_tag_db_tools.db.database import open_engine
-from genai_tag_db_tools.db.schema import FORMATS, TAG_TYPES, BaseTables, Metadata, SearchTerm
+from genai_tag_db_tools.db.schema import (
+    FORMATS,
+    PREFIX_TOP_LENGTH,
+    PREFIX_TOP_ROWS,
+    TAG_TYPES,
+    BaseTables,
+    Metadata,
+    PrefixTop,
+    SearchTerm,
+)
 
 BATCH_ROWS = 5_000
 _ALIAS_CHAIN_PASSES = 8
@@ -126,7 +135,27 @@ _FINISH = [
        FROM tag_translations tr JOIN tag_status s ON s.tag_id = tr.tag_id
        LEFT JOIN tag_status ps ON ps.tag_id = s.preferred_tag_id AND ps.format = s.format
        WHERE NOT (s.deprecated AND s.preferred_tag_id = s.tag_id)""",
+    # Every later word start of a term becomes a term too, so `hai` finds `long hair` by prefix.
+    """WITH RECURSIVE words(id, rest) AS (
+           SELECT id, substr(term_key, instr(term_key, ' ') + 1) FROM search_terms
+           WHERE instr(term_key, ' ') > 0
+           UNION ALL
+           SELECT id, substr(rest, instr(rest, ' ') + 1) FROM words WHERE instr(rest, ' ') > 0)
+       INSERT INTO search_terms(format, term_key, term, kind, tag_id, usage_count)
+       SELECT s.format, w.rest, s.term, s.kind, s.tag_id, s.usage_count
+       FROM words w JOIN search_terms s ON s.id = w.id WHERE w.rest != ''""",
 ]
+
+
+_PREFIX_TOP = """
+    INSERT INTO prefix_top(format, prefix, rank, search_term_id)
+    SELECT format, prefix, rank, id FROM (
+        SELECT format, substr(term_key, 1, :length) AS prefix, id,
+               row_number() OVER (PARTITION BY format, substr(term_key, 1, :length)
+                                  ORDER BY usage_count DESC, id) AS rank
+        FROM search_terms WHERE length(term_key) >= :length)
+    WHERE rank <= :rows
+"""
 
 
 def normalize_type(value: str) -> str:
@@ -178,8 +207,11 @@ def build_base(
                 if not connection.execute(text(_FLATTEN)).rowcount:
                     break
             connection.execute(delete(SearchTerm))
+            connection.execute(delete(PrefixTop))
             for statement in _FINISH:
                 connection.execute(text(statement))
+            for length in range(1, PREFIX_TOP_LENGTH + 1):
+                connection.execute(text(_PREFIX_TOP), {"length": length, "rows": PREFIX_TOP_ROWS})
             _staging.drop_all(connection)
             report.tags = connection.execute(text("SELECT count(*) FROM tags")).scalar_one()
             report.aliases = connection.execute(

@@ -231,9 +231,14 @@ class TagDatabase:
         return self._normalizer.normalize(tags, format=format)
 
     def search(
-        self, query: str, *, format: str = "danbooru", limit: int = 10, substring: bool = True
+        self,
+        query: str,
+        *,
+        format: str = "danbooru",
+        limit: int = 10,
+        substring: bool = False,
     ) -> list[TagSuggestion]:
-        """Autocomplete: prefix matches ranked by usage count, then substring matches if room is left."""
+        """Autocomplete ranked by usage count: prefixes and word starts; mid-word too with `substring`."""
         return search(self, query, format=format, limit=limit, substring=substring)
 
     def stats(self) -> dict[str, int]:

@@ -16,6 +16,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 OVERLAY_SCHEMA = "overlay"
 TAG_TYPES = ("general", "artist", "copyright", "character", "meta")
 FORMATS = ("danbooru", "e621")
+PREFIX_TOP_LENGTH = 2
+PREFIX_TOP_ROWS = 50
 
 
 class BaseTables(DeclarativeBase):
@@ -68,7 +70,7 @@ class SearchTerm(BaseTables):
     __tablename__ = "search_terms"
     __table_args__ = (
         Index("ix_search_terms_prefix", "format", "term_key", "usage_count", "tag_id"),
-        Index("ix_search_terms_count", "format", "usage_count"),
+        Index("ix_search_terms_count", "format", "usage_count", "term_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,6 +80,17 @@ class SearchTerm(BaseTables):
     kind: Mapped[str] = mapped_column(String(16))
     tag_id: Mapped[int] = mapped_column(Integer)
     usage_count: Mapped[int] = mapped_column(Integer)
+
+
+class PrefixTop(BaseTables):
+    """The best-ranked search terms of every 1-2 character prefix, whose ranges are too wide to sort live."""
+
+    __tablename__ = "prefix_top"
+
+    format: Mapped[str] = mapped_column(String(16), primary_key=True)
+    prefix: Mapped[str] = mapped_column(Text, primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    search_term_id: Mapped[int] = mapped_column(Integer)
 
 
 class Metadata(BaseTables):

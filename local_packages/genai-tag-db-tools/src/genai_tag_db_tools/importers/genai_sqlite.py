@@ -11,11 +11,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import DatabaseError
 
 from genai_tag_db_tools.db.builder import Record, TagRecord, TranslationRecord
+from genai_tag_db_tools.db.database import TagDatabaseError
 from genai_tag_db_tools.db.schema import FORMATS
 
 _CHUNK = 5_000
+_REQUIRED_TABLES = {
+    "TAGS",
+    "TAG_STATUS",
+    "TAG_FORMATS",
+    "TAG_TYPE_NAME",
+    "TAG_TYPE_FORMAT_MAPPING",
+    "TAG_USAGE_COUNTS",
+    "TAG_TRANSLATIONS",
+}
 _COLUMNS = """
     SELECT t.tag, f.format_name, coalesce(tn.type_name, 'general') AS type_name,
            p.tag AS preferred, coalesce(u.count, 0) AS usage_count"""
@@ -40,7 +51,16 @@ _TRANSLATIONS = """
 def read_genai_sqlite(path: Path) -> Iterator[Record]:
     engine = create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
     try:
-        columns = {column["name"].lower() for column in inspect(engine).get_columns("TAG_STATUS")}
+        try:
+            inspector = inspect(engine)
+            missing = _REQUIRED_TABLES - set(inspector.get_table_names())
+        except DatabaseError as exc:
+            raise TagDatabaseError(f"{path} is not a readable SQLite file: {exc.orig}") from exc
+        if missing:
+            raise TagDatabaseError(
+                f"{path} is not a genai-image-tag-db file (missing {', '.join(sorted(missing))})"
+            )
+        columns = {column["name"].lower() for column in inspector.get_columns("TAG_STATUS")}
         status = _COLUMNS + (_WITH_DEPRECATED if "deprecated" in columns else _WITHOUT_DEPRECATED) + _FROM
         formats = json.dumps(list(FORMATS))
         with engine.connect() as connection:
