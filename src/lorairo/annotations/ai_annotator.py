@@ -14,6 +14,7 @@ from image_annotator_lib.core.types import PHashAnnotationResults
 from image_annotator_lib.exceptions import AnnotatorLibError, ModelNotFoundError
 from image_annotator_lib.model_files import FileProgress
 from image_annotator_lib.registry import AnnotatorConfigError, ModelInfo, ModelRegistry
+from lorairo.annotations.provider_settings import add_provider_models
 from lorairo.errors import ConfigurationError, LoRAIroException, ValidationError
 from lorairo.services.configuration_service import ConfigurationService
 
@@ -23,10 +24,11 @@ class AiAnnotatorError(LoRAIroException):
 
 
 def build_registry(config: ConfigurationService) -> ModelRegistry:
-    """Built-in models plus `annotator_config.toml`, with `[annotation]` settings as defaults."""
+    """Built-in models plus `annotator_config.toml`, with `[annotation]` settings as defaults, plus
+    the configured models of every API provider that has a key."""
     section = config.config.annotation
     try:
-        return ModelRegistry(
+        registry = ModelRegistry(
             config_path=config.annotator_config_path,
             default_options={
                 "device": section.device,
@@ -37,6 +39,8 @@ def build_registry(config: ConfigurationService) -> ModelRegistry:
         )
     except AnnotatorConfigError as exc:
         raise ConfigurationError(str(exc)) from exc
+    add_provider_models(registry, config)
+    return registry
 
 
 def get_available_annotator_models(registry: ModelRegistry) -> list[ModelInfo]:

@@ -349,6 +349,25 @@ class AnnotationRepository:
 
     # -- failures ------------------------------------------------------------------------------
 
+    def check_policy_violations(self, image_ids: Sequence[int], model_name: str) -> set[int]:
+        """The images among `image_ids` this model has refused for content policy before."""
+        found: set[int] = set()
+        unique = sorted(set(image_ids))
+        with self.database.read_session() as session:
+            for start in range(0, len(unique), _ID_CHUNK):
+                found.update(
+                    session.scalars(
+                        select(AnnotationFailure.image_id)
+                        .where(
+                            AnnotationFailure.model_name == model_name,
+                            AnnotationFailure.is_policy_violation.is_(True),
+                            AnnotationFailure.image_id.in_(unique[start : start + _ID_CHUNK]),
+                        )
+                        .distinct()
+                    )
+                )
+        return found
+
     def list_failures(
         self, model_name: str | None = None, *, limit: int = 100, offset: int = 0
     ) -> tuple[int, list[FailureRow]]:

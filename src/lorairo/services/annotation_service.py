@@ -26,8 +26,9 @@ from image_annotator_lib.exceptions import (
 )
 from image_annotator_lib.registry import ModelRegistry
 from lorairo.annotations.ai_annotator import AiAnnotatorError, build_registry, load_annotator
+from lorairo.annotations.provider_settings import resolve_provider_model
 from lorairo.database.annotation_repository import AnnotationRepository, ImageToAnnotate, SaveCounts
-from lorairo.errors import ValidationError
+from lorairo.errors import AuthenticationError, ValidationError
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
@@ -128,9 +129,12 @@ class AnnotationService:
         batch_size: int | None = None,
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
+        *,
+        retry_violations: bool = False,
     ) -> AnnotationReport:
         """Annotate the selection with each model in turn. Every model is loaded before any image
-        is touched, so a model that cannot load stops the run having marked nothing."""
+        is touched, so a model that cannot load stops the run having marked nothing. Images an API
+        model refused for content policy are skipped (and counted) unless `retry_violations`."""
         names = list(dict.fromkeys(model_names))
         if not names:
             raise ValidationError("name at least one model (-m); `lorairo annotate models` lists them")
@@ -141,11 +145,13 @@ class AnnotationService:
         cancel = cancel or CancelToken()
         report = AnnotationReport(self.project.name, names, mode, size)
         started = time.perf_counter()
+        for name in names:
+            resolve_provider_model(self.registry, self.config, name)
         annotators = [load_annotator(self.registry, name) for name in names]
         for annotator in annotators:
             stats = ModelRunStats(annotator.name)
             report.per_model.append(stats)
-            self._run_model(annotator, mode, ids, size, report, stats, progress, cancel)
+            self._run_model(annotator, mode, ids, size, report, stats, progress, cancel, retry_violations)
             if report.cancelled:
                 break
         report.elapsed_seconds = time.perf_counter() - started
@@ -161,6 +167,7 @@ class AnnotationService:
         stats: ModelRunStats,
         progress: ProgressCallback,
         cancel: CancelToken,
+        retry_violations: bool = False,
     ) -> None:
         started = time.perf_counter()
         provider = annotator.spec.provider or "local"
@@ -168,6 +175,8 @@ class AnnotationService:
         stats.selected = self.repository.count_selection(model_id, mode, ids)
         report.images_selected += stats.selected
         pages = self.repository.iter_selection(model_id, mode, ids, page_size=batch_size)
+        if annotator.is_api and not retry_violations:
+            pages = self._skip_violations(pages, annotator.name, report)
         done = 0
         progress(0, stats.selected, annotator.name)
         with (
@@ -190,6 +199,17 @@ class AnnotationService:
                     report.cancelled = True
                     pending = None
         stats.seconds = time.perf_counter() - started
+
+    def _skip_violations(
+        self, pages: Iterator[list[ImageToAnnotate]], model_name: str, report: AnnotationReport
+    ) -> Iterator[list[ImageToAnnotate]]:
+        """Leave out images this model refused before: asking again costs money and rarely helps."""
+        for page in pages:
+            refused = self.repository.check_policy_violations([ref.id for ref in page], model_name)
+            report.violations_skipped += len(refused)
+            kept = [ref for ref in page if ref.id not in refused]
+            if kept:
+                yield kept
 
     def _submit(
         self,
@@ -244,6 +264,8 @@ class AnnotationService:
         try:
             results = annotator.annotate_prepared(batch.prepared)
             return list(zip(batch.to_annotate, results, strict=True))
+        except ProviderAuthenticationError as exc:
+            raise AuthenticationError(str(exc)) from exc
         except RUN_STOPPING_ERRORS as exc:
             raise AiAnnotatorError(f"{annotator.name}: {exc}") from exc
         except Exception as exc:  # one failing batch is recorded; the run goes on
