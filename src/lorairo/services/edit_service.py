@@ -20,7 +20,7 @@ from genai_tag_db_tools.cleaning import clean_tag
 from lorairo.database.edit_repository import EditRepository, RowChange
 from lorairo.database.search_repository import SearchRepository
 from lorairo.errors import ValidationError
-from lorairo.search.query_language import RATINGS
+from lorairo.search.query_language import RATINGS, WILDCARDS
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 from lorairo.services.search_service import AliasResolver, SearchService
@@ -96,6 +96,22 @@ class EditLogEntry:
         data["created_at"] = self.created_at.isoformat()
         data["undone_at"] = self.undone_at.isoformat() if self.undone_at else None
         return data
+
+
+def tag_target(tags: list[str], *, rejected: bool = False) -> EditTarget:
+    """The images holding any of `tags` (their rejected rows for `rejected`): the natural scope of
+    remove, replace, reject and restore when the user names no query."""
+    field_name = "rejected" if rejected else "tag"
+    terms = []
+    for tag in _clean_tags(tags):
+        if not any(char in WILDCARDS for char in tag):
+            escaped = tag.replace("\\", "\\\\").replace('"', '\\"')
+            terms.append(f'{field_name}:"{escaped}"')
+        elif any(char in tag for char in '"()\\'):
+            return EditTarget(query="all")
+        else:
+            terms.append(f"{field_name}:{tag.replace(' ', '_')}")
+    return EditTarget(query=" OR ".join(terms))
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
