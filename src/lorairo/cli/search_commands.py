@@ -16,7 +16,11 @@ from lorairo.services.search_service import SORT_KEYS, AliasResolver, SearchServ
 from lorairo.services.tag_service import TagService
 
 QueryArgument = Annotated[
-    str, typer.Argument(help="Search query, e.g. 'tag:1girl -tag:monochrome score:>6' (\"\" = all).")
+    str,
+    typer.Argument(
+        help="Search query, e.g. 'tag:1girl -tag:monochrome score:>6' (empty = all); "
+        "put -- before a query that starts with '-'."
+    ),
 ]
 
 
