@@ -347,3 +347,13 @@ def test_default_target_is_under_export_dir(demo: Demo, config: ConfigurationSer
     assert report.target.parent == config.export_dir.absolute()
     assert report.target.name.startswith("demo-")
     assert (report.target / "001.txt").is_file()
+
+
+def test_query_selects_images_like_search(demo: Demo, config: ConfigurationService, tmp_path: Path) -> None:
+    report = run(demo, config, tmp_path / "out", query="tag:1boy")
+    assert report.exported == 1
+    assert listing(tmp_path / "out") == {"001.jpg", "001.txt", "lorairo_export.json"}
+    assert (tmp_path / "out" / "001.txt").read_text() == "1boy, outdoors\n"
+    assert ExportService(demo.builder.project, config).count(ExportOptions(query="-tag:1boy")) == 2
+    manifest = json.loads((tmp_path / "out" / "lorairo_export.json").read_text())
+    assert manifest["query"] == "tag:1boy"

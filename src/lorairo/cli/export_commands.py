@@ -10,6 +10,7 @@ from rich.table import Table
 
 from lorairo.cli.app import ProjectOption, export_app, state
 from lorairo.cli.output import emit, progress_bar, stdout
+from lorairo.cli.search_commands import open_with_resolver
 from lorairo.errors import ValidationError
 from lorairo.export.hub import push_to_hub
 from lorairo.export.options import (
@@ -197,13 +198,10 @@ def create(
         **{key: value for key, value in locals().items() if key not in {"ctx", "project"}}
     )
     cli = state(ctx)
-    opened = cli.open_project(project)
-    try:
-        service = ExportService(opened, cli.config)
+    with open_with_resolver(cli, project) as (opened, resolver):
+        service = ExportService(opened, cli.config, resolver)
         with progress_bar("Exporting") as progress:
             report = service.export(options, progress)
-    finally:
-        opened.close()
     data = report.to_dict()
 
     def render() -> None:

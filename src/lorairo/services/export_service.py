@@ -36,6 +36,7 @@ from lorairo.export.tag_selection import build_text
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
+from lorairo.services.search_service import AliasResolver, SearchService
 
 BATCH = 500
 TOP_TAGS = 20
@@ -130,9 +131,14 @@ class _Skip(Exception):
 
 
 class ExportService:
-    def __init__(self, project: Project, config: ConfigurationService) -> None:
+    """`resolver` (the tag database's alias resolver) makes queries match the way search does."""
+
+    def __init__(
+        self, project: Project, config: ConfigurationService, resolver: AliasResolver | None = None
+    ) -> None:
         self.project = project
         self.config = config
+        self.resolver = resolver
 
     # -- selection --------------------------------------------------------------------------
 
@@ -140,6 +146,10 @@ class ExportService:
         if options.ids is not None:
             unique = list(dict.fromkeys(options.ids))
             return unique, len(unique)
+        if options.query:
+            search = SearchService(self.project, self.resolver)
+            batches = search.iter_ids(options.query, batch=BATCH)
+            return (image_id for batch in batches for image_id in batch), search.count(options.query)
         return repo.iter_image_ids(self.project.database), repo.count_images(self.project.database)
 
     def count(self, options: ExportOptions) -> int:

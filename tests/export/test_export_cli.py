@@ -1,0 +1,94 @@
+"""`lorairo export create/preview` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lorairo.cli.main import main
+from tests.export.builders import Demo
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = 0
+    try:
+        main(["--json", *args])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr().out
+    assert len(out.strip().splitlines()) == 1, out
+    return code, json.loads(out)
+
+
+def test_create_with_options(demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "out"
+    code, data = cli(
+        capsys,
+        "export",
+        "create",
+        "-p",
+        "demo",
+        "-o",
+        str(target),
+        "--format",
+        "kohya,jsonl",
+        "--format",
+        "hf",
+        "--trigger",
+        "ohwx woman",
+        "--threshold",
+        "general=0.75",
+        "--replace-tags",
+        "1girl=1woman",
+        "--exclude-tags",
+        "highres",
+        "--dataset-toml",
+    )
+    assert code == 0
+    assert data["exported"] == 2 and data["formats"] == ["kohya", "jsonl", "hf"]
+    assert data["skipped"] == {"no accepted tags": 1}
+    assert (target / "001.txt").read_text() == "ohwx woman, blue eyes, 1woman, hatsune miku, long hair\n"
+    assert {"metadata.jsonl", "kohya_metadata.jsonl", "dataset_config.toml"} <= {
+        p.name for p in target.iterdir()
+    }
+
+
+def test_create_refuses_bad_input_with_exit_2(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, data = cli(capsys, "export", "create", "-p", "demo", "-o", str(tmp_path / "x"), "--format", "zip")
+    assert code == 2 and "format" in data["error"]["message"]
+    code, data = cli(
+        capsys, "export", "create", "-p", "demo", "-o", str(tmp_path / "x"), "--threshold", "general"
+    )
+    assert code == 2
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "a.txt").write_text("x")
+    code, data = cli(capsys, "export", "create", "-p", "demo", "-o", str(tmp_path / "full"))
+    assert code == 2 and "--overwrite" in data["error"]["message"]
+    assert not (tmp_path / "x").exists()
+
+
+def test_preview(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = cli(
+        capsys, "export", "preview", str(demo.second), "-p", "demo", "--trigger", "sks", "--underscores"
+    )
+    assert code == 0
+    assert data == {
+        "image_id": demo.second,
+        "extension": ".txt",
+        "text": "sks, 1boy, outdoors",
+        "caption": None,
+        "skip_reason": None,
+    }
+
+
+def test_create_with_a_query(demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = cli(
+        capsys, "export", "create", "tag:1girl", "-p", "demo", "-o", str(tmp_path / "q"), "--name", "id"
+    )
+    assert code == 0 and data["exported"] == 1
+    assert (tmp_path / "q" / f"{demo.first}.txt").is_file()
