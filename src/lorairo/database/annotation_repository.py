@@ -8,7 +8,7 @@ point resumes without duplicates. Everything the selection reads is paged by ima
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -88,11 +88,14 @@ class RethresholdCounts:
         return asdict(self)
 
 
-def _tag_rows(image_id: int, model_id: int, tags: Sequence[TagPrediction]) -> list[dict[str, object]]:
-    """The one place model tag text is turned into stored form: `tag` cleaned, `raw_tag` as given."""
+def _tag_rows(
+    image_id: int, model_id: int, tags: Sequence[TagPrediction], preferred: Mapping[str, str] | None = None
+) -> list[dict[str, object]]:
+    """The one place model tag text is turned into stored form: `tag` cleaned (or the tag DB's
+    preferred form from `preferred`, raw name -> tag), `raw_tag` as given."""
     rows: dict[str, dict[str, object]] = {}
     for prediction in tags:
-        tag = clean_tag(prediction.name)
+        tag = (preferred or {}).get(prediction.name) or clean_tag(prediction.name)
         if not tag or tag in rows:
             continue
         rows[tag] = {
@@ -110,14 +113,17 @@ def _tag_rows(image_id: int, model_id: int, tags: Sequence[TagPrediction]) -> li
 
 
 def save_model_tags(
-    session: Session, model_id: int, tags_by_image: Sequence[tuple[int, Sequence[TagPrediction]]]
+    session: Session,
+    model_id: int,
+    tags_by_image: Sequence[tuple[int, Sequence[TagPrediction]]],
+    preferred: Mapping[str, str] | None = None,
 ) -> int:
     """Replace a model's tags on these images; the only function that writes model tags."""
     image_ids = [image_id for image_id, _ in tags_by_image]
     session.execute(
         delete(Tag).where(Tag.model_id == model_id, Tag.source == SOURCE_MODEL, Tag.image_id.in_(image_ids))
     )
-    rows = [row for image_id, tags in tags_by_image for row in _tag_rows(image_id, model_id, tags)]
+    rows = [row for image_id, tags in tags_by_image for row in _tag_rows(image_id, model_id, tags, preferred)]
     if rows:
         session.execute(insert(Tag), rows)
     return len(rows)
@@ -222,6 +228,7 @@ class AnnotationRepository:
         model_name: str,
         provider: str,
         results: Sequence[tuple[int, AnnotationResult]],
+        preferred: Mapping[str, str] | None = None,
     ) -> SaveCounts:
         """One transaction for a batch: successes replace earlier rows and get their marker;
         failures get a failure row and no marker, so the next `missing` run retries them."""
@@ -232,7 +239,7 @@ class AnnotationRepository:
         now = utcnow()
         with self.database.write_session() as session:
             if done:
-                counts.tags = save_model_tags(session, model_id, [(i, r.tags) for i, r in done])
+                counts.tags = save_model_tags(session, model_id, [(i, r.tags) for i, r in done], preferred)
                 for table in (Rating, Score, Caption):
                     session.execute(
                         delete(table).where(

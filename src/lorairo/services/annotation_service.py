@@ -32,6 +32,7 @@ from lorairo.errors import AuthenticationError, ValidationError
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
+from lorairo.services.tag_service import TagService
 
 Selection = Literal["missing", "all"] | Sequence[int]
 # Errors after which no further image can succeed: stop the whole run.
@@ -121,6 +122,7 @@ class AnnotationService:
         self.config = config
         self.registry = registry or build_registry(config)
         self.repository = AnnotationRepository(project.database)
+        self.tags = TagService(config)
 
     def run(
         self,
@@ -188,7 +190,9 @@ class AnnotationService:
                 batch = pending.result()
                 pending = None if cancel.cancelled else self._submit(prefetch, decoders, annotator, pages)
                 results = batch.failed + self._annotate(annotator, batch)
-                counts = self.repository.save_results(model_id, annotator.name, provider, results)
+                counts = self.repository.save_results(
+                    model_id, annotator.name, provider, results, self._preferred_tags(results)
+                )
                 report.add(counts, [result for _, result in results])
                 stats.annotated += counts.annotated
                 stats.failures += counts.failures
@@ -199,6 +203,12 @@ class AnnotationService:
                     report.cancelled = True
                     pending = None
         stats.seconds = time.perf_counter() - started
+
+    def _preferred_tags(self, results: Sequence[tuple[int, AnnotationResult]]) -> dict[str, str] | None:
+        """Model tags are stored in the tag DB's preferred form (one lookup per batch); None without a DB."""
+        if not self.tags.available():
+            return None
+        return self.tags.resolve_aliases(tag.name for _, result in results for tag in result.tags)
 
     def _skip_violations(
         self, pages: Iterator[list[ImageToAnnotate]], model_name: str, report: AnnotationReport
