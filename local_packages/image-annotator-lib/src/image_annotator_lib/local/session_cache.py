@@ -118,6 +118,8 @@ def build_session(model_file: Path, device: str = "auto") -> ort.InferenceSessio
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = 0
+    # Spinning worker threads would take the cores the app's decode/prefetch threads need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = execution_providers(device)
     start = time.perf_counter()
     try:

@@ -1,0 +1,222 @@
+"""Annotation throughput: bare `session.run` versus `annotate run` end to end, on a WD-shaped tagger.
+
+Builds (under a temp dir) a convolutional ONNX tagger with WD I/O (NHWC 448x448 BGR input, ~10k
+sigmoid outputs, ~1.5 GFLOPs per image) and a project of registered JPEGs, then measures:
+  (a) bare `session.run` over pre-decoded, pre-resized batches of the same images;
+  (b) `AnnotationService.run` (what `lorairo annotate run` calls): reading files, decoding,
+      preprocessing, inference and writing every tag to SQLite;
+  images/s for batch sizes 1, 4, 8, 16 both ways, and the session build cost a per-call tagger pays.
+
+    uv run python benchmarks/annotate_bench.py [--n 500] [--sweep-n 96] [--batch-size 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from PIL import Image as PILImage
+
+SIZE = 448
+TAGS = 10_000
+
+
+def build_model(folder: Path, seed: int = 0) -> Path:
+    """Conv stack (3->32->64->128->256, stride 2) + global pool + dense to 10k sigmoid outputs."""
+    rng = np.random.default_rng(seed)
+    channels = [3, 32, 64, 128, 256]
+    nodes = [helper.make_node("Transpose", ["input"], ["x0"], perm=[0, 3, 1, 2])]
+    inits = [numpy_helper.from_array(np.array(1 / 255, dtype=np.float32), "scale")]
+    nodes.append(helper.make_node("Mul", ["x0", "scale"], ["x0s"]))
+    previous = "x0s"
+    for i, (cin, cout) in enumerate(itertools.pairwise(channels)):
+        weight = rng.normal(0, np.sqrt(2 / (cin * 9)), (cout, cin, 3, 3)).astype(np.float32)
+        inits += [
+            numpy_helper.from_array(weight, f"w{i}"),
+            numpy_helper.from_array(np.zeros(cout, np.float32), f"b{i}"),
+        ]
+        nodes += [
+            helper.make_node(
+                "Conv", [previous, f"w{i}", f"b{i}"], [f"c{i}"], strides=[2, 2], pads=[1, 1, 1, 1]
+            ),
+            helper.make_node("Relu", [f"c{i}"], [f"r{i}"]),
+        ]
+        previous = f"r{i}"
+    dense = rng.normal(0, 0.02, (channels[-1], TAGS)).astype(np.float32)
+    bias = np.full(TAGS, -4.0, dtype=np.float32)
+    bias[rng.choice(TAGS, 40, replace=False)] = 0.0  # ~40 plausible tags per image, like WD
+    inits += [numpy_helper.from_array(dense, "dense"), numpy_helper.from_array(bias, "dense_bias")]
+    nodes += [
+        helper.make_node("GlobalAveragePool", [previous], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "dense", "dense_bias"], ["logits"]),
+        helper.make_node("Sigmoid", ["logits"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "bench_tagger",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", SIZE, SIZE, 3])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", TAGS])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(folder / "model.onnx"))
+    with (folder / "selected_tags.csv").open("w", encoding="utf-8") as handle:
+        handle.write("tag_id,name,category,count\n")
+        for i in range(TAGS):
+            category = 9 if i >= TAGS - 4 else (4 if i % 30 == 0 else 0)
+            handle.write(f"{i},tag_{i},{category},{TAGS - i}\n")
+    return folder
+
+
+def make_images(project_root: Path, n: int) -> list[tuple[str, Path]]:
+    """Structured JPEGs of a few aspect ratios (decoding and padding both cost something)."""
+    out = []
+    sizes = [(768, 512), (512, 768), (640, 640), (900, 600)]
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        width, height = sizes[i % len(sizes)]
+        blocks = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+        pixels = np.kron(blocks, np.ones((height // 12 + 1, width // 12 + 1, 1), np.uint8))[:height, :width]
+        noise = rng.integers(0, 24, pixels.shape, dtype=np.uint8)
+        path = project_root / "images" / f"img_{i:05d}.jpg"
+        PILImage.fromarray(pixels + noise).save(path, quality=90)
+        out.append((path.relative_to(project_root).as_posix(), path))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=500, help="images for the main comparison")
+    parser.add_argument("--sweep-n", type=int, default=96, help="images per batch-size sweep point")
+    parser.add_argument("--batch-size", type=int, default=8, help="batch size for the main comparison")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="annotate-bench-"))
+    os.environ["LORAIRO_CONFIG_PATH"] = str(tmp / "config" / "lorairo.toml")
+    os.environ["LORAIRO_DATABASE_DIR"] = str(tmp / "projects")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("LORAIRO_LOG_LEVEL", "WARNING")
+
+    from loguru import logger
+
+    from image_annotator_lib.local.preprocessing import wd_tensor
+    from image_annotator_lib.local.session_cache import build_session, default_session_cache
+    from lorairo.database.schema import Image
+    from lorairo.services.annotation_service import AnnotationService
+    from lorairo.services.configuration_service import ConfigurationService
+    from lorairo.services.project_service import ProjectService
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    model_dir = build_model(tmp / "model")
+    config = ConfigurationService()
+    config.annotator_config_path.write_text(
+        f'[bench-tagger]\nclass = "WDTagger"\nmodel_path = "{model_dir.as_posix()}"\n', encoding="utf-8"
+    )
+    project = ProjectService(config).create("bench")
+    n = max(args.n, args.sweep_n)
+    print(f"building {n} images and the model under {tmp} ...", file=sys.stderr)
+    files = make_images(project.root, n)
+    with project.database.write_session() as session:
+        for i, (relative, path) in enumerate(files):
+            data = path.read_bytes()
+            session.add(
+                Image(
+                    file_path=str(path),
+                    stored_path=relative,
+                    name=path.name,
+                    file_size=len(data),
+                    width=1,
+                    height=1,
+                    format="JPEG",
+                    mode="RGB",
+                    has_alpha=False,
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    phash=i,
+                )
+            )
+    with project.database.read_session() as session:
+        from sqlalchemy import select
+
+        ids = list(session.scalars(select(Image.id).order_by(Image.id)))
+
+    session_ort = default_session_cache.get(model_dir / "model.onnx", "auto")
+    input_name = session_ort.get_inputs()[0].name
+    print("pre-decoding and resizing for the bare baseline ...", file=sys.stderr)
+    resized = []
+    for _, path in files:
+        with PILImage.open(path) as image:
+            resized.append(wd_tensor(image, SIZE).astype(np.uint8))
+    session_ort.run(None, {input_name: np.stack(resized[:2]).astype(np.float32)})  # warm-up
+
+    def bare(count: int, batch: int) -> float:
+        """Seconds spent inside session.run only; batches are built outside the timer."""
+        spent = 0.0
+        for start in range(0, count, batch):
+            tensor = np.stack(resized[start : start + batch]).astype(np.float32)
+            began = time.perf_counter()
+            session_ort.run(None, {input_name: tensor})
+            spent += time.perf_counter() - began
+        return spent
+
+    service = AnnotationService(project, config)
+
+    def end_to_end(count: int, batch: int) -> float:
+        began = time.perf_counter()
+        report = service.run(["bench-tagger"], ids[:count], batch_size=batch)
+        spent = time.perf_counter() - began
+        assert report.images_annotated == count, report.to_dict()
+        return spent
+
+    bare_s = bare(args.n, args.batch_size)
+    e2e_s = end_to_end(args.n, args.batch_size)
+    print(f"\nmain comparison: {args.n} images, batch size {args.batch_size}, cpu cores {os.cpu_count()}")
+    print(f"(a) bare session.run:         {bare_s:7.2f} s  {args.n / bare_s:7.1f} images/s")
+    print(f"(b) annotate run end to end:  {e2e_s:7.2f} s  {args.n / e2e_s:7.1f} images/s")
+    print(f"ratio (b)/(a): {e2e_s / bare_s:.2f}   (goal <= 1.2)")
+
+    print(f"\nbatch-size sweep ({args.sweep_n} images each)")
+    print("batch  bare images/s  end-to-end images/s  ratio")
+    for batch in (1, 4, 8, 16):
+        b = bare(args.sweep_n, batch)
+        e = end_to_end(args.sweep_n, batch)
+        print(f"{batch:5d}  {args.sweep_n / b:13.1f}  {args.sweep_n / e:19.1f}  {e / b:5.2f}")
+
+    builds = []
+    for _ in range(3):
+        began = time.perf_counter()
+        build_session(model_dir / "model.onnx", "auto")
+        builds.append(time.perf_counter() - began)
+    build = sum(builds) / len(builds)
+    per_image = bare_s / args.n
+    print(
+        f"\nsession build: {build * 1000:.0f} ms (mean of 3) vs inference {per_image * 1000:.1f} ms/image; "
+        f"rebuilding per image would cost {build * args.n:.1f} s extra on {args.n} images "
+        f"({(build + per_image) / per_image:.1f}x slower)"
+    )
+    with project.database.read_session() as session:
+        from sqlalchemy import func
+
+        from lorairo.database.schema import Tag
+
+        tags = session.scalar(select(func.count()).select_from(Tag))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"tags stored: {tags:,}; peak RSS {peak:.0f} MiB (includes the {n} pre-resized baseline images)")
+    project.close()
+
+
+if __name__ == "__main__":
+    main()
