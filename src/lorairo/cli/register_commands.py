@@ -1,0 +1,164 @@
+"""`lorairo images register | duplicates | process | rejections`: thin shells over RegistrationService."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from lorairo.cli.app import ProjectOption, images_app, state
+from lorairo.cli.output import emit, progress_bar, stdout
+from lorairo.database.image_repository import ImageRepository
+from lorairo.registration.duplicates import group_links
+from lorairo.services.registration_service import RegistrationReport, RegistrationService
+
+_SHOWN = 20  # rows per section in the human rendering; --json always has everything
+
+
+def _render_register(report: RegistrationReport) -> None:
+    data = report.to_dict()
+    if report.counts.registered == 0 and not report.cancelled:
+        stdout.print("Nothing new to register.")
+    stdout.print(
+        f"[bold]{report.project}[/]: {data['registered']} registered, "
+        f"{len(report.duplicates)} exact duplicates, {len(report.near_duplicates)} near-duplicates, "
+        f"{len(report.failed)} rejected, {data['skipped_existing']} already registered, "
+        f"{data['sidecars_imported']} sidecars imported, {data['ignored_non_images']} non-images ignored "
+        f"in {data['seconds']:.1f}s ({data['images_per_second']} images/s)"
+        + (" [yellow](cancelled)[/]" if report.cancelled else "")
+    )
+    if report.failed:
+        table = Table("rejected file", "reason", title="Rejected")
+        for failure in report.failed[:_SHOWN]:
+            table.add_row(failure["path"], failure["reason"])
+        stdout.print(table)
+    if report.duplicates:
+        table = Table("file", "same bytes as image", title="Exact duplicates (not registered)")
+        for dup in report.duplicates[:_SHOWN]:
+            table.add_row(dup["path"], f"#{dup['duplicate_of']} {dup['duplicate_of_path']}")
+        stdout.print(table)
+    if report.near_duplicates:
+        table = Table("new image", "resembles", "distance", title="Near-duplicates (registered, linked)")
+        for near in report.near_duplicates[:_SHOWN]:
+            closest = near["similar_to"][0]
+            table.add_row(f"#{near['image_id']} {near['path']}", closest["path"], str(closest["distance"]))
+        stdout.print(table)
+    hidden = max(len(report.failed), len(report.duplicates), len(report.near_duplicates)) - _SHOWN
+    if hidden > 0:
+        stdout.print("... and more; use --json for the full lists, `lorairo images duplicates` for groups.")
+
+
+@images_app.command("register")
+def register(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Image files or folders (searched recursively).")],
+    project: ProjectOption = None,
+) -> None:
+    """Register images: validate, deduplicate, copy into the project, make processed copies and
+    thumbnails, import .txt/.caption sidecars. Re-running is safe and registers only what is new."""
+    cli = state(ctx)
+    opened = cli.projects.open(project, create=True)
+    try:
+        service = RegistrationService(opened, cli.config)
+        with progress_bar("Registering") as progress:
+            report = service.register(paths, progress)
+    finally:
+        opened.close()
+    emit(cli, report.to_dict(), lambda: _render_register(report))
+
+
+@images_app.command("duplicates")
+def duplicates(ctx: typer.Context, project: ProjectOption = None) -> None:
+    """List near-duplicate groups (images linked by pHash distance at registration)."""
+    cli = state(ctx)
+    opened = cli.open_project(project)
+    try:
+        repository = ImageRepository(opened.database)
+        links = list(repository.iter_similarities())
+        groups = group_links((a, b) for a, b, _ in links)
+        summaries = repository.image_summaries(image_id for group in groups for image_id in group)
+    finally:
+        opened.close()
+    group_of = {image_id: number for number, group in enumerate(groups) for image_id in group}
+    group_links_out: list[list[dict[str, int]]] = [[] for _ in groups]
+    for image_id, similar_to_id, distance in links:
+        group_links_out[group_of[image_id]].append(
+            {"image_id": image_id, "similar_to_id": similar_to_id, "distance": distance}
+        )
+    data: dict[str, Any] = {
+        "project": opened.name,
+        "groups": [
+            {
+                "images": [summaries[image_id].to_dict() for image_id in group if image_id in summaries],
+                "links": group_links_out[number],
+            }
+            for number, group in enumerate(groups)
+        ],
+    }
+
+    def render() -> None:
+        if not groups:
+            stdout.print("No near-duplicates.")
+        for number, group in enumerate(data["groups"], start=1):
+            stdout.print(f"[bold]Group {number}[/] ({len(group['images'])} images)")
+            for image in group["images"]:
+                stdout.print(f"  #{image['id']} {image['width']}x{image['height']} {image['file_path']}")
+
+    emit(cli, data, render)
+
+
+@images_app.command("process")
+def process(
+    ctx: typer.Context,
+    resolution: Annotated[int, typer.Option("--resolution", "-r", help="Long side (multiple of 64).")] = 1024,
+    force: Annotated[bool, typer.Option("--force", help="Regenerate copies that already exist.")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Create processed copies at another resolution for images that lack one."""
+    cli = state(ctx)
+    opened = cli.open_project(project)
+    try:
+        service = RegistrationService(opened, cli.config)
+        with progress_bar(f"Processing {resolution}px") as progress:
+            report = service.process(resolution, progress, force=force)
+    finally:
+        opened.close()
+    emit(
+        cli,
+        report.to_dict(),
+        lambda: stdout.print(
+            f"{report.processed} copies at {resolution}px written, {report.already_present} already "
+            f"present, {len(report.failed)} failed in {report.seconds:.1f}s"
+        ),
+    )
+
+
+@images_app.command("rejections")
+def rejections(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 100,
+    project: ProjectOption = None,
+) -> None:
+    """List files that registration rejected, with the reason (a later successful run clears them)."""
+    cli = state(ctx)
+    opened = cli.open_project(project)
+    try:
+        repository = ImageRepository(opened.database)
+        total = repository.count_failures()
+        rows = repository.list_failures(limit)
+    finally:
+        opened.close()
+    data = {"project": opened.name, "total": total, "rejections": [row.to_dict() for row in rows]}
+
+    def render() -> None:
+        if not rows:
+            stdout.print("No rejected files.")
+            return
+        table = Table("file", "reason", "detail", title=f"Rejected files ({total})")
+        for row in rows:
+            table.add_row(row.file_path, row.reason, row.message or "")
+        stdout.print(table)
+
+    emit(cli, data, render)

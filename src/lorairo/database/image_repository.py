@@ -1,0 +1,305 @@
+"""All SQL for image registration: batch inserts, identity lookups, pHash streaming, similarity
+links, rejections and processed copies.
+
+Methods that take a `Session` run inside the caller's write transaction (one per batch), so a
+batch's images, files' rows, links and sidecar annotations commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from lorairo.database.engine import Database
+from lorairo.database.schema import (
+    SOURCE_EXISTING,
+    Caption,
+    Image,
+    ImageSimilarity,
+    ProcessedImage,
+    RegistrationFailure,
+    Tag,
+    utcnow,
+)
+
+_CHUNK = 500  # bound parameters per IN (...), well under SQLite's limit
+_STREAM = 5000
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    id: int
+    file_path: str
+    stored_path: str
+    width: int
+    height: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    file_path: str
+    reason: str
+    message: str | None
+    failed_at: datetime
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "failed_at": self.failed_at.isoformat(timespec="seconds")}
+
+
+@dataclass(frozen=True)
+class ProcessingTask:
+    image_id: int
+    sha256: str
+    stored_path: str
+    format: str
+
+
+class ImageRepository:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    # -- identity ------------------------------------------------------------------------------
+
+    def sha256_registered(self, sha256: str) -> bool:
+        with self.database.read_session() as session:
+            return bool(session.scalar(select(exists().where(Image.sha256 == sha256))))
+
+    def find_by_sha(self, session: Session, shas: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """sha256 -> (image id, original file path) for those already registered."""
+        found: dict[str, tuple[int, str]] = {}
+        for chunk in _chunks(sorted(set(shas))):
+            rows = session.execute(
+                select(Image.sha256, Image.id, Image.file_path).where(Image.sha256.in_(chunk))
+            )
+            found.update({sha: (image_id, path) for sha, image_id, path in rows})
+        return found
+
+    def registered_shas(self, shas: Iterable[str]) -> set[str]:
+        with self.database.read_session() as session:
+            return set(self.find_by_sha(session, shas))
+
+    def iter_phashes(self) -> Iterator[tuple[int, int]]:
+        """Every (id, phash), streamed so a large project is never materialised as ORM rows."""
+        with self.database.read_session() as session:
+            result = session.execute(select(Image.id, Image.phash).execution_options(yield_per=_STREAM))
+            yield from result.tuples()
+
+    def file_paths(self, session: Session, ids: Iterable[int]) -> dict[int, str]:
+        paths: dict[int, str] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = session.execute(select(Image.id, Image.file_path).where(Image.id.in_(chunk)))
+            paths.update({image_id: path for image_id, path in rows})
+        return paths
+
+    # -- inserts -------------------------------------------------------------------------------
+
+    def insert_images(self, session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert in one statement; ids come back in the order of `rows`."""
+        if not rows:
+            return []
+        now = utcnow()
+        values = [{"created_at": now, "updated_at": now, **row} for row in rows]
+        result = session.execute(insert(Image).returning(Image.id, sort_by_parameter_order=True), values)
+        return [row[0] for row in result]
+
+    def upsert_processed(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        statement = sqlite_insert(ProcessedImage).values([{"created_at": utcnow(), **row} for row in rows])
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[ProcessedImage.image_id, ProcessedImage.resolution],
+                set_={
+                    "path": statement.excluded.path,
+                    "width": statement.excluded.width,
+                    "height": statement.excluded.height,
+                    "created_at": statement.excluded.created_at,
+                },
+            )
+        )
+
+    def insert_similarities(self, session: Session, links: Sequence[tuple[int, int, int]]) -> None:
+        """(image_id, similar_to_id, distance) links; an existing pair is left as it is."""
+        if not links:
+            return
+        statement = sqlite_insert(ImageSimilarity).values(
+            [{"image_id": a, "similar_to_id": b, "distance": d, "created_at": utcnow()} for a, b, d in links]
+        )
+        session.execute(statement.on_conflict_do_nothing())
+
+    # -- rejections ----------------------------------------------------------------------------
+
+    def replace_failures(
+        self, session: Session, seen_paths: Sequence[str], failures: Sequence[tuple[str, str, str]]
+    ) -> None:
+        """Forget earlier rejections of every path seen in this batch, then record today's
+        (path, reason, message), so a fixed file stops being listed and a re-run adds no copies."""
+        for chunk in _chunks(list(seen_paths)):
+            session.execute(delete(RegistrationFailure).where(RegistrationFailure.file_path.in_(chunk)))
+        if failures:
+            now = utcnow()
+            session.execute(
+                insert(RegistrationFailure),
+                [
+                    {"file_path": path, "reason": reason, "message": message, "failed_at": now}
+                    for path, reason, message in failures
+                ],
+            )
+
+    def list_failures(self, limit: int, offset: int = 0) -> list[FailureRecord]:
+        with self.database.read_session() as session:
+            rows = session.execute(
+                select(
+                    RegistrationFailure.file_path,
+                    RegistrationFailure.reason,
+                    RegistrationFailure.message,
+                    RegistrationFailure.failed_at,
+                )
+                .order_by(RegistrationFailure.failed_at.desc(), RegistrationFailure.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return [FailureRecord(*row) for row in rows]
+
+    def count_failures(self) -> int:
+        with self.database.read_session() as session:
+            return session.scalar(select(func.count()).select_from(RegistrationFailure)) or 0
+
+    # -- sidecar annotations -------------------------------------------------------------------
+
+    def existing_sidecar_tags(self, session: Session, image_id: int) -> set[str]:
+        rows = session.scalars(select(Tag.tag).where(Tag.image_id == image_id, Tag.source == SOURCE_EXISTING))
+        return {tag.casefold() for tag in rows}
+
+    def insert_sidecar_tags(
+        self, session: Session, image_id: int, rows: Sequence[tuple[str, str]], first_position: int
+    ) -> None:
+        """(tag, raw_tag) pairs from a sidecar: source `existing`, no model, no confidence."""
+        now = utcnow()
+        session.execute(
+            insert(Tag),
+            [
+                {
+                    "image_id": image_id,
+                    "model_id": None,
+                    "source": SOURCE_EXISTING,
+                    "tag": tag,
+                    "raw_tag": raw,
+                    "category": "general",
+                    "confidence": None,
+                    "is_accepted": True,
+                    "position": first_position + index,
+                    "is_edited_manually": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for index, (tag, raw) in enumerate(rows)
+            ],
+        )
+
+    def has_sidecar_caption(self, session: Session, image_id: int, caption: str) -> bool:
+        return bool(
+            session.scalar(
+                select(
+                    exists().where(
+                        Caption.image_id == image_id,
+                        Caption.source == SOURCE_EXISTING,
+                        Caption.caption == caption,
+                    )
+                )
+            )
+        )
+
+    def insert_sidecar_caption(self, session: Session, image_id: int, caption: str) -> None:
+        now = utcnow()
+        session.execute(
+            insert(Caption),
+            [
+                {
+                    "image_id": image_id,
+                    "model_id": None,
+                    "source": SOURCE_EXISTING,
+                    "caption": caption,
+                    "is_edited_manually": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+
+    # -- duplicate groups ----------------------------------------------------------------------
+
+    def iter_similarities(self) -> Iterator[tuple[int, int, int]]:
+        """Every near-duplicate link as (image_id, similar_to_id, distance), streamed."""
+        with self.database.read_session() as session:
+            result = session.execute(
+                select(
+                    ImageSimilarity.image_id, ImageSimilarity.similar_to_id, ImageSimilarity.distance
+                ).execution_options(yield_per=_STREAM)
+            )
+            yield from result.tuples()
+
+    def image_summaries(self, ids: Iterable[int]) -> dict[int, ImageSummary]:
+        summaries: dict[int, ImageSummary] = {}
+        with self.database.read_session() as session:
+            for chunk in _chunks(sorted(set(ids))):
+                rows = session.execute(
+                    select(Image.id, Image.file_path, Image.stored_path, Image.width, Image.height).where(
+                        Image.id.in_(chunk)
+                    )
+                )
+                summaries.update({row[0]: ImageSummary(*row) for row in rows})
+        return summaries
+
+    # -- processed copies ----------------------------------------------------------------------
+
+    def _needs_processing(self, resolution: int, force: bool) -> Any:
+        if force:
+            return Image.id.is_not(None)
+        return ~exists().where(ProcessedImage.image_id == Image.id, ProcessedImage.resolution == resolution)
+
+    def count_for_processing(self, resolution: int, *, force: bool) -> int:
+        with self.database.read_session() as session:
+            return (
+                session.scalar(
+                    select(func.count()).select_from(Image).where(self._needs_processing(resolution, force))
+                )
+                or 0
+            )
+
+    def iter_for_processing(
+        self, resolution: int, *, force: bool, page_size: int
+    ) -> Iterator[list[ProcessingTask]]:
+        """Pages of images lacking a copy at `resolution` (all with `force`), keyset-paged by id so
+        rows written meanwhile never shift a page."""
+        after = 0
+        while True:
+            with self.database.read_session() as session:
+                rows = session.execute(
+                    select(Image.id, Image.sha256, Image.stored_path, Image.format)
+                    .where(Image.id > after, self._needs_processing(resolution, force))
+                    .order_by(Image.id)
+                    .limit(page_size)
+                ).all()
+            if not rows:
+                return
+            yield [ProcessingTask(*row) for row in rows]
+            after = rows[-1][0]
+
+    def count_images(self) -> int:
+        with self.database.read_session() as session:
+            return session.scalar(select(func.count()).select_from(Image)) or 0

@@ -1,0 +1,74 @@
+"""Tag and caption files written beside images by earlier tools, imported as `existing` annotations.
+
+`<stem>.txt` holds comma-separated tags, `<stem>.caption` a caption. `save_sidecar` is the one path
+by which sidecar tags reach the database, so tag normalisation (aliases) can be added in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from genai_tag_db_tools.cleaning import clean_tag
+from lorairo.database.image_repository import ImageRepository
+
+_MAX_SIDECAR_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """Raw sidecar contents for one image; `tags` are exactly as written in the file."""
+
+    tags: tuple[str, ...] = ()
+    caption: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.tags and not self.caption
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        if not path.is_file() or path.stat().st_size > _MAX_SIDECAR_BYTES:
+            return None
+        return path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError:
+        return None
+
+
+def read_sidecar(image_path: Path) -> Sidecar:
+    """Read `<stem>.txt` and `<stem>.caption` next to `image_path` (either may be missing)."""
+    tags_text = _read_text(image_path.with_suffix(".txt"))
+    caption_text = _read_text(image_path.with_suffix(".caption"))
+    tags: tuple[str, ...] = ()
+    if tags_text:
+        parts = tags_text.replace("\n", ",").split(",")
+        tags = tuple(part.strip() for part in parts if part.strip())
+    caption = caption_text.strip() if caption_text and caption_text.strip() else None
+    return Sidecar(tags=tags, caption=caption)
+
+
+def save_sidecar(session: Session, repository: ImageRepository, image_id: int, sidecar: Sidecar) -> bool:
+    """Store a sidecar's tags and caption on `image_id`, skipping what that image already has
+    from sidecars (so merging an exact duplicate's files or re-running adds nothing twice).
+    Returns whether anything was added."""
+    if sidecar.empty:
+        return False
+    added = False
+    if sidecar.tags:
+        present = repository.existing_sidecar_tags(session, image_id)
+        rows: list[tuple[str, str]] = []
+        for raw in sidecar.tags:
+            tag = clean_tag(raw)
+            if tag and tag.casefold() not in present:
+                present.add(tag.casefold())
+                rows.append((tag, raw))
+        if rows:
+            repository.insert_sidecar_tags(session, image_id, rows, first_position=len(present) - len(rows))
+            added = True
+    if sidecar.caption and not repository.has_sidecar_caption(session, image_id, sidecar.caption):
+        repository.insert_sidecar_caption(session, image_id, sidecar.caption)
+        added = True
+    return added

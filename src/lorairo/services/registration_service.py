@@ -1,0 +1,578 @@
+"""Registering folders of images into a project, and (re)generating processed copies.
+
+Stored layout (paths in the database are relative to `Project.root`):
+
+    images/originals/<sha[:2]>/<sha><ext>             the original bytes, unchanged
+    images/processed/<res>/<sha[:2]>/<sha>.jpg|png    training copy (PNG when the source is lossless)
+    images/thumbnails/<sha[:2]>/<sha>.webp            GUI thumbnail
+    images/.staging/<pid>-<token>/                    one run's files before their rows commit
+
+Pipeline: the scanner streams paths; a process pool decodes each file once (`registration.decode`)
+and stages its files; the main process decides duplicates (`registration.duplicates`) and commits
+~`[resources] batch_size` outcomes per transaction.
+
+Why a kill at any point is safe: before moving a batch's staged files into place the run writes
+`pending.json` (the paths it is about to fill) in its staging folder, and deletes it after the
+batch commits. The next run discards the staging folders of dead processes, deleting journalled
+files whose image never committed. Identity is the SHA-256, so a re-run skips what committed and
+rewrites the same content-addressed paths for the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+from loguru import logger
+from sqlalchemy.orm import Session
+
+from lorairo.database.image_repository import ImageRepository
+from lorairo.errors import ValidationError
+from lorairo.registration import layout
+from lorairo.registration.decode import (
+    Decoded,
+    DecodeOutcome,
+    DecodeSettings,
+    Known,
+    ProcessedCopy,
+    Rejected,
+    decode_file,
+    init_worker,
+    render_stored,
+)
+from lorairo.registration.duplicates import SKIPPED_EXISTING, HammingIndex, exact_verdict
+from lorairo.registration.scanner import ScanStats, scan
+from lorairo.registration.sidecars import Sidecar, save_sidecar
+from lorairo.registration.validation import DECODER_CRASHED
+from lorairo.services.configuration_service import ConfigurationService
+from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
+from lorairo.services.project_service import Project
+
+JOURNAL = "pending.json"
+REMOVED_MEANWHILE = "removed during registration"
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+@dataclass
+class RegistrationCounts:
+    """Running totals, passed to the GUI after every committed batch."""
+
+    registered: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    failed: int = 0
+    skipped_existing: int = 0
+    sidecars_imported: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return (
+            f"{self.registered} new, {self.duplicates} duplicates, "
+            f"{self.near_duplicates} near-duplicates, {self.failed} failed"
+        )
+
+
+@dataclass(frozen=True)
+class BatchCommitted:
+    """One committed batch: the new image ids (for a grid to show) and the totals so far."""
+
+    image_ids: list[int]
+    counts: RegistrationCounts
+
+
+@dataclass
+class RegistrationReport:
+    project: str
+    counts: RegistrationCounts = field(default_factory=RegistrationCounts)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    near_duplicates: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    ignored_non_images: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+
+    @property
+    def files_seen(self) -> int:
+        c = self.counts
+        return c.registered + c.duplicates + c.failed + c.skipped_existing
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.counts
+        return {
+            "project": self.project,
+            "registered": c.registered,
+            "duplicates": self.duplicates,
+            "near_duplicates": self.near_duplicates,
+            "failed": self.failed,
+            "skipped_existing": c.skipped_existing,
+            "sidecars_imported": c.sidecars_imported,
+            "ignored_non_images": self.ignored_non_images,
+            "seconds": round(self.seconds, 3),
+            "images_per_second": round(self.files_seen / self.seconds, 1) if self.seconds else 0.0,
+            "cancelled": self.cancelled,
+        }
+
+
+@dataclass
+class ProcessReport:
+    project: str
+    resolution: int
+    processed: int = 0
+    already_present: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    cancelled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
+
+
+def _pool_context() -> Any:
+    """Workers must start fast: importing the decoder stack costs seconds on a busy machine.
+
+    A single-threaded process (the CLI) forks, so workers inherit what is already imported. Forking
+    a process with other threads (the GUI) is unsafe, so there a forkserver is used, preloaded once
+    per process; elsewhere (Windows, macOS) spawn.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["lorairo.registration.decode"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _ordered_map(
+    make_pool: Callable[[int], ProcessPoolExecutor],
+    workers: int,
+    submit: Callable[[ProcessPoolExecutor, _T], Future[_R]],
+    items: Iterator[_T],
+    cancel: CancelToken,
+) -> Iterator[tuple[_T, _R | None]]:
+    """Run `call` over `items` in a pool, yielding results in input order with a bounded window
+    (memory stays flat for any number of items). After a cancel, queued work is dropped and running
+    work drained. If a worker process dies (a decoder crash), the items in flight are retried one
+    at a time in a fresh process; an item that kills it again yields None."""
+    window = max(4, workers * 4)
+    pool = make_pool(workers)
+    pending: deque[tuple[_T, Future[_R]]] = deque()
+    try:
+        while True:
+            while not cancel.cancelled and len(pending) < window:
+                item = next(items, None)
+                if item is None:
+                    break
+                pending.append((item, submit(pool, item)))
+            if not pending:
+                return
+            item, future = pending.popleft()
+            if cancel.cancelled and future.cancel():
+                continue
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                pool.shutdown(cancel_futures=True)
+                in_flight = [item, *(queued for queued, _ in pending)]
+                pending.clear()
+                for suspect in in_flight:
+                    with make_pool(1) as solo:
+                        try:
+                            yield suspect, submit(solo, suspect).result()
+                        except BrokenProcessPool:
+                            logger.warning("decoder process died on {}", suspect)
+                            yield suspect, None
+                pool = make_pool(workers)
+                continue
+            yield item, result
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _write_journal(run_dir: Path, entries: dict[str, list[str]]) -> None:
+    tmp = run_dir / (JOURNAL + ".tmp")
+    tmp.write_text(json.dumps(entries), encoding="utf-8")
+    tmp.replace(run_dir / JOURNAL)
+
+
+class RegistrationService:
+    """Register images and generate processed copies for one open project (UI-free)."""
+
+    def __init__(self, project: Project, config: ConfigurationService) -> None:
+        self.project = project
+        self.config = config
+        self.repository = ImageRepository(project.database)
+        self.settings = config.config.image_processing
+        self.batch_size = config.config.resources.batch_size
+        self.workers = max(1, config.max_workers)
+
+    # -- pool and staging --------------------------------------------------------------------
+
+    def _make_pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_pool_context(),
+            initializer=init_worker,
+            initargs=(str(self.project.database_path),),
+        )
+
+    @property
+    def _staging_root(self) -> Path:
+        return self.project.root / layout.STAGING
+
+    def _discard_run(self, run_dir: Path) -> None:
+        """Delete a run's staging folder and any journalled file whose image never committed."""
+        journal = run_dir / JOURNAL
+        if journal.is_file():
+            try:
+                entries: dict[str, list[str]] = json.loads(journal.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                entries = {}
+            committed = self.repository.registered_shas(entries)
+            for sha, paths in entries.items():
+                if sha not in committed:
+                    for relative in paths:
+                        (self.project.root / relative).unlink(missing_ok=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+    def recover_interrupted_runs(self) -> int:
+        """Clean up after runs whose process is gone (killed, crashed, power cut)."""
+        if not self._staging_root.is_dir():
+            return 0
+        recovered = 0
+        for run_dir in self._staging_root.iterdir():
+            pid_text = run_dir.name.split("-", 1)[0]
+            pid = int(pid_text) if pid_text.isdigit() else 0
+            if pid and pid != os.getpid() and psutil.pid_exists(pid):
+                continue  # another live run (the GUI and the CLI may share a project)
+            self._discard_run(run_dir)
+            recovered += 1
+        return recovered
+
+    # -- registration --------------------------------------------------------------------------
+
+    def register(
+        self,
+        paths: Sequence[Path],
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+        *,
+        on_batch_committed: Callable[[BatchCommitted], None] | None = None,
+    ) -> RegistrationReport:
+        """Register every image under `paths`. Returns normally after a cancel, with
+        `cancelled` set and everything decided so far committed."""
+        cancel = cancel or CancelToken()
+        roots = [Path(path).expanduser() for path in paths]
+        if not roots:
+            raise ValidationError("give at least one file or folder to register")
+        missing = [str(path) for path in roots if not path.exists()]
+        if missing:
+            raise ValidationError(f"no such file or folder: {', '.join(missing)}")
+        roots = [path.resolve() for path in roots]
+        started = time.monotonic()
+        report = RegistrationReport(project=self.project.name)
+        self.recover_interrupted_runs()
+        progress(0, None, "scanning")
+        total = sum(1 for _ in scan(roots))
+        progress(0, total, "loading project hashes")
+        index = HammingIndex(self.settings.near_duplicate_threshold)
+        index.extend(self.repository.iter_phashes())
+        run_dir = self._staging_root / f"{os.getpid()}-{secrets.token_hex(4)}"
+        run_dir.mkdir(parents=True)
+        decode_settings = DecodeSettings(
+            staging_dir=str(run_dir),
+            resolutions=tuple(sorted(set(self.settings.target_resolutions))),
+            upscale=self.settings.upscale,
+            thumbnail_size=self.settings.thumbnail_size,
+            max_bytes=int(self.settings.max_file_size_mb * 1024 * 1024),
+            max_pixels=self.settings.max_pixels,
+        )
+        stats = ScanStats()
+        batch: list[DecodeOutcome] = []
+        done = 0
+
+        def commit() -> None:
+            ids = self._commit_batch(batch, run_dir, index, report)
+            batch.clear()
+            if on_batch_committed is not None:
+                on_batch_committed(BatchCommitted(ids, replace(report.counts)))
+
+        try:
+            outcomes = _ordered_map(
+                self._make_pool,
+                self.workers,
+                lambda pool, path: pool.submit(decode_file, str(path), decode_settings),
+                scan(roots, stats),
+                cancel,
+            )
+            for path, outcome in outcomes:
+                batch.append(
+                    outcome
+                    if outcome is not None
+                    else Rejected(str(path), DECODER_CRASHED, "the decoder process died on this file")
+                )
+                done += 1
+                if len(batch) >= self.batch_size:
+                    commit()
+                progress(done, total, report.counts.summary())
+            if batch:
+                commit()
+        finally:
+            self._discard_run(run_dir)
+        report.cancelled = cancel.cancelled
+        report.ignored_non_images = stats.ignored_non_images
+        report.seconds = time.monotonic() - started
+        progress(done, done if report.cancelled else total, report.counts.summary())
+        return report
+
+    def _place_files(self, new: list[Decoded], run_dir: Path) -> None:
+        """Journal, then move staged files to their final content-addressed paths."""
+        moves: dict[str, list[tuple[str, str]]] = {}
+        for item in new:
+            pairs = [(item.staged_original, layout.original_path(item.sha256, item.format))]
+            pairs.append((item.staged_thumbnail, layout.thumbnail_path(item.sha256)))
+            pairs.extend(
+                (copy.staged, layout.processed_path(item.sha256, item.format, copy.resolution))
+                for copy in item.processed
+            )
+            moves[item.sha256] = pairs
+        _write_journal(run_dir, {sha: [final for _, final in pairs] for sha, pairs in moves.items()})
+        for pairs in moves.values():
+            for staged, final in pairs:
+                target = self.project.root / final
+                target.parent.mkdir(parents=True, exist_ok=True)
+                Path(staged).replace(target)
+
+    def _commit_batch(
+        self, batch: list[DecodeOutcome], run_dir: Path, index: HammingIndex, report: RegistrationReport
+    ) -> list[int]:
+        counts = report.counts
+        with self.project.database.write_session() as session:
+            known = self.repository.find_by_sha(
+                session, [item.sha256 for item in batch if not isinstance(item, Rejected)]
+            )
+            new: list[Decoded] = []
+            first_in_batch: dict[str, int] = {}
+            repeats: list[Decoded | Known] = []
+            merges: list[tuple[int, Sidecar]] = []
+            failures: list[tuple[str, str, str]] = []
+            for item in batch:
+                if isinstance(item, Rejected):
+                    failures.append((item.path, item.reason, item.message))
+                elif item.sha256 in known:
+                    image_id, registered_from = known[item.sha256]
+                    if exact_verdict(item.path, registered_from) == SKIPPED_EXISTING:
+                        counts.skipped_existing += 1
+                    else:
+                        counts.duplicates += 1
+                        report.duplicates.append(
+                            {
+                                "path": item.path,
+                                "duplicate_of": image_id,
+                                "duplicate_of_path": registered_from,
+                            }
+                        )
+                    merges.append((image_id, item.sidecar))
+                elif isinstance(item, Known):
+                    failures.append(
+                        (item.path, REMOVED_MEANWHILE, "its image was deleted mid-run; run again")
+                    )
+                elif item.sha256 in first_in_batch:
+                    repeats.append(item)
+                else:
+                    first_in_batch[item.sha256] = len(new)
+                    new.append(item)
+            self._place_files(new, run_dir)
+            ids = self.repository.insert_images(session, [self._image_row(item) for item in new])
+            id_by_sha = {item.sha256: image_id for item, image_id in zip(new, ids, strict=True)}
+            self._link_near_duplicates(session, new, ids, index, report)
+            self.repository.upsert_processed(
+                session,
+                [
+                    {
+                        "image_id": image_id,
+                        "resolution": copy.resolution,
+                        "path": layout.processed_path(item.sha256, item.format, copy.resolution),
+                        "width": copy.width,
+                        "height": copy.height,
+                    }
+                    for item, image_id in zip(new, ids, strict=True)
+                    for copy in item.processed
+                ],
+            )
+            merges.extend((image_id, item.sidecar) for item, image_id in zip(new, ids, strict=True))
+            for item in repeats:
+                original = new[first_in_batch[item.sha256]]
+                counts.duplicates += 1
+                report.duplicates.append(
+                    {
+                        "path": item.path,
+                        "duplicate_of": id_by_sha[item.sha256],
+                        "duplicate_of_path": original.path,
+                    }
+                )
+                merges.append((id_by_sha[item.sha256], item.sidecar))
+            for image_id, sidecar in merges:
+                if save_sidecar(session, self.repository, image_id, sidecar):
+                    counts.sidecars_imported += 1
+            self.repository.replace_failures(session, [item.path for item in batch], failures)
+        (run_dir / JOURNAL).unlink(missing_ok=True)
+        placed = {id(item) for item in new}
+        for item in batch:
+            if isinstance(item, Decoded) and id(item) not in placed:
+                self._drop_staged(item)
+        counts.registered += len(new)
+        counts.failed += len(failures)
+        report.failed.extend(
+            {"path": path, "reason": reason, "message": message} for path, reason, message in failures
+        )
+        return ids
+
+    @staticmethod
+    def _drop_staged(item: Decoded) -> None:
+        for staged in (item.staged_original, item.staged_thumbnail, *(c.staged for c in item.processed)):
+            Path(staged).unlink(missing_ok=True)
+
+    @staticmethod
+    def _image_row(item: Decoded) -> dict[str, Any]:
+        return {
+            "file_path": item.path,
+            "stored_path": layout.original_path(item.sha256, item.format),
+            "name": Path(item.path).name,
+            "file_size": item.file_size,
+            "width": item.width,
+            "height": item.height,
+            "format": item.format,
+            "mode": item.mode,
+            "has_alpha": item.has_alpha,
+            "sha256": item.sha256,
+            "phash": item.phash,
+            "thumbnail_path": layout.thumbnail_path(item.sha256),
+        }
+
+    def _link_near_duplicates(
+        self,
+        session: Session,
+        new: list[Decoded],
+        ids: list[int],
+        index: HammingIndex,
+        report: RegistrationReport,
+    ) -> None:
+        """Link each new image to what it resembles, in order, so later images in the same batch
+        also match earlier ones."""
+        found: list[tuple[Decoded, int, list[tuple[int, int]]]] = []
+        for item, image_id in zip(new, ids, strict=True):
+            matches = [(match.image_id, match.distance) for match in index.query(item.phash)]
+            index.add(image_id, item.phash)
+            if matches:
+                found.append((item, image_id, matches))
+        if not found:
+            return
+        self.repository.insert_similarities(
+            session,
+            [(image_id, other, distance) for _, image_id, matches in found for other, distance in matches],
+        )
+        paths = self.repository.file_paths(
+            session, {other for _, _, matches in found for other, _ in matches}
+        )
+        for item, image_id, matches in found:
+            report.counts.near_duplicates += 1
+            report.near_duplicates.append(
+                {
+                    "path": item.path,
+                    "image_id": image_id,
+                    "similar_to": [
+                        {"image_id": other, "path": paths.get(other, ""), "distance": distance}
+                        for other, distance in matches
+                    ],
+                }
+            )
+
+    # -- processed copies ----------------------------------------------------------------------
+
+    def process(
+        self,
+        resolution: int,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+        *,
+        force: bool = False,
+    ) -> ProcessReport:
+        """Create the processed copy at `resolution` for every image lacking one (all with `force`)."""
+        if resolution < 64 or resolution % 64:
+            raise ValidationError(f"resolution must be a multiple of 64 and at least 64, got {resolution}")
+        cancel = cancel or CancelToken()
+        started = time.monotonic()
+        report = ProcessReport(project=self.project.name, resolution=resolution)
+        total = self.repository.count_for_processing(resolution, force=force)
+        report.already_present = self.repository.count_images() - total
+        tasks = (
+            task
+            for page in self.repository.iter_for_processing(
+                resolution, force=force, page_size=self.batch_size
+            )
+            for task in page
+        )
+        root = self.project.root
+        upscale, max_pixels = self.settings.upscale, self.settings.max_pixels
+        rows: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            with self.project.database.write_session() as session:
+                self.repository.upsert_processed(session, rows)
+            report.processed += len(rows)
+            rows.clear()
+
+        results = _ordered_map(
+            self._make_pool,
+            self.workers,
+            lambda pool, task: pool.submit(
+                render_stored,
+                str(root / task.stored_path),
+                str(root / layout.processed_path(task.sha256, task.format, resolution)),
+                resolution,
+                upscale,
+                max_pixels,
+            ),
+            tasks,
+            cancel,
+        )
+        for done, (task, result) in enumerate(results, start=1):
+            if isinstance(result, ProcessedCopy):
+                rows.append(
+                    {
+                        "image_id": task.image_id,
+                        "resolution": resolution,
+                        "path": layout.processed_path(task.sha256, task.format, resolution),
+                        "width": result.width,
+                        "height": result.height,
+                    }
+                )
+            else:
+                reason = result.reason if result is not None else DECODER_CRASHED
+                report.failed.append({"image_id": task.image_id, "path": task.stored_path, "reason": reason})
+            if len(rows) >= self.batch_size:
+                flush()
+            progress(done, total, f"{report.processed + len(rows)} processed")
+        if rows:
+            flush()
+        report.cancelled = cancel.cancelled
+        report.seconds = time.monotonic() - started
+        return report
