@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import email.parser
+import email.policy
 import io
 import itertools
 import json
@@ -387,8 +388,15 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             return server.key_ok(self._headers().get("authorization", "").removeprefix("Bearer "))
 
         def _read(self) -> bytes:
-            length = int(self.headers.get("content-length") or 0)
-            data = self.rfile.read(length) if length else b""
+            if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                data = b""
+                while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                    data += self.rfile.read(size)
+                    self.rfile.readline()
+                self.rfile.readline()
+            else:
+                length = int(self.headers.get("content-length") or 0)
+                data = self.rfile.read(length) if length else b""
             with server._lock:
                 server.raw.append(Recorded(self.command, self.path, self._headers(), data))
             return data
@@ -457,7 +465,7 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"error": {"message": f"no route {path}"}})
 
         def _upload(self, data: bytes) -> None:
-            message = email.parser.BytesParser().parsebytes(
+            message = email.parser.BytesParser(policy=email.policy.default).parsebytes(
                 b"content-type: " + self.headers["content-type"].encode() + b"\r\n\r\n" + data
             )
             content, filename = b"", "upload.jsonl"

@@ -124,8 +124,7 @@ class OpenAIBatchClient:
             raise ProviderRequestError(message) from None
 
     def submit(self, request_file: Path, *, metadata: dict[str, str] | None = None) -> BatchInfo:
-        with request_file.open("rb") as handle:
-            uploaded = self._call("upload", self._client.files.create, file=handle, purpose="batch")
+        uploaded = self._call("upload", self._client.files.create, file=request_file, purpose="batch")
         batch = self._call(
             "batch creation",
             self._client.batches.create,
