@@ -13,9 +13,11 @@ from lorairo.database.schema import Tag
 from lorairo.services.annotation_service import AnnotationService
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import ProjectService
+from lorairo.services.registration_service import RegistrationService
 from lorairo.services.tag_service import TagDatabaseUnavailable, TagService
 from tests.annotation.helpers import RED, add_solid_image
 from tests.annotation.onnx_builders import build_colour_tagger
+from tests.factories import make_image_file
 from tests.tags.genai_fixture import write_genai_sqlite
 
 CSV = (
@@ -111,3 +113,28 @@ def test_model_tags_are_normalised_when_saved(tmp_path: Path) -> None:
     assert rows["red_thing"] == "red"  # alias resolved
     assert rows["hatsune_miku"] == "hatsune miku"
     assert rows["mid_(tag)"] == "mid (tag)"  # unknown: cleaned only
+
+
+def test_sidecar_tags_are_normalised_when_registered(tmp_path: Path) -> None:
+    config = ConfigurationService()
+    csv = tmp_path / "danbooru.csv"
+    csv.write_text(CSV, encoding="utf-8")
+    tags = TagService(config)
+    tags.import_file(csv)
+    tags.close()
+    source = tmp_path / "incoming"
+    make_image_file(source / "a.png", size=(64, 64), seed=3)
+    (source / "a.txt").write_text("Longhair, red_thing, miku, my_oc, long hair", encoding="utf-8")
+    project = ProjectService(config).create("reg")
+    try:
+        RegistrationService(project, config).register([source])
+        with project.database.read_session() as session:
+            rows = [(r.tag, r.raw_tag) for r in session.scalars(select(Tag).order_by(Tag.position))]
+    finally:
+        project.close()
+    assert rows == [
+        ("long hair", "Longhair"),
+        ("red", "red_thing"),
+        ("hatsune miku", "miku"),
+        ("my oc", "my_oc"),
+    ]

@@ -6,6 +6,7 @@ by which sidecar tags reach the database, so tag normalisation (aliases) can be 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,9 +51,16 @@ def read_sidecar(image_path: Path) -> Sidecar:
     return Sidecar(tags=tags, caption=caption)
 
 
-def save_sidecar(session: Session, repository: ImageRepository, image_id: int, sidecar: Sidecar) -> bool:
+def save_sidecar(
+    session: Session,
+    repository: ImageRepository,
+    image_id: int,
+    sidecar: Sidecar,
+    preferred: Mapping[str, str] | None = None,
+) -> bool:
     """Store a sidecar's tags and caption on `image_id`, skipping what that image already has
     from sidecars (so merging an exact duplicate's files or re-running adds nothing twice).
+    `preferred` maps raw tags to the tag DB's preferred form when one is installed.
     Returns whether anything was added."""
     if sidecar.empty:
         return False
@@ -61,7 +69,7 @@ def save_sidecar(session: Session, repository: ImageRepository, image_id: int, s
         present = repository.existing_sidecar_tags(session, image_id)
         rows: list[tuple[str, str]] = []
         for raw in sidecar.tags:
-            tag = clean_tag(raw)
+            tag = (preferred or {}).get(raw) or clean_tag(raw)
             if tag and tag.casefold() not in present:
                 present.add(tag.casefold())
                 rows.append((tag, raw))

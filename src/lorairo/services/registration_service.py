@@ -60,6 +60,7 @@ from lorairo.registration.validation import DECODER_CRASHED
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
+from lorairo.services.tag_service import TagService
 
 JOURNAL = "pending.json"
 REMOVED_MEANWHILE = "removed during registration"
@@ -222,6 +223,7 @@ class RegistrationService:
         self.settings = config.config.image_processing
         self.batch_size = config.config.resources.batch_size
         self.workers = max(1, config.max_workers)
+        self.tags = TagService(config)
 
     # -- pool and staging --------------------------------------------------------------------
 
@@ -429,8 +431,13 @@ class RegistrationService:
                     }
                 )
                 merges.append((id_by_sha[item.sha256], item.sidecar))
+            preferred = (
+                self.tags.resolve_aliases(tag for _, sidecar in merges for tag in sidecar.tags)
+                if self.tags.available()
+                else None
+            )
             for image_id, sidecar in merges:
-                if save_sidecar(session, self.repository, image_id, sidecar):
+                if save_sidecar(session, self.repository, image_id, sidecar, preferred):
                     counts.sidecars_imported += 1
             self.repository.replace_failures(session, [item.path for item in batch], failures)
         (run_dir / JOURNAL).unlink(missing_ok=True)
