@@ -54,6 +54,9 @@ def run(
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", min=1, max=1024, help="Images per inference call.")
     ] = None,
+    retry_violations: Annotated[
+        bool, typer.Option("--retry-violations", help="Also send images an API model refused before.")
+    ] = False,
 ) -> None:
     """Annotate images with local taggers/scorers (or vision LLMs); results are committed per batch."""
     if sum((missing, all_images, ids is not None)) > 1:
@@ -64,7 +67,9 @@ def run(
     try:
         service = AnnotationService(opened, cli.config)
         with progress_bar("Annotating") as bar:
-            report = service.run(models, selection, batch_size, progress=bar)
+            report = service.run(
+                models, selection, batch_size, progress=bar, retry_violations=retry_violations
+            )
     finally:
         opened.close()
     data = report.to_dict()
@@ -75,6 +80,17 @@ def run(
             stdout.print(
                 f"{model.name}: {model.annotated:,} of {model.selected:,} images annotated, "
                 f"{model.failures:,} failed, {model.tags:,} tags stored ({rate:.1f} images/s)"
+            )
+        if report.requests:
+            stdout.print(
+                f"API: {report.requests:,} requests, {report.retries:,} retries, "
+                f"{report.policy_violations:,} policy violations, "
+                f"tokens {report.input_tokens:,} in / {report.output_tokens:,} out"
+            )
+        if report.violations_skipped:
+            stdout.print(
+                f"Skipped {report.violations_skipped:,} images refused before for content policy "
+                "(--retry-violations sends them again)."
             )
         if report.failures:
             stdout.print("See `lorairo annotate failures` for what failed and why.")
