@@ -96,7 +96,8 @@ class ImageRepository:
         """Every (id, phash), streamed so a large project is never materialised as ORM rows."""
         with self.database.read_session() as session:
             result = session.execute(select(Image.id, Image.phash).execution_options(yield_per=_STREAM))
-            yield from result.tuples()
+            for row in result:
+                yield row[0], row[1]
 
     def file_paths(self, session: Session, ids: Iterable[int]) -> dict[int, str]:
         paths: dict[int, str] = {}
@@ -251,7 +252,8 @@ class ImageRepository:
                     ImageSimilarity.image_id, ImageSimilarity.similar_to_id, ImageSimilarity.distance
                 ).execution_options(yield_per=_STREAM)
             )
-            yield from result.tuples()
+            for row in result:
+                yield row[0], row[1], row[2]
 
     def image_summaries(self, ids: Iterable[int]) -> dict[int, ImageSummary]:
         summaries: dict[int, ImageSummary] = {}

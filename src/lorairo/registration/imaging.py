@@ -6,6 +6,8 @@ Nothing here touches files or the database, so export can reuse `bucket_size` an
 
 from __future__ import annotations
 
+import math
+
 import imagehash
 import numpy as np
 from PIL import Image
@@ -58,7 +60,7 @@ def bucket_size(width: int, height: int, resolution: int, *, upscale: bool = Fal
     scale = (resolution if upscale else min(resolution, long_side)) / long_side
 
     def side(original: int) -> int:
-        rounded = round(original * scale / BUCKET_STEP) * BUCKET_STEP
+        rounded = math.floor(original * scale / BUCKET_STEP + 0.5) * BUCKET_STEP  # half up, not to even
         if not upscale and rounded > original:
             rounded = original // BUCKET_STEP * BUCKET_STEP
         return max(BUCKET_STEP, rounded)
