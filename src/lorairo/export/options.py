@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -129,11 +130,11 @@ class ExportOptions:
         """The sidecar kohya reads as the training text for this text mode."""
         return ".caption" if self.text_mode == "caption" else ".txt"
 
-    @property
+    @cached_property
     def excluded_keys(self) -> frozenset[str]:
         return frozenset(lookup_key(tag) for tag in self.exclude_tags)
 
-    @property
+    @cached_property
     def replacements(self) -> dict[str, str]:
         return {lookup_key(source): clean_tag(target) for source, target in self.replace_tags.items()}
 

@@ -1,0 +1,181 @@
+"""Export N registered images in kohya format (copy and hard-link modes) against a plain copy.
+
+Usage: uv run python benchmarks/export_bench.py [--n 10000] [--tags 12] [--side 256] [--repeat 3]
+
+Generates small noisy JPEGs (`--side` px long side) and their rows (images, a model, tags,
+captions) directly into a throwaway project under a temp dir, then times in the same run,
+interleaved `--repeat` times because the machine is shared: `shutil.copytree` of the image folder
+(the baseline), the kohya export in copy mode and in hard-link mode. Prints min and median
+seconds, the ratio copy-mode / plain-copy (goal: at most 1.5) and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+from sqlalchemy import insert
+
+
+def generate(project_root: Path, n: int, side: int) -> tuple[list[dict[str, object]], int]:
+    rng = np.random.default_rng(0)
+    rows = []
+    total_bytes = 0
+    width, height = side, side * 3 // 4
+    for index in range(n):
+        blocks = rng.integers(0, 256, size=(6, 8, 3), dtype=np.int16)
+        base = np.kron(blocks, np.ones((height // 6 + 1, width // 8 + 1, 1), dtype=np.int16))[:height, :width]
+        noise = rng.integers(-24, 25, size=(height, width, 3), dtype=np.int16)
+        pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
+        buffer = io.BytesIO()
+        PILImage.fromarray(pixels, "RGB").save(buffer, format="JPEG", quality=85)
+        data = buffer.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        relative = f"images/{digest[:2]}/{digest}.jpg"
+        path = project_root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        total_bytes += len(data)
+        rows.append(
+            {
+                "file_path": f"/photos/folder{index % 50}/img_{index % 2000:04d}.jpg",
+                "stored_path": relative,
+                "name": f"img_{index % 2000:04d}.jpg",
+                "file_size": len(data),
+                "width": width,
+                "height": height,
+                "format": "JPEG",
+                "mode": "RGB",
+                "has_alpha": False,
+                "sha256": digest,
+                "phash": int.from_bytes(bytes.fromhex(digest[:16]), "big", signed=True),
+            }
+        )
+    return rows, total_bytes
+
+
+def populate(database: object, rows: list[dict[str, object]], tags_per_image: int) -> None:
+    from lorairo.database.engine import Database
+    from lorairo.database.schema import Caption, Image, Model, Tag
+
+    assert isinstance(database, Database)
+    vocabulary = [f"tag {i}" for i in range(400)]
+    with database.write_session() as session:
+        model = Model(name="wd-bench", provider="local", type="tagger")
+        session.add(model)
+        session.flush()
+        model_id = model.id
+    for start in range(0, len(rows), 1000):
+        with database.write_session() as session:
+            session.execute(insert(Image), rows[start : start + 1000])
+    rng = np.random.default_rng(1)
+    for start in range(1, len(rows) + 1, 1000):
+        image_ids = range(start, min(start + 1000, len(rows) + 1))
+        tags = [
+            {
+                "image_id": image_id,
+                "model_id": model_id,
+                "source": "model",
+                "tag": vocabulary[int(k)],
+                "raw_tag": vocabulary[int(k)],
+                "category": "general",
+                "confidence": float(rng.uniform(0.35, 1.0)),
+                "is_accepted": True,
+                "position": position,
+            }
+            for image_id in image_ids
+            for position, k in enumerate(rng.choice(len(vocabulary), tags_per_image, replace=False))
+        ]
+        captions = [
+            {
+                "image_id": image_id,
+                "model_id": model_id,
+                "source": "model",
+                "caption": f"a test image {image_id}",
+            }
+            for image_id in image_ids
+        ]
+        with database.write_session() as session:
+            session.execute(insert(Tag), tags)
+            session.execute(insert(Caption), captions)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000, help="images to export")
+    parser.add_argument("--tags", type=int, default=12, help="tags per image")
+    parser.add_argument("--side", type=int, default=256, help="long side of the generated JPEGs")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (min and median shown)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="lorairo-export-bench-") as tmp:
+        base = Path(tmp)
+        os.environ["LORAIRO_CONFIG_PATH"] = str(base / "config" / "lorairo.toml")
+        os.environ["LORAIRO_DATABASE_DIR"] = str(base / "projects")
+
+        from lorairo.export.options import ExportOptions
+        from lorairo.services.configuration_service import ConfigurationService
+        from lorairo.services.export_service import ExportService
+        from lorairo.services.project_service import ProjectService
+
+        config = ConfigurationService()
+        project = ProjectService(config).create("bench")
+        started = time.perf_counter()
+        rows, total_bytes = generate(project.root, args.n, args.side)
+        populate(project.database, rows, args.tags)
+        print(
+            f"generated {args.n:,} JPEGs ({total_bytes / 1e6:.1f} MB), {args.n * args.tags:,} tags "
+            f"in {time.perf_counter() - started:.1f}s",
+            file=sys.stderr,
+        )
+        service = ExportService(project, config)
+        runs: dict[str, list[float]] = {"plain": [], "copy": [], "link": []}
+        exported = files = 0
+        for round_index in range(args.repeat):
+            for label in runs:
+                target = base / f"{label}-{round_index}"
+                begin = time.perf_counter()
+                if label == "plain":
+                    shutil.copytree(project.images_dir, target)
+                else:
+                    report = service.export(ExportOptions(target=target, link=label == "link"))
+                    exported, files = report.exported, report.files
+                runs[label].append(time.perf_counter() - begin)
+                shutil.rmtree(target)
+        project.close()
+        assert exported == args.n, exported
+        best = {label: min(times) for label, times in runs.items()}
+        middle = {label: statistics.median(times) for label, times in runs.items()}
+        names = {
+            "plain": "plain copy (copytree)",
+            "copy": "export kohya, copy mode",
+            "link": "export kohya, hardlink",
+        }
+        for label, name in names.items():
+            print(
+                f"{name:<26} min {best[label]:7.2f} s   median {middle[label]:7.2f} s   ({args.repeat} runs)"
+            )
+        print(
+            f"ratio copy-mode / plain copy: min {best['copy'] / best['plain']:.2f}, "
+            f"median {middle['copy'] / middle['plain']:.2f}  (goal <= 1.5)"
+        )
+        print(f"hardlink mode seconds: min {best['link']:.2f}, median {middle['link']:.2f}")
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"images {args.n:,} ({total_bytes / 1e6:.0f} MB), files per export {files:,}, peak RSS {peak_mb:.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
