@@ -15,6 +15,7 @@ import typer
 import lorairo.cli
 from lorairo.cli.app import app
 from lorairo.errors import LoRAIroException
+from lorairo.gui import desktop_session
 from lorairo.utils.masking import redact
 
 
@@ -34,6 +35,8 @@ def _report(message: str, kind: str, *, as_json: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if not args and desktop_session():
+        args = ["gui"]  # bare `lorairo` in a desktop session opens the window; elsewhere, help
     as_json = "--json" in args[: args.index("--") if "--" in args else len(args)]
     debug = "--debug" in args
     _load_commands()

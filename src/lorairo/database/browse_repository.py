@@ -32,7 +32,8 @@ def grid_flags(database: Database, ids: list[int]) -> dict[int, GridFlags]:
     with database.read_session() as session:
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            thumbs = dict(session.execute(select(Image.id, Image.thumbnail_path).where(Image.id.in_(chunk))))
+            query = select(Image.id, Image.thumbnail_path).where(Image.id.in_(chunk))
+            thumbs = {image_id: path for image_id, path in session.execute(query)}
             similar = set(
                 session.scalars(
                     select(ImageSimilarity.image_id).where(ImageSimilarity.image_id.in_(chunk)).distinct()

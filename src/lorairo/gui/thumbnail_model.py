@@ -1,0 +1,412 @@
+"""The virtualised thumbnail grid: a list model fed page by page, and the delegate that paints it.
+
+The model knows only the result count and the pages the view has asked for (a bounded number
+are kept); rows of pages not loaded yet paint as placeholders and request their page from a
+worker. Nothing here is one widget per image, and no query runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from lorairo.gui.thumbnail_loader import ThumbnailLoader
+from lorairo.gui.workers import TaskRunner
+from lorairo.services.search_service import SearchService
+
+PAGE_SIZE = 200
+MAX_PAGES = 60
+ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
+THUMBNAIL_ROLE = Qt.ItemDataRole.UserRole + 2
+APPENDING_SORTS = frozenset({"added", "id"})
+Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class GridItem:
+    id: int
+    name: str
+    width: int
+    height: int
+    tags: tuple[str, ...]
+    caption: str | None
+    score: float | None
+    rating: str | None
+    reviewed: bool
+    thumbnail: Path | None
+    near_duplicate: bool
+    failed: bool
+    rejected_only: bool
+
+    @property
+    def tooltip(self) -> str:
+        lines = [f"#{self.id} {self.name} ({self.width}x{self.height})"]
+        if self.score is not None:
+            lines.append(f"score {self.score:.2f}")
+        if self.rating:
+            lines.append(f"rating {self.rating}")
+        if self.tags:
+            lines.append(", ".join(self.tags))
+        if self.caption:
+            lines.append(self.caption[:200])
+        return "\n".join(lines)
+
+
+class GridSource(Protocol):
+    """Where the grid's rows come from; called from worker threads only."""
+
+    def count(self, query: str) -> int: ...
+
+    def page(self, query: str, sort: str, offset: int, limit: int) -> list[GridItem]: ...
+
+    def ids(self, query: str, sort: str, offset: int, limit: int) -> list[int]: ...
+
+
+class SearchGridSource:
+    """Rows from `SearchService`: one page of summaries plus thumbnail paths and badges."""
+
+    def __init__(self, search: SearchService) -> None:
+        self.search = search
+        self.root = search.project.root
+
+    def count(self, query: str) -> int:
+        return self.search.count(query)
+
+    def page(self, query: str, sort: str, offset: int, limit: int) -> list[GridItem]:
+        page = self.search.search(query, sort=sort, limit=limit, offset=offset, with_total=False)
+        flags = self.search.grid_flags(page.ids)
+        items = []
+        for summary in page.summaries:
+            flag = flags.get(summary.id)
+            thumbnail = flag.thumbnail_path if flag else None
+            items.append(
+                GridItem(
+                    id=summary.id,
+                    name=summary.name,
+                    width=summary.width,
+                    height=summary.height,
+                    tags=tuple(summary.tags),
+                    caption=summary.caption,
+                    score=summary.score,
+                    rating=summary.rating,
+                    reviewed=summary.reviewed,
+                    thumbnail=self.root / thumbnail if thumbnail else None,
+                    near_duplicate=bool(flag and flag.near_duplicate),
+                    failed=bool(flag and flag.failed),
+                    rejected_only=bool(flag and flag.rejected_only),
+                )
+            )
+        return items
+
+    def ids(self, query: str, sort: str, offset: int, limit: int) -> list[int]:
+        return self.search.search(query, sort=sort, limit=limit, offset=offset, with_total=False).ids
+
+
+class ThumbnailModel(QAbstractListModel):
+    """`set_query` recounts and resets; rows fill in as their pages arrive."""
+
+    count_changed = Signal(int)
+    query_failed = Signal(object)
+    page_loaded = Signal(int)
+
+    def __init__(self, loader: ThumbnailLoader, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.loader = loader
+        self.queries = TaskRunner(self, max_threads=2)
+        self.source: GridSource | None = None
+        self.query = ""
+        self.sort_key = "added"
+        self.total = 0
+        self._generation = 0
+        self._pages: dict[int, list[GridItem]] = {}
+        self._pending: set[int] = set()
+        self._rows: dict[int, int] = {}
+        self._counting = False
+        loader.loaded.connect(self._thumbnail_loaded)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def set_source(self, source: GridSource | None) -> None:
+        self.source = source
+        self.loader.clear()
+        self.set_query(self.query, self.sort_key)
+
+    def set_query(self, query: str, sort: str | None = None) -> None:
+        """Count and show a new result; the first page is fetched beside the count."""
+        self.query = query
+        self.sort_key = sort or self.sort_key
+        self._generation += 1
+        self._pending.clear()
+        self._pages.clear()
+        self._rows.clear()
+        if self.source is None:
+            self._reset(0)
+            return
+        generation = self._generation
+        source, query = self.source, self.query
+        self.queries.start(
+            "count",
+            lambda _p, _c: source.count(query),
+            lambda total: self._counted(generation, total),
+            lambda exc: self._query_error(generation, exc),
+        )
+        self._request_page(0)
+
+    def refresh(self) -> None:
+        """Reload the current result after an edit (count and pages)."""
+        self.set_query(self.query, self.sort_key)
+
+    def refresh_count(self) -> None:
+        """Pick up rows added meanwhile (a registration running): append them, keep the view."""
+        if self.source is None or self._counting:
+            return
+        self._counting = True
+        generation = self._generation
+        source, query = self.source, self.query
+
+        def counted(total: int) -> None:
+            self._counting = False
+            if generation != self._generation or total == self.total:
+                return
+            if total > self.total and self.sort_key in APPENDING_SORTS:
+                last_page = self.total // PAGE_SIZE
+                self._drop_page(last_page)
+                self.beginInsertRows(QModelIndex(), self.total, total - 1)
+                self.total = total
+                self.endInsertRows()
+                self.count_changed.emit(total)
+            else:
+                self.refresh()
+
+        task = self.queries.start("recount", lambda _p, _c: source.count(query), counted)
+        task.failed.connect(lambda _exc: setattr(self, "_counting", False))
+
+    def _counted(self, generation: int, total: int) -> None:
+        if generation == self._generation:
+            self._reset(total)
+
+    def _reset(self, total: int) -> None:
+        self.beginResetModel()
+        self.total = total
+        self.endResetModel()
+        self.count_changed.emit(total)
+
+    def _query_error(self, generation: int, exc: BaseException) -> None:
+        if generation == self._generation:
+            self._reset(0)
+            self.query_failed.emit(exc)
+
+    def _request_page(self, page: int, *, force: bool = False) -> None:
+        if page in self._pending or (page in self._pages and not force) or self.source is None:
+            return
+        self._pending.add(page)
+        generation = self._generation
+        source, query, sort = self.source, self.query, self.sort_key
+        self.queries.start(
+            f"page {page}",
+            lambda _p, _c: source.page(query, sort, page * PAGE_SIZE, PAGE_SIZE),
+            lambda items: self._page_arrived(generation, page, items),
+            lambda exc: self._query_error(generation, exc),
+        )
+
+    def _page_arrived(self, generation: int, page: int, items: list[GridItem]) -> None:
+        if generation != self._generation:
+            return
+        self._pending.discard(page)
+        self._drop_page(page)
+        self._pages[page] = items
+        first = page * PAGE_SIZE
+        for offset, item in enumerate(items):
+            self._rows[item.id] = first + offset
+        self._evict(page)
+        last = min(first + len(items), self.total) - 1
+        if last >= first:
+            self.dataChanged.emit(self.index(first), self.index(last))
+        self.page_loaded.emit(page)
+
+    def _evict(self, keep: int) -> None:
+        while len(self._pages) > MAX_PAGES:
+            farthest = max(self._pages, key=lambda p: abs(p - keep))
+            self._drop_page(farthest)
+
+    def _drop_page(self, page: int) -> None:
+        for item in self._pages.pop(page, []):
+            self._rows.pop(item.id, None)
+
+    # -- model interface -------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else self.total
+
+    def item(self, row: int) -> GridItem | None:
+        """The row's item when its page is loaded; otherwise None, and the page is requested."""
+        if not 0 <= row < self.total:
+            return None
+        page = row // PAGE_SIZE
+        items = self._pages.get(page)
+        if items is None:
+            self._request_page(page)
+            return None
+        offset = row - page * PAGE_SIZE
+        return items[offset] if offset < len(items) else None
+
+    def row_of(self, image_id: int) -> int | None:
+        return self._rows.get(image_id)
+
+    def loaded_items(self) -> list[GridItem]:
+        return [item for page in sorted(self._pages) for item in self._pages[page]]
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        item = self.item(index.row())
+        if item is None:
+            return "…" if role == Qt.ItemDataRole.DisplayRole else None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return item.tooltip
+        if role == ITEM_ROLE:
+            return item
+        if role == THUMBNAIL_ROLE:
+            return self.loader.get(item.id, item.thumbnail)
+        return None
+
+    def _thumbnail_loaded(self, image_id: int) -> None:
+        row = self._rows.get(image_id)
+        if row is not None and row < self.total:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [THUMBNAIL_ROLE])
+
+    def selection_resolver(self, ranges: list[tuple[int, int]]) -> Callable[[], list[int]]:
+        """A function for a worker that returns the ids of row ranges (inclusive), fetching the
+        rows whose page is not loaded; the query is captured now, so later searches do not
+        change what it returns."""
+        known: list[int] = []
+        if sum(bottom - top + 1 for top, bottom in ranges) <= PAGE_SIZE * 5:
+            for top, bottom in ranges:
+                for row in range(top, bottom + 1):
+                    page = self._pages.get(row // PAGE_SIZE, [])
+                    if row % PAGE_SIZE >= len(page):
+                        break
+                    known.append(page[row % PAGE_SIZE].id)
+            if len(known) == sum(bottom - top + 1 for top, bottom in ranges):
+                return lambda: list(known)
+        source, query, sort = self.source, self.query, self.sort_key
+
+        def resolve() -> list[int]:
+            if source is None:
+                return []
+            ids: list[int] = []
+            for top, bottom in ranges:
+                offset = top
+                while offset <= bottom:
+                    limit = min(bottom - offset + 1, 5000)
+                    ids.extend(source.ids(query, sort, offset, limit))
+                    offset += limit
+            return ids
+
+        return resolve
+
+    def soft_refresh(self) -> None:
+        """After an edit: reload the loaded pages in place (selection and scroll kept) when the
+        count is unchanged, otherwise start the result over."""
+        if self.source is None:
+            return
+        generation = self._generation
+        source, query = self.source, self.query
+
+        def counted(total: int) -> None:
+            if generation != self._generation:
+                return
+            if total != self.total:
+                self.refresh()
+                return
+            for page in list(self._pages):
+                self._request_page(page, force=True)
+
+        self.queries.start("recount", lambda _p, _c: source.count(query), counted)
+
+
+BADGES = (
+    ("near_duplicate", "D", QColor(230, 140, 20), "near-duplicate"),
+    ("failed", "!", QColor(210, 50, 50), "annotation failed"),
+    ("rejected_only", "R", QColor(120, 120, 120), "only rejected tags"),
+    ("reviewed", "✓", QColor(40, 160, 70), "reviewed"),
+)
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Paints thumbnail, name and badges straight onto the view (no per-item widgets)."""
+
+    def __init__(self, parent: QObject | None = None, edge: int = 160) -> None:
+        super().__init__(parent)
+        self.edge = edge
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        return QSize(self.edge + 12, self.edge + 30)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        painter.save()
+        rect = QRect(option.rect)
+        palette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(rect.adjusted(1, 1, -1, -1), palette.color(QPalette.ColorRole.Highlight))
+        square = QRect(rect.x() + 6, rect.y() + 6, self.edge, self.edge)
+        item = index.data(ITEM_ROLE)
+        image = index.data(THUMBNAIL_ROLE) if item is not None else None
+        if isinstance(image, QImage) and not image.isNull():
+            x = square.x() + (square.width() - image.width()) // 2
+            y = square.y() + (square.height() - image.height()) // 2
+            painter.drawImage(x, y, image)
+        else:
+            painter.fillRect(
+                square, QColor(70, 70, 70) if item is None or image is None else QColor(90, 40, 40)
+            )
+        text_rect = QRect(rect.x() + 4, square.bottom() + 4, rect.width() - 8, 18)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.setPen(palette.color(role))
+        name = item.name if item is not None else "…"
+        painter.drawText(
+            text_rect,
+            int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter),
+            option.fontMetrics.elidedText(name, Qt.TextElideMode.ElideMiddle, text_rect.width()),
+        )
+        if item is not None:
+            self._paint_badges(painter, item, square)
+        painter.restore()
+
+    @staticmethod
+    def _paint_badges(painter: QPainter, item: GridItem, square: QRect) -> None:
+        font = QFont(painter.font())
+        font.setBold(True)
+        font.setPixelSize(11)
+        painter.setFont(font)
+        x = square.right() - 16
+        for attribute, letter, colour, _meaning in BADGES:
+            if not getattr(item, attribute):
+                continue
+            badge = QRect(x, square.y() + 2, 15, 15)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setBrush(colour)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawEllipse(badge)
+            painter.setPen(QColor("white"))
+            painter.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), letter)
+            x -= 17

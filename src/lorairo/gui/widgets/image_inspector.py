@@ -1,0 +1,304 @@
+"""Inspect and edit the current image: zoomable preview, metadata, every model's tags (with
+confidence bars and accepted/rejected state), captions, scores and ratings side by side, and
+editors for tags, caption, score, rating and the reviewed mark."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QWheelEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lorairo.gui.widgets.tag_editor import TagEditor
+from lorairo.search.query_language import RATINGS
+
+CONFIDENCE_COLUMN = 2
+CONFIDENCE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class ZoomView(QGraphicsView):
+    """Wheel zooms around the cursor; `fit` shows the whole image."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.item = QGraphicsPixmapItem()
+        self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene().addItem(self.item)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setMinimumHeight(160)
+        self.zoom = 1.0
+
+    def set_image(self, image: QImage) -> None:
+        self.item.setPixmap(QPixmap.fromImage(image))
+        self.scene().setSceneRect(self.item.boundingRect())
+        self.fit()
+
+    def clear(self) -> None:
+        self.item.setPixmap(QPixmap())
+
+    def fit(self) -> None:
+        if not self.item.pixmap().isNull():
+            self.fitInView(self.item, Qt.AspectRatioMode.KeepAspectRatio)
+            self.zoom = self.transform().m11()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        factor = 1.25 if event.angleDelta().y() > 0 else 0.8
+        self.zoom *= factor
+        self.scale(factor, factor)
+
+
+class ConfidenceDelegate(QStyledItemDelegate):
+    """A bar as long as the confidence, with the number on it."""
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        value = index.data(CONFIDENCE_ROLE)
+        if not isinstance(value, float):
+            super().paint(painter, option, index)
+            return
+        rect = QRect(option.rect).adjusted(2, 3, -2, -3)
+        painter.save()
+        painter.fillRect(rect, QColor(60, 60, 60, 60))
+        bar = QRect(rect)
+        bar.setWidth(int(rect.width() * max(0.0, min(1.0, value))))
+        painter.fillRect(bar, QColor(70, 130, 200))
+        painter.setPen(option.palette.text().color())
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), f"{value:.2f}")
+        painter.restore()
+
+
+def tag_state(row: dict[str, Any]) -> str:
+    if row.get("rejected_at"):
+        return "rejected"
+    return "accepted" if row.get("is_accepted") else "below threshold"
+
+
+def editor_tags(tags: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """One entry per tag name: rejected only when no row of it still counts."""
+    order: list[str] = []
+    counts: dict[str, bool] = {}
+    rejected: set[str] = set()
+    for row in tags:
+        name = row["tag"]
+        if name not in counts:
+            order.append(name)
+            counts[name] = False
+        if row.get("rejected_at"):
+            rejected.add(name)
+        elif row.get("is_accepted"):
+            counts[name] = True
+    return [
+        (name, name in rejected and not counts[name]) for name in order if counts[name] or name in rejected
+    ]
+
+
+class ImageInspector(QWidget):
+    caption_save_requested = Signal(object)  # str, or None to clear
+    score_set_requested = Signal(object)  # float or None
+    rating_set_requested = Signal(object)  # str or None
+    reviewed_requested = Signal(bool)
+    open_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.image_id: int | None = None
+        self.record: dict[str, Any] | None = None
+        self.preview = ZoomView()
+        fit = QPushButton("Fit")
+        fit.clicked.connect(self.preview.fit)
+        self.meta = QLabel("No image selected.")
+        self.meta.setWordWrap(True)
+        self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.tags_tree = QTreeWidget()
+        self.tags_tree.setHeaderLabels(["Tag", "Category", "Confidence", "State"])
+        self.tags_tree.setItemDelegateForColumn(CONFIDENCE_COLUMN, ConfidenceDelegate(self.tags_tree))
+        self.tags_tree.setColumnWidth(0, 170)
+        self.captions_tree = QTreeWidget()
+        self.captions_tree.setHeaderLabels(["Source", "Caption"])
+        self.captions_tree.setWordWrap(True)
+        self.scores_tree = QTreeWidget()
+        self.scores_tree.setHeaderLabels(["Source", "What", "Value"])
+
+        self.tag_editor = TagEditor()
+        self.caption_edit = QPlainTextEdit()
+        self.caption_edit.setPlaceholderText("Manual caption (wins over model captions at export)")
+        self.caption_edit.setMaximumHeight(90)
+        save_caption = QPushButton("Save caption")
+        save_caption.clicked.connect(self._save_caption)
+        clear_caption = QPushButton("Clear manual caption")
+        clear_caption.clicked.connect(lambda: self.caption_save_requested.emit(None))
+        self.score_spin = QDoubleSpinBox()
+        self.score_spin.setRange(0, 10)
+        self.score_spin.setSingleStep(0.5)
+        set_score = QPushButton("Set score")
+        set_score.clicked.connect(lambda: self.score_set_requested.emit(self.score_spin.value()))
+        self.rating_combo = QComboBox()
+        self.rating_combo.addItems(["(model)", *RATINGS])
+        self.rating_combo.activated.connect(self._rating_chosen)
+        self.reviewed = QCheckBox("Reviewed")
+        self.reviewed.clicked.connect(lambda checked: self.reviewed_requested.emit(checked))
+
+        edit = QWidget()
+        edit_layout = QVBoxLayout(edit)
+        edit_layout.addWidget(QLabel("Tags"))
+        edit_layout.addWidget(self.tag_editor, 2)
+        edit_layout.addWidget(QLabel("Caption"))
+        edit_layout.addWidget(self.caption_edit)
+        caption_row = QHBoxLayout()
+        caption_row.addWidget(save_caption)
+        caption_row.addWidget(clear_caption)
+        edit_layout.addLayout(caption_row)
+        form = QFormLayout()
+        score_row = QHBoxLayout()
+        score_row.addWidget(self.score_spin)
+        score_row.addWidget(set_score)
+        form.addRow("Manual score", score_row)
+        form.addRow("Rating", self.rating_combo)
+        form.addRow("", self.reviewed)
+        edit_layout.addLayout(form)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(edit, "Edit")
+        self.tabs.addTab(self.tags_tree, "Tags by model")
+        self.tabs.addTab(self.captions_tree, "Captions")
+        self.tabs.addTab(self.scores_tree, "Scores && ratings")
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        preview_row = QHBoxLayout()
+        preview_row.addWidget(self.meta, 1)
+        preview_row.addWidget(fit)
+        top_layout.addWidget(self.preview, 1)
+        top_layout.addLayout(preview_row)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(splitter)
+        self.setEnabled(False)
+
+    def clear(self) -> None:
+        self.image_id = None
+        self.record = None
+        self.preview.clear()
+        self.meta.setText("No image selected.")
+        for tree in (self.tags_tree, self.captions_tree, self.scores_tree):
+            tree.clear()
+        self.tag_editor.set_tags([])
+        self.caption_edit.clear()
+        self.setEnabled(False)
+
+    def show_record(self, record: dict[str, Any]) -> None:
+        """Show `SearchService.details` of one image."""
+        self.image_id = int(record["id"])
+        self.record = record
+        self.setEnabled(True)
+        reviewed = record.get("reviewed_at")
+        self.meta.setText(
+            f"<b>#{record['id']} {record['name']}</b><br>{record['width']}x{record['height']} "
+            f"{record['format']} · added {str(record['created_at'])[:19]}"
+            f"{' · reviewed' if reviewed else ''}<br><small>{record['file_path']}</small>"
+        )
+        self.reviewed.setChecked(bool(reviewed))
+        self._fill_tags(record["tags"])
+        self._fill_captions(record["captions"])
+        self._fill_scores(record["scores"], record["ratings"], record.get("failures", []))
+        self.tag_editor.set_tags(editor_tags(record["tags"]))
+        manual = [c["caption"] for c in record["captions"] if c["source"] == "manual"]
+        self.caption_edit.setPlainText(manual[0] if manual else "")
+        manual_score = [s["score"] for s in record["scores"] if s["source"] == "manual"]
+        if manual_score:
+            self.score_spin.setValue(float(manual_score[0]))
+        manual_rating = [r["rating"] for r in record["ratings"] if r["source"] == "manual"]
+        self.rating_combo.setCurrentText(manual_rating[0] if manual_rating else "(model)")
+
+    @staticmethod
+    def _source(row: dict[str, Any]) -> str:
+        return str(row.get("model") or row.get("source") or "?")
+
+    def _fill_tags(self, tags: list[dict[str, Any]]) -> None:
+        self.tags_tree.clear()
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in tags:
+            groups[self._source(row)].append(row)
+        for source, rows in groups.items():
+            parent = QTreeWidgetItem([f"{source} ({len(rows)})"])
+            self.tags_tree.addTopLevelItem(parent)
+            for row in rows:
+                confidence = row.get("confidence")
+                child = QTreeWidgetItem([row["tag"], row.get("category") or "", "", tag_state(row)])
+                if isinstance(confidence, float):
+                    child.setData(CONFIDENCE_COLUMN, CONFIDENCE_ROLE, confidence)
+                else:
+                    child.setText(CONFIDENCE_COLUMN, "-")
+                if tag_state(row) != "accepted":
+                    for column in range(4):
+                        child.setForeground(column, QColor(140, 140, 140))
+                parent.addChild(child)
+            parent.setExpanded(True)
+
+    def _fill_captions(self, captions: list[dict[str, Any]]) -> None:
+        self.captions_tree.clear()
+        for row in captions:
+            item = QTreeWidgetItem([self._source(row), row["caption"]])
+            item.setToolTip(1, row["caption"])
+            self.captions_tree.addTopLevelItem(item)
+
+    def _fill_scores(
+        self, scores: list[dict[str, Any]], ratings: list[dict[str, Any]], failures: list[dict[str, Any]]
+    ) -> None:
+        self.scores_tree.clear()
+        for row in scores:
+            value = f"{row['score']:.2f} / {row['scale_max']:g}"
+            self.scores_tree.addTopLevelItem(QTreeWidgetItem([self._source(row), row["kind"], value]))
+        for row in ratings:
+            confidence = row.get("confidence")
+            value = row["rating"] + (f" ({confidence:.2f})" if isinstance(confidence, float) else "")
+            self.scores_tree.addTopLevelItem(QTreeWidgetItem([self._source(row), "rating", value]))
+        for row in failures:
+            item = QTreeWidgetItem(
+                [row["model_name"], f"failed: {row['failure_reason']}", row.get("error_message") or ""]
+            )
+            item.setForeground(1, QColor(210, 50, 50))
+            self.scores_tree.addTopLevelItem(item)
+
+    def set_preview(self, image_id: int, image: QImage) -> None:
+        if image_id == self.image_id:
+            self.preview.set_image(image)
+
+    def _save_caption(self) -> None:
+        text = self.caption_edit.toPlainText().strip()
+        self.caption_save_requested.emit(text or None)
+
+    def _rating_chosen(self, index: int) -> None:
+        self.rating_set_requested.emit(None if index == 0 else self.rating_combo.itemText(index))
