@@ -83,6 +83,10 @@ class Staging:
     def write_text(self, relative: str, text: str) -> None:
         self.write_bytes(relative, text.encode("utf-8"))
 
+    def adopt(self, relative: str) -> None:
+        """Record a file something else already wrote into the staging folder."""
+        self.record(relative, _copy_hashing(self.path / relative, None))
+
     def open_stream(self, relative: str) -> HashingWriter:
         return HashingWriter(self, relative)
 

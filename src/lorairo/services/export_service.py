@@ -33,6 +33,9 @@ from lorairo.export.naming import NameAllocator
 from lorairo.export.options import ExportOptions
 from lorairo.export.staging import Staging
 from lorairo.export.tag_selection import build_text
+from lorairo.registration.decode import Rejected, render_stored
+from lorairo.registration.imaging import to_rgb
+from lorairo.registration.layout import original_extension, processed_extension
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
@@ -42,8 +45,6 @@ BATCH = 500
 TOP_TAGS = 20
 SKIP_EXAMPLES = 20
 PROGRESS_EVERY = 50
-_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
-_SAME_FORMAT = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp"}
 _WRITERS: dict[str, type[KohyaWriter | KohyaMetadataWriter | JsonlWriter | HfImagefolderWriter]] = {
     "kohya": KohyaWriter,
     "kohya-json": KohyaMetadataWriter,
@@ -299,32 +300,52 @@ class ExportService:
     ) -> tuple[str, int, int]:
         """Put the image file into the staging folder; returns its name and pixel size."""
         root = self.project.root
-        original = root / record.stored_path
         if options.resolution is not None and record.processed is not None:
-            source, width, height, digest = (
+            source, width, height = (
                 root / record.processed.path,
                 record.processed.width,
                 record.processed.height,
-                None,
             )
+            digest = None
         elif options.resolution is not None:
-            return self._write_encoded(original, stem, options, staging, resize_to=options.resolution)
+            source, width, height = self._render_missing(record, stem, options.resolution, staging)
+            if options.image_format is None:
+                staging.adopt(source.name)
+                return source.name, width, height
+            digest = None
         else:
-            source, width, height, digest = original, record.width, record.height, record.sha256
+            source, width, height, digest = (
+                root / record.stored_path,
+                record.width,
+                record.height,
+                record.sha256,
+            )
         if options.image_format is not None:
-            return self._write_encoded(source, stem, options, staging, resize_to=None)
-        file_name = stem + (source.suffix.lower() or _EXTENSIONS.get(record.format.upper(), ".png"))
+            return self._write_encoded(source, stem, options.image_format, staging)
+        file_name = stem + (source.suffix.lower() or original_extension(record.format.upper()))
         try:
             staging.add_file(file_name, source, link=options.link, digest=digest)
         except FileNotFoundError as exc:
             raise _Skip("image file missing") from exc
         return file_name, width, height
 
-    def _write_encoded(
-        self, source: Path, stem: str, options: ExportOptions, staging: Staging, *, resize_to: int | None
-    ) -> tuple[str, int, int]:
-        """Re-encode (and resize when no processed copy exists) into the requested format."""
-        fmt = options.image_format or _SAME_FORMAT.get(source.suffix.lower(), "png")
+    def _render_missing(
+        self, record: repo.ImageRecord, stem: str, resolution: int, staging: Staging
+    ) -> tuple[Path, int, int]:
+        """No processed copy yet: render one into the staging folder with registration's own code,
+        so it has exactly the pixels `images process` would have produced."""
+        original = self.project.root / record.stored_path
+        if not original.is_file():
+            raise _Skip("image file missing")
+        settings = self.config.config.image_processing
+        target = staging.path / (stem + processed_extension(record.format.upper()))
+        outcome = render_stored(str(original), str(target), resolution, settings.upscale, settings.max_pixels)
+        if isinstance(outcome, Rejected):
+            raise _Skip(f"cannot resize: {outcome.reason}")
+        return target, outcome.width, outcome.height
+
+    def _write_encoded(self, source: Path, stem: str, fmt: str, staging: Staging) -> tuple[str, int, int]:
+        """Re-encode into the requested format (JPEG has no alpha, so it is flattened on white)."""
         try:
             with PILImage.open(source) as opened:
                 image = opened.copy()
@@ -332,33 +353,14 @@ class ExportService:
             raise _Skip("image file missing") from exc
         except (OSError, PILImage.DecompressionBombError) as exc:
             raise ImageProcessingError(f"cannot read {source}: {exc}") from exc
-        if resize_to is not None:
-            image = _resize_long_side(image, resize_to, upscale=self.config.config.image_processing.upscale)
         if fmt == "jpg":
-            image = _flatten(image)
+            image = to_rgb(image)
         elif image.mode not in {"RGB", "RGBA", "L", "LA"}:
             image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
         buffer = io.BytesIO()
         image.save(buffer, format={"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[fmt], quality=95)
+        if source.parent == staging.path:
+            source.unlink()
         file_name = f"{stem}.{fmt}"
         staging.write_bytes(file_name, buffer.getvalue())
         return file_name, image.width, image.height
-
-
-def _flatten(image: PILImage.Image) -> PILImage.Image:
-    """JPEG has no alpha: composite onto white rather than letting transparent pixels go black."""
-    if "A" in image.getbands() or image.mode == "P":
-        rgba = image.convert("RGBA")
-        background = PILImage.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
-
-
-def _resize_long_side(image: PILImage.Image, resolution: int, *, upscale: bool) -> PILImage.Image:
-    long_side = max(image.size)
-    if long_side <= resolution and not upscale:
-        return image
-    scale = resolution / long_side
-    size = (max(64, round(image.width * scale / 64) * 64), max(64, round(image.height * scale / 64) * 64))
-    return image.resize(size, PILImage.Resampling.LANCZOS)
