@@ -19,6 +19,7 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("LORAIRO_CONFIG_PATH", str(home / "config" / "lorairo.toml"))
     monkeypatch.setenv("LORAIRO_DATABASE_DIR", str(home / "projects"))
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))  # platformdirs defaults, e.g. the tag DB dir
     for var in (
         "OPENAI_API_KEY",
         "ANTHROPIC_API_KEY",

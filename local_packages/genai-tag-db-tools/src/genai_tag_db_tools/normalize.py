@@ -38,8 +38,9 @@ _LOOKUP = text(
            s.deprecated, s.preferred_tag_id,
            p.tag AS preferred, coalesce(ps.type, s.type) AS preferred_type,
            coalesce(ps.usage_count, s.usage_count) AS usage_count,
-           (SELECT o.type FROM tag_status o WHERE o.tag_id = t.tag_id
-            ORDER BY o.usage_count DESC LIMIT 1) AS other_type,
+           CASE WHEN s.tag_id IS NULL AND t.tag_id IS NOT NULL THEN
+               (SELECT o.type FROM tag_status o WHERE o.tag_id = t.tag_id
+                ORDER BY o.usage_count DESC LIMIT 1) END AS other_type,
            ut.tag AS user_tag, ut.type AS user_type
     FROM target tg
     LEFT JOIN tags t ON t.key = tg.tkey
@@ -133,30 +134,45 @@ class Normalizer:
         for row in rows:
             hit = _resolve_row(row)
             if hit is not None:
-                resolved[row.key] = hit
+                resolved[row[0]] = hit
         return resolved
 
 
 def _resolve_row(row: Row[Any]) -> _Resolved | None:
-    user = row.user_preferred is not None
-    if row.preferred_tag_id is not None:
-        replaced = row.preferred_tag_id != row.tag_id
-        deprecated = bool(row.deprecated)
+    # Positional unpacking: attribute access on Row costs more than the whole lookup per tag.
+    (
+        _key,
+        user_preferred,
+        tag_id,
+        own_tag,
+        deprecated_flag,
+        preferred_tag_id,
+        preferred,
+        preferred_type,
+        usage_count,
+        other_type,
+        user_tag,
+        user_type,
+    ) = row
+    user = user_preferred is not None
+    if preferred_tag_id is not None:
+        replaced = preferred_tag_id != tag_id
+        deprecated = bool(deprecated_flag)
         status: Status = "known"
         if replaced:
             status = "user_alias" if user else "deprecated" if deprecated else "alias"
         elif user:
             status = "user_alias"
         return _Resolved(
-            row.preferred, row.preferred_type, status, int(row.usage_count or 0), deprecated and not replaced
+            preferred, preferred_type, status, int(usage_count or 0), deprecated and not replaced
         )
     status = "user_alias" if user else "known"
-    if row.user_tag is not None:
-        return _Resolved(row.user_tag, row.user_type, status, 0, False)
-    if row.own_tag is not None:
-        return _Resolved(row.own_tag, row.other_type, status, 0, False)
+    if user_tag is not None:
+        return _Resolved(user_tag, user_type, status, 0, False)
+    if own_tag is not None:
+        return _Resolved(own_tag, other_type, status, 0, False)
     if user:
-        return _Resolved(row.user_preferred, None, status, 0, False)
+        return _Resolved(user_preferred, None, status, 0, False)
     return None
 
 

@@ -40,6 +40,8 @@ class TagStatus(BaseTables):
     """A tag's standing in one format; `preferred_tag_id` is itself unless it is an alias/replaced."""
 
     __tablename__ = "tag_status"
+    # Clustered on (tag_id, format): every normalisation join reads the row in one b-tree descent.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.tag_id"), primary_key=True)
     format: Mapped[str] = mapped_column(String(16), primary_key=True)
