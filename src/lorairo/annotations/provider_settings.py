@@ -17,6 +17,7 @@ from lorairo.services.configuration_service import (
     PROVIDER_KEY_ENV,
     ConfigurationService,
 )
+from lorairo.utils.masking import register_secret
 
 
 def provider_names(config: ConfigurationService) -> list[str]:
@@ -29,10 +30,12 @@ def provider_settings(config: ConfigurationService, name: str) -> ProviderSettin
     kind = config.provider_kind(name)
     if kind == "openai-compatible" and not section.base_url:
         raise ConfigurationError(f'ai_providers.{name}: an "openai-compatible" provider needs base_url')
+    api_key = config.api_key(name)
+    register_secret(api_key)  # a key read from the environment for a built-in may be new to the masker
     return ProviderSettings(
         kind=kind,  # type: ignore[arg-type]
         name=name,
-        api_key=config.api_key(name),
+        api_key=api_key,
         base_url=section.base_url,
         timeout=section.timeout,
         retry_attempts=section.retry_attempts,
