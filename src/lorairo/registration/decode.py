@@ -118,7 +118,7 @@ def _save_options(image_format: str) -> dict[str, object]:
         return {"quality": JPEG_QUALITY, "subsampling": 0}
     if image_format == "WEBP":
         return {"quality": THUMBNAIL_QUALITY, "method": 0}
-    return {"compress_level": 3}
+    return {"compress_level": 1}  # speed over size: these are working copies
 
 
 def _swaps_axes(image: Image.Image) -> bool:
@@ -137,7 +137,8 @@ def decode_upright_rgb(image: Image.Image, needed: tuple[int, int]) -> Image.Ima
         raw_needed = (needed[1], needed[0]) if _swaps_axes(image) else needed
         image.draft(None, raw_needed)
     load_pixels(image)
-    return to_rgb(ImageOps.exif_transpose(image))
+    ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright image
+    return to_rgb(image)
 
 
 def render_copies(
@@ -195,8 +196,8 @@ def decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
     partial.write_bytes(data)
     partial.replace(staged_original)
     copies, largest = render_copies(upright, sizes, image_format, stem)
-    phash = phash64(largest)
     thumbnail = make_thumbnail(largest, settings.thumbnail_size)
+    phash = phash64(thumbnail)  # pHash works on 32x32; the thumbnail is a cheaper start than 1024 px
     staged_thumbnail = f"{stem}.thumb.webp"
     _save(thumbnail, staged_thumbnail, "WEBP")
     return Decoded(
