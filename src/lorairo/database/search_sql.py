@@ -237,6 +237,19 @@ def effective_score_expr(kind: str | None = None) -> Any:
     return select(func.max(Score.score)).where(*conditions).correlate(Image).scalar_subquery()
 
 
+def _shuffle_key(seed: int) -> Any:
+    """A seeded hash of the id: stable across pages for one seed, a different order per seed.
+
+    Multiply, XOR with the hashed seed (SQLite has no XOR: a ^ b = (a | b) - (a & b)), multiply
+    again; without the XOR a seed would only rotate the order.
+    """
+    mask = 4294967296
+    hashed_seed = (seed * 2246822519 + 374761393) % mask
+    mixed = (Image.id * 2654435761) % mask
+    xored = mixed.op("|")(hashed_seed) - mixed.op("&")(hashed_seed)
+    return (xored * 668265263) % mask
+
+
 def order_by(sort: str, seed: int) -> list[Any]:
     """ORDER BY terms for a sort key; every order ends on the id so pages never overlap."""
     if sort not in SORT_KEYS:
@@ -244,8 +257,7 @@ def order_by(sort: str, seed: int) -> list[Any]:
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key == "random":
-        # A multiplicative hash of the id, offset by the seed: stable across pages for one seed.
-        return [(Image.id * 2654435761 + seed) % 4294967296, Image.id]
+        return [_shuffle_key(seed), Image.id]
     if key == "id":
         return [Image.id.desc() if descending else Image.id]
     expr: Any = {"added": Image.created_at, "name": Image.name}.get(key)

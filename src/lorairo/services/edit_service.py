@@ -206,6 +206,7 @@ class EditService:
                     json.dumps(self._params(target, parameters)),
                 )
                 run(session, edit_id)
+                cancel.raise_if_cancelled()
                 self.repository.finish_edit(session, edit_id, len(changed))
                 report.edit_id = edit_id if changed else None
         else:
