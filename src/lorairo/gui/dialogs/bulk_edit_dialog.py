@@ -133,6 +133,9 @@ class BulkEditDialog(QDialog):
         layout.addWidget(self.outcome)
         layout.addLayout(buttons)
         self._update_fields()
+        for button in (self.apply_button, close):
+            button.setAutoDefault(False)  # Enter runs the dry run, never Apply
+        self.dry_button.setDefault(True)
         self.resize(560, 300)
 
     def _update_fields(self) -> None:
