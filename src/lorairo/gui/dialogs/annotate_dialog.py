@@ -131,8 +131,8 @@ class AnnotateDialog(QDialog):
         layout.addLayout(buttons)
         layout.addWidget(self.failures)
         self.resize(640, 560)
-        for button in self.findChildren(QPushButton):
-            button.setAutoDefault(False)  # Enter in a field must not press Remove or a picker
+        for push in self.findChildren(QPushButton):
+            push.setAutoDefault(False)  # Enter in a field must not press Remove or a picker
         self._load_models()
 
     # -- models ------------------------------------------------------------------------------

@@ -203,8 +203,8 @@ class ExportDialog(QDialog):
         layout.addWidget(self.bar)
         layout.addLayout(buttons)
         self.resize(900, 760)
-        for button in self.findChildren(QPushButton):
-            button.setAutoDefault(False)  # Enter in a field must not press Remove or a picker
+        for push in self.findChildren(QPushButton):
+            push.setAutoDefault(False)  # Enter in a field must not press Remove or a picker
         self._load_models()
         self._changed()
 

@@ -68,8 +68,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(buttons)
         self.resize(620, 440)
-        for button in self.findChildren(QPushButton):
-            button.setAutoDefault(False)  # Enter in a field must not press Remove or a picker
+        for push in self.findChildren(QPushButton):
+            push.setAutoDefault(False)  # Enter in a field must not press Remove or a picker
 
     # -- saving ----------------------------------------------------------------------------
 
