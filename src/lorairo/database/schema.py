@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -148,6 +149,8 @@ class Tag(Base):
         Index("ix_tags_tag_image", "tag", "image_id"),
         Index("ix_tags_image_model", "image_id", "model_id"),
         Index("ix_tags_model_image", "model_id", "image_id"),
+        # Search (migration 0003): case-insensitive, covering the accepted/rejected filter.
+        Index("ix_tags_search", text("tag COLLATE NOCASE"), "is_accepted", "rejected_at", "image_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
