@@ -94,6 +94,7 @@ class ExportDialog(QDialog):
         self.formats["kohya"].setChecked(True)
         self.target = QLineEdit(str(service.default_target()))
         pick = QPushButton("…")
+        pick.setMaximumWidth(36)
         pick.clicked.connect(self._pick_target)
         self.resolution = self._combo(["original", "512", "768", "1024"])
         self.image_format = self._combo(["keep", "webp", "png", "jpg"])
