@@ -339,3 +339,16 @@ def test_process_generates_another_resolution(
         assert image.size == (512, 320)
     assert copies[(rows["small.png"].id, 512)][1:] == (256, 192)
     assert copies[(rows["small.png"].id, 1024)][1:] == (256, 192)
+
+
+def test_content_decides_the_format_not_the_extension(
+    source: Path, service: RegistrationService, project: Project
+) -> None:
+    make_image_file(source / "really_a_png.jpg", (64, 64), seed=1, fmt="PNG")
+    PILImage.new("RGB", (32, 32)).save(source / "icon.png", format="ICO")
+
+    report = service.register([source])
+
+    row = images_by_name(project)["really_a_png.jpg"]
+    assert row.format == "PNG" and row.stored_path.endswith(".png")
+    assert [(Path(f["path"]).name, f["reason"]) for f in report.failed] == [("icon.png", "not an image")]

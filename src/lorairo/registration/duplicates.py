@@ -49,9 +49,6 @@ class HammingIndex:
         self._tables: list[defaultdict[int, list[int]]] = [defaultdict(list) for _ in range(BANDS)]
         self._probes = _neighbourhood(threshold // BANDS)
 
-    def __len__(self) -> int:
-        return len(self._hashes)
-
     @staticmethod
     def _bands(value: int) -> list[int]:
         return [(value >> (band * BAND_BITS)) & _BAND_MASK for band in range(BANDS)]
