@@ -158,7 +158,7 @@ def rejections(
             return
         table = Table("file", "reason", "detail", title=f"Rejected files ({total})")
         for row in rows:
-            table.add_row(row.file_path, row.reason, row.message or "")
+            table.add_row(row.file_path, row.reason, "" if row.message in (None, row.reason) else row.message)
         stdout.print(table)
 
     emit(cli, data, render)
