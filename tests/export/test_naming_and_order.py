@@ -15,7 +15,8 @@ def test_safe_stem_is_portable() -> None:
     assert safe_stem("folder/b\\c:d*e?.jpg") == "b_c_d_e_"
     assert safe_stem("CON.png") == "CON_"
     assert safe_stem("...hidden.png") == "hidden"
-    assert safe_stem(".png") == "image"
+    assert safe_stem("") == "image"
+    assert safe_stem("...") == "image"
     assert len(safe_stem("é" * 300 + ".jpg").encode()) <= 150
 
 
