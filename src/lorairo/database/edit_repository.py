@@ -116,8 +116,11 @@ class EditRepository:
     def plan_add_tags(
         self, session: Session, image_ids: list[int], tags: list[str], position: str
     ) -> list[RowChange]:
-        by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for row in self._rows(session, "tags", image_ids):
+        # An add never snapshots existing rows, so read only what placement and dedup need.
+        t = TABLES["tags"]
+        by_image: dict[int, list[Any]] = defaultdict(list)
+        narrow = select(t.c.image_id, t.c.tag, t.c.position, t.c.is_accepted, t.c.rejected_at)
+        for row in session.execute(narrow.where(t.c.image_id.in_(image_ids))).mappings():
             by_image[row["image_id"]].append(row)
         now = utcnow()
         changes = []
