@@ -15,6 +15,9 @@ def application() -> QApplication:
     app = QApplication.instance()
     if isinstance(app, QApplication):
         return app
+    # Workers run Python (queries, decoding glue); every paint calls back into Python, and with
+    # the default 5 ms switch interval each callback could wait that long for the GIL.
+    sys.setswitchinterval(0.0005)
     app = QApplication(sys.argv[:1])
     app.setApplicationName("LoRAIro")
     app.setOrganizationName("LoRAIro")

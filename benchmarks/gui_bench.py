@@ -1,0 +1,272 @@
+"""GUI responsiveness on a generated 100k-image project, offscreen.
+
+    uv run python benchmarks/gui_bench.py [--n 100000] [--scroll-rows 5000] [--register 200]
+
+Measures (1) window creation to the first page of thumbnails painted, (2) the longest GUI-thread
+stall while scrolling through `--scroll-rows` rows, and (3) the longest stall while a registration
+runs in the background. Stalls are measured with a 5 ms QTimer recording event-loop gaps.
+
+Baseline, same run: the same view and delegate over a synchronous model (page queries and
+thumbnail decoding on the GUI thread, as a worker-less implementation would do), and the same
+registration called on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+from PIL import Image as PILImage
+
+THUMBNAILS = 300
+
+
+def build_project(home: Path, n: int) -> None:
+    """`n` image rows inserted with executemany, sharing a few hundred real thumbnail files."""
+    from sqlalchemy import insert
+
+    from lorairo.database.schema import Image
+    from lorairo.services.configuration_service import ConfigurationService
+    from lorairo.services.project_service import ProjectService
+
+    project = ProjectService(ConfigurationService()).create("bench")
+    thumbs = project.root / "images" / "thumbnails"
+    thumbs.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(1)
+    for index in range(THUMBNAILS):
+        colour = tuple(rng.randint(0, 255) for _ in range(3))
+        image = PILImage.new("RGB", (256, 192), colour)
+        for _ in range(6):
+            x, y = rng.randint(0, 230), rng.randint(0, 170)
+            image.paste(tuple(rng.randint(0, 255) for _ in range(3)), (x, y, x + 26, y + 22))
+        image.save(thumbs / f"t{index}.webp", quality=80)
+    rows = []
+    with project.database.write_session() as session:
+        for index in range(n):
+            digest = hashlib.sha256(str(index).encode()).hexdigest()
+            rows.append(
+                {
+                    "file_path": f"/data/set/img_{index:06d}.jpg",
+                    "stored_path": f"images/originals/{digest[:2]}/{digest}.jpg",
+                    "name": f"img_{index:06d}.jpg",
+                    "file_size": 100_000,
+                    "width": 1024,
+                    "height": 1024,
+                    "format": "JPEG",
+                    "mode": "RGB",
+                    "has_alpha": False,
+                    "sha256": digest,
+                    "phash": rng.getrandbits(64) - 2**63,
+                    "thumbnail_path": f"images/thumbnails/t{index % THUMBNAILS}.webp",
+                }
+            )
+            if len(rows) == 5000:
+                session.execute(insert(Image), rows)
+                rows.clear()
+        if rows:
+            session.execute(insert(Image), rows)
+    project.close()
+
+
+def make_folder(folder: Path, count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        image = PILImage.new("RGB", (512, 384), tuple(rng.randint(0, 255) for _ in range(3)))
+        for _ in range(8):
+            x, y = rng.randint(0, 480), rng.randint(0, 350)
+            image.paste(tuple(rng.randint(0, 255) for _ in range(3)), (x, y, x + 40, y + 30))
+        image.save(folder / f"new_{index:04d}.jpg", quality=85)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--scroll-rows", type=int, default=5000)
+    parser.add_argument("--register", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lorairo-guibench-") as temp:
+        home = Path(temp)
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        os.environ["LORAIRO_CONFIG_PATH"] = str(home / "config" / "lorairo.toml")
+        os.environ["LORAIRO_DATABASE_DIR"] = str(home / "projects")
+        started = time.perf_counter()
+        build_project(home, args.n)
+        make_folder(home / "incoming-a", args.register, seed=2)
+        make_folder(home / "incoming-b", args.register, seed=3)
+        print(f"generated {args.n:,} rows + {THUMBNAILS} thumbnails in {time.perf_counter() - started:.1f}s")
+        run(home, args)
+
+
+def run(home: Path, args: argparse.Namespace) -> None:
+    from PySide6.QtCore import QElapsedTimer, QObject, QTimer
+    from PySide6.QtWidgets import QApplication, QListView
+
+    from lorairo.gui.app import application, create_window
+    from lorairo.gui.thumbnail_loader import ThumbnailLoader, decode_thumbnail
+    from lorairo.gui.thumbnail_model import PAGE_SIZE, SearchGridSource, ThumbnailDelegate, ThumbnailModel
+    from lorairo.services.configuration_service import ConfigurationService
+    from lorairo.services.project_service import ProjectService
+    from lorairo.services.registration_service import RegistrationService
+    from lorairo.services.search_service import SearchService
+
+    app = application()
+
+    class GapMeter(QObject):
+        """A 5 ms timer; the largest delay between two ticks beyond 5 ms is the worst stall."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.timer = QTimer(self)
+            self.timer.setInterval(5)
+            self.timer.timeout.connect(self.tick)
+            self.clock = QElapsedTimer()
+            self.worst = 0.0
+
+        def start(self) -> None:
+            self.worst = 0.0
+            self.clock.start()
+            self.timer.start()
+
+        def tick(self) -> None:
+            elapsed = self.clock.nsecsElapsed() / 1e6
+            self.clock.restart()
+            self.worst = max(self.worst, elapsed - 5)
+            if elapsed > 40 and os.environ.get("GUI_BENCH_TRACE"):
+                print(f"gap {elapsed:.0f} ms at {time.monotonic():.3f}")
+
+        def stop(self) -> float:
+            self.tick()  # a GUI thread blocked until now never ticked: count that gap too
+            self.timer.stop()
+            return self.worst
+
+    def pump(condition: Callable[[], bool], seconds: float = 600) -> None:
+        end = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > end:
+                raise TimeoutError("benchmark step did not finish")
+            app.processEvents()
+            time.sleep(0.001)
+
+    def visible_rows(view: QListView) -> list[int]:
+        rows = []
+        rect = view.viewport().rect()
+        top = view.indexAt(rect.topLeft())
+        row = top.row() if top.isValid() else 0
+        while (
+            row < view.model().rowCount() and view.visualRect(view.model().index(row)).top() < rect.bottom()
+        ):
+            rows.append(row)
+            row += 1
+        return rows
+
+    def scroll(view: QListView, rows: int, meter: GapMeter) -> float:
+        """Scroll down one grid line per 10 ms timer tick until `rows` rows have passed."""
+        bar = view.verticalScrollBar()
+        line = view.visualRect(view.model().index(0)).height()
+        columns = max(1, view.viewport().width() // view.visualRect(view.model().index(0)).width())
+        target = min(bar.maximum(), (rows // columns) * line)
+        stepper = QTimer()
+        stepper.setInterval(10)
+        stepper.timeout.connect(lambda: bar.setValue(bar.value() + line))
+        meter.start()
+        stepper.start()
+        pump(lambda: bar.value() >= target)
+        stepper.stop()
+        return meter.stop()
+
+    config = ConfigurationService()
+    meter = GapMeter()
+
+    # -- baseline: synchronous model and decoding on the GUI thread -------------------------
+    class SyncLoader(ThumbnailLoader):
+        def get(self, image_id: int, path: Path | None) -> object:  # type: ignore[override]
+            image = self._cache.get(image_id)
+            if image is None:
+                image = decode_thumbnail(path, self.edge) if path else None
+                if image is not None:
+                    self._cache[image_id] = image
+            return image
+
+    class SyncModel(ThumbnailModel):
+        def set_query(self, query: str, sort: str | None = None) -> None:
+            self.query = query
+            self.beginResetModel()
+            self._pages.clear()
+            self.total = self.source.count(query) if self.source else 0
+            self.endResetModel()
+
+        def _request_page(self, page: int, *, force: bool = False) -> None:
+            assert self.source is not None
+            self._pages[page] = self.source.page(self.query, self.sort_key, page * PAGE_SIZE, PAGE_SIZE)
+
+    project = ProjectService(config).open("bench")
+    started = time.perf_counter()
+    view = QListView()
+    loader = SyncLoader(view)
+    loader.set_edge(160)
+    model = SyncModel(loader, view)
+    view.setModel(model)
+    view.setItemDelegate(ThumbnailDelegate(view, 160))
+    for setting in ("setUniformItemSizes", "setWrapping"):
+        getattr(view, setting)(True)
+    view.setFlow(QListView.Flow.LeftToRight)
+    view.setResizeMode(QListView.ResizeMode.Adjust)
+    view.resize(1100, 760)
+    model.set_source(SearchGridSource(SearchService(project)))
+    view.show()
+    view.viewport().grab()
+    base_first = time.perf_counter() - started
+    base_scroll = scroll(view, args.scroll_rows, meter)
+    view.close()
+    meter.start()
+    RegistrationService(project, config).register([home / "incoming-a"])
+    base_register = meter.stop()
+    project.close()
+
+    # -- ours ------------------------------------------------------------------------------
+    rss_before = psutil.Process().memory_info().rss
+    started = time.perf_counter()
+    window = create_window(config, "bench")
+    window.resize(1400, 900)
+    window.show()
+    pump(lambda: window.model.total > 0 and window.model.item(0) is not None)
+    grid = window.view
+    pump(
+        lambda: all(window.loader._cache.get(window.model.item(r).id) is not None for r in visible_rows(grid))
+    )
+    grid.viewport().grab()
+    ours_first = time.perf_counter() - started
+    ours_scroll = scroll(grid, args.scroll_rows, meter)
+    meter.start()
+    task = window.register_paths([home / "incoming-b"])
+    assert task is not None
+    pump(lambda: task.done)
+    ours_register = meter.stop()
+    report = task.result
+    peak = psutil.Process().memory_info().rss
+    window.close()
+    QApplication.processEvents()
+
+    print(f"rows: {window.model.total:,}; registered in the background: {report.counts.summary()}")
+    print(f"{'metric':<44}{'baseline':>12}{'ours':>12}{'ratio':>10}")
+    for name, base, ours in (
+        ("window -> first page of thumbnails (ms)", base_first * 1000, ours_first * 1000),
+        (f"longest stall scrolling {args.scroll_rows:,} rows (ms)", base_scroll, ours_scroll),
+        ("longest stall during registration (ms)", base_register, ours_register),
+    ):
+        print(f"{name:<44}{base:>12.1f}{ours:>12.1f}{base / ours if ours else float('inf'):>9.1f}x")
+    print(
+        f"RSS: {rss_before / 2**20:.0f} MiB before the window, {peak / 2**20:.0f} MiB after scrolling and registering"
+    )
+
+
+if __name__ == "__main__":
+    main()
