@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Row, text
+from sqlalchemy import text
 
 from genai_tag_db_tools.cleaning import clean_tag, is_network_span, lookup_key
 from genai_tag_db_tools.db.schema import FORMATS
@@ -138,7 +138,7 @@ class Normalizer:
         return resolved
 
 
-def _resolve_row(row: Row[Any]) -> _Resolved | None:
+def _resolve_row(row: Sequence[Any]) -> _Resolved | None:
     # Positional unpacking: attribute access on Row costs more than the whole lookup per tag.
     (
         _key,
