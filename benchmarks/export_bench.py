@@ -3,10 +3,11 @@
 Usage: uv run python benchmarks/export_bench.py [--n 10000] [--tags 12] [--side 256] [--repeat 3]
 
 Generates small noisy JPEGs (`--side` px long side) and their rows (images, a model, tags,
-captions) directly into a throwaway project under a temp dir, then times in the same run,
-interleaved `--repeat` times because the machine is shared: `shutil.copytree` of the image folder
-(the baseline), the kohya export in copy mode and in hard-link mode. Prints min and median
-seconds, the ratio copy-mode / plain-copy (goal: at most 1.5) and peak RSS.
+captions) directly into a throwaway project under a temp dir, then times in the same run
+`shutil.copytree` of the image folder (the baseline), the kohya export in copy mode and in
+hard-link mode. The machine is shared, so the three runs are repeated `--repeat` times in rotating
+order, each after an untimed `sync`. Prints min and median seconds, the ratio copy-mode /
+plain-copy (goal: at most 1.5), hard-link seconds and peak RSS.
 """
 
 from __future__ import annotations
@@ -142,9 +143,13 @@ def main() -> None:
         service = ExportService(project, config)
         runs: dict[str, list[float]] = {"plain": [], "copy": [], "link": []}
         exported = files = 0
+        labels = list(runs)
         for round_index in range(args.repeat):
-            for label in runs:
+            # Rotate the order and flush dirty pages (untimed) first, so no run is charged for the
+            # previous run's writeback or gets a head start from an empty page cache.
+            for label in labels[round_index % 3 :] + labels[: round_index % 3]:
                 target = base / f"{label}-{round_index}"
+                os.sync()
                 begin = time.perf_counter()
                 if label == "plain":
                     shutil.copytree(project.images_dir, target)
