@@ -165,6 +165,10 @@ def test_sql_search_matches_python_evaluation(tmp_path: Path, images: list[dict]
         assert service.count(query) == len(expected), query
         streamed = [i for batch in service.iter_ids(query, batch=2) for i in batch]
         assert streamed == expected, query
+        node, aliases = service.parse(query)
+        for walk in (True, False):
+            page = service.repository.page(node, aliases=aliases, sort="id", limit=100, walk=walk)
+            assert page == expected, (query, walk)
 
 
 _PROJECTS: dict[Path, tuple[object, list[int]]] = {}

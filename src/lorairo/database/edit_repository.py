@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from genai_tag_db_tools.cleaning import clean_tag
 from lorairo.database.schema import SOURCE_MANUAL, Base, EditChange, EditLog, Image, utcnow
+from lorairo.database.search_repository import SearchRepository
 from lorairo.database.search_sql import compile_condition
 from lorairo.search.query_language import Node
 
@@ -82,7 +83,7 @@ class EditRepository:
     def iter_query(
         session: Session, node: Node, aliases: Mapping[str, str], batch: int = BATCH
     ) -> Iterator[list[int]]:
-        condition = compile_condition(node, aliases)
+        condition = compile_condition(node, aliases, SearchRepository.expand_wildcards(session, node))
         last = 0
         while True:
             ids = list(

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -133,7 +134,10 @@ class ModelAnnotation(Base):
     """Marks that a model has processed an image, even when it produced no rows above the floor."""
 
     __tablename__ = "model_annotations"
-    __table_args__ = (UniqueConstraint("model_id", "image_id"),)
+    __table_args__ = (
+        UniqueConstraint("model_id", "image_id"),
+        Index("ix_model_annotations_image_model", "image_id", "model_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
@@ -190,6 +194,7 @@ class Score(Base):
     __table_args__ = (
         Index("ix_scores_image_model", "image_id", "model_id"),
         Index("ix_scores_kind_score", "kind", "score"),
+        Index("ix_scores_effective", "is_effective", "image_id", "kind", "score"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -201,6 +206,8 @@ class Score(Base):
     scale_max: Mapped[float] = mapped_column(Float, default=10.0)
     is_edited_manually: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Derived (migration 0004 triggers): manual wins per image (and score kind). Read, never write.
+    is_effective: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Rating(Base):
@@ -210,6 +217,7 @@ class Rating(Base):
     __table_args__ = (
         Index("ix_ratings_image_model", "image_id", "model_id"),
         Index("ix_ratings_rating_image", "rating", "image_id"),
+        Index("ix_ratings_effective", "is_effective", "image_id", "rating"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -220,6 +228,8 @@ class Rating(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     is_edited_manually: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Derived (migration 0004 triggers): manual wins per image (and score kind). Read, never write.
+    is_effective: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class AnnotationFailure(Base):

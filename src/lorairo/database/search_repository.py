@@ -2,6 +2,11 @@
 
 Pages and summaries touch only the rows of one page; `iter_ids` walks by keyset (id > last) in
 short read transactions so an export of 100k images never holds a snapshot or a list of rows.
+Wildcard tags are expanded inside the same read transaction as the query they serve.
+
+A page picks its plan from the match count: when matches are dense, walking images in the sort
+index and testing each stops after about `(offset + limit) * images / matches` tests; when they
+are sparse, building the sorted id stream (cost ~ matches) and sorting it is cheaper.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, cast, distinct, func, select
+from sqlalchemy import Integer, cast, distinct, func, select, true
+from sqlalchemy.orm import Session
 
 from lorairo.database.engine import Database
 from lorairo.database.schema import (
@@ -26,11 +32,16 @@ from lorairo.database.schema import (
     Tag,
 )
 from lorairo.database.search_sql import (
+    INDEXED_SORTS,
+    Wildcards,
     compile_condition,
     count_matches,
     effective_tag,
-    manual_wins,
+    id_stream,
+    ordered_ids,
     select_ids,
+    vocabulary_matches,
+    wildcard_patterns,
 )
 from lorairo.search.query_language import Node
 
@@ -103,9 +114,21 @@ class SearchRepository:
     def __init__(self, database: Database) -> None:
         self.database = database
 
+    @staticmethod
+    def expand_wildcards(session: Session, node: Node) -> dict[str, list[str]]:
+        """Each wildcard tag pattern of the query -> the exact tags it matches right now."""
+        return {
+            pattern: list(session.scalars(vocabulary_matches(pattern)))
+            for pattern in dict.fromkeys(wildcard_patterns(node))
+        }
+
+    @staticmethod
+    def _count(session: Session, node: Node, aliases: Mapping[str, str] | None, wildcards: Wildcards) -> int:
+        return int(session.scalar(count_matches(node, aliases, wildcards)) or 0)
+
     def count(self, node: Node, aliases: Mapping[str, str] | None = None) -> int:
         with self.database.read_session() as session:
-            return int(session.scalar(count_matches(node, aliases)) or 0)
+            return self._count(session, node, aliases, self.expand_wildcards(session, node))
 
     def page(
         self,
@@ -116,20 +139,64 @@ class SearchRepository:
         seed: int = 0,
         limit: int = 100,
         offset: int = 0,
+        walk: bool | None = None,
     ) -> list[int]:
-        statement = select_ids(node, aliases=aliases, sort=sort, seed=seed).limit(limit).offset(offset)
+        """One page of ids; `walk` forces a plan (tests compare both), else the count picks it."""
         with self.database.read_session() as session:
-            return list(session.scalars(statement))
+            wildcards = self.expand_wildcards(session, node)
+            return self._page(session, node, aliases, wildcards, sort, seed, limit, offset, None, walk)[0]
+
+    def page_and_total(
+        self,
+        node: Node,
+        *,
+        aliases: Mapping[str, str] | None = None,
+        sort: str = "added",
+        seed: int = 0,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[int], int]:
+        """One page and the full match count, from one snapshot and one wildcard expansion."""
+        with self.database.read_session() as session:
+            wildcards = self.expand_wildcards(session, node)
+            total = self._count(session, node, aliases, wildcards)
+            return self._page(session, node, aliases, wildcards, sort, seed, limit, offset, total, None)
+
+    def _page(
+        self,
+        session: Session,
+        node: Node,
+        aliases: Mapping[str, str] | None,
+        wildcards: Wildcards,
+        sort: str,
+        seed: int,
+        limit: int,
+        offset: int,
+        total: int | None,
+        walk: bool | None,
+    ) -> tuple[list[int], int]:
+        if walk is None:
+            if total is None:
+                total = self._count(session, node, aliases, wildcards)
+            if total == 0:
+                return [], 0
+            walk = False
+            if sort in INDEXED_SORTS:
+                images = int(session.scalar(select(func.count()).select_from(Image)) or 0)
+                walk = (offset + limit) * images <= total * total
+        statement = select_ids(node, aliases=aliases, wildcards=wildcards, sort=sort, seed=seed, walk=walk)
+        ids = list(session.scalars(statement.limit(limit).offset(offset)))
+        return ids, -1 if total is None else total
 
     def iter_ids(
         self, node: Node, *, aliases: Mapping[str, str] | None = None, batch: int = 1000
     ) -> Iterator[list[int]]:
         """Matching ids in ascending order, `batch` at a time, one short read per batch."""
-        condition = compile_condition(node, aliases)
         last = 0
         while True:
-            statement = select(Image.id).where(condition, Image.id > last).order_by(Image.id).limit(batch)
             with self.database.read_session() as session:
+                condition = compile_condition(node, aliases, self.expand_wildcards(session, node))
+                statement = select(Image.id).where(condition, Image.id > last).order_by(Image.id).limit(batch)
                 ids = list(session.scalars(statement))
             if not ids:
                 return
@@ -259,10 +326,9 @@ class SearchRepository:
 
     def facets(self, node: Node, *, aliases: Mapping[str, str] | None = None, top: int = 50) -> Facets:
         """Facets over the images a query matches (the whole project for an empty query)."""
-        condition = compile_condition(node, aliases)
-        matched = select(Image.id).where(condition)
         facets = Facets()
         with self.database.read_session() as session:
+            matched = ordered_ids(id_stream(node, aliases, self.expand_wildcards(session, node)))
             counted = (
                 select(
                     Tag.category.label("category"),
@@ -294,7 +360,7 @@ class SearchRepository:
 
     @staticmethod
     def _score_histogram(session: Any, matched: Any) -> dict[str, dict[int, int]]:
-        effective = manual_wins(Score, same_kind=True)
+        effective = Score.is_effective == true()
         bucket = cast(func.floor(Score.score), Integer)
         histogram: dict[str, dict[int, int]] = {}
         rows = session.execute(
@@ -311,7 +377,7 @@ class SearchRepository:
     def _rating_counts(session: Any, matched: Any) -> dict[str, int]:
         rows = session.execute(
             select(Rating.rating, func.count(distinct(Rating.image_id)))
-            .where(Rating.image_id.in_(matched), manual_wins(Rating))
+            .where(Rating.image_id.in_(matched), Rating.is_effective == true())
             .group_by(Rating.rating)
             .order_by(Rating.rating)
         )

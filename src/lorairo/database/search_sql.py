@@ -8,16 +8,28 @@ Semantics the Python reference evaluation in the tests mirrors:
   compared case-insensitively;
 - captions, scores and ratings use the *effective* rows: the manual row when the image has one
   (per score kind), otherwise every model row, so a manual correction hides the model's opinion.
+  Scores and ratings store that as `is_effective` (migration 0004 triggers).
+
+Two shapes of the same condition serve different plans:
+- `compile_condition` is a per-image test (correlated EXISTS probes) for walking `images` in an
+  indexed order and stopping after one page;
+- `id_stream` is a set expression over image-id streams (INTERSECT / UNION / EXCEPT), each member
+  read in image-id order from an index, so SQLite merges them without building temp b-trees.
+  Counts, sparse result pages and facets use it; its cost is the size of the streams, not of
+  the project.
+Wildcard tags are expanded beforehand (`vocabulary_matches`) into the exact tags they match, so
+both shapes seek the tag index instead of running LIKE over every tag row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Float,
     Select,
     and_,
@@ -34,6 +46,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.selectable import _CompoundSelectKeyword
 
 from lorairo.database.schema import (
     SOURCE_MANUAL,
@@ -54,6 +67,15 @@ captions_fts = table("captions_fts", column("rowid"))
 _FTS_COLUMN: ColumnElement[str] = literal_column("captions_fts")
 LIKE_ESCAPE = "\\"
 SORT_KEYS = ("added", "-added", "name", "-name", "score", "-score", "id", "-id", "random")
+# Sort keys an index delivers in order, so a page can walk images and stop early.
+INDEXED_SORTS = frozenset({"added", "-added", "name", "-name", "id", "-id"})
+# Conditions on the image row itself (flags included): filters, not streams of their own.
+IMAGE_FIELDS = frozenset({"flag", "width", "height", "id", "aspect", "added", "format", "name"})
+# Beyond this many expanded tags a wildcard reads one IN range (sorted once) instead of a UNION.
+MAX_UNION_TAGS = 32
+
+Wildcards = Mapping[str, Sequence[str]]
+Stream = Select[Any] | CompoundSelect[Any]
 
 
 def like_pattern(pattern: str) -> str:
@@ -93,43 +115,82 @@ def effective_tag() -> ColumnElement[bool]:
     return and_(Tag.is_accepted == true(), Tag.rejected_at.is_(None))
 
 
-def manual_wins(model: Any, *, same_kind: bool = False) -> ColumnElement[bool]:
-    """Rows that count for an image: its manual row when it has one, otherwise every model row."""
+def manual_wins(model: Any) -> ColumnElement[bool]:
+    """Captions that count for an image: its manual one when it has one, otherwise every model one.
+
+    Scores and ratings store this as `is_effective`; captions are only reached through FTS
+    matches, few enough to probe.
+    """
     manual = aliased(model)
-    conditions = [manual.image_id == model.image_id, manual.source == SOURCE_MANUAL]
-    if same_kind:
-        conditions.append(manual.kind == model.kind)
-    return or_(model.source == SOURCE_MANUAL, ~exists().where(*conditions))
+    return or_(
+        model.source == SOURCE_MANUAL,
+        ~exists().where(manual.image_id == model.image_id, manual.source == SOURCE_MANUAL),
+    )
 
 
-def _tag_match(term: Term, aliases: Mapping[str, str]) -> ColumnElement[bool]:
+def _tag_names(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> list[str] | None:
+    """The exact tags a tag term stands for; None for a wildcard nobody expanded (LIKE then)."""
     value = str(term.value)
     if term.wildcard:
-        return Tag.tag.like(like_pattern(value), escape=LIKE_ESCAPE)
-    names = {value}
+        expanded = wildcards.get(value)
+        return None if expanded is None else list(expanded)
     resolved = aliases.get(value)
-    if resolved:
-        names.add(resolved)
+    return sorted({value, resolved}) if resolved else [value]
+
+
+def _tag_match(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> ColumnElement[bool]:
+    names = _tag_names(term, aliases, wildcards)
+    if names is None:
+        return Tag.tag.like(like_pattern(str(term.value)), escape=LIKE_ESCAPE)
     nocase = Tag.tag.collate("NOCASE")
+    if not names:
+        return false()
     if len(names) == 1:
-        return nocase == value
-    return nocase.in_(sorted(names))
+        return nocase == names[0]
+    return nocase.in_(names)
 
 
-def _caption_ids(phrase: str) -> Select[Any]:
-    fts_rows = select(captions_fts.c.rowid).where(_FTS_COLUMN.match(fts_phrase(phrase)))
-    return select(Caption.image_id).where(Caption.id.in_(fts_rows), manual_wins(Caption))
+def _tag_state(term: Term) -> ColumnElement[bool]:
+    return Tag.rejected_at.is_not(None) if term.field == "rejected" else effective_tag()
 
 
-def _score_ids(term: Term) -> Select[Any]:
-    conditions = [_compare(Score.score, term.op, term.value), manual_wins(Score, same_kind=True)]
+def vocabulary_matches(pattern: str) -> Select[Any]:
+    """The distinct tags (case-insensitively) matching a wildcard, via one index seek per tag.
+
+    A recursive walk over `ix_tags_search` visits each distinct tag once (a few thousand seeks)
+    instead of LIKE over millions of tag rows. LIKE and NOCASE fold the same (ASCII) letters, so
+    matching one spelling matches all its case variants.
+    """
+    nocase = Tag.tag.collate("NOCASE")
+    walk = select(func.min(nocase).label("tag")).cte("vocabulary", recursive=True)
+    following = select(func.min(nocase)).where(nocase > walk.c.tag).scalar_subquery()
+    walk = walk.union_all(select(following).where(walk.c.tag.is_not(None)))
+    return select(walk.c.tag).where(walk.c.tag.like(like_pattern(pattern), escape=LIKE_ESCAPE))
+
+
+def wildcard_patterns(node: Node) -> list[str]:
+    """The wildcard tag patterns of a query, for `vocabulary_matches`."""
+    if isinstance(node, Term):
+        wild = node.field in {"tag", "rejected"} and node.wildcard
+        return [str(node.value)] if wild else []
+    if isinstance(node, Not):
+        return wildcard_patterns(node.child)
+    return [pattern for child in node.children for pattern in wildcard_patterns(child)]
+
+
+def _fts_rows(phrase: str) -> Select[Any]:
+    return select(captions_fts.c.rowid).where(_FTS_COLUMN.match(fts_phrase(phrase)))
+
+
+def _score_conditions(term: Term) -> list[ColumnElement[bool]]:
+    conditions = [Score.is_effective == true(), _compare(Score.score, term.op, term.value)]
     if term.qualifier:
-        conditions.insert(0, Score.kind == term.qualifier)
-    return select(Score.image_id).where(*conditions)
+        conditions.append(Score.kind == term.qualifier)
+    return conditions
 
 
-def _rating_ids(values: tuple[str, ...]) -> Select[Any]:
-    return select(Rating.image_id).where(Rating.rating.in_(values), manual_wins(Rating))
+def _model_ids(names: tuple[str, ...]) -> Select[Any]:
+    return select(Model.id).where(Model.name.in_(names))
 
 
 def _edited() -> ColumnElement[bool]:
@@ -151,11 +212,11 @@ def _flag(name: str) -> ColumnElement[bool]:
         return ~exists().where(Tag.image_id == Image.id, effective_tag())
     if name == "near-duplicate":
         return or_(
-            Image.id.in_(select(ImageSimilarity.image_id)),
-            Image.id.in_(select(ImageSimilarity.similar_to_id)),
+            exists().where(ImageSimilarity.image_id == Image.id),
+            exists().where(ImageSimilarity.similar_to_id == Image.id),
         )
     if name == "failed":
-        return Image.id.in_(select(AnnotationFailure.image_id))
+        return exists().where(AnnotationFailure.image_id == Image.id)
     if name == "edited":
         return _edited()
     if name == "reviewed":
@@ -163,31 +224,11 @@ def _flag(name: str) -> ColumnElement[bool]:
     raise ValidationError(f"unknown keyword {name!r}")
 
 
-def _models(names: tuple[str, ...]) -> Select[Any]:
-    return (
-        select(ModelAnnotation.image_id)
-        .join(Model, Model.id == ModelAnnotation.model_id)
-        .where(Model.name.in_(names))
-    )
-
-
-def _term(term: Term, aliases: Mapping[str, str]) -> ColumnElement[bool]:
+def _image_term(term: Term) -> ColumnElement[bool]:
+    """A condition on the image row itself (IMAGE_FIELDS)."""
     field = term.field
     if field == "flag":
         return _flag(str(term.qualifier))
-    if field == "tag":
-        return Image.id.in_(select(Tag.image_id).where(_tag_match(term, aliases), effective_tag()))
-    if field == "rejected":
-        return Image.id.in_(
-            select(Tag.image_id).where(_tag_match(term, aliases), Tag.rejected_at.is_not(None))
-        )
-    if field == "caption":
-        return Image.id.in_(_caption_ids(str(term.value)))
-    if field == "score":
-        return Image.id.in_(_score_ids(term))
-    if field == "rating":
-        assert isinstance(term.value, tuple)
-        return Image.id.in_(_rating_ids(term.value))
     if field in {"width", "height", "id"}:
         return _compare(getattr(Image, field), term.op, term.value)
     if field == "aspect":
@@ -203,35 +244,172 @@ def _term(term: Term, aliases: Mapping[str, str]) -> ColumnElement[bool]:
         if term.wildcard:
             return Image.name.like(like_pattern(value), escape=LIKE_ESCAPE)
         return Image.name.collate("NOCASE") == value
-    if field in {"model", "missing"}:
-        assert isinstance(term.value, tuple)
-        has = Image.id.in_(_models(term.value))
-        return has if field == "model" else not_(has)
-    if field == "failed":
-        assert isinstance(term.value, tuple)
-        return Image.id.in_(
-            select(AnnotationFailure.image_id).where(AnnotationFailure.model_name.in_(term.value))
-        )
     raise ValidationError(f"at column {term.position}: unknown field {field!r}")
 
 
-def compile_condition(node: Node, aliases: Mapping[str, str] | None = None) -> ColumnElement[bool]:
-    """A WHERE condition on `images` that is true exactly for the images the query matches."""
+def _related(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> tuple[Any, list[Any]]:
+    """For a term on an annotation table: (its image-id column, the row conditions)."""
+    field = term.field
+    if field in {"tag", "rejected"}:
+        return Tag.image_id, [_tag_match(term, aliases, wildcards), _tag_state(term)]
+    if field == "caption":
+        return Caption.image_id, [Caption.id.in_(_fts_rows(str(term.value))), manual_wins(Caption)]
+    if field == "score":
+        return Score.image_id, _score_conditions(term)
+    assert isinstance(term.value, tuple)
+    if field == "rating":
+        return Rating.image_id, [Rating.is_effective == true(), Rating.rating.in_(term.value)]
+    if field in {"model", "missing"}:
+        return ModelAnnotation.image_id, [ModelAnnotation.model_id.in_(_model_ids(term.value))]
+    if field == "failed":
+        return AnnotationFailure.image_id, [AnnotationFailure.model_name.in_(term.value)]
+    raise ValidationError(f"at column {term.position}: unknown field {field!r}")
+
+
+def _term(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> ColumnElement[bool]:
+    if term.field in IMAGE_FIELDS:
+        return _image_term(term)
+    image_id, conditions = _related(term, aliases, wildcards)
+    found = exists().where(image_id == Image.id, *conditions)
+    return not_(found) if term.field == "missing" else found
+
+
+def compile_condition(
+    node: Node, aliases: Mapping[str, str] | None = None, wildcards: Wildcards | None = None
+) -> ColumnElement[bool]:
+    """A per-image WHERE condition on `images`, true exactly for the images the query matches."""
     aliases = aliases or {}
+    wildcards = wildcards or {}
     if isinstance(node, Term):
-        return _term(node, aliases)
+        return _term(node, aliases, wildcards)
     if isinstance(node, Not):
-        return not_(compile_condition(node.child, aliases))
-    parts = [compile_condition(child, aliases) for child in node.children]
+        return not_(compile_condition(node.child, aliases, wildcards))
+    parts = [compile_condition(child, aliases, wildcards) for child in node.children]
     if isinstance(node, And):
         return and_(true(), *parts)
     assert isinstance(node, Or)
     return or_(false(), *parts)
 
 
+# -- id streams ---------------------------------------------------------------------------------
+
+
+class _Chain(CompoundSelect[Any]):
+    """A compound that stays unparenthesised as the *left* member of another compound.
+
+    SQLite rejects parenthesised compounds but evaluates a flat chain left to right, so
+    `A INTERSECT B EXCEPT C` is `(A ∩ B) − C`. Only `_link` builds these, always on the left.
+    """
+
+    inherit_cache = True
+
+    def self_group(self, against: Any = None) -> Any:
+        if isinstance(against, CompoundSelect):
+            return self
+        return super().self_group(against)
+
+
+def _ids(column: Any, *conditions: Any) -> Select[Any]:
+    return select(column.label("image_id")).where(*conditions)
+
+
+def _plain(stream: Stream) -> Select[Any]:
+    """A compound as a plain member (wrapped in a subquery) for a non-left position."""
+    if isinstance(stream, Select):
+        return stream
+    return select(stream.subquery().c.image_id)
+
+
+def _link(members: list[tuple[_CompoundSelectKeyword, Stream]], first: Stream) -> Stream:
+    result = first
+    for keyword, member in members:
+        result = _Chain(keyword, result, _plain(member))
+    return result
+
+
+def _combine(keyword: _CompoundSelectKeyword, streams: list[Stream]) -> Stream:
+    """One set operation over several streams; a compound member goes left, unwrapped."""
+    streams = sorted(streams, key=lambda stream: isinstance(stream, Select))
+    return _link([(keyword, stream) for stream in streams[1:]], streams[0])
+
+
+def _term_stream(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> Stream:
+    if term.field in IMAGE_FIELDS:
+        return _ids(Image.id, _image_term(term))
+    if term.field == "missing":
+        model = Term("model", term.op, term.value, term.position)
+        return _link(
+            [(_CompoundSelectKeyword.EXCEPT, _term_stream(model, aliases, wildcards))], _ids(Image.id)
+        )
+    if term.field in {"tag", "rejected"}:
+        names = _tag_names(term, aliases, wildcards)
+        if names is not None and 1 < len(names) <= MAX_UNION_TAGS:
+            # One index range per tag, each in image-id order: a merge, not a sort.
+            nocase = Tag.tag.collate("NOCASE")
+            parts: list[Stream] = [_ids(Tag.image_id, nocase == name, _tag_state(term)) for name in names]
+            return _combine(_CompoundSelectKeyword.UNION, parts)
+    image_id, conditions = _related(term, aliases, wildcards)
+    return _ids(image_id, *conditions)
+
+
+def _is_image_term(node: Node) -> bool:
+    return isinstance(node, Term) and node.field in IMAGE_FIELDS
+
+
+def _and_stream(node: And, aliases: Mapping[str, str], wildcards: Wildcards) -> Stream:
+    filters: list[ColumnElement[bool]] = []
+    positive: list[Stream] = []
+    negative: list[Stream] = []
+    for child in node.children:
+        if _is_image_term(child):
+            assert isinstance(child, Term)
+            filters.append(_image_term(child))
+        elif isinstance(child, Not) and _is_image_term(child.child):
+            assert isinstance(child.child, Term)
+            filters.append(not_(_image_term(child.child)))
+        elif isinstance(child, Not):
+            negative.append(id_stream(child.child, aliases, wildcards))
+        elif isinstance(child, Term) and child.field == "missing":
+            negative.append(_term_stream(Term("model", "=", child.value, child.position), aliases, wildcards))
+        else:
+            positive.append(id_stream(child, aliases, wildcards))
+    if filters or not positive:
+        positive.append(_ids(Image.id, *filters))
+    left = _combine(_CompoundSelectKeyword.INTERSECT, positive)
+    return _link([(_CompoundSelectKeyword.EXCEPT, stream) for stream in negative], left)
+
+
+def id_stream(
+    node: Node, aliases: Mapping[str, str] | None = None, wildcards: Wildcards | None = None
+) -> Stream:
+    """The matching image ids as a set expression (duplicates possible until `ordered_ids`)."""
+    aliases = aliases or {}
+    wildcards = wildcards or {}
+    if isinstance(node, Term):
+        return _term_stream(node, aliases, wildcards)
+    if isinstance(node, Not):
+        if _is_image_term(node.child):
+            assert isinstance(node.child, Term)
+            return _ids(Image.id, not_(_image_term(node.child)))
+        inner = id_stream(node.child, aliases, wildcards)
+        return _link([(_CompoundSelectKeyword.EXCEPT, inner)], _ids(Image.id))
+    if isinstance(node, And):
+        return _and_stream(node, aliases, wildcards)
+    assert isinstance(node, Or)
+    streams = [id_stream(child, aliases, wildcards) for child in node.children]
+    return _combine(_CompoundSelectKeyword.UNION, streams)
+
+
+def ordered_ids(stream: Stream) -> Stream:
+    """Distinct ids in ascending order; on a compound the ORDER BY makes SQLite merge the members."""
+    if isinstance(stream, CompoundSelect):
+        return stream.order_by(stream.selected_columns.image_id)
+    return stream.distinct().order_by(stream.selected_columns.image_id)
+
+
 def effective_score_expr(kind: str | None = None) -> Any:
     """The image's best effective score (manual wins per kind), for sorting and summaries."""
-    conditions = [Score.image_id == Image.id, manual_wins(Score, same_kind=True)]
+    conditions = [Score.image_id == Image.id, Score.is_effective == true()]
     if kind:
         conditions.append(Score.kind == kind)
     return select(func.max(Score.score)).where(*conditions).correlate(Image).scalar_subquery()
@@ -273,12 +451,26 @@ def select_ids(
     node: Node,
     *,
     aliases: Mapping[str, str] | None = None,
+    wildcards: Wildcards | None = None,
     sort: str = "added",
     seed: int = 0,
+    walk: bool = False,
 ) -> Select[Any]:
-    """Matching image ids in sort order; the caller adds LIMIT/OFFSET or streams it."""
-    return select(Image.id).where(compile_condition(node, aliases)).order_by(*order_by(sort, seed))
+    """Matching image ids in sort order; the caller adds LIMIT/OFFSET.
+
+    `walk` tests images one by one in sort order (an indexed sort only), which wins when matches
+    are dense enough that a page is found early; otherwise the id stream is built and sorted.
+    """
+    if walk:
+        if sort not in INDEXED_SORTS:
+            raise ValidationError(f"sort {sort!r} has no index to walk")
+        condition = compile_condition(node, aliases, wildcards)
+    else:
+        condition = Image.id.in_(ordered_ids(id_stream(node, aliases, wildcards)))
+    return select(Image.id).where(condition).order_by(*order_by(sort, seed))
 
 
-def count_matches(node: Node, aliases: Mapping[str, str] | None = None) -> Select[Any]:
-    return select(func.count()).select_from(Image).where(compile_condition(node, aliases))
+def count_matches(
+    node: Node, aliases: Mapping[str, str] | None = None, wildcards: Wildcards | None = None
+) -> Select[Any]:
+    return select(func.count()).select_from(ordered_ids(id_stream(node, aliases, wildcards)).subquery())

@@ -106,8 +106,15 @@ class SearchService:
         if offset < 0:
             raise ValidationError(f"offset must not be negative, got {offset}")
         node, aliases = self.parse(query)
-        ids = self.repository.page(node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset)
-        total = self.repository.count(node, aliases) if with_total else None
+        total: int | None = None
+        if with_total:
+            ids, total = self.repository.page_and_total(
+                node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset
+            )
+        else:
+            ids = self.repository.page(
+                node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset
+            )
         return SearchPage(
             query=query,
             ids=ids,
