@@ -9,11 +9,15 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from lorairo.database.engine import Database, head_revision
+from lorairo.database.engine import SCHEMA_HEAD, Database, head_revision
 from lorairo.database.schema import Caption, Image, Tag
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import ProjectService
 from tests.factories import add_image_row, make_image_file
+
+
+def test_schema_head_constant_matches_the_migration_scripts() -> None:
+    assert head_revision() == SCHEMA_HEAD, "update SCHEMA_HEAD in lorairo/database/engine.py"
 
 
 def test_new_database_is_at_head_with_wal_and_foreign_keys(tmp_path: Path) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import anthropic
+from typing import TYPE_CHECKING, Any
 
 from image_annotator_lib.providers.base import Reply, Tokens, VisionProvider
 from image_annotator_lib.providers.image_encoding import EncodedImage
 from image_annotator_lib.providers.prompt import TOOL_NAME
 from image_annotator_lib.providers.retry import ProviderError, classify_status, parse_retry_after
+
+if TYPE_CHECKING:
+    import anthropic
 
 MAX_OUTPUT_TOKENS = 1024
 
@@ -18,6 +19,8 @@ class AnthropicProvider(VisionProvider):
     """`anthropic/<model>`: a refusal arrives as `stop_reason == "refusal"`."""
 
     def _create_client(self) -> anthropic.Anthropic:
+        import anthropic  # the SDK takes seconds to import: only when a run uses it
+
         return anthropic.Anthropic(
             api_key=self.settings.api_key,
             base_url=self.settings.base_url or None,
@@ -71,6 +74,8 @@ class AnthropicProvider(VisionProvider):
         return Reply(answer="\n".join(texts) or None, **tokens)
 
     def _classify_sdk_error(self, exc: Exception) -> ProviderError | None:
+        import anthropic
+
         if isinstance(exc, anthropic.APITimeoutError):
             return ProviderError("timeout", "request timed out")
         if isinstance(exc, anthropic.APIConnectionError):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types
+from typing import TYPE_CHECKING, Any
 
 from image_annotator_lib.providers.base import Reply, Tokens, VisionProvider
 from image_annotator_lib.providers.image_encoding import EncodedImage
 from image_annotator_lib.providers.retry import ProviderError, classify_status, parse_retry_after
+
+if TYPE_CHECKING:
+    from google import genai
 
 # Finish and block reasons that mean "refused for content", as opposed to truncation or errors.
 SAFETY_REASONS = frozenset(
@@ -37,12 +36,17 @@ class GoogleProvider(VisionProvider):
     unless `retry_options` is given, which we never do)."""
 
     def _create_client(self) -> genai.Client:
+        from google import genai  # the SDK takes a second to import: only when a run uses it
+        from google.genai import types
+
         options = types.HttpOptions(
             base_url=self.settings.base_url or None, timeout=int(self.settings.timeout * 1000)
         )
         return genai.Client(api_key=self.settings.api_key, http_options=options)
 
     def _send(self, client: genai.Client, image: EncodedImage) -> Reply:
+        from google.genai import types
+
         config = types.GenerateContentConfig(system_instruction=self.prompt.system)
         if self.settings.structured_output:
             config.response_mime_type = "application/json"
@@ -78,6 +82,8 @@ class GoogleProvider(VisionProvider):
         return Reply(answer=text or None, **tokens)
 
     def _classify_sdk_error(self, exc: Exception) -> ProviderError | None:
+        from google.genai import errors as genai_errors
+
         if isinstance(exc, genai_errors.APIError):
             headers = getattr(exc.response, "headers", None)
             retry_after = parse_retry_after(dict(headers)) if headers is not None else None

@@ -6,9 +6,7 @@ exactly the same request and reads its results with the same code.
 
 from __future__ import annotations
 
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from image_annotator_lib.providers.base import Reply, Tokens, VisionProvider
 from image_annotator_lib.providers.image_encoding import EncodedImage
@@ -16,11 +14,16 @@ from image_annotator_lib.providers.prompt import Prompt
 from image_annotator_lib.providers.retry import ProviderError, classify_status, parse_retry_after
 from image_annotator_lib.providers.settings import ProviderSettings
 
+if TYPE_CHECKING:
+    import openai
+
 NO_KEY_PLACEHOLDER = "no-key"  # local servers ignore the key, but the SDK insists on one
 
 
 def make_openai_client(settings: ProviderSettings) -> openai.OpenAI:
     """An SDK client with its own retries off: our loop retries and counts every attempt."""
+    import openai  # the SDK takes a second to import: only when a run uses it
+
     return openai.OpenAI(
         api_key=settings.api_key or NO_KEY_PLACEHOLDER,
         base_url=settings.base_url or None,
@@ -74,6 +77,8 @@ def reply_from_completion(data: dict[str, Any]) -> Reply:
 
 
 def classify_openai_error(exc: Exception) -> ProviderError | None:
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError("timeout", "request timed out")
     if isinstance(exc, openai.APIConnectionError):
