@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Any, Literal, cast
 
-from sqlalchemy import Select, and_, case, delete, exists, func, insert, select, true, update
+from sqlalchemy import Select, Table, and_, case, delete, exists, func, insert, select, true, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,9 @@ from lorairo.database.schema import (
 
 SelectionMode = Literal["missing", "all", "ids"]
 _ID_CHUNK = 500
+# A tagger's vocabulary is fixed (~10k names), so each name is cleaned once per process, not per image.
+_clean_model_tag = lru_cache(maxsize=1 << 16)(clean_tag)
+_TAG_TABLE = cast(Table, Tag.__table__)
 
 
 @dataclass(frozen=True)
@@ -89,13 +93,19 @@ class RethresholdCounts:
 
 
 def _tag_rows(
-    image_id: int, model_id: int, tags: Sequence[TagPrediction], preferred: Mapping[str, str] | None = None
+    image_id: int,
+    model_id: int,
+    tags: Sequence[TagPrediction],
+    preferred: Mapping[str, str] | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, object]]:
     """The one place model tag text is turned into stored form: `tag` cleaned (or the tag DB's
-    preferred form from `preferred`, raw name -> tag), `raw_tag` as given."""
+    preferred form from `preferred`, raw name -> tag), `raw_tag` as given. Timestamps are given
+    once per batch rather than left to a per-row Python default."""
+    stamp = now or utcnow()
     rows: dict[str, dict[str, object]] = {}
     for prediction in tags:
-        tag = (preferred or {}).get(prediction.name) or clean_tag(prediction.name)
+        tag = (preferred or {}).get(prediction.name) or _clean_model_tag(prediction.name)
         if not tag or tag in rows:
             continue
         rows[tag] = {
@@ -108,6 +118,9 @@ def _tag_rows(
             "confidence": prediction.confidence,
             "is_accepted": prediction.accepted,
             "position": len(rows),
+            "is_edited_manually": False,
+            "created_at": stamp,
+            "updated_at": stamp,
         }
     return list(rows.values())
 
@@ -118,14 +131,18 @@ def save_model_tags(
     tags_by_image: Sequence[tuple[int, Sequence[TagPrediction]]],
     preferred: Mapping[str, str] | None = None,
 ) -> int:
-    """Replace a model's tags on these images; the only function that writes model tags."""
+    """Replace a model's tags on these images; the only function that writes model tags. Rows go
+    through a Core `executemany` on the table (no ORM bulk-persistence bookkeeping per row)."""
     image_ids = [image_id for image_id, _ in tags_by_image]
     session.execute(
         delete(Tag).where(Tag.model_id == model_id, Tag.source == SOURCE_MODEL, Tag.image_id.in_(image_ids))
     )
-    rows = [row for image_id, tags in tags_by_image for row in _tag_rows(image_id, model_id, tags, preferred)]
+    now = utcnow()
+    rows = [
+        row for image_id, tags in tags_by_image for row in _tag_rows(image_id, model_id, tags, preferred, now)
+    ]
     if rows:
-        session.execute(insert(Tag), rows)
+        session.execute(insert(_TAG_TABLE), rows)
     return len(rows)
 
 

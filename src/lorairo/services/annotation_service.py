@@ -8,6 +8,7 @@ stopped at any point keeps its work and `--missing` resumes after it.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -103,6 +104,14 @@ class _Batch:
     failed: list[tuple[int, AnnotationResult]]
 
 
+@dataclass
+class _Saving:
+    """A batch handed to the store thread: its pending counts and the results being written."""
+
+    counts: Future[SaveCounts]
+    results: list[tuple[int, AnnotationResult]]
+
+
 def _describe(selection: Selection) -> tuple[Literal["missing", "all", "ids"], list[int]]:
     if isinstance(selection, str):
         if selection not in ("missing", "all"):
@@ -184,25 +193,45 @@ class AnnotationService:
         with (
             ThreadPoolExecutor(self.config.max_workers, thread_name_prefix="decode") as decoders,
             ThreadPoolExecutor(1, thread_name_prefix="prefetch") as prefetch,
+            ThreadPoolExecutor(1, thread_name_prefix="store") as store,
         ):
             pending = self._submit(prefetch, decoders, annotator, pages)
+            saving: _Saving | None = None
             while pending is not None:
                 batch = pending.result()
                 pending = None if cancel.cancelled else self._submit(prefetch, decoders, annotator, pages)
                 results = batch.failed + self._annotate(annotator, batch)
-                counts = self.repository.save_results(
-                    model_id, annotator.name, provider, results, self._preferred_tags(results)
+                if saving is not None:  # one batch in flight keeps commits in order and memory bounded
+                    self._tally(saving, report, stats)
+                saving = _Saving(
+                    store.submit(self._save, model_id, annotator.name, provider, results), results
                 )
-                report.add(counts, [result for _, result in results])
-                stats.annotated += counts.annotated
-                stats.failures += counts.failures
-                stats.tags += counts.tags
                 done += len(results)
                 progress(done, stats.selected, annotator.name)
                 if cancel.cancelled:
                     report.cancelled = True
                     pending = None
+            if saving is not None:
+                self._tally(saving, report, stats)
         stats.seconds = time.perf_counter() - started
+
+    def _save(
+        self, model_id: int, model_name: str, provider: str, results: list[tuple[int, AnnotationResult]]
+    ) -> SaveCounts:
+        """Runs in the store thread while the next batch is inferred, so the model never waits on
+        SQLite or the tag lookup. Each batch is still its own transaction."""
+        return self.repository.save_results(
+            model_id, model_name, provider, results, self._preferred_tags(results)
+        )
+
+    @staticmethod
+    def _tally(saving: _Saving, report: AnnotationReport, stats: ModelRunStats) -> None:
+        """Wait for a batch's transaction (re-raising its error here) and count what it stored."""
+        counts = saving.counts.result()
+        report.add(counts, [result for _, result in saving.results])
+        stats.annotated += counts.annotated
+        stats.failures += counts.failures
+        stats.tags += counts.tags
 
     def _preferred_tags(self, results: Sequence[tuple[int, AnnotationResult]]) -> dict[str, str] | None:
         """Model tags are stored in the tag DB's preferred form (one lookup per batch); None without a DB."""
@@ -235,7 +264,7 @@ class AnnotationService:
         self, decoders: ThreadPoolExecutor, annotator: Annotator, page: list[ImageToAnnotate]
     ) -> _Batch:
         """Runs in the prefetch thread: decode in parallel, then the annotator's `prepare`."""
-        decoded = list(decoders.map(self._open, page))
+        decoded = list(decoders.map(self._open, page, itertools.repeat(annotator)))
         images = [
             (ref.id, item) for ref, item in zip(page, decoded, strict=True) if isinstance(item, Image.Image)
         ]
@@ -257,10 +286,12 @@ class AnnotationService:
             batch.to_annotate = []
         return batch
 
-    def _open(self, ref: ImageToAnnotate) -> Image.Image | AnnotationFailure:
+    def _open(self, ref: ImageToAnnotate, annotator: Annotator) -> Image.Image | AnnotationFailure:
+        """Open lazily so the annotator can pick a reduced JPEG scale before the pixels decode."""
         path = self.project.root / ref.path
         try:
             image = Image.open(path)
+            annotator.draft(image)
             image.load()
         except FileNotFoundError:
             return AnnotationFailure("unreadable_image", f"file missing: {path}")

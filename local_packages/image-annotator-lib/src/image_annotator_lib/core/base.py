@@ -48,6 +48,10 @@ class Annotator(ABC):
     def unload(self) -> None:  # noqa: B027  (optional hook)
         """Release memory (sessions, clients)."""
 
+    def draft(self, image: Image.Image) -> None:  # noqa: B027  (optional hook)
+        """Called on each opened, not yet decoded image: a model that needs far fewer pixels than
+        the file holds may ask the decoder for a reduced scale (JPEG draft). Default: full decode."""
+
     def prepare(self, images: Sequence[Image.Image]) -> Any:
         """CPU-side work on a batch (resizing, tensor building) that the app runs in a prefetch
         thread while the previous batch is annotated. Default: nothing to do ahead of time."""

@@ -18,7 +18,7 @@ from image_annotator_lib.core.base import ModelSpec
 from image_annotator_lib.core.types import AnnotationResult
 from image_annotator_lib.exceptions import ModelLoadError
 from image_annotator_lib.local.base import LocalOnnxAnnotator, PreparedBatch, prepare_each
-from image_annotator_lib.local.preprocessing import CLIP_MEAN, CLIP_STD, Layout, clip_tensor
+from image_annotator_lib.local.preprocessing import CLIP_MEAN, CLIP_STD, Layout, clip_tensor, draft
 from image_annotator_lib.local.session_cache import SessionCache
 
 ENCODER_FILE = "encoder.onnx"
@@ -68,6 +68,10 @@ class AestheticScorer(LocalOnnxAnnotator):
         for path in self.files.values():
             self.session_cache.release(path)
         self._encoder = self._head = None
+
+    def draft(self, image: Image.Image) -> None:
+        if self._encoder is not None:  # the input size is known once loaded; decode threads never load
+            draft(image, self._size, "shorter")
 
     def prepare(self, images: Sequence[Image.Image]) -> PreparedBatch:
         self.load()

@@ -21,7 +21,7 @@ from image_annotator_lib.core.base import ModelSpec
 from image_annotator_lib.core.types import AnnotationResult, TagCategory, TagPrediction
 from image_annotator_lib.exceptions import ModelLoadError
 from image_annotator_lib.local.base import LocalOnnxAnnotator, PreparedBatch, prepare_each
-from image_annotator_lib.local.preprocessing import Layout, wd_tensor
+from image_annotator_lib.local.preprocessing import Layout, draft, wd_tensor
 from image_annotator_lib.local.session_cache import SessionCache
 
 MODEL_FILE = "model.onnx"
@@ -123,6 +123,10 @@ class WDTagger(LocalOnnxAnnotator):
     @property
     def layout(self) -> Layout:
         return self._layout
+
+    def draft(self, image: Image.Image) -> None:
+        if self._session is not None:  # the input size is known once loaded; decode threads never load
+            draft(image, self._size, "longer")
 
     def prepare(self, images: Sequence[Image.Image]) -> PreparedBatch:
         self.load()
