@@ -173,6 +173,18 @@ class Tag(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
+class TagVocabulary(Base):
+    """Each distinct tag (ignoring case) once; triggers on `tags` maintain it (migration 0005).
+
+    Lets a wildcard be expanded to exact tags with LIKE over thousands of rows, not millions.
+    """
+
+    __tablename__ = "tag_vocabulary"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    tag: Mapped[str] = mapped_column(Text(collation="NOCASE"), primary_key=True)
+
+
 class Caption(Base):
     __tablename__ = "captions"
     __table_args__ = (Index("ix_captions_image_model", "image_id", "model_id"),)

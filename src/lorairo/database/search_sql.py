@@ -17,8 +17,8 @@ Two shapes of the same condition serve different plans:
   read in image-id order from an index, so SQLite merges them without building temp b-trees.
   Counts, sparse result pages and facets use it; its cost is the size of the streams, not of
   the project.
-Wildcard tags are expanded beforehand (`vocabulary_matches`) into the exact tags they match, so
-both shapes seek the tag index instead of running LIKE over every tag row.
+Wildcard tags are expanded beforehand (`vocabulary_matches`, over `tag_vocabulary`) into the
+exact tags they match, so both shapes seek the tag index instead of running LIKE over every tag row.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from lorairo.database.schema import (
     Rating,
     Score,
     Tag,
+    TagVocabulary,
 )
 from lorairo.errors import ValidationError
 from lorairo.search.query_language import And, Node, Not, Operator, Or, Term
@@ -155,17 +156,12 @@ def _tag_state(term: Term) -> ColumnElement[bool]:
 
 
 def vocabulary_matches(pattern: str) -> Select[Any]:
-    """The distinct tags (case-insensitively) matching a wildcard, via one index seek per tag.
+    """The distinct tags (ignoring case) a wildcard matches, from the small `tag_vocabulary`.
 
-    A recursive walk over `ix_tags_search` visits each distinct tag once (a few thousand seeks)
-    instead of LIKE over millions of tag rows. LIKE and NOCASE fold the same (ASCII) letters, so
-    matching one spelling matches all its case variants.
+    LIKE and NOCASE fold the same (ASCII) letters, so matching one spelling of a tag stands for
+    all its case variants, which `tag COLLATE NOCASE IN (...)` then finds.
     """
-    nocase = Tag.tag.collate("NOCASE")
-    walk = select(func.min(nocase).label("tag")).cte("vocabulary", recursive=True)
-    following = select(func.min(nocase)).where(nocase > walk.c.tag).scalar_subquery()
-    walk = walk.union_all(select(following).where(walk.c.tag.is_not(None)))
-    return select(walk.c.tag).where(walk.c.tag.like(like_pattern(pattern), escape=LIKE_ESCAPE))
+    return select(TagVocabulary.tag).where(TagVocabulary.tag.like(like_pattern(pattern), escape=LIKE_ESCAPE))
 
 
 def wildcard_patterns(node: Node) -> list[str]:
