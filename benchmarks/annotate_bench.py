@@ -7,7 +7,10 @@ sigmoid outputs, ~1.5 GFLOPs per image) and a project of registered JPEGs, then 
       preprocessing, inference and writing every tag to SQLite;
   images/s for batch sizes 1, 4, 8, 16 both ways, and the session build cost a per-call tagger pays.
 
-    uv run python benchmarks/annotate_bench.py [--n 500] [--sweep-n 96] [--batch-size 8]
+    uv run python benchmarks/annotate_bench.py [--n 500] [--sweep-n 96] [--batch-size 8] [--width 1]
+
+`--width K` multiplies every conv's channels by K (about K^2 the FLOPs): the pipeline's cost per
+image is fixed, so the ratio shows how heavy a model must be before reading files stops mattering.
 """
 
 from __future__ import annotations
@@ -32,10 +35,24 @@ SIZE = 448
 TAGS = 10_000
 
 
-def build_model(folder: Path, seed: int = 0) -> Path:
-    """Conv stack (3->32->64->128->256, stride 2) + global pool + dense to 10k sigmoid outputs."""
+def conv_channels(width: int) -> list[int]:
+    return [3] + [c * width for c in (32, 64, 128, 256)]
+
+
+def model_gflops(width: int) -> float:
+    """Multiply-adds x 2 per image: four stride-2 3x3 convs from 448x448, then the dense layer."""
+    channels, side, macs = conv_channels(width), SIZE, 0
+    for cin, cout in itertools.pairwise(channels):
+        side //= 2
+        macs += side * side * cout * cin * 9
+    return 2 * (macs + channels[-1] * TAGS) / 1e9
+
+
+def build_model(folder: Path, seed: int = 0, width: int = 1) -> Path:
+    """Conv stack (3->32->64->128->256 times `width`, stride 2) + global pool + dense to 10k
+    sigmoid outputs."""
     rng = np.random.default_rng(seed)
-    channels = [3, 32, 64, 128, 256]
+    channels = conv_channels(width)
     nodes = [helper.make_node("Transpose", ["input"], ["x0"], perm=[0, 3, 1, 2])]
     inits = [numpy_helper.from_array(np.array(1 / 255, dtype=np.float32), "scale")]
     nodes.append(helper.make_node("Mul", ["x0", "scale"], ["x0s"]))
@@ -106,6 +123,7 @@ def main() -> None:
     parser.add_argument(
         "--repeats", type=int, default=3, help="alternating (a)/(b) repeats; best and median shown"
     )
+    parser.add_argument("--width", type=int, default=1, help="channel multiplier (~width^2 the FLOPs)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="annotate-bench-"))
@@ -125,7 +143,7 @@ def main() -> None:
 
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
-    model_dir = build_model(tmp / "model")
+    model_dir = build_model(tmp / "model", width=args.width)
     config = ConfigurationService()
     config.annotator_config_path.write_text(
         f'[bench-tagger]\nclass = "WDTagger"\nmodel_path = "{model_dir.as_posix()}"\n', encoding="utf-8"
@@ -204,7 +222,8 @@ def main() -> None:
     cpu_a, cpu_b = min(r[1] for r in runs_a), min(r[1] for r in runs_b)
     print(
         f"\nmain comparison: {args.n} images, batch size {args.batch_size}, {args.repeats} alternating repeats, "
-        f"cpu cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}"
+        f"cpu cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, "
+        f"model {model_gflops(args.width):.1f} GFLOPs/image"
     )
     print("                              best wall   images/s   median wall   best CPU s")
     print(

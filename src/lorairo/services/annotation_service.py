@@ -2,7 +2,8 @@
 
 The loop is the same for every `Annotator` (local ONNX model or vision LLM). While one batch is
 being annotated, a prefetch thread decodes the next one and runs the annotator's `prepare` on it,
-so the model never waits on the disk or on resizing. Each batch is committed on its own, so a run
+and a store thread commits the previous one, so the model never waits on the disk, on resizing or
+on SQLite. Each batch is committed on its own, so a run
 stopped at any point keeps its work and `--missing` resumes after it.
 """
 
