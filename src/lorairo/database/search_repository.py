@@ -140,11 +140,15 @@ class SearchRepository:
         limit: int = 100,
         offset: int = 0,
         walk: bool | None = None,
+        total: int | None = None,
     ) -> list[int]:
-        """One page of ids; `walk` forces a plan (tests compare both), else the count picks it."""
+        """One page of ids; `walk` forces a plan (tests compare both), else the count picks it:
+        `total` when the caller knows it (a browsing grid, not recounting per page), else counted.
+        A known total only picks the plan; zero is recounted, as it would return no rows."""
         with self.database.read_session() as session:
             wildcards = self.expand_wildcards(session, node)
-            return self._page(session, node, aliases, wildcards, sort, seed, limit, offset, None, walk)[0]
+            known = total or None
+            return self._page(session, node, aliases, wildcards, sort, seed, limit, offset, known, walk)[0]
 
     def page_and_total(
         self,

@@ -100,7 +100,11 @@ class SearchService:
         offset: int = 0,
         seed: int = 0,
         with_total: bool = True,
+        known_total: int | None = None,
     ) -> SearchPage:
+        """One page of summaries. `known_total` (with `with_total=False`): the result count the
+        caller already has, so the page is not preceded by a count; a stale one only affects the
+        query plan, never the rows."""
         if not 0 < limit <= MAX_PAGE:
             raise ValidationError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
         if offset < 0:
@@ -113,7 +117,7 @@ class SearchService:
             )
         else:
             ids = self.repository.page(
-                node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset
+                node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset, total=known_total
             )
         return SearchPage(
             query=query,
