@@ -107,11 +107,12 @@ def main() -> None:
 
 def run(home: Path, args: argparse.Namespace) -> None:
     from PySide6.QtCore import QElapsedTimer, QObject, QTimer
-    from PySide6.QtWidgets import QApplication, QListView
+    from PySide6.QtWidgets import QAbstractItemView, QApplication
 
     from lorairo.gui.app import application, create_window
     from lorairo.gui.thumbnail_loader import ThumbnailLoader, decode_thumbnail
     from lorairo.gui.thumbnail_model import PAGE_SIZE, SearchGridSource, ThumbnailDelegate, ThumbnailModel
+    from lorairo.gui.thumbnail_view import ThumbnailGridView
     from lorairo.services.configuration_service import ConfigurationService
     from lorairo.services.project_service import ProjectService
     from lorairo.services.registration_service import RegistrationService
@@ -155,7 +156,7 @@ def run(home: Path, args: argparse.Namespace) -> None:
             app.processEvents()
             time.sleep(0.001)
 
-    def visible_rows(view: QListView) -> list[int]:
+    def visible_rows(view: QAbstractItemView) -> list[int]:
         rows = []
         rect = view.viewport().rect()
         top = view.indexAt(rect.topLeft())
@@ -167,7 +168,7 @@ def run(home: Path, args: argparse.Namespace) -> None:
             row += 1
         return rows
 
-    def scroll(view: QListView, rows: int, meter: GapMeter) -> float:
+    def scroll(view: QAbstractItemView, rows: int, meter: GapMeter) -> float:
         """Scroll down one grid line per 10 ms timer tick until `rows` rows have passed."""
         bar = view.verticalScrollBar()
         line = view.visualRect(view.model().index(0)).height()
@@ -205,20 +206,18 @@ def run(home: Path, args: argparse.Namespace) -> None:
 
         def _request_page(self, page: int, *, force: bool = False) -> None:
             assert self.source is not None
-            self._pages[page] = self.source.page(self.query, self.sort_key, page * PAGE_SIZE, PAGE_SIZE)
+            self._pages[page] = self.source.page(
+                self.query, self.sort_key, page * PAGE_SIZE, PAGE_SIZE, self.total
+            )
 
     project = ProjectService(config).open("bench")
     started = time.perf_counter()
-    view = QListView()
+    view = ThumbnailGridView()
     loader = SyncLoader(view)
     loader.set_edge(160)
     model = SyncModel(loader, view)
     view.setModel(model)
     view.setItemDelegate(ThumbnailDelegate(view, 160))
-    for setting in ("setUniformItemSizes", "setWrapping"):
-        getattr(view, setting)(True)
-    view.setFlow(QListView.Flow.LeftToRight)
-    view.setResizeMode(QListView.ResizeMode.Adjust)
     view.resize(1100, 760)
     model.set_source(SearchGridSource(SearchService(project)))
     view.show()

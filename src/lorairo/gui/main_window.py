@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
     QLabel,
-    QListView,
     QMainWindow,
     QMessageBox,
     QSlider,
@@ -43,6 +42,7 @@ from lorairo.gui.dialogs.settings_dialog import SettingsDialog
 from lorairo.gui.dialogs.shortcuts_dialog import ShortcutsDialog
 from lorairo.gui.thumbnail_loader import ThumbnailLoader
 from lorairo.gui.thumbnail_model import ITEM_ROLE, SearchGridSource, ThumbnailDelegate, ThumbnailModel
+from lorairo.gui.thumbnail_view import ThumbnailGridView
 from lorairo.gui.widgets.facets_panel import FacetsPanel
 from lorairo.gui.widgets.image_inspector import ImageInspector
 from lorairo.gui.widgets.progress_panel import ProgressPanel
@@ -103,17 +103,10 @@ class MainWindow(QMainWindow):
         self.loader.set_edge(edge)
         self.model = ThumbnailModel(self.loader, self)
         self.delegate = ThumbnailDelegate(self, edge)
-        self.view = QListView()
+        self.view = ThumbnailGridView()
         self.view.setModel(self.model)
         self.view.setItemDelegate(self.delegate)
-        self.view.setViewMode(QListView.ViewMode.ListMode)
-        self.view.setFlow(QListView.Flow.LeftToRight)
-        self.view.setWrapping(True)
-        self.view.setResizeMode(QListView.ResizeMode.Adjust)
-        self.view.setUniformItemSizes(True)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.view.verticalScrollBar().setSingleStep(24)
         self.view.activated.connect(self._open_current)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
 
@@ -144,6 +137,12 @@ class MainWindow(QMainWindow):
 
         self.model.count_changed.connect(self.search_bar.show_count)
         self.model.query_failed.connect(lambda exc: self.search_bar.show_error(str(exc)))
+        self._after_first_page: dict[str, Callable[[], None]] = {}
+        self._deferred_stage = ""  # what the deferred loads wait for: page, paint, thumbnails
+        self.model.page_loaded.connect(lambda _page: self._page_loaded())
+        self.model.query_failed.connect(lambda _exc: self._run_deferred())
+        self.view.painted.connect(self._view_painted)
+        self.loader.idle.connect(self._loader_idle)
         self._wire_inspector()
         self._details_timer = QTimer(self)
         self._details_timer.setSingleShot(True)
@@ -297,9 +296,9 @@ class MainWindow(QMainWindow):
         self.status.setText(project.name)
         self._save_setting("gui", "last_project", project.name)
         self.inspector.clear()
-        self.model.set_source(SearchGridSource(self.search))
-        self.run_query()
-        self._load_project_tags()
+        self.model.set_source(SearchGridSource(self.search), self.query())
+        self._defer("facets", self.load_facets)
+        self._defer("project tags", self._load_project_tags)
         self.project_opened.emit(project)
 
     def _busy(self) -> bool:
@@ -334,7 +333,38 @@ class MainWindow(QMainWindow):
         if self.search is None:
             return
         self.model.set_query(self.query())
-        self.load_facets()
+        self._defer("facets", self.load_facets)
+
+    def _defer(self, name: str, load: Callable[[], None]) -> None:
+        """Start `load` once the grid shows its first page with thumbnails: whole-result queries
+        (facets, tag counts) would otherwise take the cores and the GIL from the page query and
+        the decoders the user is waiting for."""
+        self._after_first_page[name] = load
+        self._deferred_stage = "page"
+
+    def _page_loaded(self) -> None:
+        if self._deferred_stage == "page":
+            if self.view.isVisible():
+                self._deferred_stage = "paint"  # the paint asks for the visible thumbnails
+            else:
+                self._run_deferred()
+
+    def _view_painted(self) -> None:
+        if self._deferred_stage == "paint":
+            if self.loader.busy():
+                self._deferred_stage = "thumbnails"
+            else:
+                self._run_deferred()
+
+    def _loader_idle(self) -> None:
+        if self._deferred_stage == "thumbnails":
+            self._run_deferred()
+
+    def _run_deferred(self) -> None:
+        self._deferred_stage = ""
+        loads, self._after_first_page = self._after_first_page, {}
+        for load in loads.values():
+            load()
 
     def load_facets(self) -> None:
         if self.search is None:

@@ -3,7 +3,9 @@
 Only the stored thumbnails (`images.thumbnail_path`, a few hundred pixels) are read, scaled while
 decoding by `QImageReader`, never the originals. Requests go to a LIFO queue: while the user
 scrolls fast, the rows on screen now are decoded before the ones that scrolled past, and the queue
-is capped so stale requests are dropped (a row re-requests when painted again).
+is capped so stale requests are dropped (a row re-requests when painted again). Decoded images are
+handed back in batches: one queued wake-up per burst rather than one per image, so a screenful of
+arriving thumbnails costs the GUI thread one slot call and one repaint.
 """
 
 from __future__ import annotations
@@ -46,10 +48,11 @@ def decode_thumbnail(path: Path, edge: int) -> QImage:
 
 
 class ThumbnailLoader(QObject):
-    """`get` answers from the cache or queues a decode; `loaded(image_id)` fires when it is ready."""
+    """`get` answers from the cache or queues a decode; `loaded(image_ids)` fires when a batch is ready."""
 
-    loaded = Signal(int)
-    _decoded = Signal(int, int, QImage)
+    loaded = Signal(list)
+    idle = Signal()  # nothing queued or decoding: every thumbnail asked for is in the cache
+    _ready = Signal()
 
     def __init__(
         self, parent: QObject | None = None, *, threads: int = 2, cache_bytes: int = DEFAULT_CACHE_BYTES
@@ -65,7 +68,8 @@ class ThumbnailLoader(QObject):
         self._lock = threading.Lock()
         self._generation = 0
         self._running = 0
-        self._decoded.connect(self._store, Qt.ConnectionType.QueuedConnection)
+        self._done: list[tuple[int, int, QImage]] = []
+        self._ready.connect(self._store, Qt.ConnectionType.QueuedConnection)
 
     def set_edge(self, edge: int) -> None:
         """Change the thumbnail size: cached images of the old size are dropped."""
@@ -111,24 +115,45 @@ class ThumbnailLoader(QObject):
             with self._lock:
                 if not self._queue:
                     self._running -= 1
-                    return
+                    last = self._running == 0
+                    break
                 image_id, path = self._queue.popitem(last=True)
                 edge, generation = self.edge, self._generation
-            self._decoded.emit(generation, image_id, decode_thumbnail(path, edge))
+            image = decode_thumbnail(path, edge)
+            with self._lock:
+                wake = not self._done
+                self._done.append((generation, image_id, image))
+            if wake:
+                self._ready.emit()
+        if last:
+            self._ready.emit()  # the GUI thread learns the queue drained (see `idle`)
 
-    @Slot(int, int, QImage)
-    def _store(self, generation: int, image_id: int, image: QImage) -> None:
-        if generation != self._generation:
-            return
-        old = self._cache.pop(image_id, None)
-        if old is not None:
-            self._cached_bytes -= old.sizeInBytes()
-        self._cache[image_id] = image
-        self._cached_bytes += image.sizeInBytes()
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._queue or self._running or self._done)
+
+    @Slot()
+    def _store(self) -> None:
+        """GUI thread: move every image decoded since the last wake-up into the cache."""
+        with self._lock:
+            done, self._done = self._done, []
+        ids = []
+        for generation, image_id, image in done:
+            if generation != self._generation:
+                continue
+            old = self._cache.pop(image_id, None)
+            if old is not None:
+                self._cached_bytes -= old.sizeInBytes()
+            self._cache[image_id] = image
+            self._cached_bytes += image.sizeInBytes()
+            ids.append(image_id)
         while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
             _, dropped = self._cache.popitem(last=False)
             self._cached_bytes -= dropped.sizeInBytes()
-        self.loaded.emit(image_id)
+        if ids:
+            self.loaded.emit(ids)
+        if not self.busy():
+            self.idle.emit()
 
     @property
     def cached_count(self) -> int:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from lorairo.gui.thumbnail_loader import ThumbnailLoader
 from lorairo.gui.workers import TaskRunner
-from lorairo.services.search_service import SearchService
+from lorairo.services.search_service import SearchPage, SearchService
 
 PAGE_SIZE = 200
 MAX_PAGES = 60
@@ -73,7 +73,11 @@ class GridSource(Protocol):
 
     def count(self, query: str) -> int: ...
 
-    def page(self, query: str, sort: str, offset: int, limit: int) -> list[GridItem]: ...
+    def first_page(self, query: str, sort: str, limit: int) -> tuple[list[GridItem], int]: ...
+
+    def page(
+        self, query: str, sort: str, offset: int, limit: int, total: int | None = None
+    ) -> list[GridItem]: ...
 
     def ids(self, query: str, sort: str, offset: int, limit: int) -> list[int]: ...
 
@@ -88,8 +92,21 @@ class SearchGridSource:
     def count(self, query: str) -> int:
         return self.search.count(query)
 
-    def page(self, query: str, sort: str, offset: int, limit: int) -> list[GridItem]:
-        page = self.search.search(query, sort=sort, limit=limit, offset=offset, with_total=False)
+    def first_page(self, query: str, sort: str, limit: int) -> tuple[list[GridItem], int]:
+        """The first page and the result count from one read: what a new query needs to paint."""
+        page = self.search.search(query, sort=sort, limit=limit)
+        return self._items(page), page.total or 0
+
+    def page(
+        self, query: str, sort: str, offset: int, limit: int, total: int | None = None
+    ) -> list[GridItem]:
+        """`total`: the count the grid already has, so the page query does not recount."""
+        page = self.search.search(
+            query, sort=sort, limit=limit, offset=offset, with_total=False, known_total=total
+        )
+        return self._items(page)
+
+    def _items(self, page: SearchPage) -> list[GridItem]:
         flags = self.search.grid_flags(page.ids)
         items = []
         for summary in page.summaries:
@@ -142,13 +159,14 @@ class ThumbnailModel(QAbstractListModel):
 
     # -- queries -----------------------------------------------------------------------------
 
-    def set_source(self, source: GridSource | None) -> None:
+    def set_source(self, source: GridSource | None, query: str | None = None) -> None:
+        """Browse another project: `query` (else the current one) over the new source."""
         self.source = source
         self.loader.clear()
-        self.set_query(self.query, self.sort_key)
+        self.set_query(self.query if query is None else query, self.sort_key)
 
     def set_query(self, query: str, sort: str | None = None) -> None:
-        """Count and show a new result; the first page is fetched beside the count."""
+        """Show a new result: its first page and count come from one worker read."""
         self.query = query
         self.sort_key = sort or self.sort_key
         self._generation += 1
@@ -159,14 +177,14 @@ class ThumbnailModel(QAbstractListModel):
             self._reset(0)
             return
         generation = self._generation
-        source, query = self.source, self.query
+        source, query, sort_key = self.source, self.query, self.sort_key
+        self._pending.add(0)
         self.queries.start(
-            "count",
-            lambda _p, _c: source.count(query),
-            lambda total: self._counted(generation, total),
+            "first page",
+            lambda _p, _c: source.first_page(query, sort_key, PAGE_SIZE),
+            lambda result: self._first_page_arrived(generation, *result),
             lambda exc: self._query_error(generation, exc),
         )
-        self._request_page(0)
 
     def refresh(self) -> None:
         """Reload the current result after an edit (count and pages)."""
@@ -197,9 +215,10 @@ class ThumbnailModel(QAbstractListModel):
         task = self.queries.start("recount", lambda _p, _c: source.count(query), counted)
         task.failed.connect(lambda _exc: setattr(self, "_counting", False))
 
-    def _counted(self, generation: int, total: int) -> None:
+    def _first_page_arrived(self, generation: int, items: list[GridItem], total: int) -> None:
         if generation == self._generation:
             self._reset(total)
+            self._page_arrived(generation, 0, items)
 
     def _reset(self, total: int) -> None:
         self.beginResetModel()
@@ -217,10 +236,10 @@ class ThumbnailModel(QAbstractListModel):
             return
         self._pending.add(page)
         generation = self._generation
-        source, query, sort = self.source, self.query, self.sort_key
+        source, query, sort, total = self.source, self.query, self.sort_key, self.total
         self.queries.start(
             f"page {page}",
-            lambda _p, _c: source.page(query, sort, page * PAGE_SIZE, PAGE_SIZE),
+            lambda _p, _c: source.page(query, sort, page * PAGE_SIZE, PAGE_SIZE, total),
             lambda items: self._page_arrived(generation, page, items),
             lambda exc: self._query_error(generation, exc),
         )
@@ -290,11 +309,11 @@ class ThumbnailModel(QAbstractListModel):
             return item, self.loader.get(item.id, item.thumbnail)
         return None
 
-    def _thumbnail_loaded(self, image_id: int) -> None:
-        row = self._rows.get(image_id)
-        if row is not None and row < self.total:
-            index = self.index(row)
-            self.dataChanged.emit(index, index, [THUMBNAIL_ROLE])
+    def _thumbnail_loaded(self, image_ids: list[int]) -> None:
+        """One change notice spanning the batch: the view repaints once, not once per image."""
+        rows = [row for row in map(self._rows.get, image_ids) if row is not None and row < self.total]
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [THUMBNAIL_ROLE])
 
     def selection_resolver(self, ranges: list[tuple[int, int]]) -> Callable[[], list[int]]:
         """A function for a worker that returns the ids of row ranges (inclusive), fetching the
