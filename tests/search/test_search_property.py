@@ -204,3 +204,17 @@ def test_sort_orders_and_pages_are_consistent(tmp_path: Path) -> None:
         service.search("", sort="random", seed=1, limit=100).ids
         != service.search("", sort="random", seed=2, limit=100).ids
     )
+
+
+def test_query_beyond_sqlite_compound_limit_still_matches(tmp_path: Path) -> None:
+    """520 OR'ed tags would chain 520 SELECTs, beyond SQLite's compound limit (500)."""
+    project, ids = new_project(tmp_path, count=4)
+    with project.database.write_session() as session:
+        for n, image_id in enumerate(ids):
+            session.add(Tag(image_id=image_id, tag=f"t{n * 2 + 1}", position=0))
+    query = " OR ".join(f"tag:t{i}" for i in range(0, 1040, 2)) + " OR tag:t1 OR tag:t7"
+    expected = reference_ids(parse_query(query), load(project))
+    service = SearchService(project)
+    assert expected == [ids[0], ids[3]]
+    assert service.count(query) == len(expected)
+    assert sorted(service.search(query, limit=10).ids) == expected

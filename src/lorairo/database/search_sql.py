@@ -74,6 +74,8 @@ INDEXED_SORTS = frozenset({"added", "-added", "name", "-name", "id", "-id"})
 IMAGE_FIELDS = frozenset({"flag", "width", "height", "id", "aspect", "added", "format", "name"})
 # Beyond this many expanded tags a wildcard reads one IN range (sorted once) instead of a UNION.
 MAX_UNION_TAGS = 32
+# SELECTs per flat compound, below SQLite's SQLITE_MAX_COMPOUND_SELECT (500); longer chains nest.
+MAX_CHAIN = 400
 
 Wildcards = Mapping[str, Sequence[str]]
 Stream = Select[Any] | CompoundSelect[Any]
@@ -294,7 +296,8 @@ class _Chain(CompoundSelect[Any]):
     """A compound that stays unparenthesised as the *left* member of another compound.
 
     SQLite rejects parenthesised compounds but evaluates a flat chain left to right, so
-    `A INTERSECT B EXCEPT C` is `(A ∩ B) − C`. Only `_link` builds these, always on the left.
+    `A INTERSECT B EXCEPT C` is `(A ∩ B) − C`. Only `_link` builds these, and other members
+    are plain SELECTs (`_plain`), so an unparenthesised chain only ever stands on the left.
     """
 
     inherit_cache = True
@@ -316,17 +319,34 @@ def _plain(stream: Stream) -> Select[Any]:
     return select(stream.subquery().c.image_id)
 
 
-def _link(members: list[tuple[_CompoundSelectKeyword, Stream]], first: Stream) -> Stream:
-    result = first
-    for keyword, member in members:
-        result = _Chain(keyword, result, _plain(member))
-    return result
+def _chain_length(stream: Any) -> int:
+    """How many SELECTs SQLite sees in the flat chain `stream` renders to."""
+    if isinstance(stream, _Chain):
+        return _chain_length(stream.selects[0]) + len(stream.selects) - 1
+    return 1
+
+
+def _link(keyword: _CompoundSelectKeyword, left: Stream, others: list[Stream]) -> Stream:
+    """`left KEYWORD o1 KEYWORD o2 ...` as one flat chain (one compile level, not one per member).
+
+    Past MAX_CHAIN the others are grouped into wrapped sub-chains; for EXCEPT a group is their
+    UNION, since x − a − b = x − (a ∪ b).
+    """
+    if not others:
+        return left
+    if len(others) >= MAX_CHAIN:
+        grouping = _CompoundSelectKeyword.UNION if keyword == _CompoundSelectKeyword.EXCEPT else keyword
+        chunks = [others[start : start + MAX_CHAIN] for start in range(0, len(others), MAX_CHAIN)]
+        return _link(keyword, left, [_combine(grouping, chunk) for chunk in chunks])
+    if _chain_length(left) + len(others) > MAX_CHAIN:
+        left = _plain(left)
+    return _Chain(keyword, left, *[_plain(other) for other in others])
 
 
 def _combine(keyword: _CompoundSelectKeyword, streams: list[Stream]) -> Stream:
-    """One set operation over several streams; a compound member goes left, unwrapped."""
+    """One associative set operation over streams; a compound member goes left, unwrapped."""
     streams = sorted(streams, key=lambda stream: isinstance(stream, Select))
-    return _link([(keyword, stream) for stream in streams[1:]], streams[0])
+    return _link(keyword, streams[0], streams[1:])
 
 
 def _term_stream(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> Stream:
@@ -334,9 +354,7 @@ def _term_stream(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -
         return _ids(Image.id, _image_term(term))
     if term.field == "missing":
         model = Term("model", term.op, term.value, term.position)
-        return _link(
-            [(_CompoundSelectKeyword.EXCEPT, _term_stream(model, aliases, wildcards))], _ids(Image.id)
-        )
+        return _link(_CompoundSelectKeyword.EXCEPT, _ids(Image.id), [_term_stream(model, aliases, wildcards)])
     if term.field in {"tag", "rejected"}:
         names = _tag_names(term, aliases, wildcards)
         if names is not None and 1 < len(names) <= MAX_UNION_TAGS:
@@ -364,35 +382,37 @@ def _and_stream(node: And, aliases: Mapping[str, str], wildcards: Wildcards) -> 
             assert isinstance(child.child, Term)
             filters.append(not_(_image_term(child.child)))
         elif isinstance(child, Not):
-            negative.append(id_stream(child.child, aliases, wildcards))
+            negative.append(_stream(child.child, aliases, wildcards))
         elif isinstance(child, Term) and child.field == "missing":
             negative.append(_term_stream(Term("model", "=", child.value, child.position), aliases, wildcards))
         else:
-            positive.append(id_stream(child, aliases, wildcards))
+            positive.append(_stream(child, aliases, wildcards))
     if filters or not positive:
         positive.append(_ids(Image.id, *filters))
     left = _combine(_CompoundSelectKeyword.INTERSECT, positive)
-    return _link([(_CompoundSelectKeyword.EXCEPT, stream) for stream in negative], left)
+    return _link(_CompoundSelectKeyword.EXCEPT, left, negative)
 
 
 def id_stream(
     node: Node, aliases: Mapping[str, str] | None = None, wildcards: Wildcards | None = None
 ) -> Stream:
     """The matching image ids as a set expression (duplicates possible until `ordered_ids`)."""
-    aliases = aliases or {}
-    wildcards = wildcards or {}
+    return _stream(node, aliases or {}, wildcards or {})
+
+
+def _stream(node: Node, aliases: Mapping[str, str], wildcards: Wildcards) -> Stream:
     if isinstance(node, Term):
         return _term_stream(node, aliases, wildcards)
     if isinstance(node, Not):
         if _is_image_term(node.child):
             assert isinstance(node.child, Term)
             return _ids(Image.id, not_(_image_term(node.child)))
-        inner = id_stream(node.child, aliases, wildcards)
-        return _link([(_CompoundSelectKeyword.EXCEPT, inner)], _ids(Image.id))
+        inner = _stream(node.child, aliases, wildcards)
+        return _link(_CompoundSelectKeyword.EXCEPT, _ids(Image.id), [inner])
     if isinstance(node, And):
         return _and_stream(node, aliases, wildcards)
     assert isinstance(node, Or)
-    streams = [id_stream(child, aliases, wildcards) for child in node.children]
+    streams = [_stream(child, aliases, wildcards) for child in node.children]
     return _combine(_CompoundSelectKeyword.UNION, streams)
 
 
