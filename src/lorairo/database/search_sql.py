@@ -46,7 +46,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.selectable import _CompoundSelectKeyword
+from sqlalchemy.sql.selectable import _CompoundSelectKeyword  # private; what `_Chain` is built from
 
 from lorairo.database.schema import (
     SOURCE_MANUAL,
