@@ -6,7 +6,9 @@ Workers return small picklable records, never pixels, so the main process stays 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,9 +101,17 @@ DecodeOutcome = Decoded | Known | Rejected
 _repository: ImageRepository | None = None
 
 
+WORKER_NICENESS = 10
+
+
 def init_worker(database_path: str | None) -> None:
-    """Pool initializer: a read-only handle for the cheap 'already registered?' check."""
+    """Pool initializer: a read-only handle for the cheap 'already registered?' check. Decoding
+    is batch work: at a lower CPU priority it still takes every idle cycle, but no longer starves
+    an interactive process (the GUI thread scrolling the grid) of the cores."""
     global _repository
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(WORKER_NICENESS)
     if database_path:
         _repository = ImageRepository(Database(Path(database_path), migrate=False))
 
