@@ -52,6 +52,11 @@ def test_cells_flow_left_to_right_and_hit_testing_inverts_layout(qtbot: QtBot) -
         assert (rect.x(), rect.y()) == ((row % columns) * CELL_W, (row // columns) * CELL_H)
         if view.viewport().rect().contains(rect.center()):
             assert view.indexAt(rect.center()).row() == row
+    view.itemDelegate().edge = EDGE // 2  # type: ignore[attr-defined]
+    view.doItemsLayout()  # what the thumbnail-size slider does
+    assert view.visualRect(model.index(1)).x() == EDGE // 2 + 12
+    view.itemDelegate().edge = EDGE  # type: ignore[attr-defined]
+    view.doItemsLayout()
     lines = -(-103 // columns)
     assert view.verticalScrollBar().maximum() == lines * CELL_H - view.viewport().height()
     view.scrollTo(model.index(102))
@@ -153,6 +158,7 @@ def test_layout_and_updates_touch_only_visible_rows(qtbot: QtBot) -> None:
         lambda: model.dataChanged.emit(model.index(3), model.index(3)),
         reset,
         scroll_half_way,
+        lambda: view.keyboardSearch("img_4999999"),
     ]
     for change in changes:
         model.calls = 0

@@ -155,6 +155,10 @@ class ThumbnailGridView(QAbstractItemView):
     def isIndexHidden(self, index: Index) -> bool:
         return False
 
+    def keyboardSearch(self, search: str) -> None:
+        """Typing a letter does not look for a matching name: Qt's default scans every row's
+        display text, which would load every page of a 100k result. Ctrl+F is the search."""
+
     def moveCursor(self, action: Cursor, modifiers: Qt.KeyboardModifier) -> QModelIndex:
         count, model = self._count(), self.model()
         if count == 0 or model is None:
