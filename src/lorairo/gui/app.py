@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import sys
 
@@ -12,27 +11,10 @@ from lorairo.gui.main_window import MainWindow
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import ProjectService
 
-NONE_RESERVE = 1 << 40
 GC_OLD_THRESHOLD = 1000  # middle collections between full ones (CPython default: 10)
 
 
-def pin_none() -> None:
-    """Make None's reference count unreachable by zero, as Python 3.12 does (PEP 683).
-
-    The PySide6 6.12 abi3 wheel returns None from void methods (`QPainter.save`, `setPen`, ...)
-    without a new reference; Python 3.11 then drops None's count by one per call, and a delegate
-    painting a few thousand cells aborts the interpreter ("none_dealloc: deallocating None").
-    """
-    if sys.version_info >= (3, 12) or sys.getrefcount(None) > NONE_RESERVE:
-        return
-    before = sys.getrefcount(None)
-    count = ctypes.c_ssize_t.from_address(id(None))
-    if count.value == before - 1:  # ob_refcnt is the first field (release builds)
-        count.value += NONE_RESERVE
-
-
 def application() -> QApplication:
-    pin_none()
     app = QApplication.instance()
     if isinstance(app, QApplication):
         return app
@@ -64,7 +46,6 @@ def tune_gc() -> None:
 
 def create_window(config: ConfigurationService, project: str | None = None) -> MainWindow:
     """The main window opening `project`, else the last project, else the default one."""
-    pin_none()
     window = MainWindow(config)
     name = project
     if name is None:
