@@ -28,6 +28,7 @@ from genai_tag_db_tools.cleaning import clean_tag
 from lorairo.database.schema import SOURCE_MANUAL, Base, EditChange, EditLog, Image, utcnow
 from lorairo.database.search_repository import SearchRepository
 from lorairo.database.search_sql import compile_condition
+from lorairo.errors import ValidationError
 from lorairo.search.query_language import Node
 
 Action = Literal["insert", "update", "delete"]
@@ -239,6 +240,27 @@ class EditRepository:
             after = {**row, "rejected_at": None if restore else now, "updated_at": now}
             label = f"{'restore' if restore else 'reject'} {row['tag']}"
             changes.append(RowChange("tags", "update", row["image_id"], row, after, label, row["id"]))
+        return changes
+
+    def plan_reorder_tags(self, session: Session, image_id: int, ordered: list[str]) -> list[RowChange]:
+        """Positions 0..n-1 follow `ordered` (every row of a named tag, so a tag several models gave
+        moves as one); rows not named keep their relative order after them. Only moved rows change."""
+        rows = sorted(self._rows(session, "tags", [image_id]), key=lambda r: (r["position"], r["id"]))
+        known = {row["tag"] for row in rows}
+        unknown = [tag for tag in ordered if tag not in known]
+        if unknown:
+            raise ValidationError(f"image {image_id} has no tag {', '.join(unknown[:10])}")
+        rank = {tag: index for index, tag in enumerate(ordered)}
+        rest = [row for row in rows if row["tag"] not in rank]
+        targets = [(row, rank[row["tag"]]) for row in rows if row["tag"] in rank]
+        targets += [(row, len(ordered) + index) for index, row in enumerate(rest)]
+        now = utcnow()
+        changes = []
+        for row, target in targets:
+            if row["position"] != target:
+                after = {**row, "position": target, "is_edited_manually": True, "updated_at": now}
+                label = f"{row['tag']} @{target}"
+                changes.append(RowChange("tags", "update", image_id, row, after, label, row["id"]))
         return changes
 
     def plan_set_manual(

@@ -454,6 +454,7 @@ class MainWindow(QMainWindow):
                 lambda s, t: s.reject_tags(t, [tag], restore=restore, apply=True),
             )
         )
+        inspector.tag_editor.reorder_requested.connect(self.reorder_current)
         inspector.tag_editor.prefix_typed.connect(self._suggest_tags)
         inspector.caption_save_requested.connect(
             lambda text: self.edit_current("caption", lambda s, t: s.set_caption(t, text, apply=True))
@@ -468,6 +469,13 @@ class MainWindow(QMainWindow):
 
     def set_reviewed(self, reviewed: bool) -> None:
         self.edit_current("reviewed", lambda s, t: s.mark_reviewed(t, reviewed=reviewed, apply=True))
+
+    def reorder_current(self, tags: list[str]) -> Task | None:
+        """Store the tag editor's dragged order as one undoable edit of the inspected image."""
+        image_id = self.inspector.image_id
+        if image_id is None:
+            return None
+        return self.edit_current("reorder tags", lambda s, _t: s.reorder_tags(image_id, tags, apply=True))
 
     def edit_current(self, what: str, edit: Callable[[EditService, EditTarget], EditReport]) -> Task | None:
         """Apply one edit to the image in the inspector (an edit-log entry, so Ctrl+Z undoes it)."""

@@ -327,6 +327,30 @@ class EditService:
             cancel=cancel,
         )
 
+    def reorder_tags(
+        self,
+        image_id: int,
+        ordered_tags: list[str],
+        *,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport:
+        """Put one image's tags in the given order (the editor's drag and drop), undoable like any edit."""
+        ordered = list(dict.fromkeys(ordered_tags))
+        if not ordered:
+            raise ValidationError("no tags given to order")
+        return self._run(
+            "reorder_tags",
+            f"reorder tags of image {image_id}",
+            EditTarget(ids=(image_id,)),
+            {"tags": ordered},
+            lambda s, ids: [c for i in ids for c in self.repository.plan_reorder_tags(s, i, ordered)],
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+        )
+
     def set_caption(
         self,
         target: EditTarget,

@@ -1,5 +1,6 @@
 """Tag editor for one image: the tags that count, rejected ones struck through, an input with
-autocomplete from the tag database and the project's own tags (post counts shown).
+autocomplete from the tag database and the project's own tags (post counts shown); drag a tag to
+reorder.
 
 Edits are requested by signal; the window runs them through `EditService` in a worker, so every
 change is in the edit log and undoable.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QCompleter,
     QHBoxLayout,
     QLineEdit,
@@ -27,6 +29,7 @@ REJECTED_ROLE = Qt.ItemDataRole.UserRole + 2
 class TagEditor(QWidget):
     add_requested = Signal(list)
     reject_requested = Signal(str, bool)  # tag, restore
+    reorder_requested = Signal(list)  # every tag name, in the new order
     prefix_typed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -34,6 +37,9 @@ class TagEditor(QWidget):
         self.list = QListWidget()
         self.list.setToolTip("Delete: reject the tag (again to restore it)")
         self.list.installEventFilter(self)
+        self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.list.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.list.model().rowsMoved.connect(self._moved)
         self.input = QLineEdit()
         self.input.setPlaceholderText("Add tags (comma-separated)…")
         self.add_button = QPushButton("Add")
@@ -119,6 +125,10 @@ class TagEditor(QWidget):
         item = self.list.currentItem()
         if item is not None:
             self.reject_requested.emit(item.data(TAG_ROLE), bool(item.data(REJECTED_ROLE)))
+
+    def _moved(self) -> None:
+        """A drop moved a row: ask for the list's order to be stored (the refresh then redraws it)."""
+        self.reorder_requested.emit([tag for tag, _rejected in self.tags()])
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (
