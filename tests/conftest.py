@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lorairo.services.configuration_service import ConfigurationService
+from lorairo.services.project_service import Project, ProjectService
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -32,3 +35,17 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     ):
         monkeypatch.delenv(var, raising=False)
     yield home
+
+
+@pytest.fixture
+def config() -> ConfigurationService:
+    """The isolated configuration (created with defaults on first use)."""
+    return ConfigurationService()
+
+
+@pytest.fixture
+def project(config: ConfigurationService) -> Iterator[Project]:
+    """A fresh project named `t` in the isolated database directory."""
+    opened = ProjectService(config).create("t")
+    yield opened
+    opened.close()

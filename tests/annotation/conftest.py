@@ -9,7 +9,6 @@ import pytest
 
 from image_annotator_lib.local.session_cache import default_session_cache
 from lorairo.services.configuration_service import ConfigurationService
-from lorairo.services.project_service import Project, ProjectService
 from tests.annotation.onnx_builders import build_colour_tagger
 
 
@@ -19,18 +18,6 @@ def fresh_sessions() -> Iterator[None]:
     default_session_cache.clear()
     yield
     default_session_cache.clear()
-
-
-@pytest.fixture
-def config() -> ConfigurationService:
-    return ConfigurationService()
-
-
-@pytest.fixture
-def project(config: ConfigurationService) -> Iterator[Project]:
-    opened = ProjectService(config).create("t")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

@@ -12,11 +12,6 @@ from tests.export.builders import Builder, Demo, make_demo
 
 
 @pytest.fixture
-def config() -> ConfigurationService:
-    return ConfigurationService()
-
-
-@pytest.fixture
 def builder(config: ConfigurationService) -> Iterator[Builder]:
     project = ProjectService(config).create("demo")
     try:

@@ -25,11 +25,6 @@ WaitTask = Callable[[Task], object]
 
 
 @pytest.fixture
-def config() -> ConfigurationService:
-    return ConfigurationService()
-
-
-@pytest.fixture
 def source_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "incoming"
     for index in range(IMAGES):

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 
 from lorairo.database.schema import Image
 from lorairo.services.configuration_service import ConfigurationService
-from lorairo.services.project_service import Project, ProjectService
+from lorairo.services.project_service import Project
 from lorairo.services.registration_service import RegistrationService
-
-
-@pytest.fixture
-def config() -> ConfigurationService:
-    return ConfigurationService()
-
-
-@pytest.fixture
-def project(config: ConfigurationService) -> Iterator[Project]:
-    opened = ProjectService(config).create("reg")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
