@@ -47,3 +47,9 @@ class AuthenticationError(AIProviderError):
 
 class OperationCancelled(LoRAIroException):
     """A long operation stopped because its cancel token was set."""
+
+
+class ModelNotAvailableError(AIProviderError):
+    """The provider answered 404 / model-not-found: the model id is wrong or retired."""
+
+    exit_code = 2

@@ -27,7 +27,9 @@ from typing import Any, Literal
 
 from PIL import Image
 
-Behaviour = Literal["ok", "429", "500", "timeout", "refusal", "content_filter", "malformed", "text", "401"]
+Behaviour = Literal[
+    "ok", "429", "500", "timeout", "refusal", "content_filter", "malformed", "text", "401", "404"
+]
 Protocol = Literal["openai", "anthropic", "google"]
 LEVEL = 51  # colour channels are quantised to multiples of 51, which survive JPEG exactly enough
 
@@ -140,12 +142,12 @@ def _free_text(request: FakeRequest) -> str:
 
 def _error_body(protocol: Protocol, status: int, message: str) -> dict[str, Any]:
     if protocol == "anthropic":
-        kinds = {401: "authentication_error", 429: "rate_limit_error", 500: "api_error"}
+        kinds = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error", 500: "api_error"}
         return {"type": "error", "error": {"type": kinds.get(status, "api_error"), "message": message}}
     if protocol == "google":
-        statuses = {401: "UNAUTHENTICATED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}
+        statuses = {401: "UNAUTHENTICATED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}
         return {"error": {"code": status, "message": message, "status": statuses.get(status, "INTERNAL")}}
-    codes = {401: "invalid_api_key", 429: "rate_limit_exceeded", 500: "server_error"}
+    codes = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded", 500: "server_error"}
     return {"error": {"message": message, "type": "error", "param": None, "code": codes.get(status)}}
 
 
@@ -310,11 +312,17 @@ class FakeLLMServer:
 
     def chat_result(self, request: FakeRequest, behaviour: Behaviour) -> tuple[int, dict[str, Any]]:
         """Status and body for one annotation request (shared by live calls and batches)."""
-        codes = {"429": 429, "500": 500, "401": 401}
+        codes = {"429": 429, "500": 500, "401": 401, "404": 404}
         if behaviour in codes:
             status = codes[behaviour]
+            model = request.body.get("model") or request.path.rpartition("/models/")[2].split(":")[0]
             message = {
                 401: f"Incorrect API key provided: {request.api_key}",
+                404: {  # each service's own wording for a retired or unknown model
+                    "openai": f"The model `{model}` does not exist or you do not have access to it.",
+                    "anthropic": f"model: {model}",
+                    "google": f"models/{model} is not found for API version v1beta.",
+                }[request.protocol],
                 429: "Rate limit reached, slow down",
                 500: f"The server had an error processing request with key {request.api_key}",
             }[status]

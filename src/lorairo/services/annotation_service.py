@@ -24,13 +24,14 @@ from image_annotator_lib.core.types import AnnotationFailure, AnnotationResult
 from image_annotator_lib.exceptions import (
     ModelLoadError,
     ProviderAuthenticationError,
+    ProviderModelNotFoundError,
     ProviderUnavailableError,
 )
 from image_annotator_lib.registry import ModelRegistry
 from lorairo.annotations.ai_annotator import AiAnnotatorError, build_registry, load_annotator
 from lorairo.annotations.provider_settings import resolve_provider_model
 from lorairo.database.annotation_repository import AnnotationRepository, ImageToAnnotate, SaveCounts
-from lorairo.errors import AuthenticationError, ValidationError
+from lorairo.errors import AuthenticationError, ModelNotAvailableError, ValidationError
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
@@ -308,6 +309,8 @@ class AnnotationService:
             return list(zip(batch.to_annotate, results, strict=True))
         except ProviderAuthenticationError as exc:
             raise AuthenticationError(str(exc)) from exc
+        except ProviderModelNotFoundError as exc:  # nothing of this batch is stored
+            raise ModelNotAvailableError(str(exc)) from exc
         except RUN_STOPPING_ERRORS as exc:
             raise AiAnnotatorError(f"{annotator.name}: {exc}") from exc
         except Exception as exc:  # one failing batch is recorded; the run goes on

@@ -19,6 +19,11 @@ class ProviderAuthenticationError(AnnotatorLibError):
     """401/403 from a provider: the whole run must stop, retrying cannot help."""
 
 
+class ProviderModelNotFoundError(AnnotatorLibError):
+    """404 / model-not-found: the model id does not exist (or was retired) at that provider, so
+    every further request would fail the same way; the whole run stops."""
+
+
 class ProviderUnavailableError(AnnotatorLibError):
     """The provider has no API key configured, so its models are hidden and refused."""
 

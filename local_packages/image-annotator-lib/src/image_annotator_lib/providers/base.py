@@ -24,7 +24,12 @@ from image_annotator_lib.core.types import (
     TagPrediction,
     UsageStats,
 )
-from image_annotator_lib.exceptions import ProviderAuthenticationError, ProviderUnavailableError
+from image_annotator_lib.exceptions import (
+    AnnotatorLibError,
+    ProviderAuthenticationError,
+    ProviderModelNotFoundError,
+    ProviderUnavailableError,
+)
 from image_annotator_lib.providers.image_encoding import EncodedImage, encode_image
 from image_annotator_lib.providers.parsing import MalformedOutputError, parse_annotation
 from image_annotator_lib.providers.prompt import PromptOptions, build_prompt
@@ -57,7 +62,7 @@ class Reply:
 
 
 class _Stopped(Exception):
-    """Another image of the batch hit an authentication error; this one is abandoned unsent."""
+    """Another image of the batch hit a run-stopping error; this one is abandoned unsent."""
 
 
 class VisionProvider(Annotator):
@@ -126,7 +131,8 @@ class VisionProvider(Annotator):
     # -- the loop ------------------------------------------------------------------------------
 
     def annotate_batch(self, images: Sequence[Image.Image]) -> list[AnnotationResult]:
-        """Annotate concurrently (at most `max_concurrency` in flight); raise on 401/403."""
+        """Annotate concurrently (at most `max_concurrency` in flight); raise on 401/403 and on
+        404 / model-not-found, returning nothing, so the caller records no per-image rows."""
         if not images:
             return []
         self.load()
@@ -135,17 +141,25 @@ class VisionProvider(Annotator):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.settings.name}-vlm") as pool:
             futures = [pool.submit(self._annotate_one, image, stop) for image in images]
             results: list[AnnotationResult] = []
-            auth_error: ProviderAuthenticationError | None = None
+            stopping: AnnotatorLibError | None = None
             for future in futures:
                 try:
                     results.append(future.result())
-                except ProviderAuthenticationError as exc:
-                    auth_error = auth_error or exc
+                except (ProviderAuthenticationError, ProviderModelNotFoundError) as exc:
+                    stopping = stopping or exc
                 except _Stopped:
                     continue
-        if auth_error is not None:
-            raise auth_error
+        if stopping is not None:
+            raise stopping
         return results
+
+    def model_missing_message(self, error: ProviderError) -> str:
+        """One line naming the model and the provider, and where to find what it does offer."""
+        detail = " ".join(error.message.split())[:200]
+        return (
+            f"model {self.model!r} not found at provider {self.settings.name!r} ({detail}); "
+            f"`lorairo providers models {self.settings.name}` lists its models"
+        )
 
     def _failure(self, kind: FailureKind, message: str, usage: UsageStats) -> AnnotationResult:
         return AnnotationResult(
@@ -204,6 +218,9 @@ class VisionProvider(Annotator):
                     f"{self.settings.name}: authentication failed ({error.status or 'no status'}); "
                     f"check the API key configured for provider {self.settings.name!r}"
                 )
+            if error.kind == "model_not_found":
+                stop.set()
+                raise ProviderModelNotFoundError(self.model_missing_message(error))
             if error.kind == "policy":
                 return self._failure("policy_violation", error.message, usage)
             if error.kind == "malformed":

@@ -2,13 +2,14 @@
 
 Each SDK raises its own exception types; providers translate them into one `ProviderError` so
 the retry loop decides the same way everywhere: 429/408/5xx/timeouts/connection errors are worth
-another try (after `Retry-After` when the server gives one), 401/403 stop the whole run, a content
-refusal is never retried, and any other 4xx is a per-image error.
+another try (after `Retry-After` when the server gives one), 401/403 and 404 / model-not-found stop
+the whole run, a content refusal is never retried, and any other 4xx is a per-image error.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,8 +18,13 @@ from typing import Literal
 
 import httpx
 
-ErrorKind = Literal["auth", "policy", "rate_limited", "timeout", "server_error", "malformed", "fatal"]
+ErrorKind = Literal["auth", "model_not_found", "policy", "rate_limited", "timeout", "server_error", "malformed", "fatal"]
 RETRYABLE: frozenset[ErrorKind] = frozenset({"rate_limited", "timeout", "server_error"})
+# 400/422 answers some servers give for an unknown model (vLLM, LM Studio, OpenRouter wording).
+_MODEL_MISSING = re.compile(
+    r"model[^.\n]{0,80}?(not found|does not exist)|model_not_found|(unknown|no such) model\b",
+    re.IGNORECASE,
+)
 RETRY_AFTER_CAP = 300.0  # a server asking for more than five minutes is treated as five minutes
 
 _TIMEOUT_TYPES: tuple[type[BaseException], ...] = (httpx.TimeoutException, TimeoutError)
@@ -77,6 +83,8 @@ def classify_status(status: int, message: str, retry_after: float | None = None)
     text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
     if status in (401, 403):
         return ProviderError("auth", text, status)
+    if status == 404 or (status in (400, 422) and _MODEL_MISSING.search(message or "")):
+        return ProviderError("model_not_found", text, status)
     if status == 429:
         return ProviderError("rate_limited", text, status, retry_after)
     if status == 408:
