@@ -95,7 +95,7 @@ def test_backoff_grows_is_capped_and_honours_retry_after() -> None:
         (500, "server_error"),
         (503, "server_error"),
         (400, "fatal"),
-        (404, "fatal"),
+        (404, "model_not_found"),
     ],
 )
 def test_status_classification(status: int, kind: str) -> None:
