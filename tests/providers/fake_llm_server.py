@@ -1,7 +1,10 @@
 """A fake vision-LLM server on 127.0.0.1 for the official SDKs (openai, anthropic, google-genai).
 
 It speaks just enough of each wire protocol: OpenAI chat completions, files and batches;
-Anthropic messages; Gemini generateContent. Every request is decoded (including its image) and
+Anthropic messages; Gemini generateContent; the model lists of each (`/v1/models` in OpenAI's and
+Anthropic's shapes, Gemini's `/v1beta/models`), Ollama's `/api/tags` + `/api/show` when `ollama`
+is set, and llama.cpp's `/props` with `total_slots` when `slots` is set (the server then answers
+at most that many annotation requests at once, each after `latency` seconds, like a real one). Every request is decoded (including its image) and
 passed to `server.script`, which picks the behaviour: a good answer, 429 with Retry-After, 500,
 a timeout (sleeping past the client's timeout), a refusal, malformed JSON, free text or 401.
 Good answers are derived from the image's colour, so a test can check each image got its own.
@@ -142,7 +145,12 @@ def _free_text(request: FakeRequest) -> str:
 
 def _error_body(protocol: Protocol, status: int, message: str) -> dict[str, Any]:
     if protocol == "anthropic":
-        kinds = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error", 500: "api_error"}
+        kinds = {
+            401: "authentication_error",
+            404: "not_found_error",
+            429: "rate_limit_error",
+            500: "api_error",
+        }
         return {"type": "error", "error": {"type": kinds.get(status, "api_error"), "message": message}}
     if protocol == "google":
         statuses = {401: "UNAUTHENTICATED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}
@@ -243,6 +251,16 @@ class FakeLLMServer:
     timeout_sleep: float = 1.0
     required_key: str | None = None
     batch_polls_until_complete: int = 1
+    served_models: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {"id": "qwen-test", "architecture": {"input_modalities": ["text", "image"]}},
+            {"id": "text-only", "architecture": {"input_modalities": ["text"]}},
+            {"id": "unsaid"},
+        ]
+    )
+    ollama: bool = False
+    slots: int | None = None
+    latency: float = 0.0
     requests: list[FakeRequest] = field(default_factory=list)
     raw: list[Recorded] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
@@ -253,6 +271,9 @@ class FakeLLMServer:
         self._counter = itertools.count(1)
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
+        self._slots = threading.BoundedSemaphore(self.slots) if self.slots else None
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -393,7 +414,13 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             return {k.lower(): v for k, v in self.headers.items()}
 
         def _key_ok(self) -> bool:
-            return server.key_ok(self._headers().get("authorization", "").removeprefix("Bearer "))
+            headers = self._headers()
+            key = (
+                headers.get("authorization", "").removeprefix("Bearer ")
+                or headers.get("x-api-key", "")
+                or headers.get("x-goog-api-key", "")
+            )
+            return server.key_ok(key)
 
         def _read(self) -> bytes:
             if self.headers.get("transfer-encoding", "").lower() == "chunked":
@@ -425,6 +452,22 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 pass
 
         def _annotate(self, protocol: Protocol, body: dict[str, Any]) -> None:
+            if server._slots is None:
+                self._answer(protocol, body)
+                return
+            with server._slots:  # a real server queues requests beyond its parallel slots
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer(protocol, body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+        def _answer(self, protocol: Protocol, body: dict[str, Any]) -> None:
+            if server.latency:
+                time.sleep(server.latency)
             request, behaviour = server._decide(protocol, self.path, self._headers(), body)
             if behaviour == "timeout":
                 time.sleep(server.timeout_sleep)
@@ -448,6 +491,8 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._upload(data)
             elif path == "/v1/batches":
                 self._create_batch(json.loads(data))
+            elif path == "/api/show" and server.ollama:
+                self._ollama_show(json.loads(data))
             else:
                 self._send(404, {"error": {"message": f"no route {path}"}})
 
@@ -456,6 +501,16 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             if not self._key_ok():
                 self._send(401, _error_body("openai", 401, "Incorrect API key provided"))
+            elif path in ("/v1/models", "/v1beta/models"):
+                self._model_list(path)
+            elif path == "/api/tags" and server.ollama:
+                models = [
+                    {"name": m["id"], "model": m["id"], "details": {"families": m.get("families", [])}}
+                    for m in server.served_models
+                ]
+                self._send(200, {"models": models})
+            elif path == "/props" and server.slots:
+                self._send(200, {"total_slots": server.slots, "modalities": {"vision": True}})
             elif match := re.match(r"^/v1/batches/([\w-]+)$", path):
                 batch = server.batches.get(match.group(1))
                 if batch is None:
@@ -471,6 +526,55 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                     self._send(200, content)
             else:
                 self._send(404, {"error": {"message": f"no route {path}"}})
+
+        def _model_list(self, path: str) -> None:
+            """OpenAI's, Anthropic's and Gemini's lists (one path; told apart by their key headers)."""
+            if path == "/v1beta/models" or "x-goog-api-key" in self._headers():
+                models = [
+                    {
+                        "name": f"models/{m['id']}",
+                        "supportedGenerationMethods": m.get("actions", ["generateContent"]),
+                    }
+                    for m in server.served_models
+                ]
+                self._send(200, {"models": models})
+            elif "anthropic-version" in self._headers():
+                data = [
+                    {
+                        "type": "model",
+                        "id": m["id"],
+                        "display_name": m["id"],
+                        "created_at": "2026-11-01T00:00:00Z",
+                        **(
+                            {
+                                "capabilities": {
+                                    "image_input": {
+                                        "supported": "image" in m["architecture"]["input_modalities"]
+                                    }
+                                }
+                            }
+                            if "architecture" in m
+                            else {}
+                        ),
+                    }
+                    for m in server.served_models
+                ]
+                first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+                self._send(200, {"data": data, "has_more": False, "first_id": first, "last_id": last})
+            else:
+                data = [
+                    {"object": "model", "created": 0, "owned_by": "fake", **m} for m in server.served_models
+                ]
+                self._send(200, {"object": "list", "data": data})
+
+        def _ollama_show(self, body: dict[str, Any]) -> None:
+            model = next((m for m in server.served_models if m["id"] == body.get("model")), None)
+            if model is None:
+                self._send(404, {"error": f"model '{body.get('model')}' not found"})
+            elif "capabilities" in model:
+                self._send(200, {"capabilities": model["capabilities"], "details": {}})
+            else:
+                self._send(200, {"details": {"families": model.get("families", [])}})
 
         def _upload(self, data: bytes) -> None:
             message = email.parser.BytesParser(policy=email.policy.default).parsebytes(

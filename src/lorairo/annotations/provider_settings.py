@@ -7,7 +7,7 @@ model name that points at one is refused with a message naming where the key goe
 from __future__ import annotations
 
 from image_annotator_lib.core.base import ModelSpec
-from image_annotator_lib.providers.catalog import model_spec, model_specs, split_model_name
+from image_annotator_lib.providers.catalog import DEFAULT_MODELS, model_spec, model_specs, split_model_name
 from image_annotator_lib.providers.prompt import PromptOptions
 from image_annotator_lib.providers.settings import ProviderSettings
 from image_annotator_lib.registry import ModelRegistry
@@ -16,6 +16,7 @@ from lorairo.services.configuration_service import (
     BUILTIN_PROVIDERS,
     PROVIDER_KEY_ENV,
     ConfigurationService,
+    ProviderSection,
 )
 from lorairo.utils.masking import register_secret
 
@@ -23,6 +24,13 @@ from lorairo.utils.masking import register_secret
 def provider_names(config: ConfigurationService) -> list[str]:
     """Built-in providers plus every `[ai_providers.<name>]` table."""
     return list(dict.fromkeys([*BUILTIN_PROVIDERS, *config.config.ai_providers]))
+
+
+def _concurrency(section: ProviderSection, kind: str) -> int | None:
+    """What the user set; else 4 for clouds, None (= the server's parallel slots, else 2) for servers."""
+    if "max_concurrency" in section.model_fields_set or kind != "openai-compatible":
+        return section.max_concurrency
+    return None
 
 
 def provider_settings(config: ConfigurationService, name: str) -> ProviderSettings:
@@ -40,7 +48,7 @@ def provider_settings(config: ConfigurationService, name: str) -> ProviderSettin
         timeout=section.timeout,
         retry_attempts=section.retry_attempts,
         requests_per_minute=section.rate_limit_requests_per_minute,
-        max_concurrency=section.max_concurrency,
+        max_concurrency=_concurrency(section, kind),
         retry_base_delay=section.retry_base_delay,
     )
 
@@ -51,8 +59,11 @@ def prompt_options(config: ConfigurationService) -> PromptOptions:
 
 
 def configured_models(config: ConfigurationService, name: str) -> list[str]:
+    """The pinned models; for a cloud provider with none pinned, the library's current default."""
     section = config.provider(name)
-    return list(dict.fromkeys(m for m in [section.model, *section.models] if m))
+    pinned = list(dict.fromkeys(m for m in [section.model, *section.models] if m))
+    default = DEFAULT_MODELS.get(config.provider_kind(name))
+    return pinned or ([default] if default else [])
 
 
 def add_provider_models(registry: ModelRegistry, config: ConfigurationService) -> None:

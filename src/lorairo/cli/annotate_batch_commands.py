@@ -17,7 +17,7 @@ from lorairo.services.batch_service import MAX_REQUESTS, BatchAnnotationService,
 @annotate_batch_app.command("submit")
 def submit(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option("-m", "--model", help="openai/<model>, e.g. openai/gpt-4o-mini.")],
+    model: Annotated[str, typer.Option("-m", "--model", help="openai/<model>, e.g. openai/gpt-5.4-mini.")],
     project: ProjectOption = None,
     ids: Annotated[
         str | None, typer.Option("--ids", help="Image ids, e.g. 1,2,10-20 (default: missing).")

@@ -13,6 +13,7 @@ from lorairo.cli.output import emit, progress_bar, stdout
 from lorairo.database.annotation_repository import AnnotationRepository
 from lorairo.errors import ValidationError
 from lorairo.services.annotation_service import AnnotationService, Selection
+from lorairo.services.provider_service import add_discovered_models
 
 
 def parse_ids(text: str) -> list[int]:
@@ -102,9 +103,12 @@ def run(
 
 @annotate_app.command("models")
 def models(ctx: typer.Context) -> None:
-    """List annotation models: type, local or API, installed or not, size on disk."""
+    """List annotation models: type, local or API, installed or not, size on disk. A local server
+    with no pinned models is asked for its list (NAME/<id>)."""
     cli = state(ctx)
-    infos = get_available_annotator_models(build_registry(cli.config))
+    registry = build_registry(cli.config)
+    add_discovered_models(registry, cli.config)
+    infos = get_available_annotator_models(registry)
     data: dict[str, Any] = {"models": [info.to_dict() for info in infos]}
 
     def render() -> None:

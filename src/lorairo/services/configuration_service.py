@@ -190,26 +190,28 @@ character_threshold = 0.85
 
 [ai_providers.openai]
 api_key_env = "OPENAI_API_KEY"
-model = "gpt-4o-mini"
+model = ""                       # empty = the library's current default (providers models lists more)
 timeout = 60
 retry_attempts = 3
 rate_limit_requests_per_minute = 60
 
 [ai_providers.anthropic]
 api_key_env = "ANTHROPIC_API_KEY"
-model = "claude-sonnet-4-5"
+model = ""                       # empty = the library's current default (providers models lists more)
 timeout = 60
 retry_attempts = 3
 rate_limit_requests_per_minute = 50
 
 [ai_providers.google]
 api_key_env = "GOOGLE_API_KEY"
-model = "gemini-2.5-flash"
+model = ""                       # empty = the library's current default (providers models lists more)
 timeout = 60
 retry_attempts = 3
 rate_limit_requests_per_minute = 60
 
-# Any OpenAI-compatible server (Ollama, LM Studio, vLLM, OpenRouter):
+# Any OpenAI-compatible server (Ollama, LM Studio, vLLM, OpenRouter); `lorairo providers add` writes it.
+# Models are discovered from the server when none are pinned; max_concurrency defaults to the
+# server's parallel slots when it reports them, else 2.
 # [ai_providers.local]
 # kind = "openai-compatible"
 # base_url = "http://127.0.0.1:11434/v1"

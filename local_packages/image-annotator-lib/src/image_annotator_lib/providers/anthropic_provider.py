@@ -15,6 +15,18 @@ if TYPE_CHECKING:
 MAX_OUTPUT_TOKENS = 1024
 
 
+def classify_anthropic_error(exc: Exception) -> ProviderError | None:
+    import anthropic
+
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderError("timeout", "request timed out")
+    if isinstance(exc, anthropic.APIConnectionError):
+        return ProviderError("server_error", f"connection failed: {exc}")
+    if isinstance(exc, anthropic.APIStatusError):
+        return classify_status(exc.status_code, exc.message, parse_retry_after(exc.response.headers))
+    return None
+
+
 class AnthropicProvider(VisionProvider):
     """`anthropic/<model>`: a refusal arrives as `stop_reason == "refusal"`."""
 
@@ -74,12 +86,4 @@ class AnthropicProvider(VisionProvider):
         return Reply(answer="\n".join(texts) or None, **tokens)
 
     def _classify_sdk_error(self, exc: Exception) -> ProviderError | None:
-        import anthropic
-
-        if isinstance(exc, anthropic.APITimeoutError):
-            return ProviderError("timeout", "request timed out")
-        if isinstance(exc, anthropic.APIConnectionError):
-            return ProviderError("server_error", f"connection failed: {exc}")
-        if isinstance(exc, anthropic.APIStatusError):
-            return classify_status(exc.status_code, exc.message, parse_retry_after(exc.response.headers))
-        return None
+        return classify_anthropic_error(exc)

@@ -37,6 +37,8 @@ from image_annotator_lib.providers.rate_limit import limiter_for
 from image_annotator_lib.providers.retry import ProviderError, RetryPolicy, classify_transport
 from image_annotator_lib.providers.settings import ProviderSettings
 
+LOCAL_DEFAULT_CONCURRENCY = 2  # a local server that does not report its parallel slots
+
 _EXHAUSTED: dict[str, FailureKind] = {
     "rate_limited": "rate_limited",
     "timeout": "timeout",
@@ -90,6 +92,7 @@ class VisionProvider(Annotator):
         )
         self._client: Any = None
         self._client_lock = threading.Lock()
+        self.concurrency = settings.max_concurrency or LOCAL_DEFAULT_CONCURRENCY
 
     # -- what a provider implements ----------------------------------------------------------
 
@@ -120,6 +123,10 @@ class VisionProvider(Annotator):
                     f"provider {self.settings.name!r} has no API key configured; its models are unavailable"
                 )
             self._client = self._create_client()
+            if self.settings.max_concurrency is None:
+                from image_annotator_lib.providers.discovery import parallel_slots
+
+                self.concurrency = parallel_slots(self.settings) or LOCAL_DEFAULT_CONCURRENCY
 
     def unload(self) -> None:
         with self._client_lock:
@@ -137,7 +144,7 @@ class VisionProvider(Annotator):
             return []
         self.load()
         stop = threading.Event()
-        workers = min(self.settings.max_concurrency, len(images))
+        workers = min(self.concurrency, len(images))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.settings.name}-vlm") as pool:
             futures = [pool.submit(self._annotate_one, image, stop) for image in images]
             results: list[AnnotationResult] = []

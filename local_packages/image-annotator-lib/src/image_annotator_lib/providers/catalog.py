@@ -1,7 +1,7 @@
 """Provider classes by kind, registered with the model registry, and specs for configured models.
 
-Model names are `<provider name>/<model id>`: `openai/gpt-4o-mini`, `anthropic/claude-sonnet-4-5`,
-`google/gemini-2.5-flash`, or `local/qwen2.5vl:7b` for a provider the user named `local`.
+Model names are `<provider name>/<model id>`: `openai/gpt-5.4-mini`, `anthropic/claude-sonnet-5-5`,
+`google/gemini-3.5-flash`, or `local/qwen2.5vl:7b` for a provider the user named `local`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,17 @@ CLASSES_BY_KIND: dict[str, type[VisionProvider]] = {
     "openai-compatible": OpenAIProvider,
     "anthropic": AnthropicProvider,
     "google": GoogleProvider,
+}
+
+# The model used when a cloud provider's config pins none. Chosen (December 2026) from the locked
+# SDKs' own lists, skipping every model with an announced shutdown: openai 3.54's ChatModel
+# deprecation notes, anthropic 2.12's DEPRECATED_MODELS (claude-sonnet-4-5 retired 2026-11-30),
+# google-genai 3.4's tokenizer table of released Gemini models. Update with the SDKs;
+# `lorairo providers models <name>` shows what an account can use today.
+DEFAULT_MODELS: dict[str, str] = {
+    "openai": "gpt-5.4-mini",
+    "anthropic": "claude-sonnet-5-5",
+    "google": "gemini-3.5-flash",
 }
 
 for _cls in {*CLASSES_BY_KIND.values()}:

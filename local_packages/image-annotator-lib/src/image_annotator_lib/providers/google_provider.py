@@ -31,6 +31,16 @@ def _reason(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
 
+def classify_google_error(exc: Exception) -> ProviderError | None:
+    from google.genai import errors as genai_errors
+
+    if isinstance(exc, genai_errors.APIError):
+        headers = getattr(exc.response, "headers", None)
+        retry_after = parse_retry_after(dict(headers)) if headers is not None else None
+        return classify_status(exc.code, exc.message or exc.status or "", retry_after)
+    return None
+
+
 class GoogleProvider(VisionProvider):
     """`google/<model>`; `base_url` goes through `http_options` (the client has no retries of its own
     unless `retry_options` is given, which we never do)."""
@@ -82,10 +92,4 @@ class GoogleProvider(VisionProvider):
         return Reply(answer=text or None, **tokens)
 
     def _classify_sdk_error(self, exc: Exception) -> ProviderError | None:
-        from google.genai import errors as genai_errors
-
-        if isinstance(exc, genai_errors.APIError):
-            headers = getattr(exc.response, "headers", None)
-            retry_after = parse_retry_after(dict(headers)) if headers is not None else None
-            return classify_status(exc.code, exc.message or exc.status or "", retry_after)
-        return None
+        return classify_google_error(exc)

@@ -18,7 +18,9 @@ from typing import Literal
 
 import httpx
 
-ErrorKind = Literal["auth", "model_not_found", "policy", "rate_limited", "timeout", "server_error", "malformed", "fatal"]
+ErrorKind = Literal[
+    "auth", "model_not_found", "policy", "rate_limited", "timeout", "server_error", "malformed", "fatal"
+]
 RETRYABLE: frozenset[ErrorKind] = frozenset({"rate_limited", "timeout", "server_error"})
 # 400/422 answers some servers give for an unknown model (vLLM, LM Studio, OpenRouter wording).
 _MODEL_MISSING = re.compile(

@@ -15,7 +15,8 @@ class ProviderSettings:
 
     `retry_base_delay` and `retry_max_delay` exist so tests (and impatient users) can shrink the
     backoff; `structured_output` can be switched off for OpenAI-compatible servers that reject
-    JSON schemas, in which case the tolerant text parser does all the work.
+    JSON schemas, in which case the tolerant text parser does all the work. `max_concurrency`
+    None means "as many as the server has parallel slots, else 2" (local servers).
     """
 
     kind: ProviderKind
@@ -25,7 +26,7 @@ class ProviderSettings:
     timeout: float = 60.0
     retry_attempts: int = 3
     requests_per_minute: int = 60
-    max_concurrency: int = 4
+    max_concurrency: int | None = 4
     retry_base_delay: float = 1.0
     retry_max_delay: float = 60.0
     structured_output: bool = True
@@ -33,7 +34,7 @@ class ProviderSettings:
     def __post_init__(self) -> None:
         if self.kind not in PROVIDER_KINDS:
             raise ValueError(f"unknown provider kind {self.kind!r}; expected one of {PROVIDER_KINDS}")
-        if self.timeout <= 0 or self.requests_per_minute < 1 or self.max_concurrency < 1:
+        if self.timeout <= 0 or self.requests_per_minute < 1 or (self.max_concurrency or 1) < 1:
             raise ValueError("timeout, requests_per_minute and max_concurrency must be positive")
         if self.retry_attempts < 0:
             raise ValueError("retry_attempts must not be negative")
