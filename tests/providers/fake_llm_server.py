@@ -407,6 +407,8 @@ _GOOGLE_PATH = re.compile(r"^/v1(?:beta)?/models/([^/:]+):generateContent$")
 
 def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real servers: no new connection per request
+
         def log_message(self, format: str, *args: Any) -> None:
             """Silence the default stderr access log."""
 
@@ -466,9 +468,10 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                         server.in_flight -= 1
 
         def _answer(self, protocol: Protocol, body: dict[str, Any]) -> None:
-            if server.latency:
-                time.sleep(server.latency)
+            started = time.perf_counter()
             request, behaviour = server._decide(protocol, self.path, self._headers(), body)
+            if server.latency:  # the whole request takes `latency`, decoding it included
+                time.sleep(max(0.0, server.latency - (time.perf_counter() - started)))
             if behaviour == "timeout":
                 time.sleep(server.timeout_sleep)
                 behaviour = "ok"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from abc import abstractmethod
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -61,6 +61,10 @@ class Reply:
     refusal: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+
+
+# One image on its way to a request: encoded, failed to encode, or still being encoded.
+_Item = EncodedImage | AnnotationResult | Future[EncodedImage | AnnotationResult]
 
 
 class _Stopped(Exception):
@@ -137,16 +141,39 @@ class VisionProvider(Annotator):
 
     # -- the loop ------------------------------------------------------------------------------
 
+    def prepare(self, images: Sequence[Image.Image]) -> list[EncodedImage | AnnotationResult]:
+        """Encode ahead (the app runs this in its prefetch thread), so no request slot waits on
+        JPEG encoding; an image that cannot be encoded is already its failure result."""
+        return [self._encode(image) for image in images]
+
+    def annotate_prepared(
+        self, prepared: Sequence[EncodedImage | AnnotationResult]
+    ) -> list[AnnotationResult]:
+        return self._run(prepared)
+
     def annotate_batch(self, images: Sequence[Image.Image]) -> list[AnnotationResult]:
-        """Annotate concurrently (at most `max_concurrency` in flight); raise on 401/403 and on
-        404 / model-not-found, returning nothing, so the caller records no per-image rows."""
+        """Encode in one thread running ahead of the senders, so the senders never idle."""
         if not images:
+            return []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.settings.name}-encode") as encoder:
+            return self._run([encoder.submit(self._encode, image) for image in images])
+
+    def _encode(self, image: Image.Image) -> EncodedImage | AnnotationResult:
+        try:
+            return encode_image(image)
+        except (OSError, ValueError) as exc:
+            return self._failure("unreadable_image", f"cannot encode image: {exc}", UsageStats())
+
+    def _run(self, items: Sequence[_Item]) -> list[AnnotationResult]:
+        """Annotate concurrently (at most `concurrency` in flight); raise on 401/403 and on
+        404 / model-not-found, returning nothing, so the caller records no per-image rows."""
+        if not items:
             return []
         self.load()
         stop = threading.Event()
-        workers = min(self.concurrency, len(images))
+        workers = min(self.concurrency, len(items))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.settings.name}-vlm") as pool:
-            futures = [pool.submit(self._annotate_one, image, stop) for image in images]
+            futures = [pool.submit(self._annotate_one, item, stop) for item in items]
             results: list[AnnotationResult] = []
             stopping: AnnotatorLibError | None = None
             for future in futures:
@@ -184,12 +211,11 @@ class VisionProvider(Annotator):
         error.message = self.settings.scrub(error.message)
         return error
 
-    def _annotate_one(self, image: Image.Image, stop: threading.Event) -> AnnotationResult:
+    def _annotate_one(self, item: _Item, stop: threading.Event) -> AnnotationResult:
         usage = UsageStats()
-        try:
-            encoded = encode_image(image)
-        except (OSError, ValueError) as exc:
-            return self._failure("unreadable_image", f"cannot encode image: {exc}", usage)
+        encoded = item.result() if isinstance(item, Future) else item
+        if isinstance(encoded, AnnotationResult):
+            return encoded
         limiter = limiter_for(self.settings.name, self.settings.requests_per_minute)
         malformed_retried = False
         retries = 0
