@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from image_annotator_lib.providers.base import Reply, Tokens, VisionProvider
 from image_annotator_lib.providers.image_encoding import EncodedImage
-from image_annotator_lib.providers.prompt import TOOL_NAME
+from image_annotator_lib.providers.prompt import TOOL_NAME, Prompt
 from image_annotator_lib.providers.retry import ProviderError, classify_status, parse_retry_after
 
 if TYPE_CHECKING:
@@ -40,11 +40,11 @@ class AnthropicProvider(VisionProvider):
             max_retries=0,
         )
 
-    def _request(self, image: EncodedImage) -> dict[str, Any]:
+    def _request(self, image: EncodedImage, prompt: Prompt) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
             "max_tokens": MAX_OUTPUT_TOKENS,
-            "system": self.prompt.system,
+            "system": prompt.system,
             "messages": [
                 {
                     "role": "user",
@@ -53,7 +53,7 @@ class AnthropicProvider(VisionProvider):
                             "type": "image",
                             "source": {"type": "base64", "media_type": image.media_type, "data": image.data},
                         },
-                        {"type": "text", "text": self.prompt.user},
+                        {"type": "text", "text": prompt.user},
                     ],
                 }
             ],
@@ -63,14 +63,14 @@ class AnthropicProvider(VisionProvider):
                 {
                     "name": TOOL_NAME,
                     "description": "Record the annotation of the image.",
-                    "input_schema": self.prompt.schema,
+                    "input_schema": prompt.schema,
                 }
             ]
             request["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
         return request
 
-    def _send(self, client: anthropic.Anthropic, image: EncodedImage) -> Reply:
-        message = client.messages.create(**self._request(image))
+    def _send(self, client: anthropic.Anthropic, image: EncodedImage, prompt: Prompt) -> Reply:
+        message = client.messages.create(**self._request(image, prompt))
         tokens: Tokens = {
             "input_tokens": message.usage.input_tokens or 0,
             "output_tokens": message.usage.output_tokens or 0,

@@ -32,10 +32,11 @@ from image_annotator_lib.exceptions import (
 )
 from image_annotator_lib.providers.image_encoding import EncodedImage, encode_image
 from image_annotator_lib.providers.parsing import MalformedOutputError, parse_annotation
-from image_annotator_lib.providers.prompt import PromptOptions, build_prompt
+from image_annotator_lib.providers.prompt import Prompt, PromptOptions, build_prompt
 from image_annotator_lib.providers.rate_limit import limiter_for
 from image_annotator_lib.providers.retry import ProviderError, RetryPolicy, classify_transport
 from image_annotator_lib.providers.settings import ProviderSettings
+from image_annotator_lib.providers.styles import PROMPT_VALUES_KEY
 
 LOCAL_DEFAULT_CONCURRENCY = 2  # a local server that does not report its parallel slots
 
@@ -63,8 +64,9 @@ class Reply:
     output_tokens: int = 0
 
 
-# One image on its way to a request: encoded, failed to encode, or still being encoded.
-_Item = EncodedImage | AnnotationResult | Future[EncodedImage | AnnotationResult]
+# One image on its way to a request: encoded with its prompt, failed to encode, or still encoding.
+_Ready = tuple[EncodedImage, Prompt] | AnnotationResult
+_Item = _Ready | Future[_Ready]
 
 
 class _Stopped(Exception):
@@ -105,8 +107,8 @@ class VisionProvider(Annotator):
         """Open the SDK client with the SDK's own retries disabled (we count our own)."""
 
     @abstractmethod
-    def _send(self, client: Any, image: EncodedImage) -> Reply:
-        """Send one image; SDK exceptions propagate to `_classify`."""
+    def _send(self, client: Any, image: EncodedImage, prompt: Prompt) -> Reply:
+        """Send one image with its prompt; SDK exceptions propagate to `_classify`."""
 
     @abstractmethod
     def _classify_sdk_error(self, exc: Exception) -> ProviderError | None:
@@ -141,14 +143,12 @@ class VisionProvider(Annotator):
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def prepare(self, images: Sequence[Image.Image]) -> list[EncodedImage | AnnotationResult]:
+    def prepare(self, images: Sequence[Image.Image]) -> list[_Ready]:
         """Encode ahead (the app runs this in its prefetch thread), so no request slot waits on
         JPEG encoding; an image that cannot be encoded is already its failure result."""
         return [self._encode(image) for image in images]
 
-    def annotate_prepared(
-        self, prepared: Sequence[EncodedImage | AnnotationResult]
-    ) -> list[AnnotationResult]:
+    def annotate_prepared(self, prepared: Sequence[_Ready]) -> list[AnnotationResult]:
         return self._run(prepared)
 
     def annotate_batch(self, images: Sequence[Image.Image]) -> list[AnnotationResult]:
@@ -158,9 +158,12 @@ class VisionProvider(Annotator):
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.settings.name}-encode") as encoder:
             return self._run([encoder.submit(self._encode, image) for image in images])
 
-    def _encode(self, image: Image.Image) -> EncodedImage | AnnotationResult:
+    def _encode(self, image: Image.Image) -> _Ready:
+        """The image as sent, and its prompt (a style's placeholders filled from `image.info`)."""
+        values = image.info.get(PROMPT_VALUES_KEY)
+        prompt = build_prompt(self.prompt_options, values) if values else self.prompt
         try:
-            return encode_image(image)
+            return encode_image(image), prompt
         except (OSError, ValueError) as exc:
             return self._failure("unreadable_image", f"cannot encode image: {exc}", UsageStats())
 
@@ -213,9 +216,10 @@ class VisionProvider(Annotator):
 
     def _annotate_one(self, item: _Item, stop: threading.Event) -> AnnotationResult:
         usage = UsageStats()
-        encoded = item.result() if isinstance(item, Future) else item
-        if isinstance(encoded, AnnotationResult):
-            return encoded
+        ready = item.result() if isinstance(item, Future) else item
+        if isinstance(ready, AnnotationResult):
+            return ready
+        encoded, prompt = ready
         limiter = limiter_for(self.settings.name, self.settings.requests_per_minute)
         malformed_retried = False
         retries = 0
@@ -225,7 +229,7 @@ class VisionProvider(Annotator):
             limiter.acquire()
             usage.requests += 1
             try:
-                reply = self._send(self._client, encoded)
+                reply = self._send(self._client, encoded, prompt)
             except Exception as exc:
                 error = self._to_error(exc)
             else:
@@ -243,6 +247,7 @@ class VisionProvider(Annotator):
                         tags=[TagPrediction(name=tag, confidence=None) for tag in parsed.tags],
                         caption=parsed.caption,
                         score=parsed.score,
+                        rating=parsed.rating,
                         usage=usage,
                     )
             if error.kind == "auth":

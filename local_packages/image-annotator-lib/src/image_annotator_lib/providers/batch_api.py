@@ -197,6 +197,7 @@ def result_from_line(line: dict[str, Any], model_name: str, options: PromptOptio
         tags=[TagPrediction(name=tag, confidence=None) for tag in parsed.tags],
         caption=parsed.caption,
         score=parsed.score,
+        rating=parsed.rating,
         usage=usage,
     )
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from image_annotator_lib.providers.base import Reply, Tokens, VisionProvider
 from image_annotator_lib.providers.image_encoding import EncodedImage
+from image_annotator_lib.providers.prompt import Prompt
 from image_annotator_lib.providers.retry import ProviderError, classify_status, parse_retry_after
 
 if TYPE_CHECKING:
@@ -54,19 +55,19 @@ class GoogleProvider(VisionProvider):
         )
         return genai.Client(api_key=self.settings.api_key, http_options=options)
 
-    def _send(self, client: genai.Client, image: EncodedImage) -> Reply:
+    def _send(self, client: genai.Client, image: EncodedImage, prompt: Prompt) -> Reply:
         from google.genai import types
 
-        config = types.GenerateContentConfig(system_instruction=self.prompt.system)
+        config = types.GenerateContentConfig(system_instruction=prompt.system)
         if self.settings.structured_output:
             config.response_mime_type = "application/json"
-            config.response_json_schema = self.prompt.schema
+            config.response_json_schema = prompt.schema
         contents = [
             types.Content(
                 role="user",
                 parts=[
                     types.Part.from_bytes(data=image.raw, mime_type=image.media_type),
-                    types.Part.from_text(text=self.prompt.user),
+                    types.Part.from_text(text=prompt.user),
                 ],
             )
         ]

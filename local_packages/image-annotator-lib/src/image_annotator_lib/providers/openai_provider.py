@@ -100,8 +100,8 @@ class OpenAIProvider(VisionProvider):
     def _create_client(self) -> openai.OpenAI:
         return make_openai_client(self.settings)
 
-    def _send(self, client: openai.OpenAI, image: EncodedImage) -> Reply:
-        body = chat_request_body(self.model, self.prompt, image, structured=self.settings.structured_output)
+    def _send(self, client: openai.OpenAI, image: EncodedImage, prompt: Prompt) -> Reply:
+        body = chat_request_body(self.model, prompt, image, structured=self.settings.structured_output)
         completion = client.chat.completions.create(**body)
         return reply_from_completion(completion.model_dump())
 

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from image_annotator_lib.providers.prompt import ALL_FIELDS, PromptField
+from image_annotator_lib.providers.prompt import ALL_FIELDS, RATINGS, PromptField
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _BLOCK = re.compile(
-    r"^\s*[*#\-\s]*(tags|caption|description|score|aesthetic(?: score)?)\s*[*]*\s*[:：]\s*[*]*\s*(.*)$",
+    r"^\s*[*#\-\s]*(tags|caption|description|score|aesthetic(?: score)?|rating)\s*[*]*\s*[:：]\s*[*]*\s*(.*)$",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -33,6 +33,15 @@ class ParsedAnnotation:
     tags: list[str] = field(default_factory=list)
     caption: str | None = None
     score: float | None = None
+    rating: str | None = None
+
+
+def _clean_rating(raw: Any) -> str | None:
+    """One of RATINGS; the first letter is enough ("s", "Q"), anything else is dropped."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    word = raw.strip().strip("\"'.").lower()
+    return next((r for r in RATINGS if r == word or (len(word) == 1 and r[0] == word)), None)
 
 
 def _clean_tags(raw: Any) -> list[str]:
@@ -68,6 +77,7 @@ def _from_mapping(data: dict[str, Any]) -> ParsedAnnotation:
         tags=_clean_tags(lowered.get("tags")),
         caption=(caption.strip() or None) if isinstance(caption, str) else None,
         score=_clean_score(lowered.get("score", lowered.get("aesthetic_score"))),
+        rating=_clean_rating(lowered.get("rating")),
     )
 
 
@@ -106,6 +116,7 @@ def _from_blocks(text: str) -> ParsedAnnotation:
         tags=_clean_tags(",".join(blocks.get("tags", []))),
         caption=caption or None,
         score=_clean_score(" ".join(blocks.get("score", []))),
+        rating=_clean_rating(" ".join(blocks.get("rating", []))),
     )
 
 
@@ -114,6 +125,7 @@ def _has_any(parsed: ParsedAnnotation, fields: Sequence[PromptField]) -> bool:
         ("tags" in fields and bool(parsed.tags))
         or ("caption" in fields and parsed.caption is not None)
         or ("score" in fields and parsed.score is not None)
+        or ("rating" in fields and parsed.rating is not None)
     )
 
 
@@ -145,4 +157,5 @@ def _only(parsed: ParsedAnnotation, fields: Sequence[PromptField]) -> ParsedAnno
         tags=parsed.tags if "tags" in fields else [],
         caption=parsed.caption if "caption" in fields else None,
         score=parsed.score if "score" in fields else None,
+        rating=parsed.rating if "rating" in fields else None,
     )

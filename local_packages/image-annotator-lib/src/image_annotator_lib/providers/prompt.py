@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-PromptField = Literal["tags", "caption", "score"]
-ALL_FIELDS: tuple[PromptField, ...] = ("tags", "caption", "score")
+if TYPE_CHECKING:
+    from image_annotator_lib.providers.styles import CaptionStyle
+
+PromptField = Literal["tags", "caption", "score", "rating"]
+ALL_FIELDS: tuple[PromptField, ...] = ("tags", "caption", "score", "rating")
+DEFAULT_FIELDS: tuple[PromptField, ...] = ("tags", "caption", "score")
+RATINGS = ("general", "sensitive", "questionable", "explicit")
 
 TOOL_NAME = "record_annotation"
 
@@ -19,6 +24,7 @@ _FIELD_INSTRUCTIONS: dict[PromptField, str] = {
     ),
     "caption": ('"caption": one or two plain English sentences describing the image as a training caption'),
     "score": ('"score": the aesthetic quality of the image as a number from 1 (poor) to 10 (excellent)'),
+    "rating": f'"rating": the content rating, one of {", ".join(repr(r) for r in RATINGS)}',
 }
 
 
@@ -26,8 +32,9 @@ _FIELD_INSTRUCTIONS: dict[PromptField, str] = {
 class PromptOptions:
     """Which fields to ask for and what the user appends (`[prompts]` in the app's config)."""
 
-    fields: tuple[PromptField, ...] = ALL_FIELDS
+    fields: tuple[PromptField, ...] = DEFAULT_FIELDS
     additional: str = ""
+    style: CaptionStyle | None = None  # a named preset replaces the default instructions
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.fields if f not in ALL_FIELDS]
@@ -36,11 +43,15 @@ class PromptOptions:
 
     @classmethod
     def of(cls, fields: Sequence[str] | None = None, additional: str = "") -> PromptOptions:
-        chosen = tuple(f for f in ALL_FIELDS if fields is None or f in fields)
+        chosen = DEFAULT_FIELDS if fields is None else tuple(f for f in ALL_FIELDS if f in fields)
         extra = [f for f in fields or () if f not in ALL_FIELDS]
         if extra:
             raise ValueError(f"unknown prompt fields {extra}; choose from {ALL_FIELDS}")
         return cls(fields=chosen, additional=additional)
+
+    @classmethod
+    def for_style(cls, style: CaptionStyle, additional: str = "") -> PromptOptions:
+        return cls(fields=style.fields, additional=additional, style=style)
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ def response_schema(fields: Sequence[PromptField]) -> dict[str, Any]:
         properties["caption"] = {"type": "string"}
     if "score" in fields:
         properties["score"] = {"type": "number"}
+    if "rating" in fields:
+        properties["rating"] = {"type": "string", "enum": list(RATINGS)}
     return {
         "type": "object",
         "properties": properties,
@@ -69,13 +82,23 @@ def response_schema(fields: Sequence[PromptField]) -> dict[str, Any]:
     }
 
 
-def build_prompt(options: PromptOptions) -> Prompt:
-    """Render the prompt. The JSON shape is spelled out too, for servers that ignore schemas."""
+def field_lines(fields: Sequence[PromptField]) -> list[str]:
+    """The JSON shape spelled out, for servers that ignore schemas."""
+    return [
+        "Answer with a single JSON object containing exactly these keys:",
+        *(f"- {_FIELD_INSTRUCTIONS[f]}" for f in fields),
+        "Answer with the JSON object only: no markdown, no commentary.",
+    ]
+
+
+def build_prompt(options: PromptOptions, values: Mapping[str, str] | None = None) -> Prompt:
+    """Render the prompt; a style's placeholders are filled from `values` (one image's)."""
+    if options.style is not None:
+        return options.style.render(values or {}, options.additional)
     lines = [
         "You annotate images for training image-generation models.",
-        "Look at the image and answer with a single JSON object containing exactly these keys:",
-        *(f"- {_FIELD_INSTRUCTIONS[f]}" for f in options.fields),
-        "Answer with the JSON object only: no markdown, no commentary.",
+        "Look at the image.",
+        *field_lines(options.fields),
     ]
     if options.additional.strip():
         lines.append(options.additional.strip())
