@@ -124,7 +124,7 @@ def _google_image(body: dict[str, Any]) -> Image.Image | None:
     return None
 
 
-USAGE_IN, USAGE_OUT = 100, 20
+USAGE_IN, USAGE_OUT, USAGE_THINKING = 100, 20, 7  # output includes thinking, as billed
 MALFORMED = 'Sure! Here is the annotation: {"tags": ["unterminated'
 
 
@@ -182,6 +182,7 @@ def openai_completion(request: FakeRequest, behaviour: Behaviour) -> dict[str, A
             "prompt_tokens": USAGE_IN,
             "completion_tokens": USAGE_OUT,
             "total_tokens": USAGE_IN + USAGE_OUT,
+            "completion_tokens_details": {"reasoning_tokens": USAGE_THINKING},
         },
     }
 
@@ -214,9 +215,10 @@ def anthropic_message(request: FakeRequest, behaviour: Behaviour) -> dict[str, A
 
 
 def google_response(request: FakeRequest, behaviour: Behaviour) -> dict[str, Any]:
-    usage = {
+    usage = {  # Gemini reports thoughts apart from the answer
         "promptTokenCount": USAGE_IN,
-        "candidatesTokenCount": USAGE_OUT,
+        "candidatesTokenCount": USAGE_OUT - USAGE_THINKING,
+        "thoughtsTokenCount": USAGE_THINKING,
         "totalTokenCount": USAGE_IN + USAGE_OUT,
     }
     if behaviour == "refusal":

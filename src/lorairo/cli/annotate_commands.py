@@ -8,10 +8,13 @@ import typer
 from rich.table import Table
 
 from lorairo.annotations.ai_annotator import build_registry, get_available_annotator_models, install_model
+from lorairo.annotations.caption_styles import STYLE_NAMES, caption_style
 from lorairo.cli.app import ProjectOption, annotate_app, models_app, state
 from lorairo.cli.output import emit, progress_bar, stdout
 from lorairo.database.annotation_repository import AnnotationRepository
+from lorairo.database.run_repository import RunRepository
 from lorairo.errors import ValidationError
+from lorairo.services.annotation_plan import AnnotationPlan, plan_run
 from lorairo.services.annotation_service import AnnotationService, Selection
 from lorairo.services.provider_service import add_discovered_models
 
@@ -58,21 +61,50 @@ def run(
     retry_violations: Annotated[
         bool, typer.Option("--retry-violations", help="Also send images an API model refused before.")
     ] = False,
+    style: Annotated[
+        str | None,
+        typer.Option(
+            "--style",
+            help=f"Caption style for vision LLMs: {', '.join(STYLE_NAMES)}, or custom:FILE.toml.",
+        ),
+    ] = None,
+    trigger: Annotated[
+        str, typer.Option("--trigger", help="Trigger word for the style's {trigger} placeholder.")
+    ] = "",
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print images, requests and estimated input tokens; send nothing."),
+    ] = False,
 ) -> None:
     """Annotate images with local taggers/scorers (or vision LLMs); results are committed per batch."""
     if sum((missing, all_images, ids is not None)) > 1:
         raise ValidationError("choose one of --missing, --all and --ids")
     selection: Selection = parse_ids(ids) if ids is not None else ("all" if all_images else "missing")
+    chosen = caption_style(style) if style is not None else None
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
         service = AnnotationService(opened, cli.config)
-        with progress_bar("Annotating") as bar:
-            report = service.run(
-                models, selection, batch_size, progress=bar, retry_violations=retry_violations
+        if dry_run:
+            plan = plan_run(
+                service, models, selection, style=chosen, trigger=trigger, retry_violations=retry_violations
             )
+        else:
+            with progress_bar("Annotating") as bar:
+                report = service.run(
+                    models,
+                    selection,
+                    batch_size,
+                    progress=bar,
+                    retry_violations=retry_violations,
+                    style=chosen,
+                    trigger=trigger,
+                )
     finally:
         opened.close()
+    if dry_run:
+        emit(cli, plan.to_dict(), lambda: _render_plan(plan))
+        return
     data = report.to_dict()
 
     def render() -> None:
@@ -86,8 +118,11 @@ def run(
             stdout.print(
                 f"API: {report.requests:,} requests, {report.retries:,} retries, "
                 f"{report.policy_violations:,} policy violations, "
-                f"tokens {report.input_tokens:,} in / {report.output_tokens:,} out"
+                f"tokens {report.input_tokens:,} in / {report.output_tokens:,} out "
+                f"({report.thinking_tokens:,} of them thinking)"
             )
+        if report.style:
+            stdout.print(f"Caption style: {report.style}")
         if report.violations_skipped:
             stdout.print(
                 f"Skipped {report.violations_skipped:,} images refused before for content policy "
@@ -97,6 +132,89 @@ def run(
             stdout.print("See `lorairo annotate failures` for what failed and why.")
         if report.cancelled:
             stdout.print("Stopped early; run again to continue where it stopped.")
+
+    emit(cli, data, render)
+
+
+def _render_plan(plan: AnnotationPlan) -> None:
+    for model in plan.models:
+        if model.api:
+            stdout.print(
+                f"{model.name}: {model.images:,} images, {model.requests:,} requests, "
+                f"about {model.estimated_input_tokens:,} input tokens"
+            )
+        else:
+            stdout.print(f"{model.name}: {model.images:,} images (local model, no requests)")
+    style = f" in style {plan.style}" if plan.style else ""
+    stdout.print(
+        f"Dry run{style}: nothing was sent. {plan.requests:,} requests, "
+        f"about {plan.estimated_input_tokens:,} input tokens (retries not counted)."
+    )
+
+
+@annotate_app.command("styles")
+def styles(ctx: typer.Context) -> None:
+    """Caption style presets for vision LLMs: fields asked for, placeholders used, wording hash."""
+    presets = [caption_style(name) for name in STYLE_NAMES]
+    data = {
+        "styles": [
+            {"name": s.name, "hash": s.hash, "fields": list(s.fields), "placeholders": sorted(s.placeholders)}
+            for s in presets
+        ]
+    }
+
+    def render() -> None:
+        table = Table("style", "hash", "fields", "placeholders")
+        for s in presets:
+            table.add_row(
+                s.name, s.hash, ", ".join(s.fields), " ".join(f"{{{p}}}" for p in sorted(s.placeholders))
+            )
+        stdout.print(table)
+        stdout.print("A custom style: --style custom:FILE.toml with name, instructions, fields (and user).")
+
+    emit(state(ctx), data, render)
+
+
+@annotate_app.command("runs")
+def runs(
+    ctx: typer.Context,
+    project: ProjectOption = None,
+    model: Annotated[str | None, typer.Option("-m", "--model", help="Only this model's runs.")] = None,
+    style: Annotated[
+        str | None, typer.Option("--style", help="Also list the images whose results this style made.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Runs to show.")] = 20,
+) -> None:
+    """Past annotation runs: usage per run (requests, input/output/thinking tokens) and style."""
+    cli = state(ctx)
+    opened = cli.open_project(project)
+    try:
+        repository = RunRepository(opened.database)
+        rows = repository.runs(model, limit)
+        images = repository.images_with_style(style) if style else None
+    finally:
+        opened.close()
+    data: dict[str, Any] = {"runs": [row.to_dict() for row in rows]}
+    if images is not None:
+        data["style_images"] = images
+
+    def render() -> None:
+        table = Table("run", "model", "style", "started", "images", "requests", "in", "out", "thinking")
+        for row in rows:
+            table.add_row(
+                str(row.id),
+                row.model_name,
+                f"{row.style_name}@{row.style_hash}" if row.style_name else "-",
+                f"{row.started_at:%Y-%m-%d %H:%M}",
+                f"{row.usage.images_annotated:,}",
+                f"{row.usage.requests:,}",
+                f"{row.usage.input_tokens:,}",
+                f"{row.usage.output_tokens:,}",
+                f"{row.usage.thinking_tokens:,}",
+            )
+        stdout.print(table)
+        if images is not None:
+            stdout.print(f"{len(images):,} images have results made with style {style!r}.")
 
     emit(cli, data, render)
 

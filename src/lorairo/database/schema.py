@@ -306,3 +306,38 @@ class EditChange(Base):
     action: Mapped[str] = mapped_column(String(8))
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+
+
+class AnnotationRun(Base):
+    """One `annotate run` of one model: the caption style it used and the usage it cost (migration 0008)."""
+
+    __tablename__ = "annotation_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(200), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    style_name: Mapped[str | None] = mapped_column(String(200))
+    style_hash: Mapped[str | None] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    images_annotated: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    thinking_tokens: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AnnotationStyle(Base):
+    """Which caption style made an image's current result of a model, so it can be searched."""
+
+    __tablename__ = "annotation_styles"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("annotation_runs.id", ondelete="SET NULL"))
+    style_name: Mapped[str] = mapped_column(String(200))
+    style_hash: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_annotation_styles_style", "style_name", "style_hash"),)

@@ -27,10 +27,13 @@ from image_annotator_lib.exceptions import (
     ProviderModelNotFoundError,
     ProviderUnavailableError,
 )
+from image_annotator_lib.providers.styles import CaptionStyle
 from image_annotator_lib.registry import ModelRegistry
 from lorairo.annotations.ai_annotator import AiAnnotatorError, build_registry, load_annotator
+from lorairo.annotations.caption_styles import attach_prompt_values, with_style
 from lorairo.annotations.provider_settings import resolve_provider_model
 from lorairo.database.annotation_repository import AnnotationRepository, ImageToAnnotate, SaveCounts
+from lorairo.database.run_repository import RunRepository, RunUsage
 from lorairo.errors import AuthenticationError, ModelNotAvailableError, ValidationError
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
@@ -50,6 +53,23 @@ class ModelRunStats:
     failures: int = 0
     tags: int = 0
     seconds: float = 0.0
+    run_id: int | None = None  # its `annotation_runs` row (usage and style stored per run)
+    requests: int = 0
+    retries: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    thinking_tokens: int = 0
+
+    def usage(self) -> RunUsage:
+        return RunUsage(
+            self.annotated,
+            self.failures,
+            self.requests,
+            self.retries,
+            self.input_tokens,
+            self.output_tokens,
+            self.thinking_tokens,
+        )
 
 
 @dataclass
@@ -69,6 +89,8 @@ class AnnotationReport:
     retries: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    thinking_tokens: int = 0  # part of output_tokens
+    style: str | None = None  # caption style name and hash, e.g. "booru-tags@3f2a..."
     policy_violations: int = 0
     violations_skipped: int = 0
     cancelled: bool = False
@@ -88,6 +110,7 @@ class AnnotationReport:
             self.retries += result.usage.retries
             self.input_tokens += result.usage.input_tokens
             self.output_tokens += result.usage.output_tokens
+            self.thinking_tokens += result.usage.thinking_tokens
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,6 +156,9 @@ class AnnotationService:
         self.config = config
         self.registry = registry or build_registry(config)
         self.repository = AnnotationRepository(project.database)
+        self.runs = RunRepository(project.database)
+        self._style: CaptionStyle | None = None
+        self._trigger = ""
         self.tags = TagService(config)
 
     def run(
@@ -144,8 +170,11 @@ class AnnotationService:
         cancel: CancelToken | None = None,
         *,
         retry_violations: bool = False,
+        style: CaptionStyle | None = None,
+        trigger: str = "",
     ) -> AnnotationReport:
-        """Annotate the selection with each model in turn. Every model is loaded before any image
+        """Annotate the selection with each model in turn; API models ask in `style`'s words (its
+        `{trigger}` filled from `trigger`), and each result records the style's name and hash. Every model is loaded before any image
         is touched, so a model that cannot load stops the run having marked nothing. Images an API
         model refused for content policy are skipped (and counted) unless `retry_violations`."""
         names = list(dict.fromkeys(model_names))
@@ -161,10 +190,19 @@ class AnnotationService:
         for name in names:
             resolve_provider_model(self.registry, self.config, name)
         annotators = [load_annotator(self.registry, name) for name in names]
+        self._style, self._trigger = style, trigger
+        if style is not None:
+            annotators = [with_style(annotator, style) for annotator in annotators]
+            report.style = f"{style.name}@{style.hash}"
         for annotator in annotators:
             stats = ModelRunStats(annotator.name)
             report.per_model.append(stats)
-            self._run_model(annotator, mode, ids, size, report, stats, progress, cancel, retry_violations)
+            style_key = (style.name, style.hash) if style is not None else None
+            stats.run_id = self.runs.start(annotator.name, annotator.spec.provider or "local", style_key)
+            try:
+                self._run_model(annotator, mode, ids, size, report, stats, progress, cancel, retry_violations)
+            finally:  # a stopped run still records what it cost
+                self.runs.finish(stats.run_id, stats.usage())
             if report.cancelled:
                 break
         report.elapsed_seconds = time.perf_counter() - started
@@ -206,7 +244,8 @@ class AnnotationService:
                 if saving is not None:  # one batch in flight keeps commits in order and memory bounded
                     self._tally(saving, report, stats)
                 saving = _Saving(
-                    store.submit(self._save, model_id, annotator.name, provider, results), results
+                    store.submit(self._save, model_id, annotator.name, provider, results, stats.run_id),
+                    results,
                 )
                 done += len(results)
                 progress(done, stats.selected, annotator.name)
@@ -218,13 +257,22 @@ class AnnotationService:
         stats.seconds = time.perf_counter() - started
 
     def _save(
-        self, model_id: int, model_name: str, provider: str, results: list[tuple[int, AnnotationResult]]
+        self,
+        model_id: int,
+        model_name: str,
+        provider: str,
+        results: list[tuple[int, AnnotationResult]],
+        run_id: int | None = None,
     ) -> SaveCounts:
         """Runs in the store thread while the next batch is inferred, so the model never waits on
         SQLite or the tag lookup. Each batch is still its own transaction."""
-        return self.repository.save_results(
+        counts = self.repository.save_results(
             model_id, model_name, provider, results, self._preferred_tags(results)
         )
+        if self._style is not None and run_id is not None:
+            stored = [image_id for image_id, result in results if result.ok]
+            self.runs.record_styles(stored, model_id, run_id, (self._style.name, self._style.hash))
+        return counts
 
     @staticmethod
     def _tally(saving: _Saving, report: AnnotationReport, stats: ModelRunStats) -> None:
@@ -234,6 +282,12 @@ class AnnotationService:
         stats.annotated += counts.annotated
         stats.failures += counts.failures
         stats.tags += counts.tags
+        for _, result in saving.results:
+            stats.requests += result.usage.requests
+            stats.retries += result.usage.retries
+            stats.input_tokens += result.usage.input_tokens
+            stats.output_tokens += result.usage.output_tokens
+            stats.thinking_tokens += result.usage.thinking_tokens
 
     def _preferred_tags(self, results: Sequence[tuple[int, AnnotationResult]]) -> dict[str, str] | None:
         """Model tags are stored in the tag DB's preferred form (one lookup per batch); None without a DB."""
@@ -276,6 +330,8 @@ class AnnotationService:
             if isinstance(item, AnnotationFailure)
         ]
         batch = _Batch([image_id for image_id, _ in images], None, failed)
+        if self._style is not None:
+            attach_prompt_values(images, self._style, self._trigger, self.runs)
         if not images:
             return batch
         try:

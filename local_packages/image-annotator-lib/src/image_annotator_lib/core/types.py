@@ -39,12 +39,15 @@ class AnnotationFailure:
 
 @dataclass
 class UsageStats:
-    """What a provider reports per request (zero for local models)."""
+    """What a provider reports per request (zero for local models). `output_tokens` is everything
+    billed as output; `thinking_tokens` is the part of it the model spent reasoning (where the
+    provider reports it: OpenAI `reasoning_tokens`, Gemini `thoughts_token_count`)."""
 
     requests: int = 0
     retries: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    thinking_tokens: int = 0
 
 
 @dataclass

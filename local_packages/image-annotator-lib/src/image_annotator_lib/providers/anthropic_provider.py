@@ -74,6 +74,7 @@ class AnthropicProvider(VisionProvider):
         tokens: Tokens = {
             "input_tokens": message.usage.input_tokens or 0,
             "output_tokens": message.usage.output_tokens or 0,
+            "thinking_tokens": 0,  # extended thinking is not requested; none is reported apart
         }
         if message.stop_reason == "refusal":
             return Reply(answer=None, refusal="stop_reason=refusal", **tokens)

@@ -48,10 +48,11 @@ _EXHAUSTED: dict[str, FailureKind] = {
 
 
 class Tokens(TypedDict):
-    """Token counts as the SDK reported them, splatted into `Reply`."""
+    """Token counts as the SDK reported them, splatted into `Reply`; output includes thinking."""
 
     input_tokens: int
     output_tokens: int
+    thinking_tokens: int
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Reply:
     refusal: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    thinking_tokens: int = 0
 
 
 # One image on its way to a request: encoded with its prompt, failed to encode, or still encoding.
@@ -235,6 +237,7 @@ class VisionProvider(Annotator):
             else:
                 usage.input_tokens += reply.input_tokens
                 usage.output_tokens += reply.output_tokens
+                usage.thinking_tokens += reply.thinking_tokens
                 if reply.refusal is not None:
                     return self._failure("policy_violation", f"refused: {reply.refusal}", usage)
                 try:

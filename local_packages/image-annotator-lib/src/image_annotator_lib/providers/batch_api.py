@@ -186,6 +186,7 @@ def result_from_line(line: dict[str, Any], model_name: str, options: PromptOptio
         return _failure(model_name, kind, classified.message, usage)
     reply = reply_from_completion(body)
     usage.input_tokens, usage.output_tokens = reply.input_tokens, reply.output_tokens
+    usage.thinking_tokens = reply.thinking_tokens
     if reply.refusal is not None:
         return _failure(model_name, "policy_violation", f"refused: {reply.refusal}", usage)
     try:

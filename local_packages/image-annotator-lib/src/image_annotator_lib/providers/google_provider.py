@@ -28,6 +28,18 @@ SAFETY_REASONS = frozenset(
 )
 
 
+def gemini_tokens(usage: Any) -> Tokens:
+    """Gemini counts thoughts apart from the answer; both are billed as output."""
+    if usage is None:
+        return {"input_tokens": 0, "output_tokens": 0, "thinking_tokens": 0}
+    thinking = usage.thoughts_token_count or 0
+    return {
+        "input_tokens": usage.prompt_token_count or 0,
+        "output_tokens": (usage.candidates_token_count or 0) + thinking,
+        "thinking_tokens": thinking,
+    }
+
+
 def _reason(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
@@ -72,11 +84,7 @@ class GoogleProvider(VisionProvider):
             )
         ]
         response = client.models.generate_content(model=self.model, contents=contents, config=config)
-        usage = response.usage_metadata
-        tokens: Tokens = {
-            "input_tokens": (usage.prompt_token_count or 0) if usage else 0,
-            "output_tokens": (usage.candidates_token_count or 0) if usage else 0,
-        }
+        tokens = gemini_tokens(response.usage_metadata)
         feedback = response.prompt_feedback
         if feedback is not None and feedback.block_reason is not None:
             blocked = _reason(feedback.block_reason)

@@ -60,9 +60,11 @@ def chat_request_body(
 def reply_from_completion(data: dict[str, Any]) -> Reply:
     """Read a chat completion (SDK object dumped to a dict, or a Batch API result body)."""
     usage = data.get("usage") or {}
+    details = usage.get("completion_tokens_details") or {}
     tokens: Tokens = {
         "input_tokens": int(usage.get("prompt_tokens") or 0),
-        "output_tokens": int(usage.get("completion_tokens") or 0),
+        "output_tokens": int(usage.get("completion_tokens") or 0),  # reasoning included
+        "thinking_tokens": int(details.get("reasoning_tokens") or 0),
     }
     choices = data.get("choices") or []
     if not choices:
