@@ -33,7 +33,7 @@ from PIL import Image
 Behaviour = Literal[
     "ok", "429", "500", "timeout", "refusal", "content_filter", "malformed", "text", "401", "404"
 ]
-Protocol = Literal["openai", "anthropic", "google"]
+Protocol = Literal["openai", "anthropic", "google", "responses"]
 LEVEL = 51  # colour channels are quantised to multiples of 51, which survive JPEG exactly enough
 
 
@@ -104,6 +104,14 @@ def _openai_image(body: dict[str, Any]) -> Image.Image | None:
             for part in content:
                 if part.get("type") == "image_url":
                     return _decode_image(part["image_url"]["url"].split(",", 1)[1])
+    return None
+
+
+def _responses_image(body: dict[str, Any]) -> Image.Image | None:
+    for item in body.get("input", []):
+        for part in item.get("content", []) if isinstance(item, dict) else []:
+            if isinstance(part, dict) and part.get("type") == "input_image":
+                return _decode_image(str(part["image_url"]).split(",", 1)[1])
     return None
 
 
@@ -183,6 +191,47 @@ def openai_completion(request: FakeRequest, behaviour: Behaviour) -> dict[str, A
             "completion_tokens": USAGE_OUT,
             "total_tokens": USAGE_IN + USAGE_OUT,
             "completion_tokens_details": {"reasoning_tokens": USAGE_THINKING},
+        },
+    }
+
+
+def openai_response(request: FakeRequest, behaviour: Behaviour) -> dict[str, Any]:
+    """A Responses API result: a message item with output_text (or refusal) parts."""
+    content: list[dict[str, Any]]
+    incomplete = None
+    status = "completed"
+    if behaviour == "refusal":
+        content = [{"type": "refusal", "refusal": "I'm sorry, I can't help with that image."}]
+    elif behaviour == "content_filter":
+        content, status, incomplete = [], "incomplete", {"reason": "content_filter"}
+    else:
+        text = {"malformed": MALFORMED, "text": _free_text(request)}.get(behaviour) or _answer_text(request)
+        content = [{"type": "output_text", "text": text, "annotations": []}]
+    return {
+        "id": f"resp_{request.index}",
+        "object": "response",
+        "created_at": int(time.time()),
+        "model": request.body.get("model", ""),
+        "status": status,
+        "incomplete_details": incomplete,
+        "output": [
+            {
+                "type": "message",
+                "id": f"msg_{request.index}",
+                "role": "assistant",
+                "status": "completed",
+                "content": content,
+            }
+        ],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": USAGE_IN,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": USAGE_OUT,
+            "output_tokens_details": {"reasoning_tokens": USAGE_THINKING},
+            "total_tokens": USAGE_IN + USAGE_OUT,
         },
     }
 
@@ -320,9 +369,13 @@ class FakeLLMServer:
         *,
         check_key: bool = True,
     ) -> tuple[FakeRequest, Behaviour]:
-        image = {"openai": _openai_image, "anthropic": _anthropic_image, "google": _google_image}[protocol](
-            body
-        )
+        extract = {
+            "openai": _openai_image,
+            "responses": _responses_image,
+            "anthropic": _anthropic_image,
+            "google": _google_image,
+        }
+        image = extract[protocol](body)
         with self._lock:
             request = FakeRequest(protocol, next(self._counter), path, headers, body, image)
             self.requests.append(request)
@@ -343,6 +396,7 @@ class FakeLLMServer:
                 401: f"Incorrect API key provided: {request.api_key}",
                 404: {  # each service's own wording for a retired or unknown model
                     "openai": f"The model `{model}` does not exist or you do not have access to it.",
+                    "responses": f"The model `{model}` does not exist or you do not have access to it.",
                     "anthropic": f"model: {model}",
                     "google": f"models/{model} is not found for API version v1beta.",
                 }[request.protocol],
@@ -350,7 +404,12 @@ class FakeLLMServer:
                 500: f"The server had an error processing request with key {request.api_key}",
             }[status]
             return status, _error_body(request.protocol, status, message)
-        builder = {"openai": openai_completion, "anthropic": anthropic_message, "google": google_response}
+        builder = {
+            "openai": openai_completion,
+            "responses": openai_response,
+            "anthropic": anthropic_message,
+            "google": google_response,
+        }
         return 200, builder[request.protocol](request, behaviour)
 
     def run_batch(self, input_file_id: str) -> tuple[bytes, int, int]:
@@ -486,6 +545,8 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             if path == "/v1/chat/completions":
                 self._annotate("openai", json.loads(data))
+            elif path == "/v1/responses":
+                self._annotate("responses", json.loads(data))
             elif path == "/v1/messages":
                 self._annotate("anthropic", json.loads(data))
             elif _GOOGLE_PATH.match(path):

@@ -38,6 +38,8 @@ def provider_settings(config: ConfigurationService, name: str) -> ProviderSettin
     kind = config.provider_kind(name)
     if kind == "openai-compatible" and not section.base_url:
         raise ConfigurationError(f'ai_providers.{name}: an "openai-compatible" provider needs base_url')
+    if section.api == "responses" and kind not in ("openai", "openai-compatible"):
+        raise ConfigurationError(f'ai_providers.{name}: api = "responses" is for OpenAI providers only')
     api_key = config.api_key(name)
     register_secret(api_key)  # a key read from the environment for a built-in may be new to the masker
     return ProviderSettings(
@@ -50,6 +52,7 @@ def provider_settings(config: ConfigurationService, name: str) -> ProviderSettin
         requests_per_minute=section.rate_limit_requests_per_minute,
         max_concurrency=_concurrency(section, kind),
         retry_base_delay=section.retry_base_delay,
+        api=section.api,
     )
 
 

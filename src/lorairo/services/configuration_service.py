@@ -103,6 +103,7 @@ class ProviderSection(_Section):
     rate_limit_requests_per_minute: int = Field(default=60, ge=1)
     max_concurrency: int = Field(default=4, ge=1, le=64)
     retry_base_delay: float = Field(default=1.0, gt=0, le=60)
+    api: Literal["chat", "responses"] = "chat"  # OpenAI kinds: "responses" for Responses-only models
 
 
 PromptField = Literal["tags", "caption", "score"]

@@ -1,4 +1,5 @@
-"""OpenAI chat completions with a JSON schema; also any OpenAI-compatible server via `base_url`.
+"""OpenAI chat completions (or the Responses API, `api = "responses"`) with a JSON schema; also any
+OpenAI-compatible server via `base_url`.
 
 The request body and the answer parser are plain functions over dicts so the Batch API writes
 exactly the same request and reads its results with the same code.
@@ -57,6 +58,60 @@ def chat_request_body(
     return body
 
 
+def responses_request_body(
+    model: str, prompt: Prompt, image: EncodedImage, *, structured: bool = True
+) -> dict[str, Any]:
+    """The `/v1/responses` body for one image (Responses API: instructions + typed input parts)."""
+    body: dict[str, Any] = {
+        "model": model,
+        "instructions": prompt.system,
+        "input": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": prompt.user},
+                    {"type": "input_image", "image_url": image.data_url, "detail": "auto"},
+                ],
+            }
+        ],
+        "store": False,  # nothing kept server-side: each image is a single, final request
+    }
+    if structured:
+        body["text"] = {
+            "format": {
+                "type": "json_schema",
+                "name": "image_annotation",
+                "schema": prompt.schema,
+                "strict": True,
+            }
+        }
+    return body
+
+
+def reply_from_response(data: dict[str, Any]) -> Reply:
+    """Read a Responses API result: output_text parts, a refusal part, or a content-filter stop."""
+    usage = data.get("usage") or {}
+    details = usage.get("output_tokens_details") or {}
+    tokens: Tokens = {
+        "input_tokens": int(usage.get("input_tokens") or 0),
+        "output_tokens": int(usage.get("output_tokens") or 0),  # reasoning included
+        "thinking_tokens": int(details.get("reasoning_tokens") or 0),
+    }
+    incomplete = data.get("incomplete_details") or {}
+    if incomplete.get("reason") == "content_filter":
+        return Reply(answer=None, refusal="incomplete: content_filter", **tokens)
+    texts: list[str] = []
+    for item in data.get("output") or []:
+        if item.get("type") != "message":
+            continue
+        for part in item.get("content") or []:
+            if part.get("type") == "refusal":
+                return Reply(answer=None, refusal=str(part.get("refusal")), **tokens)
+            if part.get("type") == "output_text" and part.get("text"):
+                texts.append(str(part["text"]))
+    return Reply(answer="".join(texts) or None, **tokens)
+
+
 def reply_from_completion(data: dict[str, Any]) -> Reply:
     """Read a chat completion (SDK object dumped to a dict, or a Batch API result body)."""
     usage = data.get("usage") or {}
@@ -103,7 +158,11 @@ class OpenAIProvider(VisionProvider):
         return make_openai_client(self.settings)
 
     def _send(self, client: openai.OpenAI, image: EncodedImage, prompt: Prompt) -> Reply:
-        body = chat_request_body(self.model, prompt, image, structured=self.settings.structured_output)
+        structured = self.settings.structured_output
+        if self.settings.api == "responses":
+            body = responses_request_body(self.model, prompt, image, structured=structured)
+            return reply_from_response(client.responses.create(**body).model_dump())
+        body = chat_request_body(self.model, prompt, image, structured=structured)
         completion = client.chat.completions.create(**body)
         return reply_from_completion(completion.model_dump())
 

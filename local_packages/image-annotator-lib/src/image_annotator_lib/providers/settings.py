@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 ProviderKind = Literal["openai", "anthropic", "google", "openai-compatible"]
+OpenAIApi = Literal["chat", "responses"]
 PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic", "google", "openai-compatible")
 
 
@@ -30,12 +31,15 @@ class ProviderSettings:
     retry_base_delay: float = 1.0
     retry_max_delay: float = 60.0
     structured_output: bool = True
+    api: OpenAIApi = "chat"  # "responses": OpenAI's Responses API, for models offered only there
 
     def __post_init__(self) -> None:
         if self.kind not in PROVIDER_KINDS:
             raise ValueError(f"unknown provider kind {self.kind!r}; expected one of {PROVIDER_KINDS}")
         if self.timeout <= 0 or self.requests_per_minute < 1 or (self.max_concurrency or 1) < 1:
             raise ValueError("timeout, requests_per_minute and max_concurrency must be positive")
+        if self.api not in ("chat", "responses"):
+            raise ValueError(f'api must be "chat" or "responses", got {self.api!r}')
         if self.retry_attempts < 0:
             raise ValueError("retry_attempts must not be negative")
 
