@@ -15,6 +15,62 @@ if TYPE_CHECKING:
 MAX_OUTPUT_TOKENS = 1024
 
 
+def messages_request(
+    model: str, prompt: Prompt, image: EncodedImage, *, structured: bool = True
+) -> dict[str, Any]:
+    """The `/v1/messages` body for one image (also a Message Batches request's `params`)."""
+    request: dict[str, Any] = {
+        "model": model,
+        "max_tokens": MAX_OUTPUT_TOKENS,
+        "system": prompt.system,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": image.media_type, "data": image.data},
+                    },
+                    {"type": "text", "text": prompt.user},
+                ],
+            }
+        ],
+    }
+    if structured:
+        request["tools"] = [
+            {
+                "name": TOOL_NAME,
+                "description": "Record the annotation of the image.",
+                "input_schema": prompt.schema,
+            }
+        ]
+        request["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
+    return request
+
+
+def reply_from_message(message: dict[str, Any]) -> Reply:
+    """Read a message (SDK object dumped to a dict, or a batch result's message)."""
+    usage = message.get("usage") or {}
+    tokens: Tokens = {
+        "input_tokens": int(usage.get("input_tokens") or 0),
+        "output_tokens": int(usage.get("output_tokens") or 0),
+        "thinking_tokens": 0,  # extended thinking is not requested; none is reported apart
+    }
+    if message.get("stop_reason") == "refusal":
+        return Reply(answer=None, refusal="stop_reason=refusal", **tokens)
+    texts: list[str] = []
+    for block in message.get("content") or []:
+        if (
+            block.get("type") == "tool_use"
+            and block.get("name") == TOOL_NAME
+            and isinstance(block.get("input"), dict)
+        ):
+            return Reply(answer=dict(block["input"]), **tokens)
+        if block.get("type") == "text":
+            texts.append(str(block.get("text") or ""))
+    return Reply(answer="\n".join(texts) or None, **tokens)
+
+
 def classify_anthropic_error(exc: Exception) -> ProviderError | None:
     import anthropic
 
@@ -40,51 +96,9 @@ class AnthropicProvider(VisionProvider):
             max_retries=0,
         )
 
-    def _request(self, image: EncodedImage, prompt: Prompt) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "model": self.model,
-            "max_tokens": MAX_OUTPUT_TOKENS,
-            "system": prompt.system,
-            "messages": [
-                {
-                    "role": "user",
-                    "content": [
-                        {
-                            "type": "image",
-                            "source": {"type": "base64", "media_type": image.media_type, "data": image.data},
-                        },
-                        {"type": "text", "text": prompt.user},
-                    ],
-                }
-            ],
-        }
-        if self.settings.structured_output:
-            request["tools"] = [
-                {
-                    "name": TOOL_NAME,
-                    "description": "Record the annotation of the image.",
-                    "input_schema": prompt.schema,
-                }
-            ]
-            request["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
-        return request
-
     def _send(self, client: anthropic.Anthropic, image: EncodedImage, prompt: Prompt) -> Reply:
-        message = client.messages.create(**self._request(image, prompt))
-        tokens: Tokens = {
-            "input_tokens": message.usage.input_tokens or 0,
-            "output_tokens": message.usage.output_tokens or 0,
-            "thinking_tokens": 0,  # extended thinking is not requested; none is reported apart
-        }
-        if message.stop_reason == "refusal":
-            return Reply(answer=None, refusal="stop_reason=refusal", **tokens)
-        texts: list[str] = []
-        for block in message.content:
-            if block.type == "tool_use" and block.name == TOOL_NAME and isinstance(block.input, dict):
-                return Reply(answer=dict(block.input), **tokens)
-            if block.type == "text":
-                texts.append(block.text)
-        return Reply(answer="\n".join(texts) or None, **tokens)
+        request = messages_request(self.model, prompt, image, structured=self.settings.structured_output)
+        return reply_from_message(client.messages.create(**request).model_dump())
 
     def _classify_sdk_error(self, exc: Exception) -> ProviderError | None:
         return classify_anthropic_error(exc)

@@ -40,6 +40,47 @@ def gemini_tokens(usage: Any) -> Tokens:
     }
 
 
+def generate_request(
+    prompt: Prompt, image: EncodedImage, *, structured: bool = True
+) -> tuple[list[Any], Any]:
+    """`contents` and `config` of one generateContent call (also a batch's inlined request)."""
+    from google.genai import types
+
+    config = types.GenerateContentConfig(system_instruction=prompt.system)
+    if structured:
+        config.response_mime_type = "application/json"
+        config.response_json_schema = prompt.schema
+    contents = [
+        types.Content(
+            role="user",
+            parts=[
+                types.Part.from_bytes(data=image.raw, mime_type=image.media_type),
+                types.Part.from_text(text=prompt.user),
+            ],
+        )
+    ]
+    return contents, config
+
+
+def reply_from_generate(response: Any) -> Reply:
+    """Read a GenerateContentResponse (live, or one of a batch's inlined responses)."""
+    tokens = gemini_tokens(response.usage_metadata)
+    feedback = response.prompt_feedback
+    if feedback is not None and feedback.block_reason is not None:
+        blocked = _reason(feedback.block_reason)
+        if blocked in SAFETY_REASONS:
+            return Reply(answer=None, refusal=f"prompt blocked: {blocked}", **tokens)
+    if not response.candidates:
+        return Reply(answer=None, **tokens)
+    candidate = response.candidates[0]
+    finish = _reason(candidate.finish_reason)
+    if finish in SAFETY_REASONS - {"OTHER"}:
+        return Reply(answer=None, refusal=f"finish_reason={finish}", **tokens)
+    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+    text = "".join(part.text for part in parts if part.text and not part.thought)
+    return Reply(answer=text or None, **tokens)
+
+
 def _reason(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
@@ -68,37 +109,9 @@ class GoogleProvider(VisionProvider):
         return genai.Client(api_key=self.settings.api_key, http_options=options)
 
     def _send(self, client: genai.Client, image: EncodedImage, prompt: Prompt) -> Reply:
-        from google.genai import types
-
-        config = types.GenerateContentConfig(system_instruction=prompt.system)
-        if self.settings.structured_output:
-            config.response_mime_type = "application/json"
-            config.response_json_schema = prompt.schema
-        contents = [
-            types.Content(
-                role="user",
-                parts=[
-                    types.Part.from_bytes(data=image.raw, mime_type=image.media_type),
-                    types.Part.from_text(text=prompt.user),
-                ],
-            )
-        ]
+        contents, config = generate_request(prompt, image, structured=self.settings.structured_output)
         response = client.models.generate_content(model=self.model, contents=contents, config=config)
-        tokens = gemini_tokens(response.usage_metadata)
-        feedback = response.prompt_feedback
-        if feedback is not None and feedback.block_reason is not None:
-            blocked = _reason(feedback.block_reason)
-            if blocked in SAFETY_REASONS:
-                return Reply(answer=None, refusal=f"prompt blocked: {blocked}", **tokens)
-        if not response.candidates:
-            return Reply(answer=None, **tokens)
-        candidate = response.candidates[0]
-        finish = _reason(candidate.finish_reason)
-        if finish in SAFETY_REASONS - {"OTHER"}:
-            return Reply(answer=None, refusal=f"finish_reason={finish}", **tokens)
-        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-        text = "".join(part.text for part in parts if part.text and not part.thought)
-        return Reply(answer=text or None, **tokens)
+        return reply_from_generate(response)
 
     def _classify_sdk_error(self, exc: Exception) -> ProviderError | None:
         return classify_google_error(exc)
