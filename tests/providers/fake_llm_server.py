@@ -1,7 +1,7 @@
 """A fake vision-LLM server on 127.0.0.1 for the official SDKs (openai, anthropic, google-genai).
 
-It speaks just enough of each wire protocol: OpenAI chat completions, files and batches;
-Anthropic messages; Gemini generateContent; the model lists of each (`/v1/models` in OpenAI's and
+It speaks just enough of each wire protocol: OpenAI chat completions, the Responses API, files
+and batches; Anthropic messages and Message Batches; Gemini generateContent and batch mode; the model lists of each (`/v1/models` in OpenAI's and
 Anthropic's shapes, Gemini's `/v1beta/models`), Ollama's `/api/tags` + `/api/show` when `ollama`
 is set, and llama.cpp's `/props` with `total_slots` when `slots` is set (the server then answers
 at most that many annotation requests at once, each after `latency` seconds, like a real one). Every request is decoded (including its image) and
@@ -316,6 +316,7 @@ class FakeLLMServer:
     raw: list[Recorded] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     batches: dict[str, _Batch] = field(default_factory=dict)
+    cloud_batches: dict[str, dict[str, Any]] = field(default_factory=dict)  # Anthropic's and Gemini's
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -441,6 +442,70 @@ class FakeLLMServer:
             )
         return ("\n".join(lines) + "\n").encode(), len(lines), failed
 
+    def answer_all(
+        self, protocol: Protocol, bodies: list[dict[str, Any]]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Status and body for each request of an Anthropic or Gemini batch (timeouts become 500s)."""
+        answers = []
+        for body in bodies:
+            request, behaviour = self._decide(protocol, "batch", {}, body, check_key=False)
+            answers.append(self.chat_result(request, "500" if behaviour == "timeout" else behaviour))
+        return answers
+
+    def anthropic_batch(self, batch_id: str) -> dict[str, Any]:
+        batch = self.cloud_batches[batch_id]
+        done = batch["polls"] >= self.batch_polls_until_complete
+        failed = sum(status != 200 for status, _ in batch["answers"])
+        total = len(batch["answers"])
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if done else "in_progress",
+            "request_counts": {
+                "processing": 0 if done else total,
+                "succeeded": total - failed if done else 0,
+                "errored": failed if done else 0,
+                "canceled": 0,
+                "expired": 0,
+            },
+            "created_at": "2026-12-01T00:00:00Z",
+            "expires_at": "2026-12-02T00:00:00Z",
+            "ended_at": "2026-12-01T00:01:00Z" if done else None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{self.url}/v1/messages/batches/{batch_id}/results" if done else None,
+        }
+
+    def anthropic_results(self, batch_id: str) -> bytes:
+        batch = self.cloud_batches[batch_id]
+        lines = []
+        for custom_id, (status, body) in zip(batch["ids"], batch["answers"], strict=True):
+            result = (
+                {"type": "succeeded", "message": body}
+                if status == 200
+                else {"type": "errored", "error": {"type": "error", "error": body["error"]}}
+            )
+            lines.append(json.dumps({"custom_id": custom_id, "result": result}))
+        return ("\n".join(lines) + "\n").encode()
+
+    def gemini_batch(self, batch_id: str) -> dict[str, Any]:
+        batch = self.cloud_batches[batch_id]
+        done = batch["polls"] >= self.batch_polls_until_complete
+        metadata: dict[str, Any] = {
+            "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
+            "model": batch["model"],
+            "state": "BATCH_STATE_SUCCEEDED" if done else "BATCH_STATE_RUNNING",
+        }
+        if done:
+            responses = [
+                {"response": body, "metadata": meta}
+                if status == 200
+                else {"error": body["error"], "metadata": meta}
+                for meta, (status, body) in zip(batch["ids"], batch["answers"], strict=True)
+            ]
+            metadata["output"] = {"inlinedResponses": {"inlinedResponses": responses}}
+        return {"name": batch_id, "metadata": metadata, "done": done}
+
     def batch_object(self, batch: _Batch) -> dict[str, Any]:
         done = batch.polls >= self.batch_polls_until_complete
         return {
@@ -464,6 +529,7 @@ class FakeLLMServer:
 
 
 _GOOGLE_PATH = re.compile(r"^/v1(?:beta)?/models/([^/:]+):generateContent$")
+_GOOGLE_BATCH = re.compile(r"^/v1(?:beta)?/models/([^/:]+):batchGenerateContent$")
 
 
 def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
@@ -547,6 +613,25 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._annotate("openai", json.loads(data))
             elif path == "/v1/responses":
                 self._annotate("responses", json.loads(data))
+            elif path == "/v1/messages/batches" and self._key_ok():
+                body = json.loads(data)
+                batch_id = server._next_id("msgbatch")
+                server.cloud_batches[batch_id] = {
+                    "polls": 0,
+                    "ids": [r["custom_id"] for r in body["requests"]],
+                    "answers": server.answer_all("anthropic", [r["params"] for r in body["requests"]]),
+                }
+                self._send(200, server.anthropic_batch(batch_id))
+            elif (match := _GOOGLE_BATCH.match(path)) and self._key_ok():
+                requests = json.loads(data)["batch"]["inputConfig"]["requests"]["requests"]
+                batch_id = f"batches/{server._next_id('gb')}"
+                server.cloud_batches[batch_id] = {
+                    "polls": 0,
+                    "model": f"models/{match.group(1)}",
+                    "ids": [r.get("metadata") or {} for r in requests],
+                    "answers": server.answer_all("google", [r["request"] for r in requests]),
+                }
+                self._send(200, server.gemini_batch(batch_id))
             elif path == "/v1/messages":
                 self._annotate("anthropic", json.loads(data))
             elif _GOOGLE_PATH.match(path):
@@ -567,6 +652,19 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             if not self._key_ok():
                 self._send(401, _error_body("openai", 401, "Incorrect API key provided"))
+            elif match := re.match(r"^/v1/messages/batches/([\w-]+)(/results)?$", path):
+                if match.group(1) not in server.cloud_batches:
+                    self._send(404, _error_body("anthropic", 404, "no such batch"))
+                elif match.group(2):
+                    self._send(200, server.anthropic_results(match.group(1)))
+                else:
+                    server.cloud_batches[match.group(1)]["polls"] += 1
+                    self._send(200, server.anthropic_batch(match.group(1)))
+            elif (match := re.match(r"^/v1(?:beta)?/(batches/gb-\d+)$", path)) and match.group(
+                1
+            ) in server.cloud_batches:
+                server.cloud_batches[match.group(1)]["polls"] += 1
+                self._send(200, server.gemini_batch(match.group(1)))
             elif path in ("/v1/models", "/v1beta/models"):
                 self._model_list(path)
             elif path == "/api/tags" and server.ollama:

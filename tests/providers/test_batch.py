@@ -156,17 +156,15 @@ def test_submit_status_import_and_reimport_through_the_cli(
         assert key not in path.read_bytes()
 
 
-def test_batch_refuses_non_openai_models_and_wrong_keys(
+def test_batch_refuses_models_without_a_batch_api_and_wrong_keys(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with running(required_key="the-real-key") as server:
         set_keys(monkeypatch)
         config = write_config(server)
         project_with_images(config, 2)[0].close()
-        code, error, _ = run_cli(
-            capsys, "annotate", "batch", "submit", "-m", "anthropic/claude-test", "-p", "llm"
-        )
-        assert code == 2 and "OpenAI" in error["error"]["message"]
+        code, error, _ = run_cli(capsys, "annotate", "batch", "submit", "-m", "local/qwen-test", "-p", "llm")
+        assert code == 2 and "OpenAI, Anthropic and Google" in error["error"]["message"]
         code, error, err = run_cli(
             capsys, "annotate", "batch", "submit", "-m", "openai/gpt-test", "-p", "llm"
         )

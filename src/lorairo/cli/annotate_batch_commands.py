@@ -1,4 +1,5 @@
-"""`lorairo annotate batch submit|status|import`: the OpenAI Batch API (half price, within 24 h)."""
+"""`lorairo annotate batch submit|status|import`: OpenAI, Anthropic and Gemini batches (about half
+price, results within 24 h)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from lorairo.services.batch_service import MAX_REQUESTS, BatchAnnotationService,
 @annotate_batch_app.command("submit")
 def submit(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option("-m", "--model", help="openai/<model>, e.g. openai/gpt-5.4-mini.")],
+    model: Annotated[
+        str,
+        typer.Option(
+            "-m", "--model", help="openai/, anthropic/ or google/<model>, e.g. anthropic/claude-sonnet-5-5."
+        ),
+    ],
     project: ProjectOption = None,
     ids: Annotated[
         str | None, typer.Option("--ids", help="Image ids, e.g. 1,2,10-20 (default: missing).")

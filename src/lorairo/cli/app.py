@@ -36,7 +36,9 @@ project_app = _group(app, "project", "Create, list, inspect and delete projects.
 config_app = _group(app, "config", "Show and change settings in lorairo.toml (keys always masked).")
 images_app = _group(app, "images", "Register, process, search and inspect images.")
 annotate_app = _group(app, "annotate", "Run taggers, scorers and vision LLMs; review failures.")
-annotate_batch_app = _group(annotate_app, "batch", "OpenAI Batch API: submit, poll and import.")
+annotate_batch_app = _group(
+    annotate_app, "batch", "OpenAI, Anthropic and Gemini batches: submit, poll, import."
+)
 models_app = _group(app, "models", "Install annotation models ahead of time.")
 tags_app = _group(app, "tags", "Tag statistics, bulk tag edits and the tag database.")
 tags_db_app = _group(tags_app, "db", "Import or install the tag database.")

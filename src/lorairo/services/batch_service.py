@@ -1,4 +1,5 @@
-"""OpenAI Batch API runs: submit the images a model still lacks, poll, download, import.
+"""Batch runs (OpenAI Batch API, Anthropic Message Batches, Gemini batch mode): submit the images a
+model still lacks, poll, download, import.
 
 Requests are written to a JSONL file under `[directories] batch_results_dir` (streamed, page by
 page) before anything is uploaded, so a failed upload can be inspected and nothing is half-sent.
@@ -20,7 +21,7 @@ from PIL import Image
 
 from image_annotator_lib.core.types import AnnotationResult
 from image_annotator_lib.exceptions import ProviderAuthenticationError, ProviderRequestError
-from image_annotator_lib.providers import batch_api
+from image_annotator_lib.providers import batch_api, cloud_batches
 from image_annotator_lib.providers.image_encoding import EncodedImage, encode_image
 from image_annotator_lib.providers.prompt import PromptOptions, build_prompt
 from image_annotator_lib.providers.settings import ProviderSettings
@@ -106,15 +107,19 @@ class BatchAnnotationService:
     def _target(self, model_name: str) -> _Target:
         spec = resolve_provider_model(self.registry, self.config, model_name)
         if spec is None:
-            raise ValidationError(f"{model_name!r} is not an API model; the Batch API takes openai/<model>")
+            raise ValidationError(
+                f"{model_name!r} is not an API model; batches take openai/, anthropic/ or google/<model>"
+            )
         settings = spec.options["settings"]
-        if not isinstance(settings, ProviderSettings) or settings.kind != "openai":
-            raise ValidationError(f"the Batch API is OpenAI's; {model_name!r} is not an OpenAI model")
+        if not isinstance(settings, ProviderSettings) or settings.kind not in cloud_batches.BATCH_KINDS:
+            raise ValidationError(
+                f"batches are offered by OpenAI, Anthropic and Google; {model_name!r} is none of them"
+            )
         return _Target(model_name, settings, str(spec.options["model"]), spec.options["prompt"])
 
-    def _client(self, settings: ProviderSettings) -> batch_api.OpenAIBatchClient:
+    def _client(self, target: _Target) -> cloud_batches.BatchClient:
         try:
-            return batch_api.OpenAIBatchClient(settings)
+            return cloud_batches.batch_client(target.settings, target.model)
         except ProviderAuthenticationError as exc:
             raise AuthenticationError(str(exc)) from exc
 
@@ -145,7 +150,7 @@ class BatchAnnotationService:
         target = self._target(model_name)
         cancel = cancel or CancelToken()
         report = BatchSubmitReport(self.project.name, model_name)
-        client = self._client(target.settings)
+        client = self._client(target)
         model_id = self.annotations.ensure_model(model_name, provider=target.settings.name, kind="vlm")
         mode: Literal["missing", "ids"] = "missing" if isinstance(selection, str) else "ids"
         ids = [] if isinstance(selection, str) else [int(i) for i in selection]
@@ -154,9 +159,7 @@ class BatchAnnotationService:
         total = min(limit, self.annotations.count_selection(model_id, mode, ids))
         items = self._requests(model_id, mode, ids, limit, retry_violations, report, progress, total, cancel)
         prompt = build_prompt(target.prompt)
-        count = batch_api.write_requests(
-            path, items, model=target.model, prompt=prompt, structured=target.settings.structured_output
-        )
+        count = cloud_batches.write_requests(target.settings, path, items, model=target.model, prompt=prompt)
         if count == 0:
             path.unlink(missing_ok=True)
             client.close()
@@ -239,13 +242,12 @@ class BatchAnnotationService:
         if job.remote_id is None or job.result_file is not None:
             return job
         target = self._target(job.model_name)
-        client = self._client(target.settings)
+        client = self._client(target)
         try:
             info = self._remote(client.status, job.remote_id)
-            result_file = None
-            if info.status == "completed" and info.output_file_id:
-                destination = self.results_dir / f"{_slug(job.remote_id)}-output.jsonl"
-                result_file = str(self._remote(client.download, info.output_file_id, destination))
+            destination = self.results_dir / f"{_slug(job.remote_id)}-output.jsonl"
+            fetched = self._remote(client.fetch_results, info, destination)
+            result_file = str(fetched) if fetched is not None else None
         finally:
             client.close()
         values: dict[str, object] = {"status": info.status}
@@ -284,7 +286,7 @@ class BatchAnnotationService:
         model_id = self.annotations.ensure_model(name, provider=target.settings.name, kind="vlm")
         report = BatchImportReport(str(path), name)
         chunk: list[tuple[str, AnnotationResult]] = []
-        for item in batch_api.read_results(path, name, target.prompt):
+        for item in cloud_batches.read_results(path, target.settings.kind, name, target.prompt):
             report.lines += 1
             chunk.append((item.custom_id, item.result))
             if len(chunk) >= IMPORT_CHUNK:

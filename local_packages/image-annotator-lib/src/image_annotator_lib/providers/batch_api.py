@@ -22,6 +22,7 @@ from image_annotator_lib.core.types import (
     UsageStats,
 )
 from image_annotator_lib.exceptions import ProviderAuthenticationError, ProviderRequestError
+from image_annotator_lib.providers.base import Reply
 from image_annotator_lib.providers.image_encoding import EncodedImage
 from image_annotator_lib.providers.openai_provider import (
     chat_request_body,
@@ -138,6 +139,12 @@ class OpenAIBatchClient:
     def status(self, remote_id: str) -> BatchInfo:
         return _info(self._call("status", self._client.batches.retrieve, remote_id))
 
+    def fetch_results(self, info: BatchInfo, destination: Path) -> Path | None:
+        """The output file of a completed batch, or None while there is none."""
+        if info.status != "completed" or not info.output_file_id:
+            return None
+        return self.download(info.output_file_id, destination)
+
     def download(self, file_id: str, destination: Path) -> Path:
         """Write the file's bytes next to their final name first, so a crash leaves no half file."""
         content = self._call("download", self._client.files.content, file_id)
@@ -184,7 +191,13 @@ def result_from_line(line: dict[str, Any], model_name: str, options: PromptOptio
             else kinds.get(classified.kind, "model_error")
         )
         return _failure(model_name, kind, classified.message, usage)
-    reply = reply_from_completion(body)
+    return result_from_reply(reply_from_completion(body), model_name, options, usage)
+
+
+def result_from_reply(
+    reply: Reply, model_name: str, options: PromptOptions, usage: UsageStats
+) -> AnnotationResult:
+    """A batch answer as a result: the same refusal and parsing rules as a live request."""
     usage.input_tokens, usage.output_tokens = reply.input_tokens, reply.output_tokens
     usage.thinking_tokens = reply.thinking_tokens
     if reply.refusal is not None:
