@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from lorairo.errors import LoRAIroException
+from lorairo.gui.widgets.provider_panel import ProviderPanel
 from lorairo.services.configuration_service import LOG_LEVELS, ConfigurationService
 from lorairo.utils.masking import mask_api_key
 
@@ -61,6 +62,8 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._directories_tab(), "Directories")
         tabs.addTab(self._thresholds_tab(), "Annotation && images")
         tabs.addTab(self._general_tab(), "General")
+        self.provider_panel = ProviderPanel(config)
+        tabs.addTab(self.provider_panel, "Vision-LLM servers")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
