@@ -152,6 +152,7 @@ def main() -> None:
     with ServerProcess(args.slots, args.latency) as server:
         base, base_ok, _ = provider_run(server, args.baseline_n, args.batch_size, 1)
         ours, ours_ok, provider_rss = provider_run(server, args.n, args.batch_size, None)
+        queued, queued_ok, _ = provider_run(server, args.n, args.batch_size, args.slots + 1)
         e2e, e2e_ok, service_rss = service_run(server, args.n, args.batch_size)
         in_flight = server.stop()
     load = os.getloadavg()
@@ -175,6 +176,10 @@ def main() -> None:
         f"({(per_request - args.latency) * 1000:.0f} ms of it client + transport), so {args.slots} slots "
         f"can give at most {args.slots / per_request:.1f} images/s: provider reaches "
         f"{args.n / ours / (args.slots / per_request):.0%} of that"
+    )
+    print(
+        f"max_concurrency = slots + 1:   {args.n / queued:.1f} images/s  ok={queued_ok}  "
+        f"{args.n / queued / ideal:.0%} of ideal (one request always queued at the server)"
     )
     print(
         f"annotate run end to end:       {args.n / e2e:.1f} images/s  ok={e2e_ok}  {args.n / e2e / ideal:.0%} of ideal"
