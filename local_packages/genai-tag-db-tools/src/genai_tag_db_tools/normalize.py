@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from genai_tag_db_tools.cleaning import clean_tag, is_network_span, lookup_key
 from genai_tag_db_tools.db.schema import FORMATS
-
-if TYPE_CHECKING:
-    from genai_tag_db_tools.db.database import TagDatabase
 
 Status = Literal["known", "alias", "deprecated", "user_alias", "unknown", "passthrough"]
 MAX_CACHE = 500_000
@@ -97,10 +96,21 @@ class _Resolved:
     deprecated: bool
 
 
-class Normalizer:
-    """Normalises against one `TagDatabase`, caching what it has already looked up."""
+class TagReader(Protocol):
+    """What normalisation needs of a tag database: a read session and a change counter.
 
-    def __init__(self, database: TagDatabase) -> None:
+    Narrow on purpose, so that this module never imports the `TagDatabase` facade that uses it.
+    """
+
+    generation: int
+
+    def read_session(self) -> AbstractContextManager[Session]: ...
+
+
+class Normalizer:
+    """Normalises against one tag database, caching what it has already looked up."""
+
+    def __init__(self, database: TagReader) -> None:
         self.database = database
         self._generation = database.generation
         self._by_raw: dict[str, dict[str, NormalizedTag]] = {}

@@ -11,16 +11,26 @@ the covering count index from the most used term down and stops at `limit` hits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import Row, text
+from sqlalchemy.orm import Session
 
 from genai_tag_db_tools.cleaning import lookup_key
 from genai_tag_db_tools.db.schema import PREFIX_TOP_LENGTH, PREFIX_TOP_ROWS
+from genai_tag_db_tools.normalize import NormalizeResult
 
-if TYPE_CHECKING:
-    from genai_tag_db_tools.db.database import TagDatabase
+
+class TagSearcher(Protocol):
+    """What autocomplete needs of a tag database (narrow, so this module never imports the facade)."""
+
+    def read_session(self) -> AbstractContextManager[Session]: ...
+
+    def normalize(self, tags: Sequence[str], format: str = "danbooru") -> NormalizeResult: ...
+
 
 _MAX_KEY = "\U0010ffff"
 # Each query picks ids from an index (or the precomputed ranking) first, then joins back for the text.
@@ -91,7 +101,7 @@ class TagSuggestion:
 
 
 def search(
-    database: TagDatabase,
+    database: TagSearcher,
     query: str,
     *,
     format: str = "danbooru",
@@ -126,7 +136,7 @@ def _suggestion(row: Row[Any]) -> TagSuggestion:
     return TagSuggestion(row.tag, row.type, int(row.usage_count), row.term, row.kind)
 
 
-def _overlay_suggestions(database: TagDatabase, rows: list[Row[Any]], format: str) -> list[TagSuggestion]:
+def _overlay_suggestions(database: TagSearcher, rows: list[Row[Any]], format: str) -> list[TagSuggestion]:
     resolved = database.normalize([row.target for row in rows], format=format).tags
     return [
         TagSuggestion(hit.tag, hit.type or "general", hit.usage_count, row.term, row.kind)
