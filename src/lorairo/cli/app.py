@@ -21,6 +21,7 @@ app = typer.Typer(
     help="LoRAIro: turn folders of images into clean, annotated LoRA training sets.",
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -5,25 +5,65 @@ Exit codes: 0 success, 2 bad input or validation, 1 anything else. Tracebacks on
 
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 import sys
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-import lorairo.cli
+from lorairo.cli import (
+    annotate_batch_commands,
+    annotate_commands,
+    config_commands,
+    edit_commands,
+    export_commands,
+    gui_command,
+    project_commands,
+    register_commands,
+    search_commands,
+    tag_db_commands,
+)
 from lorairo.cli.app import app
 from lorairo.errors import LoRAIroException
 from lorairo.gui import desktop_session
 from lorairo.utils.masking import redact
 
+# Every command module, listed once (as beets' `default_commands`); importing one attaches its
+# commands to a group defined in `lorairo.cli.app`. A new module is added here, not discovered.
+COMMAND_MODULES = (
+    project_commands,
+    config_commands,
+    register_commands,
+    search_commands,
+    annotate_commands,
+    annotate_batch_commands,
+    tag_db_commands,
+    edit_commands,
+    export_commands,
+    gui_command,
+)
 
-def _load_commands() -> None:
-    """Import every `lorairo/cli/*_command(s).py`; each registers its commands on a group in `app`."""
-    for module in pkgutil.iter_modules(lorairo.cli.__path__):
-        if module.name.endswith(("_command", "_commands")):
-            importlib.import_module(f"lorairo.cli.{module.name}")
+
+def build_command() -> TyperGroup:
+    """The click command tree, with help that shows plain option names.
+
+    Typer labels every value with its Python type (`<bool>`, `<list[Path]>`); only an explicit
+    `metavar=` (`-o DIR`) informs, so options without one show none and arguments show their name.
+    """
+    command = typer.main.get_command(app)
+    assert isinstance(command, TyperGroup)
+    _plain_metavars(command)
+    return command
+
+
+def _plain_metavars(command: TyperCommand | TyperGroup) -> None:
+    for param in command.params:
+        if param.metavar is None:
+            param.metavar = (param.name or "").upper() if isinstance(param, TyperArgument) else ""
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            if isinstance(sub, TyperCommand | TyperGroup):
+                _plain_metavars(sub)
 
 
 def _report(message: str, kind: str, *, as_json: bool) -> None:
@@ -39,8 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         args = ["gui"]  # bare `lorairo` in a desktop session opens the window; elsewhere, help
     as_json = "--json" in args[: args.index("--") if "--" in args else len(args)]
     debug = "--debug" in args
-    _load_commands()
-    command = typer.main.get_command(app)
+    command = build_command()
     try:
         command.main(args=args, prog_name="lorairo", standalone_mode=False)
     except typer.Exit as exc:
