@@ -14,7 +14,6 @@ from image_annotator_lib.local.session_cache import default_session_cache
 from lorairo.gui.dialogs.settings_dialog import SettingsDialog
 from lorairo.gui.main_window import MainWindow
 from lorairo.gui.thumbnail_loader import ThumbnailLoader, decode_thumbnail
-from lorairo.gui.thumbnail_model import MAX_PAGES
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import ProjectService
 from lorairo.services.search_service import SearchService
@@ -153,8 +152,3 @@ def test_thumbnails_decode_at_thumbnail_size_into_a_bounded_cache(qtbot: QtBot, 
     qtbot.wait(50)
     assert 1 <= loader.cached_count <= 3
     loader.shutdown()
-
-
-def test_grid_keeps_a_bounded_number_of_pages(qtbot: QtBot, window: MainWindow) -> None:
-    assert len(window.model._pages) <= MAX_PAGES
-    assert window.view.indexWidget(window.model.index(0)) is None  # painted, not one widget per image
