@@ -21,6 +21,7 @@ from lorairo.database.schema import (
     Rating,
     Score,
     Tag,
+    TagDecision,
 )
 from lorairo.search.query_language import And, Node, Not, Or, Term
 from lorairo.services.configuration_service import ConfigurationService
@@ -28,7 +29,16 @@ from lorairo.services.project_service import Project, ProjectService
 from tests.factories import add_image_row, make_image_file
 
 SIZES = [(64, 48), (48, 64), (64, 64), (96, 32), (40, 80), (72, 48), (56, 56), (32, 96)]
-ANNOTATION_TABLES = (Tag, Caption, Score, Rating, ModelAnnotation, AnnotationFailure, ImageSimilarity)
+ANNOTATION_TABLES = (
+    Tag,
+    TagDecision,
+    Caption,
+    Score,
+    Rating,
+    ModelAnnotation,
+    AnnotationFailure,
+    ImageSimilarity,
+)
 
 
 def new_project(tmp_path: Path, count: int = len(SIZES)) -> tuple[Project, list[int]]:
@@ -59,7 +69,7 @@ def snapshot(project: Project) -> dict[str, list[dict[str, Any]]]:
     """Every column of every annotation row plus the images' review state, for exact comparisons."""
     state: dict[str, list[dict[str, Any]]] = {}
     with project.database.read_session() as session:
-        for model in (Tag, Caption, Score, Rating):
+        for model in (Tag, TagDecision, Caption, Score, Rating):
             table = model.__table__
             state[table.name] = [
                 dict(row) for row in session.execute(select(table).order_by(table.c.id)).mappings()

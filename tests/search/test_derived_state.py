@@ -1,5 +1,6 @@
-"""State that triggers derive for search (migrations 0004, 0005) stays exact through any write:
-`is_effective` on scores/ratings (manual wins per image and score kind) and `tag_vocabulary`."""
+"""State that triggers derive for search (migrations 0004-0006) stays exact through any write:
+`is_effective` on scores/ratings (one row per image and score kind: the manual one, else the
+newest), `tag_vocabulary`, and the tag rows' mirror of their `tag_decisions`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
-from lorairo.database.schema import Rating, Score, Tag, TagVocabulary
+from lorairo.database.schema import Rating, Score, Tag, TagDecision, TagVocabulary, utcnow
 from lorairo.services.project_service import Project
 from tests.search.helpers import clear_annotations, new_project
 
@@ -30,7 +31,13 @@ change = st.tuples(
     st.sampled_from([*SOURCES, "aesthetic", "quality", *TAGS]),
     st.just(""),
 )
-operations = st.lists(st.one_of(insert_score, insert_rating, insert_tag, change), max_size=25)
+decide = st.tuples(
+    st.sampled_from(["decide", "undecide"]),
+    st.integers(0, 2),
+    st.sampled_from(TAGS),
+    st.sampled_from(["r", "x", ""]),
+)
+operations = st.lists(st.one_of(insert_score, insert_rating, insert_tag, change, decide), max_size=25)
 
 
 def _apply(project: Project, ids: list[int], operation: tuple[str, int, str, str]) -> None:
@@ -42,6 +49,19 @@ def _apply(project: Project, ids: list[int], operation: tuple[str, int, str, str
             session.add(Rating(image_id=ids[number], rating="general", source=source))
         elif action == "insert_tag":
             session.add(Tag(image_id=ids[number], tag=value))
+        elif action in {"decide", "undecide"}:
+            decision = session.scalars(
+                select(TagDecision).where(TagDecision.image_id == ids[number], TagDecision.tag == value)
+            ).first()
+            if action == "undecide":
+                if decision is not None:
+                    session.delete(decision)
+                return
+            if decision is None:
+                decision = TagDecision(image_id=ids[number], tag=value)
+                session.add(decision)
+            decision.rejected_at = utcnow() if "r" in source else None
+            decision.removed_at = utcnow() if "x" in source else None
         else:
             model = {"kind": Score, "retag": Tag}.get(action, (Score, Rating, Tag)[number % 3])
             row_ids = list(session.scalars(select(model.id).order_by(model.id)))
@@ -62,14 +82,34 @@ def _apply(project: Project, ids: list[int], operation: tuple[str, int, str, str
 
 def _check(project: Project) -> None:
     with project.database.read_session() as session:
-        scores = list(session.execute(select(Score.image_id, Score.kind, Score.source, Score.is_effective)))
-        manual_scores = {(i, k) for i, k, s, _ in scores if s == "manual"}
-        for image_id, kind, source, effective in scores:
-            assert effective == (source == "manual" or (image_id, kind) not in manual_scores)
-        ratings = list(session.execute(select(Rating.image_id, Rating.source, Rating.is_effective)))
-        manual_ratings = {i for i, s, _ in ratings if s == "manual"}
-        for image_id, source, effective in ratings:
-            assert effective == (source == "manual" or image_id not in manual_ratings)
+        scores = list(
+            session.execute(select(Score.id, Score.image_id, Score.kind, Score.source, Score.is_effective))
+        )
+        chosen: dict[tuple[int, str], tuple[bool, int]] = {}
+        for row_id, image_id, kind, source, _ in scores:
+            chosen[(image_id, kind)] = max(
+                chosen.get((image_id, kind), (False, 0)), (source == "manual", row_id)
+            )
+        for row_id, image_id, kind, _source, effective in scores:
+            assert effective == (chosen[(image_id, kind)][1] == row_id)
+        ratings = list(
+            session.execute(select(Rating.id, Rating.image_id, Rating.source, Rating.is_effective))
+        )
+        picked: dict[int, tuple[bool, int]] = {}
+        for row_id, image_id, source, _ in ratings:
+            picked[image_id] = max(picked.get(image_id, (False, 0)), (source == "manual", row_id))
+        for row_id, image_id, _source, effective in ratings:
+            assert effective == (picked[image_id][1] == row_id)
+        decisions = {
+            (image_id, tag.lower()): (rejected, removed)
+            for image_id, tag, rejected, removed in session.execute(
+                select(TagDecision.image_id, TagDecision.tag, TagDecision.rejected_at, TagDecision.removed_at)
+            )
+        }
+        for image_id, tag, rejected, removed in session.execute(
+            select(Tag.image_id, Tag.tag, Tag.rejected_at, Tag.removed_at)
+        ):
+            assert (rejected, removed) == decisions.get((image_id, tag.lower()), (None, None))
         vocabulary = sorted(tag.lower() for tag in session.scalars(select(TagVocabulary.tag)))
         tags = sorted({tag.lower() for tag in session.scalars(select(Tag.tag))})
         assert vocabulary == tags  # the test tags differ only in ASCII case, where lower() == NOCASE

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lorairo.database.schema import Caption, Model, Rating, Score, Tag
+from lorairo.database.schema import Caption, Model, Rating, Score, Tag, TagDecision
 from lorairo.errors import OperationCancelled, ValidationError
 from lorairo.services.edit_service import EditReport, EditService, EditTarget, tag_target
 from lorairo.services.progress import CancelToken
@@ -40,9 +40,10 @@ def _seed(project: Project, ids: list[int]) -> None:
                         raw_tag=tag.replace(" ", "_"),
                         confidence=0.3 + position / 10 + n / 100,
                         position=position,
-                        rejected_at=datetime(2026, 2, 1) if (n + position) % 7 == 0 else None,
                     )
                 )
+                if (n + position) % 7 == 0:
+                    session.add(TagDecision(image_id=image_id, tag=tag, rejected_at=datetime(2026, 2, 1)))
             if n % 2:
                 session.add(
                     Tag(image_id=image_id, tag="solo", source="manual", is_edited_manually=True, position=9)
@@ -143,7 +144,9 @@ def test_edit_semantics(project: tuple[Project, list[int]]) -> None:
     service.add_tags(EditTarget(ids=(ids[0],)), ["first"], position="front", apply=True)
     service.add_tags(EditTarget(ids=(ids[0],)), ["last"], apply=True)
     details = search.details([ids[0]])[0]
-    effective = [t for t in details["tags"] if t["is_accepted"] and not t["rejected_at"]]
+    effective = [
+        t for t in details["tags"] if t["is_accepted"] and not t["rejected_at"] and not t["removed_at"]
+    ]
     assert effective[0]["tag"] == "first" and effective[-1]["tag"] == "last"
     manual = [t for t in details["tags"] if t["tag"] in {"first", "last"}]
     assert all(t["source"] == "manual" and t["model"] is None and t["is_edited_manually"] for t in manual)
@@ -153,7 +156,9 @@ def test_edit_semantics(project: tuple[Project, list[int]]) -> None:
     model_rows = [
         t for d in search.details(ids) for t in d["tags"] if t["tag"] == "1girl" and not t["rejected_at"]
     ]
-    assert model_rows and all(not t["is_accepted"] for t in model_rows), "model output is kept, unaccepted"
+    assert model_rows and all(t["is_accepted"] and t["removed_at"] for t in model_rows), (
+        "model output is kept as the model gave it; the removal is the person's decision"
+    )
 
     before = search.count("tag:smile")
     service.reject_tags(EditTarget(query="all"), ["smile"], apply=True)

@@ -1,5 +1,6 @@
 """Reordering one image's tags: the dry run predicts the apply, search details show the new order,
-undo restores every position exactly and redo puts the order back."""
+undo restores every position exactly and redo puts the order back. The order is a decision
+(`tag_decisions.position`), so it is not stored on the model's rows."""
 
 from __future__ import annotations
 
@@ -73,6 +74,10 @@ def test_unchanged_order_writes_nothing_and_unknown_tags_are_refused(
         service.reorder_tags(ids[0], ["a", "zzz"], apply=True)
     with pytest.raises(ValidationError):
         service.reorder_tags(ids[0], [], apply=True)
+    assert snapshot(proj) == before and service.log() == []
+    first = service.reorder_tags(ids[1], ["a"], apply=True)
+    assert first.images_changed == 1, "ordering by hand is a decision even when nothing moves"
+    decided = snapshot(proj)
     report = service.reorder_tags(ids[1], ["a"], apply=True)
     assert report.images_changed == 0 and report.edit_id is None
-    assert snapshot(proj) == before and service.log() == []
+    assert snapshot(proj) == decided and len(service.log()) == 1

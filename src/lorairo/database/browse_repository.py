@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from lorairo.database.effective import effective_tag, rejected_tag
 from lorairo.database.engine import Database
 from lorairo.database.schema import AnnotationFailure, Image, ImageSimilarity, Tag
-from lorairo.database.search_sql import effective_tag
 
 _CHUNK = 500
 
@@ -46,9 +46,7 @@ def grid_flags(database: Database, ids: list[int]) -> dict[int, GridFlags]:
             )
             rejected = set(
                 session.scalars(
-                    select(Tag.image_id)
-                    .where(Tag.image_id.in_(chunk), Tag.rejected_at.is_not(None))
-                    .distinct()
+                    select(Tag.image_id).where(Tag.image_id.in_(chunk), rejected_tag()).distinct()
                 )
             )
             effective = set(

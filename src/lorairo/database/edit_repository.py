@@ -6,8 +6,9 @@ discarded (dry run) or applied inside the caller's write transaction and logged 
 redo writes `after`. New rows get explicit ids (max + 1 under the write lock), so a redone insert
 comes back with the id the log recorded.
 
-Manual tags follow the schema's rule that model output is never overwritten: removing a model's
-tag sets `is_accepted` false (the row stays), removing a manual tag deletes it.
+Model output is never overwritten: what a person decides about a tag on an image (reject, remove,
+order) is a `tag_decisions` row, which no model run touches, so undo and redo stay exact after any
+re-run. Removing a manual tag deletes its row.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import DateTime, Table, bindparam, delete, func, insert, select, true, update
+from sqlalchemy import DateTime, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from genai_tag_db_tools.cleaning import clean_tag
+from lorairo.database.effective import effective_tag
 from lorairo.database.schema import SOURCE_MANUAL, Base, EditChange, EditLog, Image, utcnow
 from lorairo.database.search_repository import SearchRepository
 from lorairo.database.search_sql import compile_condition
@@ -33,7 +35,8 @@ from lorairo.search.query_language import Node
 
 Action = Literal["insert", "update", "delete"]
 TABLES: dict[str, Table] = {
-    name: Base.metadata.tables[name] for name in ("tags", "captions", "scores", "ratings", "images")
+    name: Base.metadata.tables[name]
+    for name in ("tags", "tag_decisions", "captions", "scores", "ratings", "images")
 }
 BATCH = 500
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -78,10 +81,6 @@ def _ascii_fold(text: str) -> str:
     return text.translate(_ASCII_LOWER)
 
 
-def _effective(row: Mapping[str, Any]) -> bool:
-    return bool(row["is_accepted"]) and row["rejected_at"] is None
-
-
 class EditRepository:
     """Plans and writes bulk edits inside sessions the service opens."""
 
@@ -120,15 +119,59 @@ class EditRepository:
             statement = statement.where(t.c[key] == value)
         return [dict(row) for row in session.execute(statement.order_by(t.c.id)).mappings()]
 
+    @staticmethod
+    def _effective_rows(session: Session, image_ids: list[int]) -> list[dict[str, Any]]:
+        """The tag rows that count (`effective_tag`), as snapshots."""
+        t = TABLES["tags"]
+        statement = select(t).where(t.c.image_id.in_(image_ids), effective_tag()).order_by(t.c.id)
+        return [dict(row) for row in session.execute(statement).mappings()]
+
+    def _decisions(self, session: Session, image_ids: list[int]) -> dict[tuple[int, str], dict[str, Any]]:
+        """The batch's tag decisions by (image, tag folded as NOCASE folds)."""
+        return {
+            (row["image_id"], _ascii_fold(row["tag"])): row
+            for row in self._rows(session, "tag_decisions", image_ids)
+        }
+
+    @staticmethod
+    def _decide(
+        decisions: Mapping[tuple[int, str], dict[str, Any]],
+        image_id: int,
+        tag: str,
+        label: str,
+        now: datetime,
+        **values: Any,
+    ) -> RowChange | None:
+        """Set decision columns of (image, tag): the row is created on the first decision and kept
+        after (emptied, not deleted), so every edit-log entry about it stays replayable."""
+        row = decisions.get((image_id, _ascii_fold(tag)))
+        if row is None:
+            after = {
+                "image_id": image_id,
+                "tag": tag,
+                "rejected_at": None,
+                "removed_at": None,
+                "position": None,
+                "created_at": now,
+                "updated_at": now,
+                **values,
+            }
+            return RowChange("tag_decisions", "insert", image_id, None, after, label)
+        if all(row[key] == value for key, value in values.items()):
+            return None
+        after = {**row, **values, "updated_at": now}
+        return RowChange("tag_decisions", "update", image_id, row, after, label, row["id"])
+
     # -- planning (reads only) ----------------------------------------------------------------
 
     def plan_add_tags(
         self, session: Session, image_ids: list[int], tags: list[str], position: str
     ) -> list[RowChange]:
-        """Add each tag where the image lacks it, before its first or after its last position.
+        """Add each tag where the image lacks it, before its first or after its last position; a
+        rejection or removal of that tag on the image is lifted (the person asked for it).
 
-        "Lacks" means what `tag:` search means (no accepted, unrejected row equal ignoring ASCII
-        case), so two aggregate reads answer it instead of loading every tag row of the batch.
+        "Lacks" means what `tag:` search means (no row that counts, equal ignoring ASCII case), so
+        two aggregate reads answer it instead of loading every tag row of the batch.
         """
         t = TABLES["tags"]
         span = {
@@ -142,13 +185,11 @@ class EditRepository:
         present: dict[int, set[str]] = defaultdict(set)
         for image_id, tag in session.execute(
             select(t.c.image_id, t.c.tag).where(
-                t.c.tag.collate("NOCASE").in_(tags),
-                t.c.is_accepted == true(),
-                t.c.rejected_at.is_(None),
-                t.c.image_id.in_(image_ids),
+                t.c.tag.collate("NOCASE").in_(tags), effective_tag(), t.c.image_id.in_(image_ids)
             )
         ):
             present[image_id].add(_ascii_fold(tag))
+        decisions = self._decisions(session, image_ids)
         now = utcnow()
         changes = []
         for image_id in image_ids:
@@ -158,6 +199,11 @@ class EditRepository:
             for offset, tag in enumerate(missing):
                 after = self._manual_tag(image_id, tag, start + offset, now)
                 changes.append(RowChange("tags", "insert", image_id, None, after, f"+{tag}"))
+                if (image_id, _ascii_fold(tag)) in decisions:
+                    lifted = self._decide(
+                        decisions, image_id, tag, f"+{tag}", now, rejected_at=None, removed_at=None
+                    )
+                    changes.extend([lifted] if lifted else [])
         return changes
 
     @staticmethod
@@ -173,28 +219,35 @@ class EditRepository:
             "is_accepted": True,
             "position": position,
             "is_edited_manually": True,
-            "rejected_at": None,
             "created_at": now,
             "updated_at": now,
         }
 
-    @staticmethod
-    def _unaccept(row: dict[str, Any], now: datetime) -> RowChange:
-        if row["source"] == SOURCE_MANUAL:
-            return RowChange("tags", "delete", row["image_id"], row, None, f"-{row['tag']}", row["id"])
-        after = {**row, "is_accepted": False, "is_edited_manually": True, "updated_at": now}
-        return RowChange("tags", "update", row["image_id"], row, after, f"-{row['tag']}", row["id"])
+    def _unaccept(
+        self, rows: list[dict[str, Any]], decisions: Mapping[tuple[int, str], dict[str, Any]], now: datetime
+    ) -> list[RowChange]:
+        """Remove tags: a manual row is deleted; a model's tag gets a removal decision, which no
+        re-run of any model undoes."""
+        changes = []
+        decided: set[tuple[int, str]] = set()
+        for row in rows:
+            label = f"-{row['tag']}"
+            if row["source"] == SOURCE_MANUAL:
+                changes.append(RowChange("tags", "delete", row["image_id"], row, None, label, row["id"]))
+                continue
+            key = (row["image_id"], _ascii_fold(row["tag"]))
+            if key not in decided:
+                decided.add(key)
+                change = self._decide(decisions, row["image_id"], row["tag"], label, now, removed_at=now)
+                changes.extend([change] if change else [])
+        return changes
 
     def plan_remove_tags(
         self, session: Session, image_ids: list[int], patterns: list[str]
     ) -> list[RowChange]:
         matcher = tag_matcher(patterns)
-        now = utcnow()
-        return [
-            self._unaccept(row, now)
-            for row in self._rows(session, "tags", image_ids)
-            if _effective(row) and matcher.fullmatch(row["tag"])
-        ]
+        rows = [row for row in self._effective_rows(session, image_ids) if matcher.fullmatch(row["tag"])]
+        return self._unaccept(rows, self._decisions(session, image_ids), utcnow())
 
     def plan_replace_tag(
         self, session: Session, image_ids: list[int], old: str, new: str, *, regex: bool
@@ -202,14 +255,17 @@ class EditRepository:
         """Each matching tag is removed and the replacement added at its position (once per image)."""
         pattern = re.compile(old, re.IGNORECASE) if regex else tag_matcher([old])
         by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for row in self._rows(session, "tags", image_ids):
+        for row in self._effective_rows(session, image_ids):
             by_image[row["image_id"]].append(row)
+        decisions = self._decisions(session, image_ids)
         now = utcnow()
         changes: list[RowChange] = []
         for image_id in image_ids:
-            rows = [row for row in by_image.get(image_id, []) if _effective(row)]
+            rows = by_image.get(image_id, [])
             present = {row["tag"].casefold() for row in rows}
             added: set[str] = set()
+            replaced_rows: list[dict[str, Any]] = []
+            inserts: list[RowChange] = []
             for row in rows:
                 if regex:
                     replaced = clean_tag(pattern.sub(new, row["tag"]))
@@ -219,48 +275,80 @@ class EditRepository:
                     replaced = new
                 else:
                     continue
-                changes.append(self._unaccept(row, now))
+                replaced_rows.append(row)
                 key = replaced.casefold()
                 if replaced and key not in present and key not in added:
                     added.add(key)
                     after = self._manual_tag(image_id, replaced, row["position"], now)
-                    changes.append(RowChange("tags", "insert", image_id, None, after, f"+{replaced}"))
+                    inserts.append(RowChange("tags", "insert", image_id, None, after, f"+{replaced}"))
+                    if (image_id, _ascii_fold(replaced)) in decisions:
+                        lifted = self._decide(
+                            decisions,
+                            image_id,
+                            replaced,
+                            f"+{replaced}",
+                            now,
+                            rejected_at=None,
+                            removed_at=None,
+                        )
+                        inserts.extend([lifted] if lifted else [])
+            changes.extend(self._unaccept(replaced_rows, decisions, now))
+            changes.extend(inserts)
         return changes
 
     def plan_reject_tags(
         self, session: Session, image_ids: list[int], patterns: list[str], *, restore: bool
     ) -> list[RowChange]:
-        """Reject (soft: `rejected_at` set) or restore every row of the matching tags."""
+        """Reject (soft: kept, left out of search and export) or restore the matching tags, as a
+        decision on (image, tag) that every later model row of that tag inherits."""
         matcher = tag_matcher(patterns)
+        decisions = self._decisions(session, image_ids)
         now = utcnow()
+        verb = "restore" if restore else "reject"
         changes = []
+        seen: set[tuple[int, str]] = set()
         for row in self._rows(session, "tags", image_ids):
-            if not matcher.fullmatch(row["tag"]) or (row["rejected_at"] is not None) != restore:
+            key = (row["image_id"], _ascii_fold(row["tag"]))
+            if (
+                key in seen
+                or not matcher.fullmatch(row["tag"])
+                or (row["rejected_at"] is not None) != restore
+            ):
                 continue
-            after = {**row, "rejected_at": None if restore else now, "updated_at": now}
-            label = f"{'restore' if restore else 'reject'} {row['tag']}"
-            changes.append(RowChange("tags", "update", row["image_id"], row, after, label, row["id"]))
+            seen.add(key)
+            change = self._decide(
+                decisions,
+                row["image_id"],
+                row["tag"],
+                f"{verb} {row['tag']}",
+                now,
+                rejected_at=None if restore else now,
+            )
+            changes.extend([change] if change else [])
         return changes
 
     def plan_reorder_tags(self, session: Session, image_id: int, ordered: list[str]) -> list[RowChange]:
-        """Positions 0..n-1 follow `ordered` (every row of a named tag, so a tag several models gave
-        moves as one); rows not named keep their relative order after them. Only moved rows change."""
-        rows = sorted(self._rows(session, "tags", [image_id]), key=lambda r: (r["position"], r["id"]))
-        known = {row["tag"] for row in rows}
-        unknown = [tag for tag in ordered if tag not in known]
+        """Manual positions 0..n-1 follow `ordered` (a tag several models gave moves as one); tags
+        not named lose any manual position and follow the ordered ones by the usual rule."""
+        spelled = {_ascii_fold(row["tag"]): row["tag"] for row in self._rows(session, "tags", [image_id])}
+        unknown = [tag for tag in ordered if _ascii_fold(tag) not in spelled]
         if unknown:
             raise ValidationError(f"image {image_id} has no tag {', '.join(unknown[:10])}")
-        rank = {tag: index for index, tag in enumerate(ordered)}
-        rest = [row for row in rows if row["tag"] not in rank]
-        targets = [(row, rank[row["tag"]]) for row in rows if row["tag"] in rank]
-        targets += [(row, len(ordered) + index) for index, row in enumerate(rest)]
+        decisions = self._decisions(session, [image_id])
+        rank = {_ascii_fold(tag): index for index, tag in enumerate(ordered)}
         now = utcnow()
         changes = []
-        for row, target in targets:
-            if row["position"] != target:
-                after = {**row, "position": target, "is_edited_manually": True, "updated_at": now}
-                label = f"{row['tag']} @{target}"
-                changes.append(RowChange("tags", "update", image_id, row, after, label, row["id"]))
+        for key, index in rank.items():
+            change = self._decide(
+                decisions, image_id, spelled[key], f"{spelled[key]} @{index}", now, position=index
+            )
+            changes.extend([change] if change else [])
+        for (_image, key), row in decisions.items():
+            if key not in rank and row["position"] is not None:
+                change = self._decide(
+                    decisions, image_id, row["tag"], f"{row['tag']} unordered", now, position=None
+                )
+                changes.extend([change] if change else [])
         return changes
 
     def plan_set_manual(

@@ -154,7 +154,14 @@ class Tag(Base):
         Index("ix_tags_image_model", "image_id", "model_id"),
         Index("ix_tags_model_image", "model_id", "image_id"),
         # Search (migration 0003): case-insensitive, covering the accepted/rejected filter.
-        Index("ix_tags_search", text("tag COLLATE NOCASE"), "is_accepted", "rejected_at", "image_id"),
+        Index(
+            "ix_tags_search",
+            text("tag COLLATE NOCASE"),
+            "is_accepted",
+            "rejected_at",
+            "removed_at",
+            "image_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -168,7 +175,29 @@ class Tag(Base):
     is_accepted: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     is_edited_manually: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Derived (migration 0006 triggers) from the image's `TagDecision` for this tag. Read, never write.
     rejected_at: Mapped[datetime | None] = mapped_column(DateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class TagDecision(Base):
+    """What a person decided about one tag on one image, apart from any model's rows (migration 0006).
+
+    `rejected_at` (rejected: kept but excluded), `removed_at` (a model's tag removed) and `position`
+    (manual order, None when never ordered by hand) outlive every re-run, replace and model deletion.
+    """
+
+    __tablename__ = "tag_decisions"
+    __table_args__ = (UniqueConstraint("image_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(Text(collation="NOCASE"))
+    rejected_at: Mapped[datetime | None] = mapped_column(DateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    position: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -218,7 +247,8 @@ class Score(Base):
     scale_max: Mapped[float] = mapped_column(Float, default=10.0)
     is_edited_manually: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    # Derived (migration 0004 triggers): manual wins per image (and score kind). Read, never write.
+    # Derived (migrations 0004, 0006 triggers): true on exactly one row per (image, kind), the manual
+    # one if any, else the newest model row. Read, never write.
     is_effective: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
@@ -240,7 +270,8 @@ class Rating(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     is_edited_manually: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    # Derived (migration 0004 triggers): manual wins per image (and score kind). Read, never write.
+    # Derived (migrations 0004, 0006 triggers): true on exactly one row per image, the manual one if
+    # any, else the newest model row. Read, never write.
     is_effective: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 

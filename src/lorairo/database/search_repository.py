@@ -20,9 +20,16 @@ from typing import Any
 from sqlalchemy import Integer, cast, distinct, func, select, true
 from sqlalchemy.orm import Session
 
+from lorairo.database.effective import (
+    DEFAULT_SCORE_KIND,
+    effective_caption_row,
+    effective_rating_row,
+    effective_score_row,
+    effective_tag,
+    tags_in_order,
+)
 from lorairo.database.engine import Database
 from lorairo.database.schema import (
-    SOURCE_MANUAL,
     AnnotationFailure,
     Caption,
     Image,
@@ -36,7 +43,6 @@ from lorairo.database.search_sql import (
     Wildcards,
     compile_condition,
     count_matches,
-    effective_tag,
     id_stream,
     ordered_ids,
     select_ids,
@@ -111,8 +117,11 @@ def _row_dict(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
 
 
 class SearchRepository:
-    def __init__(self, database: Database) -> None:
+    """`score_kind` is the kind `score` sorts on and summaries show (the default kind)."""
+
+    def __init__(self, database: Database, score_kind: str = DEFAULT_SCORE_KIND) -> None:
         self.database = database
+        self.score_kind = score_kind
 
     @staticmethod
     def expand_wildcards(session: Session, node: Node) -> dict[str, list[str]]:
@@ -188,7 +197,15 @@ class SearchRepository:
             if sort in INDEXED_SORTS:
                 images = int(session.scalar(select(func.count()).select_from(Image)) or 0)
                 walk = (offset + limit) * images <= total * total
-        statement = select_ids(node, aliases=aliases, wildcards=wildcards, sort=sort, seed=seed, walk=walk)
+        statement = select_ids(
+            node,
+            aliases=aliases,
+            wildcards=wildcards,
+            sort=sort,
+            seed=seed,
+            walk=walk,
+            score_kind=self.score_kind,
+        )
         ids = list(session.scalars(statement.limit(limit).offset(offset)))
         return ids, -1 if total is None else total
 
@@ -227,22 +244,16 @@ class SearchRepository:
             }
             tags: dict[int, list[str]] = defaultdict(list)
             tag_rows = session.execute(
-                select(Tag.image_id, Tag.tag)
-                .where(Tag.image_id.in_(ids), effective_tag())
-                .order_by(Tag.image_id, Tag.position, Tag.id)
+                tags_in_order(Tag.image_id, Tag.tag).where(Tag.image_id.in_(ids), effective_tag())
             )
             for image_id, tag in tag_rows:
                 if tag not in tags[image_id] and len(tags[image_id]) < SUMMARY_TAGS:
                     tags[image_id].append(tag)
-            captions = self._effective(session, Caption, Caption.caption, ids)
-            ratings = self._effective(session, Rating, Rating.rating, ids)
-            scores: dict[int, float] = {}
-            for image_id, source, score in session.execute(
-                select(Score.image_id, Score.source, Score.score).where(Score.image_id.in_(ids))
-            ):
-                key = image_id
-                if source == SOURCE_MANUAL or key not in scores:
-                    scores[key] = score
+            captions = self._values(session, Caption.image_id, Caption.caption, ids, effective_caption_row())
+            ratings = self._values(session, Rating.image_id, Rating.rating, ids, effective_rating_row())
+            scores = self._values(
+                session, Score.image_id, Score.score, ids, *effective_score_row(self.score_kind)
+            )
         return [
             ImageSummary(
                 id=image.id,
@@ -261,20 +272,12 @@ class SearchRepository:
         ]
 
     @staticmethod
-    def _effective(session: Any, model: Any, value: Any, ids: list[int]) -> dict[int, Any]:
-        """The manual value when present, else the newest model value, per image."""
-        result: dict[int, Any] = {}
-        manual: set[int] = set()
-        rows = session.execute(
-            select(model.image_id, model.source, value).where(model.image_id.in_(ids)).order_by(model.id)
-        )
-        for image_id, source, item in rows:
-            if source == SOURCE_MANUAL:
-                result[image_id] = item
-                manual.add(image_id)
-            elif image_id not in manual:
-                result[image_id] = item
-        return result
+    def _values(
+        session: Session, image_id: Any, value: Any, ids: list[int], *effective: Any
+    ) -> dict[int, Any]:
+        """Each image's one effective value (the conditions come from `lorairo.database.effective`)."""
+        rows = session.execute(select(image_id, value).where(image_id.in_(ids), *effective))
+        return {key: item for key, item in rows}
 
     def details(self, ids: list[int]) -> list[dict[str, Any]]:
         """Everything stored about each image: all annotation rows with model and state."""
@@ -309,20 +312,37 @@ class SearchRepository:
                             "confidence",
                             "is_accepted",
                             "rejected_at",
+                            "removed_at",
                             "position",
                             "is_edited_manually",
                         ),
                     ),
                     ("captions", Caption, ("id", "caption", "source", "is_edited_manually")),
-                    ("scores", Score, ("id", "kind", "score", "scale_max", "source", "is_edited_manually")),
-                    ("ratings", Rating, ("id", "rating", "confidence", "source", "is_edited_manually")),
+                    (
+                        "scores",
+                        Score,
+                        ("id", "kind", "score", "scale_max", "source", "is_edited_manually", "is_effective"),
+                    ),
+                    (
+                        "ratings",
+                        Rating,
+                        ("id", "rating", "confidence", "source", "is_edited_manually", "is_effective"),
+                    ),
                 )
                 for key, model, columns in sections:
-                    order = (model.position, model.id) if model is Tag else (model.id,)
-                    rows = session.scalars(select(model).where(model.image_id == image.id).order_by(*order))
+                    if model is Tag:
+                        statement = tags_in_order(Tag).where(Tag.image_id == image.id)
+                    else:
+                        statement = select(model).where(model.image_id == image.id).order_by(model.id)
                     record[key] = [
-                        {**_row_dict(row, columns), "model": models.get(row.model_id)} for row in rows
+                        {**_row_dict(row, columns), "model": models.get(row.model_id)}
+                        for row in session.scalars(statement)
                     ]
+                effective = session.scalar(
+                    select(Caption.id).where(Caption.image_id == image.id, effective_caption_row())
+                )
+                for caption in record["captions"]:
+                    caption["is_effective"] = caption["id"] == effective
                 failures = session.scalars(
                     select(AnnotationFailure).where(AnnotationFailure.image_id == image.id)
                 )
@@ -386,7 +406,7 @@ class SearchRepository:
     def _rating_counts(session: Any, matched: Any) -> dict[str, int]:
         rows = session.execute(
             select(Rating.rating, func.count(distinct(Rating.image_id)))
-            .where(Rating.image_id.in_(matched), Rating.is_effective == true())
+            .where(Rating.image_id.in_(matched), effective_rating_row())
             .group_by(Rating.rating)
             .order_by(Rating.rating)
         )

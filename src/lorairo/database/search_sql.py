@@ -4,11 +4,10 @@ Every user value becomes a bound parameter; wildcard patterns are escaped before
 LIKE wildcards, and caption text is quoted as one FTS5 phrase, so no input can change the SQL.
 
 Semantics the Python reference evaluation in the tests mirrors:
-- a tag matches when accepted and not rejected (`rejected:` asks for rejected rows instead),
-  compared case-insensitively;
-- captions, scores and ratings use the *effective* rows: the manual row when the image has one
-  (per score kind), otherwise every model row, so a manual correction hides the model's opinion.
-  Scores and ratings store that as `is_effective` (migration 0004 triggers).
+- a tag matches when it counts (`effective_tag`: accepted, neither rejected nor removed;
+  `rejected:` asks for rejected rows instead), compared case-insensitively;
+- captions, scores and ratings use the one *effective* row per image (and score kind) that
+  `lorairo.database.effective` defines; `score:` without `[kind]` means DEFAULT_SCORE_KIND.
 
 Two shapes of the same condition serve different plans:
 - `compile_condition` is a per-image test (correlated EXISTS probes) for walking `images` in an
@@ -45,9 +44,17 @@ from sqlalchemy import (
     table,
     true,
 )
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import _CompoundSelectKeyword  # private; what `_Chain` is built from
 
+from lorairo.database.effective import (
+    DEFAULT_SCORE_KIND,
+    effective_caption_row,
+    effective_rating_row,
+    effective_score,
+    effective_score_row,
+    effective_tag,
+    rejected_tag,
+)
 from lorairo.database.schema import (
     SOURCE_MANUAL,
     AnnotationFailure,
@@ -113,24 +120,6 @@ def _compare(expr: Any, op: Operator, value: Any) -> ColumnElement[bool]:
     return expr == value
 
 
-def effective_tag() -> ColumnElement[bool]:
-    """The rows that count as an image's tags everywhere (search, facets, export)."""
-    return and_(Tag.is_accepted == true(), Tag.rejected_at.is_(None))
-
-
-def manual_wins(model: Any) -> ColumnElement[bool]:
-    """Captions that count for an image: its manual one when it has one, otherwise every model one.
-
-    Scores and ratings store this as `is_effective`; captions are only reached through FTS
-    matches, few enough to probe.
-    """
-    manual = aliased(model)
-    return or_(
-        model.source == SOURCE_MANUAL,
-        ~exists().where(manual.image_id == model.image_id, manual.source == SOURCE_MANUAL),
-    )
-
-
 def _tag_names(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> list[str] | None:
     """The exact tags a tag term stands for; None for a wildcard nobody expanded (LIKE then)."""
     value = str(term.value)
@@ -154,7 +143,7 @@ def _tag_match(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> 
 
 
 def _tag_state(term: Term) -> ColumnElement[bool]:
-    return Tag.rejected_at.is_not(None) if term.field == "rejected" else effective_tag()
+    return rejected_tag() if term.field == "rejected" else effective_tag()
 
 
 def vocabulary_matches(pattern: str) -> Select[Any]:
@@ -181,10 +170,8 @@ def _fts_rows(phrase: str) -> Select[Any]:
 
 
 def _score_conditions(term: Term) -> list[ColumnElement[bool]]:
-    conditions = [Score.is_effective == true(), _compare(Score.score, term.op, term.value)]
-    if term.qualifier:
-        conditions.append(Score.kind == term.qualifier)
-    return conditions
+    kind = term.qualifier or DEFAULT_SCORE_KIND
+    return [*effective_score_row(kind), _compare(Score.score, term.op, term.value)]
 
 
 def _model_ids(names: tuple[str, ...]) -> Select[Any]:
@@ -251,12 +238,12 @@ def _related(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> tu
     if field in {"tag", "rejected"}:
         return Tag.image_id, [_tag_match(term, aliases, wildcards), _tag_state(term)]
     if field == "caption":
-        return Caption.image_id, [Caption.id.in_(_fts_rows(str(term.value))), manual_wins(Caption)]
+        return Caption.image_id, [Caption.id.in_(_fts_rows(str(term.value))), effective_caption_row()]
     if field == "score":
         return Score.image_id, _score_conditions(term)
     assert isinstance(term.value, tuple)
     if field == "rating":
-        return Rating.image_id, [Rating.is_effective == true(), Rating.rating.in_(term.value)]
+        return Rating.image_id, [effective_rating_row(), Rating.rating.in_(term.value)]
     if field in {"model", "missing"}:
         return ModelAnnotation.image_id, [ModelAnnotation.model_id.in_(_model_ids(term.value))]
     if field == "failed":
@@ -423,14 +410,6 @@ def ordered_ids(stream: Stream) -> Stream:
     return stream.distinct().order_by(stream.selected_columns.image_id)
 
 
-def effective_score_expr(kind: str | None = None) -> Any:
-    """The image's best effective score (manual wins per kind), for sorting and summaries."""
-    conditions = [Score.image_id == Image.id, Score.is_effective == true()]
-    if kind:
-        conditions.append(Score.kind == kind)
-    return select(func.max(Score.score)).where(*conditions).correlate(Image).scalar_subquery()
-
-
 def _shuffle_key(seed: int) -> Any:
     """A seeded hash of the id: stable across pages for one seed, a different order per seed.
 
@@ -444,8 +423,9 @@ def _shuffle_key(seed: int) -> Any:
     return (xored * 668265263) % mask
 
 
-def order_by(sort: str, seed: int) -> list[Any]:
-    """ORDER BY terms for a sort key; every order ends on the id so pages never overlap."""
+def order_by(sort: str, seed: int, score_kind: str = DEFAULT_SCORE_KIND) -> list[Any]:
+    """ORDER BY terms for a sort key; every order ends on the id so pages never overlap. `score`
+    sorts on the effective score of `score_kind`, the one the grid shows."""
     if sort not in SORT_KEYS:
         raise ValidationError(f"unknown sort key {sort!r} (use {', '.join(SORT_KEYS)})")
     descending = sort.startswith("-")
@@ -456,7 +436,7 @@ def order_by(sort: str, seed: int) -> list[Any]:
         return [Image.id.desc() if descending else Image.id]
     expr: Any = {"added": Image.created_at, "name": Image.name}.get(key)
     if key == "score":
-        expr = func.coalesce(effective_score_expr(), -1e308)
+        expr = func.coalesce(effective_score(score_kind), -1e308)
     assert expr is not None
     if descending:
         return [expr.desc(), Image.id.desc()]
@@ -471,6 +451,7 @@ def select_ids(
     sort: str = "added",
     seed: int = 0,
     walk: bool = False,
+    score_kind: str = DEFAULT_SCORE_KIND,
 ) -> Select[Any]:
     """Matching image ids in sort order; the caller adds LIMIT/OFFSET.
 
@@ -483,7 +464,7 @@ def select_ids(
         condition = compile_condition(node, aliases, wildcards)
     else:
         condition = Image.id.in_(ordered_ids(id_stream(node, aliases, wildcards)))
-    return select(Image.id).where(condition).order_by(*order_by(sort, seed))
+    return select(Image.id).where(condition).order_by(*order_by(sort, seed, score_kind))
 
 
 def count_matches(

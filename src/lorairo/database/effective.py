@@ -1,0 +1,82 @@
+"""What counts for an image, decided in one place: its tags and their order, its score of a kind,
+its rating and its caption. Sort, filter, grid, inspector, export and edits all read these.
+
+- A tag row counts when its model accepted it and the person neither rejected nor removed the
+  tag on that image (`tag_decisions`, mirrored onto the row by the 0006 triggers).
+- An image's tags are in the person's order first (`tag_decisions.position`), then as stored.
+- The score of a kind, and the rating, is one row: the manual one if any, else the newest model
+  row (`is_effective`, kept exact by the 0006 triggers). `score:` and the `score` sort use the
+  default kind (`[search] default_score_kind`), `score[kind]:` another.
+- The caption is the manual one if any, else the newest model caption.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, select, true
+from sqlalchemy.orm import aliased
+
+from lorairo.database.schema import SOURCE_MANUAL, Caption, Image, Rating, Score, Tag, TagDecision
+
+DEFAULT_SCORE_KIND = "aesthetic"
+
+
+def effective_tag() -> ColumnElement[bool]:
+    """The tag rows that count as an image's tags."""
+    return and_(Tag.is_accepted == true(), Tag.rejected_at.is_(None), Tag.removed_at.is_(None))
+
+
+def rejected_tag() -> ColumnElement[bool]:
+    return Tag.rejected_at.is_not(None)
+
+
+def tags_in_order(*columns: Any) -> Select[Any]:
+    """`columns` of tag rows joined to their decision, in each image's display and export order:
+    the manual position first (tags never ordered by hand after), then stored position, then id."""
+    return (
+        select(*columns)
+        .select_from(Tag)
+        .outerjoin(TagDecision, and_(TagDecision.image_id == Tag.image_id, TagDecision.tag == Tag.tag))
+        .order_by(
+            Tag.image_id,
+            TagDecision.position.is_(None),
+            TagDecision.position,
+            Tag.position,
+            Tag.id,
+        )
+    )
+
+
+def effective_score_row(kind: str) -> list[ColumnElement[bool]]:
+    """Conditions on `scores` picking an image's one effective score of `kind`."""
+    return [Score.is_effective == true(), Score.kind == kind]
+
+
+def effective_score(kind: str) -> Any:
+    """The image's effective score of `kind`, correlated to `images` (for sorting)."""
+    return (
+        select(Score.score)
+        .where(Score.image_id == Image.id, *effective_score_row(kind))
+        .limit(1)
+        .correlate(Image)
+        .scalar_subquery()
+    )
+
+
+def effective_rating_row() -> ColumnElement[bool]:
+    return Rating.is_effective == true()
+
+
+def effective_caption_row() -> ColumnElement[bool]:
+    """True on an image's one effective caption row."""
+    other = aliased(Caption)
+    chosen = (
+        select(other.id)
+        .where(other.image_id == Caption.image_id)
+        .order_by((other.source == SOURCE_MANUAL).desc(), other.id.desc())
+        .limit(1)
+        .correlate(Caption)
+        .scalar_subquery()
+    )
+    return Caption.id == chosen
