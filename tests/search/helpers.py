@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from lorairo.database.effective import DEFAULT_SCORE_KIND
 from lorairo.database.schema import (
     AnnotationFailure,
     Caption,
@@ -100,6 +101,8 @@ class ImageData:
     models: set[str] = field(default_factory=set)
     failures: set[str] = field(default_factory=set)
     similar: bool = False
+    # (tag folded as NOCASE folds) -> (rejected, removed, manual position)
+    decisions: dict[str, tuple[bool, bool, int | None]] = field(default_factory=dict)
 
 
 def load(project: Project) -> list[ImageData]:
@@ -130,6 +133,12 @@ def load(project: Project) -> list[ImageData]:
             images[image_id].models.add(name)
         for failure in session.scalars(select(AnnotationFailure)):
             images[failure.image_id].failures.add(failure.model_name)
+        for decision in session.scalars(select(TagDecision)):
+            images[decision.image_id].decisions[_ascii_fold(decision.tag)] = (
+                decision.rejected_at is not None,
+                decision.removed_at is not None,
+                decision.position,
+            )
         for link in session.scalars(select(ImageSimilarity)):
             images[link.image_id].similar = images[link.similar_to_id].similar = True
         session.expunge_all()
@@ -161,12 +170,47 @@ def _phrase_in(phrase: str, text: str) -> bool:
     return bool(wanted) and any(words[i : i + len(wanted)] == wanted for i in range(len(words)))
 
 
-def _effective(rows: list[Any], *, by_kind: bool = False) -> list[Any]:
-    def key(row: Any) -> Any:
-        return row.kind if by_kind else None
+def _effective(rows: list[Any]) -> Any | None:
+    """The one row that counts: the manual one if any, else the newest."""
+    return max(rows, key=lambda row: (row.source == "manual", row.id), default=None)
 
-    manual = {key(row) for row in rows if row.source == "manual"}
-    return [row for row in rows if row.source == "manual" or key(row) not in manual]
+
+def _counts(image: ImageData, tag: Tag) -> bool:
+    rejected, removed, _position = image.decisions.get(_ascii_fold(tag.tag), (False, False, None))
+    return tag.is_accepted and not rejected and not removed
+
+
+def _rejected(image: ImageData, tag: Tag) -> bool:
+    return image.decisions.get(_ascii_fold(tag.tag), (False, False, None))[0]
+
+
+def effective_score(image: ImageData, kind: str) -> float | None:
+    row = _effective([s for s in image.scores if s.kind == kind])
+    return None if row is None else row.score
+
+
+def displayed(
+    image: ImageData, kind: str, limit: int = 12
+) -> tuple[list[str], str | None, float | None, str | None]:
+    """What a summary shows: tags (manual order first, then stored position), caption, score of
+    the default `kind`, rating."""
+
+    def order(tag: Tag) -> tuple[bool, int, int, int]:
+        position = image.decisions.get(_ascii_fold(tag.tag), (False, False, None))[2]
+        return (position is None, position or 0, tag.position, tag.id)
+
+    tags: list[str] = []
+    for tag in sorted(image.tags, key=order):
+        if _counts(image, tag) and tag.tag not in tags and len(tags) < limit:
+            tags.append(tag.tag)
+    caption = _effective(image.captions)
+    rating = _effective(image.ratings)
+    return (
+        tags,
+        None if caption is None else caption.caption,
+        effective_score(image, kind),
+        None if rating is None else rating.rating,
+    )
 
 
 def _compare(left: Any, op: str, right: Any) -> bool:
@@ -181,7 +225,11 @@ def _compare(left: Any, op: str, right: Any) -> bool:
 
 def _is_edited(image: ImageData) -> bool:
     rows = [*image.tags, *image.captions, *image.scores, *image.ratings]
-    return any(row.source == "manual" or row.is_edited_manually for row in rows)
+    decided = any(
+        rejected or removed or position is not None
+        for rejected, removed, position in image.decisions.values()
+    )
+    return decided or any(row.source == "manual" or row.is_edited_manually for row in rows)
 
 
 def _term(term: Term, image: ImageData) -> bool:
@@ -189,7 +237,7 @@ def _term(term: Term, image: ImageData) -> bool:
     if field_name == "flag":
         flags = {
             "all": True,
-            "untagged": not any(t.is_accepted and t.rejected_at is None for t in image.tags),
+            "untagged": not any(_counts(image, t) for t in image.tags),
             "near-duplicate": image.similar,
             "failed": bool(image.failures),
             "edited": _is_edited(image),
@@ -197,19 +245,18 @@ def _term(term: Term, image: ImageData) -> bool:
         }
         return flags[str(term.qualifier)]
     if field_name == "tag":
-        return any(t.is_accepted and t.rejected_at is None and _tag_matches(term, t.tag) for t in image.tags)
+        return any(_counts(image, t) and _tag_matches(term, t.tag) for t in image.tags)
     if field_name == "rejected":
-        return any(t.rejected_at is not None and _tag_matches(term, t.tag) for t in image.tags)
+        return any(_rejected(image, t) and _tag_matches(term, t.tag) for t in image.tags)
     if field_name == "caption":
-        return any(_phrase_in(str(term.value), c.caption) for c in _effective(image.captions))
+        caption = _effective(image.captions)
+        return caption is not None and _phrase_in(str(term.value), caption.caption)
     if field_name == "score":
-        return any(
-            _compare(s.score, term.op, term.value)
-            for s in _effective(image.scores, by_kind=True)
-            if term.qualifier is None or s.kind == term.qualifier
-        )
+        score = effective_score(image, term.qualifier or DEFAULT_SCORE_KIND)
+        return score is not None and _compare(score, term.op, term.value)
     if field_name == "rating":
-        return any(r.rating in term.value for r in _effective(image.ratings))
+        rating = _effective(image.ratings)
+        return rating is not None and rating.rating in term.value
     if field_name in {"width", "height", "id"}:
         return _compare(getattr(image, field_name), term.op, term.value)
     if field_name == "aspect":

@@ -1,4 +1,6 @@
-"""Property: for random data and random queries, SQL search == a plain Python evaluation."""
+"""Property: for random data and random queries, SQL search == a plain Python evaluation, and what
+a result page shows (tags in order, caption, score of the default kind, rating) and sorts on is
+what the Python reference says counts, with several score kinds per image."""
 
 from __future__ import annotations
 
@@ -17,10 +19,18 @@ from lorairo.database.schema import (
     Rating,
     Score,
     Tag,
+    TagDecision,
 )
 from lorairo.search.query_language import parse_query
-from lorairo.services.search_service import SearchService
-from tests.search.helpers import clear_annotations, load, new_project, reference_ids
+from lorairo.services.search_service import SearchService, with_score_kind
+from tests.search.helpers import (
+    clear_annotations,
+    displayed,
+    effective_score,
+    load,
+    new_project,
+    reference_ids,
+)
 
 TAGS = [
     "1girl",
@@ -39,7 +49,12 @@ MODELS = ["wd-tagger", "clip-aesthetic"]
 RATINGS = ["general", "sensitive", "questionable", "explicit"]
 SOURCES = ["model", "manual"]
 
-tag_row = st.tuples(st.sampled_from(TAGS), st.booleans(), st.booleans(), st.sampled_from(SOURCES))
+tag_row = st.tuples(
+    st.sampled_from(TAGS),
+    st.booleans(),
+    st.sampled_from([None, "rejected", "removed"]),
+    st.sampled_from(SOURCES),
+)
 caption_row = st.tuples(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6), st.sampled_from(SOURCES))
 score_row = st.tuples(
     st.sampled_from(["aesthetic", "quality"]),
@@ -51,7 +66,8 @@ image_data = st.fixed_dictionaries(
     {
         "tags": st.lists(tag_row, max_size=5),
         "captions": st.lists(caption_row, max_size=2),
-        "scores": st.lists(score_row, max_size=3),
+        "scores": st.lists(score_row, max_size=4),
+        "order": st.permutations(range(5)).flatmap(lambda p: st.just(p[: len(p) // 2 + 1])) | st.none(),
         "ratings": st.lists(rating_row, max_size=2),
         "models": st.sets(st.sampled_from(MODELS)),
         "failures": st.sets(st.sampled_from(MODELS), max_size=1),
@@ -113,13 +129,22 @@ def _store(project, ids, images) -> None:
         session.add_all(models.values())
         session.flush()
         for image_id, data in zip(ids, images, strict=False):
-            for position, (tag, accepted, rejected, source) in enumerate(data["tags"]):
+            decisions: dict[str, TagDecision] = {}
+            for index, (tag, _accepted, decided, _source) in enumerate(data["tags"]):
+                decision = decisions.setdefault(tag.lower(), TagDecision(image_id=image_id, tag=tag))
+                if decided == "rejected":
+                    decision.rejected_at = now
+                elif decided == "removed":
+                    decision.removed_at = now
+                if data["order"] is not None and index in data["order"] and decision.position is None:
+                    decision.position = data["order"].index(index)
+            session.add_all(decisions.values())
+            for position, (tag, accepted, _decided, source) in enumerate(data["tags"]):
                 session.add(
                     Tag(
                         image_id=image_id,
                         tag=tag,
                         is_accepted=accepted,
-                        rejected_at=now if rejected else None,
                         source=source,
                         model_id=models["wd-tagger"].id if source == "model" else None,
                         position=position,
@@ -153,14 +178,33 @@ def _store(project, ids, images) -> None:
 @given(
     images=st.lists(image_data, min_size=6, max_size=6),
     queries=st.lists(query_strategy, min_size=4, max_size=4),
+    kind=st.sampled_from(["aesthetic", "quality"]),
 )
-def test_sql_search_matches_python_evaluation(tmp_path: Path, images: list[dict], queries: list[str]) -> None:
+def test_sql_search_matches_python_evaluation(
+    tmp_path: Path, images: list[dict], queries: list[str], kind: str
+) -> None:
     project, ids = _project(tmp_path)
+    project.score_kind = kind  # `[search] default_score_kind`
     _store(project, ids, images)
     service = SearchService(project)
     reference_data = load(project)
-    for query in queries:
-        expected = reference_ids(parse_query(query), reference_data)
+    by_id = {image.id: image for image in reference_data}
+    for sort in ("-score", "score"):
+        page = service.search("", sort=sort, limit=100)
+        keyed = sorted(
+            by_id.values(),
+            key=lambda image: (
+                effective_score(image, kind) if effective_score(image, kind) is not None else -1e308,
+                image.id,
+            ),
+            reverse=sort == "-score",
+        )
+        assert page.ids == [image.id for image in keyed], sort
+        for summary in page.summaries:
+            shown = (summary.tags, summary.caption, summary.score, summary.rating)
+            assert shown == displayed(by_id[summary.id], kind), summary
+    for query in [*queries, "score:>5", f"score[{kind}]:>5"]:
+        expected = reference_ids(with_score_kind(parse_query(query), kind), reference_data)
         assert sorted(service.search(query, limit=100, sort="id").ids) == expected, query
         assert service.count(query) == len(expected), query
         streamed = [i for batch in service.iter_ids(query, batch=2) for i in batch]

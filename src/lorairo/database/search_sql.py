@@ -66,6 +66,7 @@ from lorairo.database.schema import (
     Rating,
     Score,
     Tag,
+    TagDecision,
     TagVocabulary,
 )
 from lorairo.errors import ValidationError
@@ -179,7 +180,13 @@ def _model_ids(names: tuple[str, ...]) -> Select[Any]:
 
 
 def _edited() -> ColumnElement[bool]:
-    parts: list[ColumnElement[bool]] = []
+    """A person changed something: a manual row, a manually edited row, or a tag decision."""
+    decided = or_(
+        TagDecision.rejected_at.is_not(None),
+        TagDecision.removed_at.is_not(None),
+        TagDecision.position.is_not(None),
+    )
+    parts: list[ColumnElement[bool]] = [exists().where(TagDecision.image_id == Image.id, decided)]
     for model in (Tag, Caption, Score, Rating):
         parts.append(
             exists().where(

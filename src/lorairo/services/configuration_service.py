@@ -134,6 +134,12 @@ class GuiSection(_Section):
     thumbnail_size: int = Field(default=160, ge=48, le=512)
 
 
+class SearchSection(_Section):
+    """`score:` and the score sort/display use this kind; `score[kind]:` names another."""
+
+    default_score_kind: str = Field(default="aesthetic", min_length=1, max_length=32)
+
+
 class LorairoConfig(_Section):
     api: ApiSection = Field(default_factory=ApiSection)
     directories: DirectoriesSection = Field(default_factory=DirectoriesSection)
@@ -146,6 +152,7 @@ class LorairoConfig(_Section):
     tags: TagsSection = Field(default_factory=TagsSection)
     resources: ResourcesSection = Field(default_factory=ResourcesSection)
     gui: GuiSection = Field(default_factory=GuiSection)
+    search: SearchSection = Field(default_factory=SearchSection)
 
 
 DEFAULT_CONFIG_TEXT = """\
@@ -235,6 +242,9 @@ batch_size = 100                 # rows per transaction (LORAIRO_BATCH_SIZE)
 [gui]
 last_project = ""
 thumbnail_size = 160
+
+[search]
+default_score_kind = "aesthetic"  # the kind `score:`, the score sort and the grid use
 """
 
 

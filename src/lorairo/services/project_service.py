@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from lorairo.database.effective import DEFAULT_SCORE_KIND
 from lorairo.database.engine import Database
 from lorairo.database.project_stats import ProjectCounts, count_rows
 from lorairo.errors import ProjectNotFoundError, ValidationError
@@ -38,6 +39,7 @@ class Project:
     name: str
     root: Path
     database: Database
+    score_kind: str = DEFAULT_SCORE_KIND  # `[search] default_score_kind`
 
     @property
     def database_path(self) -> Path:
@@ -94,7 +96,12 @@ class ProjectService:
         """Create a project (or open it if it already exists): idempotent by design."""
         root = self._project_root(name)
         (root / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
-        return Project(name=name, root=root, database=Database(root / DATABASE_FILE))
+        return Project(
+            name=name,
+            root=root,
+            database=Database(root / DATABASE_FILE),
+            score_kind=self.config.config.search.default_score_kind,
+        )
 
     def open(self, name: str | None = None, *, create: bool = False) -> Project:
         """Open a project; the default project is created on first use."""

@@ -7,7 +7,7 @@ tag database's `TagService.resolve_aliases`) so `tag:kitty` also finds images st
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lorairo.database.browse_repository import GridFlags, grid_flags
@@ -71,15 +71,27 @@ def exact_tag_terms(node: Node) -> list[str]:
     return [value for child in node.children for value in exact_tag_terms(child)]
 
 
+def with_score_kind(node: Node, kind: str) -> Node:
+    """`score:` without `[kind]` made explicit as the configured default kind."""
+    if isinstance(node, Term):
+        if node.field == "score" and node.qualifier is None:
+            return replace(node, qualifier=kind)
+        return node
+    if isinstance(node, Not):
+        return Not(with_score_kind(node.child, kind))
+    children = tuple(with_score_kind(child, kind) for child in node.children)
+    return And(children) if isinstance(node, And) else Or(children)
+
+
 class SearchService:
     def __init__(self, project: Project, resolver: AliasResolver | None = None) -> None:
         self.project = project
-        self.repository = SearchRepository(project.database)
+        self.repository = SearchRepository(project.database, project.score_kind)
         self.resolver = resolver
 
     def parse(self, query: str) -> tuple[Node, dict[str, str]]:
         """Parse and resolve aliases once; reuse the pair for several calls on one query."""
-        node = parse_query(query)
+        node = with_score_kind(parse_query(query), self.project.score_kind)
         aliases: dict[str, str] = {}
         if self.resolver is not None:
             terms = sorted(set(exact_tag_terms(node)))
