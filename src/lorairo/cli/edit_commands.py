@@ -1,4 +1,4 @@
-"""Bulk edits (`tags add|remove|replace|reject|restore`, `images set-caption|set-score|...`) and
+"""Bulk edits (`tags add|remove|replace|reject|restore|reorder`, `images set-caption|set-score|...`) and
 `edits log|undo|redo`. Every edit is a dry run unless `--apply` is given, and every applied edit
 can be undone with `lorairo edits undo`."""
 
@@ -164,6 +164,19 @@ def restore(
         project,
         lambda s, p: s.reject_tags(target, _split(tags), restore=True, apply=apply, progress=p),
     )
+
+
+@tags_app.command("reorder")
+def reorder(
+    ctx: typer.Context,
+    image_id: Annotated[int, typer.Argument(help="The image whose tags to order.")],
+    tags: Annotated[str, typer.Argument(help="Comma-separated tags, first to last.")],
+    apply: ApplyOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Order one image's tags by hand: the named tags first, in this order (export keeps it with
+    --order manual); the others follow by the export's rule."""
+    _run(state(ctx), project, lambda s, p: s.reorder_tags(image_id, _split(tags), apply=apply, progress=p))
 
 
 ClearOption = Annotated[bool, typer.Option("--clear", help="Remove the manual value instead.")]

@@ -103,7 +103,13 @@ ThresholdOption = Annotated[
     typer.Option("--threshold", help="Per-category minimum confidence, e.g. general=0.4,character=0.8."),
 ]
 MaxTagsOption = Annotated[int | None, typer.Option("--max-tags", help="Keep at most N tags per image.")]
-OrderOption = Annotated[str, typer.Option("--order", help="confidence, frequency or alphabet.")]
+OrderOption = Annotated[
+    str,
+    typer.Option(
+        "--order",
+        help="manual (tags ordered by hand first, then by confidence), confidence, frequency or alphabet.",
+    ),
+]
 CharacterFirstOption = Annotated[
     bool, typer.Option("--character-first", help="Character tags before others.")
 ]
@@ -165,7 +171,7 @@ def create(
     tags_from: TagsFromOption = None,
     threshold: ThresholdOption = None,
     max_tags: MaxTagsOption = None,
-    order: OrderOption = "confidence",
+    order: OrderOption = "manual",
     character_first: CharacterFirstOption = False,
     trigger: TriggerOption = None,
     keep_tokens: KeepTokensOption = None,
@@ -230,7 +236,7 @@ def preview(
     tags_from: TagsFromOption = None,
     threshold: ThresholdOption = None,
     max_tags: MaxTagsOption = None,
-    order: OrderOption = "confidence",
+    order: OrderOption = "manual",
     character_first: CharacterFirstOption = False,
     trigger: TriggerOption = None,
     keep_tokens_separator: SeparatorOption = False,

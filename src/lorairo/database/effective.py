@@ -48,9 +48,14 @@ def tags_in_order(*columns: Any) -> Select[Any]:
     )
 
 
+def effective_scores() -> ColumnElement[bool]:
+    """True on each image's one effective score per kind."""
+    return Score.is_effective == true()
+
+
 def effective_score_row(kind: str) -> list[ColumnElement[bool]]:
     """Conditions on `scores` picking an image's one effective score of `kind`."""
-    return [Score.is_effective == true(), Score.kind == kind]
+    return [effective_scores(), Score.kind == kind]
 
 
 def effective_score(kind: str) -> Any:

@@ -12,6 +12,13 @@ from datetime import datetime
 
 from sqlalchemy import distinct, func, select
 
+from lorairo.database.effective import (
+    effective_caption_row,
+    effective_rating_row,
+    effective_scores,
+    effective_tag,
+    tags_in_order,
+)
 from lorairo.database.engine import Database
 from lorairo.database.schema import (
     SOURCE_MANUAL,
@@ -22,6 +29,7 @@ from lorairo.database.schema import (
     Rating,
     Score,
     Tag,
+    TagDecision,
 )
 
 ID_PAGE = 1000
@@ -38,6 +46,7 @@ class TagRow:
     rejected: bool
     manual: bool
     position: int
+    manual_position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class CaptionRow:
     manual: bool
     updated_at: datetime
     row_id: int
+    effective: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,8 +97,8 @@ class ImageRecord:
     sha256: str
     tags: list[TagRow] = field(default_factory=list)
     captions: list[CaptionRow] = field(default_factory=list)
-    scores: list[ScoreRow] = field(default_factory=list)
-    ratings: list[RatingRow] = field(default_factory=list)
+    scores: list[ScoreRow] = field(default_factory=list)  # the effective one of each kind
+    ratings: list[RatingRow] = field(default_factory=list)  # the effective one
     processed: ProcessedRow | None = None
 
 
@@ -118,11 +128,7 @@ def model_names(database: Database) -> set[str]:
 
 def tag_frequencies(database: Database) -> dict[str, int]:
     """Images per accepted, non-rejected tag across the project (keys as stored, case preserved)."""
-    query = (
-        select(Tag.tag, func.count(distinct(Tag.image_id)))
-        .where(Tag.is_accepted.is_(True), Tag.rejected_at.is_(None))
-        .group_by(Tag.tag)
-    )
+    query = select(Tag.tag, func.count(distinct(Tag.image_id))).where(effective_tag()).group_by(Tag.tag)
     with database.read_session() as session:
         return {tag: count for tag, count in session.execute(query)}
 
@@ -156,7 +162,7 @@ def load_records(database: Database, ids: Sequence[int], resolution: int | None)
             )
         }
         tag_rows = session.execute(
-            select(
+            tags_in_order(
                 Tag.image_id,
                 Tag.tag,
                 Tag.category,
@@ -167,10 +173,11 @@ def load_records(database: Database, ids: Sequence[int], resolution: int | None)
                 Tag.rejected_at,
                 Tag.is_edited_manually,
                 Tag.position,
+                Tag.removed_at,
+                TagDecision.position,
             )
             .outerjoin(Model, Tag.model_id == Model.id)
             .where(Tag.image_id.in_(id_list))
-            .order_by(Tag.image_id, Tag.position, Tag.id)
         )
         for (
             image_id,
@@ -183,6 +190,8 @@ def load_records(database: Database, ids: Sequence[int], resolution: int | None)
             rejected_at,
             edited,
             position,
+            removed_at,
+            manual_position,
         ) in tag_rows:
             records[image_id].tags.append(
                 TagRow(
@@ -191,10 +200,11 @@ def load_records(database: Database, ids: Sequence[int], resolution: int | None)
                     confidence=confidence,
                     source=source,
                     model=model,
-                    accepted=bool(accepted),
+                    accepted=bool(accepted) and removed_at is None,
                     rejected=rejected_at is not None,
                     manual=source == SOURCE_MANUAL or bool(edited),
                     position=position,
+                    manual_position=manual_position,
                 )
             )
         caption_rows = session.execute(
@@ -206,11 +216,12 @@ def load_records(database: Database, ids: Sequence[int], resolution: int | None)
                 Caption.is_edited_manually,
                 Caption.updated_at,
                 Caption.id,
+                effective_caption_row(),
             )
             .outerjoin(Model, Caption.model_id == Model.id)
             .where(Caption.image_id.in_(id_list))
         )
-        for image_id, caption, model, source, edited, updated_at, row_id in caption_rows:
+        for image_id, caption, model, source, edited, updated_at, row_id, effective in caption_rows:
             records[image_id].captions.append(
                 CaptionRow(
                     caption=caption,
@@ -218,6 +229,7 @@ def load_records(database: Database, ids: Sequence[int], resolution: int | None)
                     manual=source == SOURCE_MANUAL or bool(edited),
                     updated_at=updated_at,
                     row_id=row_id,
+                    effective=bool(effective),
                 )
             )
         score_rows = session.execute(
@@ -230,7 +242,7 @@ def load_records(database: Database, ids: Sequence[int], resolution: int | None)
                 Score.is_edited_manually,
                 Score.created_at,
                 Score.id,
-            ).where(Score.image_id.in_(id_list))
+            ).where(Score.image_id.in_(id_list), effective_scores())
         )
         for image_id, score, scale_max, kind, source, edited, created_at, row_id in score_rows:
             records[image_id].scores.append(
@@ -251,7 +263,7 @@ def load_records(database: Database, ids: Sequence[int], resolution: int | None)
                 Rating.is_edited_manually,
                 Rating.created_at,
                 Rating.id,
-            ).where(Rating.image_id.in_(id_list))
+            ).where(Rating.image_id.in_(id_list), effective_rating_row())
         )
         for image_id, rating, source, edited, created_at, row_id in rating_rows:
             records[image_id].ratings.append(

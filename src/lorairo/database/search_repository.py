@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, cast, distinct, func, select, true
+from sqlalchemy import Integer, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
 from lorairo.database.effective import (
@@ -25,6 +25,7 @@ from lorairo.database.effective import (
     effective_caption_row,
     effective_rating_row,
     effective_score_row,
+    effective_scores,
     effective_tag,
     tags_in_order,
 )
@@ -389,7 +390,7 @@ class SearchRepository:
 
     @staticmethod
     def _score_histogram(session: Any, matched: Any) -> dict[str, dict[int, int]]:
-        effective = Score.is_effective == true()
+        effective = effective_scores()
         bucket = cast(func.floor(Score.score), Integer)
         histogram: dict[str, dict[int, int]] = {}
         rows = session.execute(

@@ -12,7 +12,7 @@ from lorairo.errors import ValidationError
 
 ExportFormat = Literal["kohya", "kohya-json", "jsonl", "hf"]
 TextMode = Literal["tags", "caption", "append"]
-TagOrder = Literal["confidence", "frequency", "alphabet"]
+TagOrder = Literal["manual", "confidence", "frequency", "alphabet"]
 Naming = Literal["stem", "id", "sequence"]
 ImageFormat = Literal["webp", "png", "jpg"]
 
@@ -53,7 +53,7 @@ class ExportOptions:
     tags_from: tuple[str, ...] | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     max_tags: int | None = None
-    order: TagOrder = "confidence"
+    order: TagOrder = "manual"
     character_first: bool = False
     trigger: tuple[str, ...] = ()
     keep_tokens: int | None = None

@@ -1,7 +1,8 @@
 """Turning one image's stored annotations into the text a trainer reads.
 
 The curation decisions live here: rejected tags never leave, a manual row decides its tag over any
-model row, thresholds and overlays apply only to what is written (the database is never touched).
+model row, a hand-made order comes first, thresholds and overlays apply only to what is written
+(the database is never touched). Which caption, score and rating count is `database.effective`'s.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ _styled = lru_cache(maxsize=_CACHE)(format_for_output)
 
 @dataclass(frozen=True)
 class SelectedTag:
+    """`position`: where the person put the tag by hand (None when never ordered by hand)."""
+
     name: str
     category: str
     confidence: float | None
+    position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,11 +126,14 @@ def select_tags(record: ImageRecord, options: ExportOptions) -> list[SelectedTag
         groups.setdefault(_key(row.tag), []).append(row)
     selected = []
     for rows in groups.values():
+        position = rows[0].manual_position  # a decision on (image, tag): the same on every row
         manual = [row for row in rows if row.manual]
         if manual:
             kept = [row for row in manual if row.accepted and not row.rejected]
             if kept:
-                selected.append(SelectedTag(kept[-1].tag, kept[-1].category, _best_confidence(rows)))
+                selected.append(
+                    SelectedTag(kept[-1].tag, kept[-1].category, _best_confidence(rows), position)
+                )
             continue
         if any(row.rejected for row in rows):
             continue
@@ -138,26 +145,38 @@ def select_tags(record: ImageRecord, options: ExportOptions) -> list[SelectedTag
             and _passes_threshold(row, options.thresholds)
         ]
         if passing:
-            selected.append(SelectedTag(passing[0].tag, passing[0].category, _best_confidence(passing)))
+            selected.append(
+                SelectedTag(passing[0].tag, passing[0].category, _best_confidence(passing), position)
+            )
     return selected
 
 
 def order_tags(
     tags: list[SelectedTag], options: ExportOptions, frequencies: Mapping[str, int] | None = None
 ) -> list[SelectedTag]:
-    """Sort by the chosen order; a tag without a confidence (a manual one) counts as certain."""
-    if options.order == "confidence":
-        ordered = sorted(tags, key=lambda t: (-(1.0 if t.confidence is None else t.confidence), _key(t.name)))
-    elif options.order == "frequency":
+    """Sort by the chosen order; a tag without a confidence (a manual one) counts as certain.
+
+    `manual` puts the tags the person ordered by hand first, in that order, and the rest by
+    confidence (so an image never ordered is in confidence order); `character_first` applies to
+    that rest only, as the hand-made order is the person's last word.
+    """
+    hand: list[SelectedTag] = []
+    rest = tags
+    if options.order == "manual":
+        hand = sorted((t for t in tags if t.position is not None), key=lambda t: (t.position, _key(t.name)))
+        rest = [t for t in tags if t.position is None]
+    if options.order == "frequency":
         counts = frequencies or {}
-        ordered = sorted(tags, key=lambda t: (-counts.get(_key(t.name), 0), _key(t.name)))
+        ordered = sorted(rest, key=lambda t: (-counts.get(_key(t.name), 0), _key(t.name)))
+    elif options.order == "alphabet":
+        ordered = sorted(rest, key=lambda t: _key(t.name))
     else:
-        ordered = sorted(tags, key=lambda t: _key(t.name))
+        ordered = sorted(rest, key=lambda t: (-(1.0 if t.confidence is None else t.confidence), _key(t.name)))
     if options.character_first:
         ordered = [t for t in ordered if t.category == "character"] + [
             t for t in ordered if t.category != "character"
         ]
-    return ordered
+    return hand + ordered
 
 
 def apply_overlays(tags: list[SelectedTag], options: ExportOptions) -> list[str]:
@@ -182,12 +201,12 @@ def apply_overlays(tags: list[SelectedTag], options: ExportOptions) -> list[str]
 
 
 def choose_caption(captions: list[CaptionRow], choice: str) -> str | None:
-    """`manual`: a manual caption if any, else the newest; `newest`; `none`; or a model's newest."""
+    """`manual`: the effective caption (a manual one if any, else the newest, as everywhere else);
+    `newest`; `none`; or a model's newest."""
     if choice == "none":
         return None
     if choice == "manual":
-        manual = [row for row in captions if row.manual]
-        pool = manual or captions
+        pool = [row for row in captions if row.effective]
     elif choice == "newest":
         pool = captions
     else:
@@ -199,22 +218,16 @@ def choose_caption(captions: list[CaptionRow], choice: str) -> str | None:
 
 
 def choose_score(scores: list[ScoreRow], kind: str) -> float | None:
-    """The score of `kind` on a 0-10 scale: a manual score wins, else the newest."""
-    pool = [row for row in scores if row.kind == kind and row.scale_max > 0]
-    manual = [row for row in pool if row.manual]
-    pool = manual or pool
-    if not pool:
-        return None
-    best = max(pool, key=lambda row: (row.created_at, row.row_id))
-    return round(best.score * 10.0 / best.scale_max, 4)
+    """The effective score of `kind` (the record holds one per kind) on a 0-10 scale."""
+    for row in scores:
+        if row.kind == kind and row.scale_max > 0:
+            return round(row.score * 10.0 / row.scale_max, 4)
+    return None
 
 
 def choose_rating(ratings: list[RatingRow]) -> str | None:
-    manual = [row for row in ratings if row.manual]
-    pool = manual or ratings
-    if not pool:
-        return None
-    return max(pool, key=lambda row: (row.created_at, row.row_id)).rating
+    """The effective rating (the record holds only that one)."""
+    return ratings[0].rating if ratings else None
 
 
 def quality_tag(score: float | None, options: ExportOptions) -> str | None:

@@ -336,10 +336,11 @@ class EditService:
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
     ) -> EditReport:
-        """Put one image's tags in the given order (the editor's drag and drop), undoable like any edit."""
-        ordered = list(dict.fromkeys(ordered_tags))
-        if not ordered:
+        """Order one image's tags by hand (the editor's drag and drop, `tags reorder`): a decision
+        that model re-runs keep and export follows, undoable like any edit."""
+        if not any(tag.strip() for tag in ordered_tags):
             raise ValidationError("no tags given to order")
+        ordered = _clean_tags(ordered_tags)
         return self._run(
             "reorder_tags",
             f"reorder tags of image {image_id}",
