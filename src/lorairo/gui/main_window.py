@@ -456,8 +456,11 @@ class MainWindow(QMainWindow):
         )
         inspector.tag_editor.reorder_requested.connect(self.reorder_current)
         inspector.tag_editor.prefix_typed.connect(self._suggest_tags)
+        inspector.tag_editor.undo_requested.connect(self.undo)
         inspector.caption_save_requested.connect(
-            lambda text: self.edit_current("caption", lambda s, t: s.set_caption(t, text, apply=True))
+            lambda image_id, text: self.edit_current(
+                "caption", lambda s, t: s.set_caption(t, text, apply=True), image_id=image_id
+            )
         )
         inspector.score_set_requested.connect(
             lambda score: self.edit_current("score", lambda s, t: s.set_score(t, score, apply=True))
@@ -477,17 +480,23 @@ class MainWindow(QMainWindow):
             return None
         return self.edit_current("reorder tags", lambda s, _t: s.reorder_tags(image_id, tags, apply=True))
 
-    def edit_current(self, what: str, edit: Callable[[EditService, EditTarget], EditReport]) -> Task | None:
-        """Apply one edit to the image in the inspector (an edit-log entry, so Ctrl+Z undoes it)."""
-        image_id = self.inspector.image_id
+    def edit_current(
+        self,
+        what: str,
+        edit: Callable[[EditService, EditTarget], EditReport],
+        *,
+        image_id: int | None = None,
+    ) -> Task | None:
+        """Apply one edit to the image in the inspector, or to `image_id` (a caption saved as the
+        inspector moves on): an edit-log entry, so Ctrl+Z undoes it."""
+        image_id = image_id if image_id is not None else self.inspector.image_id
         if image_id is None or self.edits is None:
             return None
         service = self.edits
 
         def done(report: EditReport) -> None:
             self.show_message(f"{report.description}: {report.images_changed} image changed")
-            self.load_details(image_id)
-            self.model.soft_refresh()
+            self.after_edit()
             self.edit_applied.emit(report)
 
         return self.start(what, lambda _p, _c: edit(service, EditTarget(ids=(image_id,))), done)
@@ -525,8 +534,11 @@ class MainWindow(QMainWindow):
         )
 
     def after_edit(self) -> None:
+        """Every view an edit can make stale: grid pages (tooltip tags), facet counts, both
+        autocomplete vocabularies (search bar, tag box) and the inspector."""
         self.model.soft_refresh()
         self.load_facets()
+        self._load_project_tags()
         if self.inspector.image_id is not None:
             self.load_details(self.inspector.image_id)
 

@@ -1,14 +1,17 @@
 """Inspect and edit the current image: zoomable preview, metadata, every model's tags (with
 confidence bars and accepted/rejected state), captions, scores and ratings side by side, and
-editors for tags, caption, score, rating and the reviewed mark."""
+editors for tags, caption, score, rating and the reviewed mark.
+
+A typed caption cannot be lost: it is saved (an edit-log entry, so undoable) when the caption box
+loses focus, when another image is shown, and on Ctrl+Enter."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QWheelEvent
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -95,6 +98,8 @@ class ConfidenceDelegate(QStyledItemDelegate):
 def tag_state(row: dict[str, Any]) -> str:
     if row.get("rejected_at"):
         return "rejected"
+    if row.get("removed_at"):
+        return "removed"
     return "accepted" if row.get("is_accepted") else "below threshold"
 
 
@@ -110,7 +115,7 @@ def editor_tags(tags: list[dict[str, Any]]) -> list[tuple[str, bool]]:
             counts[name] = False
         if row.get("rejected_at"):
             rejected.add(name)
-        elif row.get("is_accepted"):
+        elif row.get("is_accepted") and not row.get("removed_at"):
             counts[name] = True
     return [
         (name, name in rejected and not counts[name]) for name in order if counts[name] or name in rejected
@@ -118,7 +123,7 @@ def editor_tags(tags: list[dict[str, Any]]) -> list[tuple[str, bool]]:
 
 
 class ImageInspector(QWidget):
-    caption_save_requested = Signal(object)  # str, or None to clear
+    caption_save_requested = Signal(int, object)  # image id; str, or None to clear
     score_set_requested = Signal(object)  # float or None
     rating_set_requested = Signal(object)  # str or None
     reviewed_requested = Signal(bool)
@@ -147,12 +152,16 @@ class ImageInspector(QWidget):
 
         self.tag_editor = TagEditor()
         self.caption_edit = QPlainTextEdit()
-        self.caption_edit.setPlaceholderText("Manual caption (wins over model captions at export)")
+        self.caption_edit.setPlaceholderText(
+            "Manual caption (wins over model captions at export); saved on leaving, Ctrl+Enter saves"
+        )
         self.caption_edit.setMaximumHeight(90)
+        self.caption_edit.installEventFilter(self)
+        self._caption_shown = ""  # the manual caption as last shown or saved, to see what changed
         self.save_caption_button = QPushButton("Save caption")
         self.save_caption_button.clicked.connect(self._save_caption)
         clear_caption = QPushButton("Clear manual caption")
-        clear_caption.clicked.connect(lambda: self.caption_save_requested.emit(None))
+        clear_caption.clicked.connect(self._clear_caption)
         self.score_spin = QDoubleSpinBox()
         self.score_spin.setRange(0, 10)
         self.score_spin.setSingleStep(0.5)
@@ -208,6 +217,7 @@ class ImageInspector(QWidget):
         self.setEnabled(False)
 
     def clear(self) -> None:
+        self.commit_caption()
         self.image_id = None
         self.record = None
         self.preview.clear()
@@ -216,10 +226,15 @@ class ImageInspector(QWidget):
             tree.clear()
         self.tag_editor.set_tags([])
         self.caption_edit.clear()
+        self._caption_shown = ""
         self.setEnabled(False)
 
     def show_record(self, record: dict[str, Any]) -> None:
-        """Show `SearchService.details` of one image."""
+        """Show `SearchService.details` of one image (a caption typed for the one shown before is
+        saved first)."""
+        self.commit_caption()
+        if int(record["id"]) != self.image_id:
+            self.tag_editor.forget_selection()
         self.image_id = int(record["id"])
         self.record = record
         self.setEnabled(True)
@@ -235,7 +250,8 @@ class ImageInspector(QWidget):
         self._fill_scores(record["scores"], record["ratings"], record.get("failures", []))
         self.tag_editor.set_tags(editor_tags(record["tags"]))
         manual = [c["caption"] for c in record["captions"] if c["source"] == "manual"]
-        self.caption_edit.setPlainText(manual[0] if manual else "")
+        self._caption_shown = manual[0] if manual else ""
+        self.caption_edit.setPlainText(self._caption_shown)
         manual_score = [s["score"] for s in record["scores"] if s["source"] == "manual"]
         if manual_score:
             self.score_spin.setValue(float(manual_score[0]))
@@ -297,8 +313,36 @@ class ImageInspector(QWidget):
             self.preview.set_image(image)
 
     def _save_caption(self) -> None:
-        text = self.caption_edit.toPlainText().strip()
-        self.caption_save_requested.emit(text or None)
+        if self.image_id is not None:
+            text = self.caption_edit.toPlainText().strip()
+            self._caption_shown = text
+            self.caption_save_requested.emit(self.image_id, text or None)
+
+    def _clear_caption(self) -> None:
+        self.caption_edit.clear()
+        self._save_caption()
+
+    def commit_caption(self) -> None:
+        """Save the typed caption if it differs from the stored one (an emptied box clears it)."""
+        if (
+            self.image_id is not None
+            and self.caption_edit.toPlainText().strip() != self._caption_shown.strip()
+        ):
+            self._save_caption()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.caption_edit:
+            if event.type() == QEvent.Type.FocusOut:
+                self.commit_caption()
+            elif (
+                event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            ):
+                self.commit_caption()
+                return True
+        return super().eventFilter(watched, event)
 
     def _rating_chosen(self, index: int) -> None:
         self.rating_set_requested.emit(None if index == 0 else self.rating_combo.itemText(index))

@@ -3,7 +3,9 @@ autocomplete from the tag database and the project's own tags (post counts shown
 reorder.
 
 Edits are requested by signal; the window runs them through `EditService` in a worker, so every
-change is in the edit log and undoable.
+change is in the edit log and undoable. Delete rejects (or restores) the current tag and moves to
+the next one, so Down+Delete never hits the wrong tag; Ctrl+Z in the empty input undoes the last
+edit, once the input has no text of its own to undo.
 """
 
 from __future__ import annotations
@@ -31,17 +33,20 @@ class TagEditor(QWidget):
     reject_requested = Signal(str, bool)  # tag, restore
     reorder_requested = Signal(list)  # every tag name, in the new order
     prefix_typed = Signal(str)
+    undo_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.list = QListWidget()
         self.list.setToolTip("Delete: reject the tag (again to restore it)")
-        self.list.installEventFilter(self)
         self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.list.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.list.model().rowsMoved.connect(self._moved)
         self.input = QLineEdit()
         self.input.setPlaceholderText("Add tags (comma-separated)…")
+        self.list.installEventFilter(self)  # after `input` exists: the filter reads both
+        self.input.installEventFilter(self)
+        self._next_row: int | None = None  # where the selection goes once the list is redrawn
         self.add_button = QPushButton("Add")
         self.reject_button = QPushButton("Reject / restore")
         self.suggestions = QStandardItemModel(self)
@@ -69,7 +74,7 @@ class TagEditor(QWidget):
         layout.addLayout(row)
 
     def set_tags(self, tags: list[tuple[str, bool]]) -> None:
-        """(tag, rejected) pairs in display order."""
+        """(tag, rejected) pairs in display order; the selection moves on after a Delete."""
         self.list.clear()
         for tag, rejected in tags:
             item = QListWidgetItem(tag)
@@ -82,6 +87,12 @@ class TagEditor(QWidget):
                 item.setForeground(QColor(140, 140, 140))
                 item.setToolTip("rejected: kept, but left out of search and export")
             self.list.addItem(item)
+        if self._next_row is not None and self.list.count():
+            self.list.setCurrentRow(min(self._next_row, self.list.count() - 1))
+
+    def forget_selection(self) -> None:
+        """Another image: its list starts without a carried-over selection."""
+        self._next_row = None
 
     def tags(self) -> list[tuple[str, bool]]:
         return [
@@ -130,6 +141,22 @@ class TagEditor(QWidget):
         """A drop moved a row: ask for the list's order to be stored (the refresh then redraws it)."""
         self.reorder_requested.emit([tag for tag, _rejected in self.tags()])
 
+    def _delete_current(self) -> None:
+        row = self.list.currentRow()
+        self.toggle_current()
+        if row >= 0:
+            self._next_row = min(row + 1, self.list.count() - 1)
+            self.list.setCurrentRow(self._next_row)
+
+    @staticmethod
+    def _is_undo(event: QEvent) -> bool:
+        return (
+            event.type() in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride)
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Z
+            and event.modifiers() == Qt.KeyboardModifier.ControlModifier
+        )
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (
             watched is self.list
@@ -137,6 +164,11 @@ class TagEditor(QWidget):
             and isinstance(event, QKeyEvent)
             and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
         ):
-            self.toggle_current()
+            self._delete_current()
+            return True
+        if watched is self.input and not self.input.text() and self._is_undo(event):
+            event.accept()
+            if event.type() == QEvent.Type.KeyPress:
+                self.undo_requested.emit()
             return True
         return super().eventFilter(watched, event)
