@@ -112,7 +112,7 @@ class ExportDialog(QDialog):
         self.character_threshold = self._threshold()
         self.max_tags = self._spin(0, 500, 0)
         self.max_tags.setSpecialValueText("no limit")
-        self.order = self._combo(["confidence", "frequency", "alphabet"])
+        self.order = self._combo(["manual", "confidence", "frequency", "alphabet"])
         self.character_first = self._check("Character tags first")
         self.trigger = self._line("ohwx woman, another trigger")
         self.keep_tokens = self._spin(-1, 100, -1)

@@ -145,7 +145,7 @@ def _decision_id(
                     "VALUES (:i, :t, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
                 ),
                 {"i": image_id, "t": tag},
-            ).scalar()
+            ).scalar_one()
         cache[key] = int(found)
     return cache[key]
 
