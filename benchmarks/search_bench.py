@@ -51,7 +51,9 @@ COMMON = [
     "blush",
 ]
 WORDS = ["a", "girl", "in", "red", "dress", "blue", "sky", "with", "cat", "smiling", "outdoors", "hat"]
-SEARCH_INDEX = "CREATE INDEX ix_tags_search ON tags (tag COLLATE NOCASE, is_accepted, rejected_at, image_id)"
+SEARCH_INDEX = (
+    "CREATE INDEX ix_tags_search ON tags (tag COLLATE NOCASE, is_accepted, rejected_at, removed_at, image_id)"
+)
 
 
 def build(database: Database, n: int, tags_per_image: int, rng: np.random.Generator) -> None:

@@ -94,6 +94,7 @@ def test_delete_moves_on_and_ctrl_z_in_the_empty_tag_box_undoes(
         qtbot.keyClick(editor.list, Qt.Key.Key_Delete)
     qtbot.waitUntil(lambda: listed() == [("cat", True), ("sofa", False), ("red", False)], timeout=10_000)
     assert editor.list.currentRow() == 1, "the selection moved on to the next tag"
+    qtbot.waitUntil(lambda: window.model.item(0).tags == ("sofa", "red"), timeout=10_000)  # grid tooltip
     with qtbot.waitSignal(window.edit_applied, timeout=30_000):
         qtbot.keyClick(editor.list, Qt.Key.Key_Delete)  # Delete again: the next tag, not "cat"
     qtbot.waitUntil(lambda: listed() == [("cat", True), ("sofa", True), ("red", False)], timeout=10_000)
