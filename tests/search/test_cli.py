@@ -75,3 +75,28 @@ def test_edit_dry_run_apply_log_undo(project, capsys: pytest.CaptureFixture[str]
     assert code == 2 and "nothing to undo" in error["error"]["message"]
     code, error = run(capsys, "tags", "add", "x", "all", "--ids", "1")
     assert code == 2
+
+
+def test_default_score_kind_is_configured_and_reorder_is_a_dry_run_first(
+    project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opened, ids = project
+    main(["--json", "config", "set", "search.default_score_kind", "quality"])
+    capsys.readouterr()
+    code, data = run(capsys, "images", "set-score", "--ids", str(ids[0]), "--score", "8", "--apply")
+    assert code == 0 and data["description"] == "quality score = 8.0"
+    code, data = run(capsys, "images", "search", "score:>7")
+    assert data["ids"] == [ids[0]] and data["images"][0]["score"] == 8.0
+    code, data = run(capsys, "images", "search", "score[aesthetic]:>7")
+    assert data["ids"] == []
+
+    before = snapshot(opened)
+    code, dry = run(capsys, "tags", "reorder", str(ids[0]), "cat")
+    assert code == 0 and not dry["applied"] and dry["samples"] == {str(ids[0]): ["cat @0"]}
+    assert snapshot(opened) == before
+    code, error = run(capsys, "tags", "reorder", str(ids[0]), "dog")
+    assert code == 2 and "no tag dog" in error["error"]["message"]
+    code, applied = run(capsys, "tags", "reorder", str(ids[0]), "cat", "--apply")
+    assert applied["edit_id"] is not None
+    code, undone = run(capsys, "edits", "undo")
+    assert undone["operation"] == "reorder_tags" and snapshot(opened) == before

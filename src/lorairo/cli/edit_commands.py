@@ -209,7 +209,9 @@ def set_score(
     ctx: typer.Context,
     query: QueryArg = None,
     score: Annotated[float | None, typer.Option("--score", help="The manual score (0..scale).")] = None,
-    kind: Annotated[str, typer.Option("--kind", help="Score kind.")] = "aesthetic",
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Score kind (default: [search] default_score_kind).")
+    ] = None,
     clear: ClearOption = False,
     ids: IdsOption = None,
     apply: ApplyOption = False,
@@ -219,7 +221,11 @@ def set_score(
     if clear == (score is not None):
         raise ValidationError("give --score or --clear (not both)")
     target = _target(query, ids)
-    _run(state(ctx), project, lambda s, p: s.set_score(target, score, kind=kind, apply=apply, progress=p))
+    _run(
+        state(ctx),
+        project,
+        lambda s, p: s.set_score(target, score, kind=kind or s.project.score_kind, apply=apply, progress=p),
+    )
 
 
 @images_app.command("set-rating")

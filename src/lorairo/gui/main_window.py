@@ -296,6 +296,7 @@ class MainWindow(QMainWindow):
         self.status.setText(project.name)
         self._save_setting("gui", "last_project", project.name)
         self.inspector.clear()
+        self.inspector.score_kind = project.score_kind
         self.model.set_source(SearchGridSource(self.search), self.query())
         self._defer("facets", self.load_facets)
         self._defer("project tags", self._load_project_tags)
@@ -463,7 +464,9 @@ class MainWindow(QMainWindow):
             )
         )
         inspector.score_set_requested.connect(
-            lambda score: self.edit_current("score", lambda s, t: s.set_score(t, score, apply=True))
+            lambda score: self.edit_current(
+                "score", lambda s, t: s.set_score(t, score, kind=s.project.score_kind, apply=True)
+            )
         )
         inspector.rating_set_requested.connect(
             lambda rating: self.edit_current("rating", lambda s, t: s.set_rating(t, rating, apply=True))

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lorairo.database.effective import DEFAULT_SCORE_KIND
 from lorairo.gui.widgets.tag_editor import TagEditor
 from lorairo.search.query_language import RATINGS
 
@@ -133,6 +134,7 @@ class ImageInspector(QWidget):
         super().__init__(parent)
         self.image_id: int | None = None
         self.record: dict[str, Any] | None = None
+        self.score_kind = DEFAULT_SCORE_KIND  # the project's default kind: the one the grid shows
         self.preview = ZoomView()
         fit = QPushButton("Fit")
         fit.clicked.connect(self.preview.fit)
@@ -252,7 +254,9 @@ class ImageInspector(QWidget):
         manual = [c["caption"] for c in record["captions"] if c["source"] == "manual"]
         self._caption_shown = manual[0] if manual else ""
         self.caption_edit.setPlainText(self._caption_shown)
-        manual_score = [s["score"] for s in record["scores"] if s["source"] == "manual"]
+        manual_score = [
+            s["score"] for s in record["scores"] if s["source"] == "manual" and s["kind"] == self.score_kind
+        ]
         if manual_score:
             self.score_spin.setValue(float(manual_score[0]))
         manual_rating = [r["rating"] for r in record["ratings"] if r["source"] == "manual"]
