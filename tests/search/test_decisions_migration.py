@@ -139,3 +139,23 @@ def test_upgrade_keeps_rejection_removal_and_order_and_old_edits_stay_undoable(t
         service.redo()
     assert _tags(project) == (["c", "a"], [], [1])
     project.close()
+
+
+def test_downgrade_folds_decisions_back_onto_the_rows(tmp_path: Path) -> None:
+    from alembic import command
+
+    from lorairo.database.engine import alembic_config
+
+    path = _old_database(tmp_path)
+    database = Database(path)
+    with database._write_engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0005")
+    with database.read_session() as session:
+        rows = {
+            tag: (bool(accepted), rejected is not None)
+            for tag, accepted, rejected in session.execute(
+                text("SELECT tag, is_accepted, rejected_at FROM tags")
+            )
+        }
+    assert rows == {"a": (True, False), "b": (True, True), "c": (True, False), "d": (False, False)}
+    database.close()
