@@ -301,7 +301,7 @@ _OLD_EFFECTIVE = (
 
 
 def downgrade() -> None:
-    """Back to 0005: decisions folded onto the tag rows again; manual order is dropped."""
+    """Back to 0008 (0005's tag model): decisions folded onto the tag rows again; manual order is dropped."""
     scores, ratings = _OLD_EFFECTIVE
     for statement in _EFFECTIVE_TRIGGERS:
         if statement.startswith("CREATE TRIGGER"):
