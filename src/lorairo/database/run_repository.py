@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from lorairo.database.effective import effective_tag, tags_in_order
 from lorairo.database.engine import Database
 from lorairo.database.schema import AnnotationRun, AnnotationStyle, Image, Tag, utcnow
 
@@ -122,19 +123,15 @@ class RunRepository:
             return sorted(set(session.scalars(query)))
 
     def accepted_tags(self, image_ids: Sequence[int]) -> dict[int, list[str]]:
-        """Each image's accepted, not rejected tags in their order (one query per chunk)."""
+        """Each image's tags that count (`effective_tag`), in their order (one query per chunk)."""
         found: dict[int, list[str]] = {}
         unique = sorted(set(image_ids))
         with self.database.read_session() as session:
             for start in range(0, len(unique), _ID_CHUNK):
                 rows = session.execute(
-                    select(Tag.image_id, Tag.tag)
-                    .where(
-                        Tag.image_id.in_(unique[start : start + _ID_CHUNK]),
-                        Tag.is_accepted.is_(True),
-                        Tag.rejected_at.is_(None),
+                    tags_in_order(Tag.image_id, Tag.tag).where(
+                        Tag.image_id.in_(unique[start : start + _ID_CHUNK]), effective_tag()
                     )
-                    .order_by(Tag.image_id, Tag.position, Tag.id)
                 )
                 for image_id, tag in rows:
                     tags = found.setdefault(image_id, [])
