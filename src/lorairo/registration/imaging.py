@@ -68,16 +68,30 @@ def bucket_size(width: int, height: int, resolution: int, *, upscale: bool = Fal
     return side(width), side(height)
 
 
+def crop_box(width: int, height: int, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The centred region of a `width`x`height` image with the aspect ratio of `size`.
+
+    The aspect comparison is done in integers, so one axis is always the full side exactly (0 and
+    `width`/`height`, never 1e-13 off) and the other lies strictly inside it; the fractional side is
+    clamped to the image as well, so Pillow never sees a box outside the image.
+    """
+    target_w, target_h = size
+    if width * target_h > height * target_w:  # wider than the target: trim the sides
+        crop_w = height * target_w / target_h
+        left = max(0.0, (width - crop_w) / 2)
+        return left, 0.0, min(float(width), left + crop_w), float(height)
+    if width * target_h < height * target_w:  # taller than the target: trim top and bottom
+        crop_h = width * target_h / target_w
+        top = max(0.0, (height - crop_h) / 2)
+        return 0.0, top, float(width), min(float(height), top + crop_h)
+    return 0.0, 0.0, float(width), float(height)
+
+
 def resize_to_bucket(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Cover-resize and centre-crop in one LANCZOS pass, so content is never stretched."""
-    target_w, target_h = size
-    width, height = image.size
-    scale = max(target_w / width, target_h / height)
-    crop_w, crop_h = target_w / scale, target_h / scale
-    left, top = (width - crop_w) / 2, (height - crop_h) / 2
-    if (width, height) == size:
+    if image.size == size:
         return image
-    return image.resize(size, Image.Resampling.LANCZOS, box=(left, top, left + crop_w, top + crop_h))
+    return image.resize(size, Image.Resampling.LANCZOS, box=crop_box(*image.size, size))
 
 
 def make_thumbnail(image: Image.Image, size: int) -> Image.Image:

@@ -84,8 +84,17 @@ def wd_resize(image: Image.Image, size: int) -> Image.Image:
     side = max(width, height)
     bicubic = Image.Resampling.BICUBIC
     if width == height or side >= 2 * REDUCING_GAP * size:
+        factor = int(side / size / REDUCING_GAP)
+        if width != height and factor > 1:
+            # The box reduction `reducing_gap` would do, done before padding: the padded square of
+            # a 20000x1 strip would otherwise be a 1.2 GB canvas.
+            image = image.reduce(factor)
         square = pad_to_square(image)
-        return square if side == size else square.resize((size, size), bicubic, reducing_gap=REDUCING_GAP)
+        return (
+            square
+            if square.width == size
+            else square.resize((size, size), bicubic, reducing_gap=REDUCING_GAP)
+        )
     scale = side / size
     canvas = Image.new("RGB", (size, size), WHITE)
     if width > height:
@@ -120,13 +129,19 @@ def clip_tensor(
     """One HWC RGB float32 array: shorter side resized to `size`, centre crop, CLIP normalisation."""
     rgb = composite_on_white(image)
     width, height = rgb.size
+    # Resize only the centred square that the crop keeps (the filter still reads past its edges):
+    # the same pixels, but a 1x20000 strip no longer becomes a 448x8960000 intermediate.
     scale = size / min(width, height)
-    resized = rgb.resize(
-        (max(size, round(width * scale)), max(size, round(height * scale))), Image.Resampling.BICUBIC
+    resized_w, resized_h = max(size, round(width * scale)), max(size, round(height * scale))
+    left, top = (resized_w - size) // 2, (resized_h - size) // 2
+    x_scale, y_scale = width / resized_w, height / resized_h
+    box = (
+        left * x_scale,
+        top * y_scale,
+        min(width, (left + size) * x_scale),
+        min(height, (top + size) * y_scale),
     )
-    left = (resized.width - size) // 2
-    top = (resized.height - size) // 2
-    cropped = resized.crop((left, top, left + size, top + size))
+    cropped = rgb.resize((size, size), Image.Resampling.BICUBIC, box=box)
     array = np.asarray(cropped, dtype=np.float32) / 255.0
     return (array - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
 
