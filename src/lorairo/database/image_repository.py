@@ -161,6 +161,17 @@ class ImageRepository:
                 ],
             )
 
+    def standing_rejections(self, retried_reason: str) -> dict[str, datetime]:
+        """file path -> when it was rejected, for every rejection except `retried_reason`: what a
+        re-run leaves alone unless the file changed since."""
+        with self.database.read_session() as session:
+            rows = session.execute(
+                select(RegistrationFailure.file_path, RegistrationFailure.failed_at).where(
+                    RegistrationFailure.reason != retried_reason
+                )
+            )
+            return {path: failed_at for path, failed_at in rows}
+
     def list_failures(self, limit: int, offset: int = 0) -> list[FailureRecord]:
         with self.database.read_session() as session:
             rows = session.execute(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import scipy.fftpack  # noqa: F401  (imagehash imports it lazily; load it before workers fork)
+from loguru import logger
 from PIL import Image, ImageOps
 
 from lorairo.database.engine import Database
@@ -28,8 +29,10 @@ from lorairo.registration.imaging import (
     resize_to_bucket,
     to_rgb,
 )
+from lorairo.registration.pool import guard_worker
 from lorairo.registration.sidecars import Sidecar, read_sidecar
 from lorairo.registration.validation import (
+    INTERNAL_ERROR,
     UNREADABLE_FILE,
     Rejection,
     check_file_size,
@@ -109,6 +112,7 @@ def init_worker(database_path: str | None) -> None:
     is batch work: at a lower CPU priority it still takes every idle cycle, but no longer starves
     an interactive process (the GUI thread scrolling the grid) of the cores."""
     global _repository
+    guard_worker()
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(WORKER_NICENESS)
@@ -170,8 +174,22 @@ def render_copies(
     return tuple(copies), largest
 
 
+def internal_error(path: str, exc: Exception) -> Rejected:
+    """An exception nobody foresaw, contained to its file: the run goes on, the user sees type and
+    message, the traceback goes to the log."""
+    logger.opt(exception=exc).error("internal error while handling {}", path)
+    return Rejected(path, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+
+
 def decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
     """Validate and fully process one file; every problem becomes a `Rejected`, never an exception."""
+    try:
+        return _decode_file(path, settings)
+    except Exception as exc:
+        return internal_error(path, exc)
+
+
+def _decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
     source = Path(path)
     try:
         size = source.stat().st_size
@@ -230,7 +248,17 @@ def decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
 def render_stored(
     source: str, target: str, resolution: int, upscale: bool, max_pixels: int
 ) -> ProcessedCopy | Rejected:
-    """(Re)generate one processed copy from a stored original, written atomically to `target`."""
+    """(Re)generate one processed copy from a stored original, written atomically to `target`;
+    like `decode_file`, every problem becomes a `Rejected`."""
+    try:
+        return _render_stored(source, target, resolution, upscale, max_pixels)
+    except Exception as exc:
+        return internal_error(source, exc)
+
+
+def _render_stored(
+    source: str, target: str, resolution: int, upscale: bool, max_pixels: int
+) -> ProcessedCopy | Rejected:
     try:
         image = open_image(Path(source).read_bytes(), max_pixels)
         image_format = str(image.format)

@@ -27,16 +27,14 @@ import secrets
 import shutil
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
-from loguru import logger
 from sqlalchemy.orm import Session
 
 from lorairo.database.image_repository import ImageRepository
@@ -46,26 +44,24 @@ from lorairo.registration.decode import (
     Decoded,
     DecodeOutcome,
     DecodeSettings,
-    Known,
     ProcessedCopy,
     Rejected,
     decode_file,
     init_worker,
     render_stored,
 )
-from lorairo.registration.duplicates import SKIPPED_EXISTING, HammingIndex, exact_verdict
+from lorairo.registration.duplicates import HammingIndex
+from lorairo.registration.planning import BatchPlan, plan_batch
+from lorairo.registration.pool import ordered_map
 from lorairo.registration.scanner import ScanStats, scan
-from lorairo.registration.sidecars import Sidecar, save_sidecar
-from lorairo.registration.validation import DECODER_CRASHED
+from lorairo.registration.sidecars import save_sidecar
+from lorairo.registration.validation import DECODER_CRASHED, INTERNAL_ERROR
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 from lorairo.services.tag_service import TagService
 
 JOURNAL = "pending.json"
-REMOVED_MEANWHILE = "removed during registration"
-_T = TypeVar("_T")
-_R = TypeVar("_R")
 
 
 @dataclass
@@ -78,6 +74,8 @@ class RegistrationCounts:
     failed: int = 0
     skipped_existing: int = 0
     sidecars_imported: int = 0
+    # Rejected by an earlier run for a real reason and unchanged since: not decoded again.
+    previously_rejected: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -86,6 +84,7 @@ class RegistrationCounts:
         return (
             f"{self.registered} new, {self.duplicates} duplicates, "
             f"{self.near_duplicates} near-duplicates, {self.failed} failed"
+            + (f", {self.previously_rejected} rejected before" if self.previously_rejected else "")
         )
 
 
@@ -122,6 +121,7 @@ class RegistrationReport:
             "near_duplicates": self.near_duplicates,
             "failed": self.failed,
             "skipped_existing": c.skipped_existing,
+            "previously_rejected": c.previously_rejected,
             "sidecars_imported": c.sidecars_imported,
             "ignored_non_images": self.ignored_non_images,
             "seconds": round(self.seconds, 3),
@@ -159,52 +159,6 @@ def _pool_context() -> Any:
         context.set_forkserver_preload(["lorairo.registration.decode"])
         return context
     return multiprocessing.get_context("spawn")
-
-
-def _ordered_map(
-    make_pool: Callable[[int], ProcessPoolExecutor],
-    workers: int,
-    submit: Callable[[ProcessPoolExecutor, _T], Future[_R]],
-    items: Iterator[_T],
-    cancel: CancelToken,
-) -> Iterator[tuple[_T, _R | None]]:
-    """Run `call` over `items` in a pool, yielding results in input order with a bounded window
-    (memory stays flat for any number of items). After a cancel, queued work is dropped and running
-    work drained. If a worker process dies (a decoder crash), the items in flight are retried one
-    at a time in a fresh process; an item that kills it again yields None."""
-    window = max(4, workers * 4)
-    pool = make_pool(workers)
-    pending: deque[tuple[_T, Future[_R]]] = deque()
-    try:
-        while True:
-            while not cancel.cancelled and len(pending) < window:
-                item = next(items, None)
-                if item is None:
-                    break
-                pending.append((item, submit(pool, item)))
-            if not pending:
-                return
-            item, future = pending.popleft()
-            if cancel.cancelled and future.cancel():
-                continue
-            try:
-                result = future.result()
-            except BrokenProcessPool:
-                pool.shutdown(cancel_futures=True)
-                in_flight = [item, *(queued for queued, _ in pending)]
-                pending.clear()
-                for suspect in in_flight:
-                    with make_pool(1) as solo:
-                        try:
-                            yield suspect, submit(solo, suspect).result()
-                        except BrokenProcessPool:
-                            logger.warning("decoder process died on {}", suspect)
-                            yield suspect, None
-                pool = make_pool(workers)
-                continue
-            yield item, result
-    finally:
-        pool.shutdown(cancel_futures=True)
 
 
 def _write_journal(run_dir: Path, entries: dict[str, list[str]]) -> None:
@@ -292,7 +246,20 @@ class RegistrationService:
         report = RegistrationReport(project=self.project.name)
         self.recover_interrupted_runs()
         progress(0, None, "scanning")
-        total = sum(1 for _ in scan(roots))
+        standing = self.repository.standing_rejections(INTERNAL_ERROR)
+
+        def candidates(stats: ScanStats | None = None) -> Iterator[Path]:
+            """The scan, less files an earlier run rejected for a real reason and unchanged since
+            (a re-run rejects nothing new; an `internal error` is always retried)."""
+            for path in scan(roots, stats):
+                rejected_at = standing.get(str(path))
+                if rejected_at is not None and not _changed_since(path, rejected_at):
+                    if stats is not None:
+                        report.counts.previously_rejected += 1
+                    continue
+                yield path
+
+        total = sum(1 for _ in candidates())
         progress(0, total, "loading project hashes")
         index = HammingIndex(self.settings.near_duplicate_threshold)
         index.extend(self.repository.iter_phashes())
@@ -317,12 +284,12 @@ class RegistrationService:
                 on_batch_committed(BatchCommitted(ids, replace(report.counts)))
 
         try:
-            outcomes = _ordered_map(
+            outcomes = ordered_map(
                 self._make_pool,
                 self.workers,
                 lambda pool, path: pool.submit(decode_file, str(path), decode_settings),
-                scan(roots, stats),
-                cancel,
+                candidates(stats),
+                lambda: cancel.cancelled,
             )
             for path, outcome in outcomes:
                 batch.append(
@@ -365,46 +332,18 @@ class RegistrationService:
     def _commit_batch(
         self, batch: list[DecodeOutcome], run_dir: Path, index: HammingIndex, report: RegistrationReport
     ) -> list[int]:
-        counts = report.counts
+        """Execute the batch's plan in one transaction: place files, insert rows, import sidecars,
+        replace the batch's rejections."""
         with self.project.database.write_session() as session:
-            known = self.repository.find_by_sha(
+            found = self.repository.find_by_sha(
                 session, [item.sha256 for item in batch if not isinstance(item, Rejected)]
             )
-            new: list[Decoded] = []
-            first_in_batch: dict[str, int] = {}
-            repeats: list[Decoded | Known] = []
-            merges: list[tuple[int, Sidecar]] = []
-            failures: list[tuple[str, str, str]] = []
-            for item in batch:
-                if isinstance(item, Rejected):
-                    failures.append((item.path, item.reason, item.message))
-                elif item.sha256 in known:
-                    image_id, registered_from = known[item.sha256]
-                    if exact_verdict(item.path, registered_from) == SKIPPED_EXISTING:
-                        counts.skipped_existing += 1
-                    else:
-                        counts.duplicates += 1
-                        report.duplicates.append(
-                            {
-                                "path": item.path,
-                                "duplicate_of": image_id,
-                                "duplicate_of_path": registered_from,
-                            }
-                        )
-                    merges.append((image_id, item.sidecar))
-                elif isinstance(item, Known):
-                    failures.append(
-                        (item.path, REMOVED_MEANWHILE, "its image was deleted mid-run; run again")
-                    )
-                elif item.sha256 in first_in_batch:
-                    repeats.append(item)
-                else:
-                    first_in_batch[item.sha256] = len(new)
-                    new.append(item)
-            self._place_files(new, run_dir)
-            ids = self.repository.insert_images(session, [self._image_row(item) for item in new])
-            id_by_sha = {item.sha256: image_id for item, image_id in zip(new, ids, strict=True)}
-            self._link_near_duplicates(session, new, ids, index, report)
+            plan = plan_batch(batch, {sha: path for sha, (_, path) in found.items()})
+            self._place_files(plan.new, run_dir)
+            ids = self.repository.insert_images(session, [self._image_row(item) for item in plan.new])
+            id_by_sha = {sha: image_id for sha, (image_id, _) in found.items()}
+            id_by_sha.update((item.sha256, image_id) for item, image_id in zip(plan.new, ids, strict=True))
+            self._link_near_duplicates(session, plan.new, ids, index, report)
             self.repository.upsert_processed(
                 session,
                 [
@@ -415,42 +354,45 @@ class RegistrationService:
                         "width": copy.width,
                         "height": copy.height,
                     }
-                    for item, image_id in zip(new, ids, strict=True)
+                    for item, image_id in zip(plan.new, ids, strict=True)
                     for copy in item.processed
                 ],
             )
-            merges.extend((image_id, item.sidecar) for item, image_id in zip(new, ids, strict=True))
-            for item in repeats:
-                original = new[first_in_batch[item.sha256]]
-                counts.duplicates += 1
-                report.duplicates.append(
-                    {
-                        "path": item.path,
-                        "duplicate_of": id_by_sha[item.sha256],
-                        "duplicate_of_path": original.path,
-                    }
-                )
-                merges.append((id_by_sha[item.sha256], item.sidecar))
             preferred = (
-                self.tags.resolve_aliases(tag for _, sidecar in merges for tag in sidecar.tags)
+                self.tags.resolve_aliases(tag for _, sidecar in plan.merges for tag in sidecar.tags)
                 if self.tags.available()
                 else None
             )
-            for image_id, sidecar in merges:
-                if save_sidecar(session, self.repository, image_id, sidecar, preferred):
-                    counts.sidecars_imported += 1
-            self.repository.replace_failures(session, [item.path for item in batch], failures)
+            for sha, sidecar in plan.merges:
+                if save_sidecar(session, self.repository, id_by_sha[sha], sidecar, preferred):
+                    report.counts.sidecars_imported += 1
+            self.repository.replace_failures(
+                session, plan.seen_paths, [(item.path, item.reason, item.message) for item in plan.failures]
+            )
         (run_dir / JOURNAL).unlink(missing_ok=True)
-        placed = {id(item) for item in new}
-        for item in batch:
-            if isinstance(item, Decoded) and id(item) not in placed:
-                self._drop_staged(item)
-        counts.registered += len(new)
-        counts.failed += len(failures)
-        report.failed.extend(
-            {"path": path, "reason": reason, "message": message} for path, reason, message in failures
-        )
+        for item in plan.unused:
+            self._drop_staged(item)
+        self._count(plan, id_by_sha, report)
         return ids
+
+    @staticmethod
+    def _count(plan: BatchPlan, id_by_sha: dict[str, int], report: RegistrationReport) -> None:
+        counts = report.counts
+        counts.registered += len(plan.new)
+        counts.skipped_existing += plan.skipped_existing
+        counts.duplicates += len(plan.duplicates)
+        counts.failed += len(plan.failures)
+        report.duplicates.extend(
+            {
+                "path": dup.path,
+                "duplicate_of": id_by_sha[dup.sha256],
+                "duplicate_of_path": dup.duplicate_of_path,
+            }
+            for dup in plan.duplicates
+        )
+        report.failed.extend(
+            {"path": item.path, "reason": item.reason, "message": item.message} for item in plan.failures
+        )
 
     @staticmethod
     def _drop_staged(item: Decoded) -> None:
@@ -547,7 +489,7 @@ class RegistrationService:
             report.processed += len(rows)
             rows.clear()
 
-        results = _ordered_map(
+        results = ordered_map(
             self._make_pool,
             self.workers,
             lambda pool, task: pool.submit(
@@ -559,7 +501,7 @@ class RegistrationService:
                 max_pixels,
             ),
             tasks,
-            cancel,
+            lambda: cancel.cancelled,
         )
         for done, (task, result) in enumerate(results, start=1):
             if isinstance(result, ProcessedCopy):
@@ -573,8 +515,19 @@ class RegistrationService:
                     }
                 )
             else:
-                reason = result.reason if result is not None else DECODER_CRASHED
-                report.failed.append({"image_id": task.image_id, "path": task.stored_path, "reason": reason})
+                reason, message = (
+                    (result.reason, result.message)
+                    if result is not None
+                    else (DECODER_CRASHED, "the decoder process died on this file")
+                )
+                report.failed.append(
+                    {
+                        "image_id": task.image_id,
+                        "path": task.stored_path,
+                        "reason": reason,
+                        "message": message,
+                    }
+                )
             if len(rows) >= self.batch_size:
                 flush()
             progress(done, total, f"{report.processed + len(rows)} processed")
@@ -583,3 +536,12 @@ class RegistrationService:
         report.cancelled = cancel.cancelled
         report.seconds = time.monotonic() - started
         return report
+
+
+def _changed_since(path: Path, moment: datetime) -> bool:
+    """Whether the file was modified after `moment` (naive UTC, as the database stores it)."""
+    try:
+        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+    except OSError:
+        return True  # let the decoder report what is wrong with it now
+    return modified > moment
