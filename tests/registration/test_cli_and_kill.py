@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from PIL import Image as PILImage
 from sqlalchemy import func, select
@@ -71,6 +72,69 @@ def test_cli_rejects_a_missing_path(tmp_path: Path, capsys: pytest.CaptureFixtur
         main(["--json", "images", "register", str(tmp_path / "nowhere"), "-p", "cli"])
     assert exit_info.value.code == 2
     assert json.loads(capsys.readouterr().out)["error"]["type"] == "ValidationError"
+
+
+def test_a_failed_register_leaves_no_new_empty_project(
+    tmp_path: Path, isolated_environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--json", "images", "register", str(tmp_path / "nonexistent"), "-p", "brandnew"])
+    assert exit_info.value.code == 2
+    assert not (isolated_environment / "projects" / "brandnew").exists()
+    assert "nonexistent" in json.loads(capsys.readouterr().out)["error"]["message"]
+    # An existing project is never removed by a failed run.
+    make_image_file(tmp_path / "one" / "a.png", (64, 64))
+    _run_cli(["images", "register", str(tmp_path / "one"), "-p", "kept"], capsys)
+    with pytest.raises(SystemExit):
+        main(["--json", "images", "register", str(tmp_path / "nonexistent"), "-p", "kept"])
+    assert (isolated_environment / "projects" / "kept" / "database.db").is_file()
+
+
+def _register_in_background(source: Path, name: str, workers: int = 2) -> subprocess.Popen[str]:
+    env = {**os.environ, "LORAIRO_BATCH_SIZE": "4", "LORAIRO_MAX_WORKERS": str(workers)}
+    command = [sys.executable, "-m", "lorairo", "--json", "images", "register", str(source), "-p", name]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+
+
+def _wait_for_images(child: subprocess.Popen[str], database: Path, count: int) -> None:
+    deadline = time.monotonic() + 240
+    while _count_images(database) < count:
+        assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        assert time.monotonic() < deadline, "registration never committed a batch"
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_cleanly_and_reports_cancelled(tmp_path: Path, isolated_environment: Path) -> None:
+    source = tmp_path / "src"
+    for seed in range(120):
+        make_image_file(source / f"img{seed:03}.jpg", (384, 288), seed=seed, fmt="JPEG")
+    child = _register_in_background(source, "ctrlc")
+    _wait_for_images(child, isolated_environment / "projects" / "ctrlc" / "database.db", 8)
+    os.killpg(child.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    report = json.loads(out)
+    assert report["cancelled"] is True
+    assert 8 <= report["registered"] < 120 and not report["failed"]
+    assert _count_images(isolated_environment / "projects" / "ctrlc" / "database.db") == report["registered"]
+
+
+@pytest.mark.slow
+def test_pool_workers_die_with_a_killed_parent(tmp_path: Path, isolated_environment: Path) -> None:
+    source = tmp_path / "src"
+    for seed in range(120):
+        make_image_file(source / f"img{seed:03}.jpg", (384, 288), seed=seed, fmt="JPEG")
+    child = _register_in_background(source, "orphans")
+    _wait_for_images(child, isolated_environment / "projects" / "orphans" / "database.db", 4)
+    workers = psutil.Process(child.pid).children(recursive=True)
+    assert workers
+    os.kill(child.pid, signal.SIGKILL)  # the parent only: its workers are left to notice
+    child.wait()
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, f"workers outlived their parent: {[p.pid for p in alive]}"
 
 
 def _count_images(database_path: Path) -> int:

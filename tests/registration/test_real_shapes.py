@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
+from lorairo.errors import ValidationError
 from lorairo.registration import decode
 from lorairo.registration.validation import INTERNAL_ERROR
 from lorairo.services import registration_service
@@ -173,3 +174,19 @@ def test_images_process_contains_failures_per_file(
     assert [(f["path"], f["reason"], f["message"]) for f in report.failed] == [
         (str(stored_b.relative_to(project.root)), INTERNAL_ERROR, "RuntimeError: injected fault")
     ]
+
+
+def test_the_projects_own_folder_is_never_scanned(
+    tmp_path: Path, config: ConfigurationService, project: Project
+) -> None:
+    make_image_file(tmp_path / "photos" / "a.png", (80, 60), seed=1)
+    service = RegistrationService(project, config)
+    service.register([tmp_path / "photos"])
+    assert project.root.is_relative_to(tmp_path)  # the project's originals and thumbnails are below
+
+    report = service.register([tmp_path])
+
+    assert (report.counts.registered, report.counts.duplicates, report.failed) == (0, 0, [])
+    assert report.counts.skipped_existing == 1
+    with pytest.raises(ValidationError, match="own data folder"):
+        service.register([project.root / "images"])

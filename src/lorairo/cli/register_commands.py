@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +18,7 @@ from lorairo.cli.app import ProjectOption, images_app, state
 from lorairo.cli.output import emit, progress_bar, stdout
 from lorairo.database.image_repository import ImageRepository
 from lorairo.registration.duplicates import group_links
+from lorairo.services.progress import CancelToken
 from lorairo.services.registration_service import RegistrationReport, RegistrationService
 
 _SHOWN = 20  # rows per section in the human rendering; --json always has everything
@@ -29,10 +36,21 @@ def _render_register(report: RegistrationReport) -> None:
         f"in {data['seconds']:.1f}s ({data['images_per_second']} images/s)"
         + (" [yellow](cancelled)[/]" if report.cancelled else "")
     )
+    if report.counts.previously_rejected:
+        stdout.print(
+            f"{report.counts.previously_rejected} files rejected by an earlier run and unchanged since were "
+            "not tried again (`lorairo images rejections` lists them)."
+        )
+    if report.skipped_links:
+        stdout.print(
+            f"[yellow]{len(report.skipped_links)} folder links leading outside the given paths were not "
+            "followed[/] (--follow-links follows them): " + ", ".join(report.skipped_links[:5])
+        )
     if report.failed:
-        table = Table("rejected file", "reason", title="Rejected")
+        table = Table("rejected file", "reason", "detail", title="Rejected")
         for failure in report.failed[:_SHOWN]:
-            table.add_row(failure["path"], failure["reason"])
+            detail = failure.get("message", "")
+            table.add_row(failure["path"], failure["reason"], "" if detail == failure["reason"] else detail)
         stdout.print(table)
     if report.duplicates:
         table = Table("file", "same bytes as image", title="Exact duplicates (not registered)")
@@ -48,22 +66,57 @@ def _render_register(report: RegistrationReport) -> None:
     hidden = max(len(report.failed), len(report.duplicates), len(report.near_duplicates)) - _SHOWN
     if hidden > 0:
         stdout.print("... and more; use --json for the full lists, `lorairo images duplicates` for groups.")
+    if report.cancelled:
+        stdout.print("Registration cancelled; what was registered is kept. Run again to continue.")
+
+
+@contextmanager
+def cancel_on_interrupt() -> Iterator[CancelToken]:
+    """The first Ctrl-C asks the run to stop after what is in flight (committed batches stay);
+    a second one interrupts at once."""
+    cancel = CancelToken()
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @images_app.command("register")
 def register(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Image files or folders (searched recursively).")],
+    follow_links: Annotated[
+        bool,
+        typer.Option("--follow-links", help="Also follow folder links that lead outside the given paths."),
+    ] = False,
     project: ProjectOption = None,
 ) -> None:
     """Register images: validate, deduplicate, copy into the project, make processed copies and
-    thumbnails, import .txt/.caption sidecars. Re-running is safe and registers only what is new."""
+    thumbnails, import .txt/.caption sidecars. Re-running is safe and registers only what is new.
+    Ctrl-C stops after the files in flight; everything registered so far is kept."""
     cli = state(ctx)
+    name = project or cli.config.config.directories.database_project_name
+    created = not cli.projects.exists(name)
     opened = cli.projects.open(project, create=True)
     try:
         service = RegistrationService(opened, cli.config)
-        with progress_bar("Registering") as progress:
-            report = service.register(paths, progress)
+        with progress_bar("Registering") as progress, cancel_on_interrupt() as cancel:
+            report = service.register(paths, progress, cancel, follow_links=follow_links)
+    except BaseException:
+        if created and ImageRepository(opened.database).count_images() == 0:
+            opened.close()
+            shutil.rmtree(opened.root, ignore_errors=True)  # this run made it; nothing of the user's is in it
+        raise
     finally:
         opened.close()
     emit(cli, report.to_dict(), lambda: _render_register(report))
@@ -121,8 +174,8 @@ def process(
     opened = cli.open_project(project)
     try:
         service = RegistrationService(opened, cli.config)
-        with progress_bar(f"Processing {resolution}px") as progress:
-            report = service.process(resolution, progress, force=force)
+        with progress_bar(f"Processing {resolution}px") as progress, cancel_on_interrupt() as cancel:
+            report = service.process(resolution, progress, cancel, force=force)
     finally:
         opened.close()
     emit(

@@ -19,6 +19,7 @@ TRUNCATED_IMAGE = "truncated image"
 TOO_MANY_PIXELS = "too many pixels"
 CORRUPT_IMAGE = "corrupt image"
 UNREADABLE_FILE = "unreadable file"
+UNREADABLE_FOLDER = "unreadable folder"
 DECODER_CRASHED = "decoder crashed"
 # A bug on our side, not a fault of the file: the only reason a re-run tries again.
 INTERNAL_ERROR = "internal error"

@@ -55,7 +55,7 @@ from lorairo.registration.planning import BatchPlan, plan_batch
 from lorairo.registration.pool import ordered_map
 from lorairo.registration.scanner import ScanStats, scan
 from lorairo.registration.sidecars import save_sidecar
-from lorairo.registration.validation import DECODER_CRASHED, INTERNAL_ERROR
+from lorairo.registration.validation import DECODER_CRASHED, INTERNAL_ERROR, UNREADABLE_FOLDER
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
@@ -104,6 +104,7 @@ class RegistrationReport:
     near_duplicates: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     ignored_non_images: int = 0
+    skipped_links: list[str] = field(default_factory=list)  # folder links leading outside the paths
     seconds: float = 0.0
     cancelled: bool = False
 
@@ -124,6 +125,7 @@ class RegistrationReport:
             "previously_rejected": c.previously_rejected,
             "sidecars_imported": c.sidecars_imported,
             "ignored_non_images": self.ignored_non_images,
+            "skipped_links": self.skipped_links,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.files_seen / self.seconds, 1) if self.seconds else 0.0,
             "cancelled": self.cancelled,
@@ -231,9 +233,11 @@ class RegistrationService:
         cancel: CancelToken | None = None,
         *,
         on_batch_committed: Callable[[BatchCommitted], None] | None = None,
+        follow_links: bool = False,
     ) -> RegistrationReport:
         """Register every image under `paths`. Returns normally after a cancel, with
-        `cancelled` set and everything decided so far committed."""
+        `cancelled` set and everything decided so far committed. Folder links leading outside
+        `paths` are skipped unless `follow_links`; the project's own folder is never scanned."""
         cancel = cancel or CancelToken()
         roots = [Path(path).expanduser() for path in paths]
         if not roots:
@@ -242,6 +246,12 @@ class RegistrationService:
         if missing:
             raise ValidationError(f"no such file or folder: {', '.join(missing)}")
         roots = [path.resolve() for path in roots]
+        own = self.project.root.resolve()
+        inside = [str(path) for path in roots if path.is_relative_to(own)]
+        if inside:
+            raise ValidationError(
+                f"inside the project's own data folder, not registered: {', '.join(inside)}"
+            )
         started = time.monotonic()
         report = RegistrationReport(project=self.project.name)
         self.recover_interrupted_runs()
@@ -251,7 +261,7 @@ class RegistrationService:
         def candidates(stats: ScanStats | None = None) -> Iterator[Path]:
             """The scan, less files an earlier run rejected for a real reason and unchanged since
             (a re-run rejects nothing new; an `internal error` is always retried)."""
-            for path in scan(roots, stats):
+            for path in scan(roots, stats, excluded=[own], follow_links=follow_links):
                 rejected_at = standing.get(str(path))
                 if rejected_at is not None and not _changed_since(path, rejected_at):
                     if stats is not None:
@@ -307,6 +317,12 @@ class RegistrationService:
             self._discard_run(run_dir)
         report.cancelled = cancel.cancelled
         report.ignored_non_images = stats.ignored_non_images
+        report.skipped_links = stats.skipped_links
+        report.failed.extend(
+            {"path": folder, "reason": UNREADABLE_FOLDER, "message": error}
+            for folder, error in stats.unreadable_folders
+        )
+        report.counts.failed += len(stats.unreadable_folders)
         report.seconds = time.monotonic() - started
         progress(done, done if report.cancelled else total, report.counts.summary())
         return report
