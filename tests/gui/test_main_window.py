@@ -145,6 +145,7 @@ def test_register_folder_with_a_broken_file_shows_failure_and_grows_grid(
     qtbot.waitUntil(lambda: window.model.total == IMAGES + 3, timeout=10_000)
     row = window.progress.rows[-1]
     assert "broken.jpg" in row.details.toPlainText()
+    assert row.details.toPlainText().startswith("1 file rejected:")
     assert "3 new" in row.status.text() and "1 failed" in row.status.text()
     assert not row.details.isHidden()
 

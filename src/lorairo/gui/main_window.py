@@ -605,10 +605,16 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def registration_lines(report: RegistrationReport) -> list[str]:
-        lines = [
-            f"failed: {f.get('path')} — {f.get('reason')}" + (f": {f['message']}" if f.get("message") else "")
+        """Per-file failures as a count and a list: they never make the run itself fail."""
+        count = len(report.failed)
+        lines = [f"{count} file{'' if count == 1 else 's'} rejected:"] if count else []
+        lines += [
+            f"failed: {f.get('path')} — {f.get('reason')}"
+            + (f": {f['message']}" if f.get("message") not in (None, "", f.get("reason")) else "")
             for f in report.failed
         ]
+        if report.skipped_links:
+            lines.append(f"{len(report.skipped_links)} folder links outside the chosen folder not followed")
         lines += [f"duplicate: {d}" for d in report.duplicates[:50]]
         return lines
 
