@@ -156,22 +156,23 @@ def decode_upright_rgb(image: Image.Image, needed: tuple[int, int]) -> Image.Ima
 
 
 def render_copies(
-    upright: Image.Image, sizes: dict[int, tuple[int, int]], image_format: str, stem: str
+    upright: Image.Image, sizes: dict[int, tuple[int, int]], image_format: str, stem: str, cover: int
 ) -> tuple[tuple[ProcessedCopy, ...], Image.Image]:
-    """Write the processed copies, each resized from the full upright image; also return the
-    largest one (or the upright image) so pHash and thumbnail come from pixels already in memory."""
+    """Write the processed copies, each resized from the full upright image (one LANCZOS pass, no
+    compounding); also return the smallest one whose long side still reaches `cover` (or the upright
+    image), so thumbnail and pHash start from the fewest pixels already in memory."""
     out_format = "PNG" if image_format in LOSSLESS_FORMATS else "JPEG"
     ext = layout.processed_extension(image_format)
     copies = []
-    largest = upright
-    for index, (resolution, size) in enumerate(sorted(sizes.items(), reverse=True)):
+    smallest = upright
+    for resolution, size in sorted(sizes.items(), reverse=True):
         target = f"{stem}.{resolution}{ext}"
         resized = resize_to_bucket(upright, size)
         _save(resized, target, out_format)
         copies.append(ProcessedCopy(resolution, target, *size))
-        if index == 0:
-            largest = resized
-    return tuple(copies), largest
+        if max(size) >= cover:
+            smallest = resized
+    return tuple(copies), smallest
 
 
 def internal_error(path: str, exc: Exception) -> Rejected:
@@ -223,8 +224,8 @@ def _decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
     partial = Path(staged_original + ".part")
     partial.write_bytes(data)
     partial.replace(staged_original)
-    copies, largest = render_copies(upright, sizes, image_format, stem)
-    thumbnail = make_thumbnail(largest, settings.thumbnail_size)
+    copies, smallest = render_copies(upright, sizes, image_format, stem, settings.thumbnail_size)
+    thumbnail = make_thumbnail(smallest, settings.thumbnail_size)
     phash = phash64(thumbnail)  # pHash works on 32x32; the thumbnail is a cheaper start than 1024 px
     staged_thumbnail = f"{stem}.thumb.webp"
     _save(thumbnail, staged_thumbnail, "WEBP")
