@@ -1,5 +1,10 @@
 """Where duplicates are decided: exact (same SHA-256) and near (pHash within a Hamming distance).
 
+`plan_batch` decides what one committed batch does, without a pool or a database: each worker
+outcome is new, the same file again, an exact duplicate (of a registered image or of an earlier
+file in the batch) or a failure, and every sidecar goes to the image its bytes belong to. The
+service only executes the plan (place files, insert rows, import sidecars, record rejections).
+
 Near-duplicate search uses multi-index hashing: the 64-bit hash is split into four 16-bit bands.
 If two hashes differ in at most `t` bits, at least one band differs in at most `t // 4` bits
 (pigeonhole), so probing each band's table with every value within that radius finds all
@@ -10,11 +15,13 @@ instead of scanning every hash.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import combinations
 
+from lorairo.registration.decode import Decoded, DecodeOutcome, Known, Rejected
 from lorairo.registration.imaging import to_unsigned64
+from lorairo.registration.sidecars import Sidecar
 
 BANDS = 4
 BAND_BITS = 16
@@ -111,3 +118,57 @@ def exact_verdict(path: str, registered_from: str) -> str:
     """Same bytes as a registered image: from the same source path it is a re-run of that file
     (`skipped_existing`); from another path it is an exact `duplicate`, reported to the user."""
     return SKIPPED_EXISTING if path == registered_from else DUPLICATE
+
+
+REMOVED_MEANWHILE = "removed during registration"
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A file whose bytes are already an image: a registered one, or a new one earlier in the batch."""
+
+    path: str
+    sha256: str
+    duplicate_of_path: str
+
+
+@dataclass
+class BatchPlan:
+    new: list[Decoded] = field(default_factory=list)  # first file of each SHA not yet registered
+    duplicates: list[Duplicate] = field(default_factory=list)
+    skipped_existing: int = 0  # the same file again (same path, same bytes)
+    merges: list[tuple[str, Sidecar]] = field(default_factory=list)  # (sha256, sidecar), batch order
+    failures: list[Rejected] = field(default_factory=list)
+    unused: list[Decoded] = field(default_factory=list)  # decoded, but its staged files are not needed
+    seen_paths: list[str] = field(default_factory=list)  # whose earlier rejections this batch replaces
+
+
+def plan_batch(outcomes: Sequence[DecodeOutcome], known: Mapping[str, str]) -> BatchPlan:
+    """`known` maps each registered SHA-256 among `outcomes` to the path it was registered from."""
+    plan = BatchPlan(seen_paths=[item.path for item in outcomes])
+    first_in_batch: dict[str, Decoded] = {}
+    for item in outcomes:
+        if isinstance(item, Rejected):
+            plan.failures.append(item)
+            continue
+        registered_from = known.get(item.sha256)
+        if registered_from is not None:
+            if exact_verdict(item.path, registered_from) == SKIPPED_EXISTING:
+                plan.skipped_existing += 1
+            else:
+                plan.duplicates.append(Duplicate(item.path, item.sha256, registered_from))
+        elif isinstance(item, Known):
+            # The worker saw it registered; it was deleted before this batch committed.
+            plan.failures.append(
+                Rejected(item.path, REMOVED_MEANWHILE, "its image was deleted mid-run; run again")
+            )
+            continue
+        elif item.sha256 in first_in_batch:
+            plan.duplicates.append(Duplicate(item.path, item.sha256, first_in_batch[item.sha256].path))
+        else:
+            first_in_batch[item.sha256] = item
+            plan.new.append(item)
+        plan.merges.append((item.sha256, item.sidecar))
+        if isinstance(item, Decoded) and first_in_batch.get(item.sha256) is not item:
+            plan.unused.append(item)
+    return plan

@@ -50,8 +50,7 @@ from lorairo.registration.decode import (
     init_worker,
     render_stored,
 )
-from lorairo.registration.duplicates import HammingIndex
-from lorairo.registration.planning import BatchPlan, plan_batch
+from lorairo.registration.duplicates import BatchPlan, HammingIndex, plan_batch
 from lorairo.registration.pool import ordered_map
 from lorairo.registration.scanner import ScanStats, scan
 from lorairo.registration.sidecars import save_sidecar

@@ -4,7 +4,7 @@ image or of an earlier file in the batch), the same file again, failures, sideca
 from __future__ import annotations
 
 from lorairo.registration.decode import Decoded, Known, Rejected
-from lorairo.registration.planning import REMOVED_MEANWHILE, Duplicate, plan_batch
+from lorairo.registration.duplicates import REMOVED_MEANWHILE, Duplicate, plan_batch
 from lorairo.registration.sidecars import Sidecar
 
 
