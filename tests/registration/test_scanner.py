@@ -67,3 +67,16 @@ def test_an_unreadable_folder_is_reported_with_its_path(tmp_path: Path) -> None:
         assert [folder for folder, _ in stats.unreadable_folders] == [str(locked)]
     finally:
         locked.chmod(0o755)
+
+
+def test_a_folder_that_cannot_be_read_when_reached_is_reported(tmp_path: Path) -> None:
+    """Runs as root too (where mode 000 reads fine): the folder vanishes between listing and visit."""
+    make_image_file(tmp_path / "first.png")
+    make_image_file(tmp_path / "gone" / "b.png")
+    stats = ScanStats()
+    walk = scan([tmp_path], stats)
+    assert next(walk).name == "first.png"  # the root's listing, `gone` included, is taken by now
+    (tmp_path / "gone" / "b.png").unlink()
+    (tmp_path / "gone").rmdir()
+    assert list(walk) == []
+    assert [folder for folder, _ in stats.unreadable_folders] == [str(tmp_path / "gone")]
