@@ -7,11 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from image_annotator_lib.local.preprocessing import clip_tensor, wd_resize, wd_tensor
+from image_annotator_lib.local.preprocessing import (
+    REDUCING_GAP,
+    clip_tensor,
+    pad_to_square,
+    wd_resize,
+    wd_tensor,
+)
 from lorairo.registration.decode import ProcessedCopy, render_stored
 from lorairo.registration.imaging import BUCKET_STEP, bucket_size, crop_box, resize_to_bucket, to_rgb
 
@@ -104,3 +110,19 @@ def test_wd_and_clip_preprocessing_give_the_model_input_for_any_shape(
     assert wd_resize(to_rgb(image), size).size == (size, size)
     assert wd_tensor(image, size).shape == (size, size, 3)
     assert clip_tensor(image, size).shape == (size, size, 3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=st.tuples(st.integers(1, 3000), st.integers(1, 3000)), size=st.sampled_from([8, 64, 224, 448]))
+@example(shape=(1600, 900), size=8)
+@example(shape=(3, 2999), size=100)
+def test_wd_resize_is_pad_then_resize_pixel_for_pixel_on_large_reductions(
+    shape: tuple[int, int], size: int
+) -> None:
+    """The shortcut that avoids building the padded square must not change a single pixel."""
+    image = Image.fromarray(
+        np.random.default_rng(shape[0] + shape[1]).integers(0, 256, (shape[1], shape[0], 3), np.uint8)
+    )
+    assume(max(shape) >= 6 * size)  # below that, the banded path: covered by the library's own tests
+    reference = pad_to_square(image).resize((size, size), Image.Resampling.BICUBIC, reducing_gap=REDUCING_GAP)
+    assert np.array_equal(np.asarray(wd_resize(image, size)), np.asarray(reference))

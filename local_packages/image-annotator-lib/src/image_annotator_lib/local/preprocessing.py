@@ -72,6 +72,23 @@ def _content_band(offset: int, length: int, side: int, size: int) -> tuple[int, 
     return max(0, first), min(size, last)
 
 
+def _reduced_square(image: Image.Image, factor: int) -> Image.Image:
+    """`pad_to_square(image).reduce(factor)`, reducing only the blocks the image reaches: every
+    other block of the square is pure padding and reduces to exactly white."""
+    width, height = image.size
+    side = max(width, height)
+    offset = (side - min(width, height)) // 2
+    start = offset - offset % factor  # the strip starts on a block boundary of the square
+    end = min(side, -(-(offset + min(width, height)) // factor) * factor)
+    wide = width > height
+    strip = Image.new("RGB", (side, end - start) if wide else (end - start, side), WHITE)
+    strip.paste(image, (0, offset - start) if wide else (offset - start, 0))
+    reduced_side = -(-side // factor)
+    canvas = Image.new("RGB", (reduced_side, reduced_side), WHITE)
+    canvas.paste(strip.reduce(factor), (0, start // factor) if wide else (start // factor, 0))
+    return canvas
+
+
 def wd_resize(image: Image.Image, size: int) -> Image.Image:
     """`pad_to_square(image).resize((size, size), BICUBIC)` without resampling the padding.
 
@@ -85,16 +102,13 @@ def wd_resize(image: Image.Image, size: int) -> Image.Image:
     bicubic = Image.Resampling.BICUBIC
     if width == height or side >= 2 * REDUCING_GAP * size:
         factor = int(side / size / REDUCING_GAP)
-        if width != height and factor > 1:
-            # The box reduction `reducing_gap` would do, done before padding: the padded square of
-            # a 20000x1 strip would otherwise be a 1.2 GB canvas.
-            image = image.reduce(factor)
-        square = pad_to_square(image)
-        return (
-            square
-            if square.width == size
-            else square.resize((size, size), bicubic, reducing_gap=REDUCING_GAP)
-        )
+        if width == height or factor < 2:
+            square = pad_to_square(image)
+            return square if side == size else square.resize((size, size), bicubic, reducing_gap=REDUCING_GAP)
+        # What `reducing_gap` does to the padded square (box-reduce by `factor`, then bicubic over the
+        # fractional box), without building the square: a 20000x1 strip would make a 1.2 GB canvas.
+        reduced = _reduced_square(image, factor)
+        return reduced.resize((size, size), bicubic, box=(0, 0, side / factor, side / factor))
     scale = side / size
     canvas = Image.new("RGB", (size, size), WHITE)
     if width > height:
