@@ -77,8 +77,8 @@ def _report(message: str, kind: str, *, as_json: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    if not args and desktop_session():
-        args = ["gui"]  # bare `lorairo` in a desktop session opens the window; elsewhere, help
+    if not args:  # bare `lorairo`: the window in a desktop session; elsewhere, help on stdout
+        args = ["gui"] if desktop_session() else ["--help"]
     as_json = "--json" in args[: args.index("--") if "--" in args else len(args)]
     debug = "--debug" in args
     command = build_command()
