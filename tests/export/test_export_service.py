@@ -163,8 +163,8 @@ def test_kohya_json_and_jsonl_documented_keys(
     run(demo, config, target, formats=("kohya-json", "jsonl"), trigger=("ohwx",))
     metadata = json.loads((target / "kohya_metadata.json").read_text())
     assert metadata == {
-        "001": {"caption": "ohwx, a woman singing on stage", "tags": FIRST_TAGS},
-        "001_2": {"tags": "ohwx, 1boy, outdoors"},
+        "001.jpg": {"caption": "ohwx, a woman singing on stage", "tags": FIRST_TAGS},
+        "001_2.jpg": {"tags": "ohwx, 1boy, outdoors"},
     }
     lines = [json.loads(line) for line in (target / "kohya_metadata.jsonl").read_text().splitlines()]
     assert [set(line) for line in lines] == [{"image_path", "caption", "tags", "image_size"}] * 2
@@ -189,8 +189,9 @@ def test_dataset_toml(demo: Demo, config: ConfigurationService, tmp_path: Path) 
     assert dataset["resolution"] == 1024 and dataset["enable_bucket"] is True
     subset = dataset["subsets"][0]
     assert subset == {
-        "image_dir": target.as_posix(),
+        "image_dir": ".",
         "num_repeats": 10,
+        "is_reg": False,
         "keep_tokens": 2,
         "caption_extension": ".txt",
         "class_tokens": "ohwx woman",

@@ -16,7 +16,7 @@ from huggingface_hub import CommitInfo, HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from lorairo.errors import AuthenticationError, LoRAIroException, ValidationError
-from lorairo.export.hf_imagefolder import HF_METADATA_NAME
+from lorairo.export.hf_imagefolder import HF_METADATA_PATH
 from lorairo.export.manifest import MANIFEST_NAME
 from lorairo.utils.masking import redact, register_secret
 
@@ -60,10 +60,10 @@ def push_to_hub(
 ) -> PushReport:
     """Create the dataset repo if needed and upload the export folder to it."""
     validate_repo_id(repo_id)
-    metadata = folder / HF_METADATA_NAME
+    metadata = folder / HF_METADATA_PATH
     if not folder.is_dir() or not metadata.is_file():
         raise ValidationError(
-            f"{folder} is not an hf export (no {HF_METADATA_NAME}); export with --format hf first"
+            f"{folder} is not an hf export (no {HF_METADATA_PATH}); export with --format hf first"
         )
     if not (folder / MANIFEST_NAME).is_file():
         raise ValidationError(f"{folder} has no {MANIFEST_NAME}; push only folders written by lorairo export")

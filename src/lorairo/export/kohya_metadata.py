@@ -1,39 +1,95 @@
-"""sd-scripts fine-tuning metadata: `{"<image key>": {"caption": ..., "tags": ...}}`.
+"""sd-scripts fine-tuning metadata, one file per concept: `{"<image key>": {"caption", "tags"}}`
+(`kohya_metadata*.json`) and the JSON Lines form `{"image_path", "caption", "tags", "image_size"}`
+(`kohya_metadata*.jsonl`).
 
-sd-scripts trains on `caption, tags` (either alone when the other is absent), so an absent value
-is left out rather than written empty, and the trigger words ride on whichever comes first.
+sd-scripts (`library/train_util.py`, `FineTuningDataset.__init__`) joins the subset's `image_dir`
+with each key as is (`os.path.join(subset.image_dir, image_key)`, no extension search), so a key is
+the image's file name with its extension, relative to the concept folder that the dataset TOML
+gives as `image_dir`; with `--full-path` it is absolute, and sd-scripts then uses it unchanged.
+sd-scripts trains on `caption, tags` (either alone when the other is absent), so an absent value is
+left out of the JSON rather than written empty, and the trigger words ride on whichever comes first.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import Any
 
+from lorairo.export.concepts import Concept
 from lorairo.export.item import ExportItem
 from lorairo.export.options import ExportOptions
-from lorairo.export.staging import Staging
+from lorairo.export.staging import HashingWriter, Staging
 
 KOHYA_METADATA_NAME = "kohya_metadata.json"
+JSONL_NAME = "kohya_metadata.jsonl"
 
 
-def image_key(item: ExportItem, options: ExportOptions, target: Path) -> str:
-    """sd-scripts' key: the stem, or with `--full-path` the image's final absolute path."""
-    return str(target / item.file_name) if options.full_path else item.stem
+def metadata_name(base: str, concept: Concept, options: ExportOptions) -> str:
+    """`kohya_metadata.json` for a plain export; `kohya_metadata_<concept>.json` per concept."""
+    if not options.concepts:
+        return base
+    stem, _, extension = base.rpartition(".")
+    return f"{stem}_{concept.name}.{extension}"
 
 
-class KohyaMetadataWriter:
+class _PerConcept:
+    """One output stream per concept, opened when its first image arrives."""
+
+    base = ""
+
     def __init__(self, staging: Staging, options: ExportOptions) -> None:
+        self.staging = staging
         self.options = options
-        self.target = staging.target
-        self.stream = staging.open_stream(KOHYA_METADATA_NAME)
-        self.count = 0
+        self.streams: dict[str, HashingWriter] = {}
+        self.counts: dict[str, int] = {}
+
+    def stream(self, item: ExportItem) -> HashingWriter:
+        name = item.concept.name
+        if name not in self.streams:
+            self.streams[name] = self.staging.open_stream(metadata_name(self.base, item.concept, self.options))
+            self.counts[name] = 0
+        self.counts[name] += 1
+        return self.streams[name]
+
+    def image_key(self, item: ExportItem) -> str:
+        return (self.staging.target / item.path).as_posix() if self.options.full_path else item.file_name
+
+
+class KohyaMetadataWriter(_PerConcept):
+    base = KOHYA_METADATA_NAME
 
     def add(self, item: ExportItem) -> None:
-        key = json.dumps(image_key(item, self.options, self.target), ensure_ascii=False)
-        value = json.dumps(item.text.metadata_fields(self.options), ensure_ascii=False)
-        self.stream.write(("{\n  " if self.count == 0 else ",\n  ") + f"{key}: {value}")
-        self.count += 1
+        stream = self.stream(item)
+        key = json.dumps(self.image_key(item), ensure_ascii=False)
+        value = json.dumps(item.text.metadata_fields(item.options), ensure_ascii=False)
+        stream.write(("{\n  " if self.counts[item.concept.name] == 1 else ",\n  ") + f"{key}: {value}")
 
     def close(self) -> None:
-        self.stream.write("{}\n" if self.count == 0 else "\n}\n")
-        self.stream.close()
+        if not self.options.concepts and not self.streams:
+            self.staging.write_text(KOHYA_METADATA_NAME, "{}\n")
+        for stream in self.streams.values():
+            stream.write("\n}\n")
+            stream.close()
+
+
+class JsonlWriter(_PerConcept):
+    """Every key is always present (null when absent); `image_size` is `[width, height]` of the
+    exported file, so sd-scripts need not open the image to bucket it."""
+
+    base = JSONL_NAME
+
+    def add(self, item: ExportItem) -> None:
+        fields = item.text.metadata_fields(item.options)
+        record: dict[str, Any] = {
+            "image_path": self.image_key(item),
+            "caption": fields.get("caption"),
+            "tags": fields.get("tags"),
+            "image_size": [item.width, item.height],
+        }
+        self.stream(item).write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        if not self.options.concepts and not self.streams:
+            self.staging.write_text(JSONL_NAME, "")
+        for stream in self.streams.values():
+            stream.close()

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
-from lorairo.export.options import Naming
+if TYPE_CHECKING:  # options imports concepts, which uses safe_stem from here
+    from lorairo.export.options import Naming
 
 MAX_STEM_BYTES = 150
 _UNSAFE = re.compile(r"[^\w\-. ()\[\]]+")

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from genai_tag_db_tools.cleaning import clean_tag, lookup_key
 from lorairo.errors import ValidationError
+from lorairo.export.concepts import Concept, check_concepts, dataset_root, join
 
-ExportFormat = Literal["kohya", "kohya-json", "jsonl", "hf"]
+ExportFormat = Literal[
+    "kohya", "kohya-json", "jsonl", "hf", "onetrainer", "ai-toolkit", "simpletuner", "diffusion-pipe"
+]
 TextMode = Literal["tags", "caption", "append"]
 TagOrder = Literal["manual", "confidence", "frequency", "alphabet"]
 Naming = Literal["stem", "id", "sequence"]
 ImageFormat = Literal["webp", "png", "jpg"]
 
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
+# Formats that read a `<stem>.txt` (or kohya's chosen extension) beside each image.
+SIDECAR_FORMATS = frozenset({"kohya", "onetrainer", "ai-toolkit", "simpletuner", "diffusion-pipe"})
 RESOLUTIONS = (512, 768, 1024)
 TAG_CATEGORIES = ("general", "character", "rating", "artist", "copyright", "meta")
 
@@ -76,6 +81,9 @@ class ExportOptions:
     dataset_toml: bool = False
     num_repeats: int = 1
     overwrite: bool = False
+    concepts: tuple[Concept, ...] = ()
+    keep_originals: bool = False
+    trigger_placeholder: bool = False
 
     def __post_init__(self) -> None:
         if not self.formats:
@@ -109,6 +117,18 @@ class ExportOptions:
             raise ValidationError("give either a query or --ids, not both")
         if any(not token.strip() or "," in token for token in self.trigger):
             raise ValidationError("trigger words must be non-empty and contain no commas")
+        check_concepts(self.concepts, "kohya" in self.formats)
+        if self.concepts and (self.query or self.ids is not None):
+            raise ValidationError("concepts carry their own queries; give no query or --ids with them")
+        if self.concepts and self.num_repeats != 1:
+            raise ValidationError("with concepts, set repeats per concept (--repeats NAME=N)")
+        if self.trigger_placeholder and set(self.formats) & SIDECAR_FORMATS != {"ai-toolkit"}:
+            raise ValidationError(
+                "--trigger-placeholder writes [trigger] for ai-toolkit; other sidecar trainers would "
+                "learn it literally, so export them separately"
+            )
+        if self.keep_originals and (self.image_format is not None or self.resolution is not None):
+            raise ValidationError("--keep-originals copies originals; it excludes --image-format and --resolution")
         if not self.caption.strip():
             raise ValidationError("caption choice must be manual, newest, none or a model name")
         if self.quality_tags and not self.quality_bands:
@@ -122,8 +142,34 @@ class ExportOptions:
 
     @property
     def effective_keep_tokens(self) -> int:
-        """kohya's keep_tokens: the trigger words stay in front when captions are shuffled."""
-        return self.keep_tokens if self.keep_tokens is not None else len(self.trigger)
+        """kohya's keep_tokens: the trigger words, and the rating tag placed after them, stay in
+        front when captions are shuffled."""
+        if self.keep_tokens is not None:
+            return self.keep_tokens
+        return len(self.trigger) + (1 if self.rating_tag else 0)
+
+    def for_concept(self, concept: Concept) -> ExportOptions:
+        """These options with the concept's own trigger words (the export's when it has none)."""
+        if concept.trigger is None or concept.trigger == self.trigger:
+            return self
+        return replace(self, trigger=concept.trigger)
+
+    def folder_of(self, concept: Concept) -> str:
+        """The concept's folder relative to the export root (the dataset root without concepts)."""
+        root = dataset_root(self.formats)
+        return join(root, concept.folder("kohya" in self.formats)) if self.concepts else root
+
+    def config_path(self, relative: str, target: Path) -> str:
+        """A path as trainer configs hold it: relative to the export folder (run the trainer from
+        there, so a moved export keeps working), or absolute under `target` with `--full-path`."""
+        if self.full_path:
+            return (target / relative).as_posix() if relative else target.as_posix()
+        return relative or "."
+
+    @property
+    def plan(self) -> tuple[Concept, ...]:
+        """The concepts written; without any, one concept that is the whole selection."""
+        return self.concepts or (Concept(name="default", query=self.query, repeats=self.num_repeats),)
 
     @property
     def caption_extension(self) -> str:
@@ -142,6 +188,7 @@ class ExportOptions:
         data = asdict(self)
         data["target"] = str(self.target) if self.target else None
         data["quality_bands"] = [[minimum, tag] for minimum, tag in self.quality_bands]
+        data["concepts"] = [asdict(concept) for concept in self.concepts]
         return data
 
 

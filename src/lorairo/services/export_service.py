@@ -22,20 +22,31 @@ import lorairo
 from genai_tag_db_tools.cleaning import lookup_key
 from lorairo.database import export_repository as repo
 from lorairo.errors import ImageProcessingError, ValidationError
+from lorairo.export.ai_toolkit import AiToolkitWriter
+from lorairo.export.concepts import Concept, join
 from lorairo.export.dataset_toml import DatasetTomlWriter, check_dataset_toml
+from lorairo.export.diffusion_pipe import DiffusionPipeWriter
 from lorairo.export.hf_imagefolder import HfImagefolderWriter
 from lorairo.export.item import ExportItem, FormatWriter
-from lorairo.export.jsonl import JsonlWriter
-from lorairo.export.kohya import KohyaWriter
-from lorairo.export.kohya_metadata import KohyaMetadataWriter
+from lorairo.export.kohya_metadata import JsonlWriter, KohyaMetadataWriter
 from lorairo.export.manifest import MANIFEST_NAME
 from lorairo.export.naming import NameAllocator
-from lorairo.export.options import ExportOptions
+from lorairo.export.onetrainer import OneTrainerWriter
+from lorairo.export.options import SIDECAR_FORMATS, ExportOptions
+from lorairo.export.safe_images import (
+    IMAGE_FORMAT_NAMES,
+    accepted_formats,
+    is_training_safe,
+    render_safe,
+    save_options,
+)
+from lorairo.export.sidecars import SidecarWriter
+from lorairo.export.simpletuner import SimpleTunerWriter
 from lorairo.export.staging import Staging
 from lorairo.export.tag_selection import build_text
-from lorairo.registration.decode import Rejected, render_stored
-from lorairo.registration.imaging import to_rgb
+from lorairo.registration.decode import Rejected, decode_upright_rgb, render_stored
 from lorairo.registration.layout import original_extension, processed_extension
+from lorairo.registration.validation import Rejection
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
@@ -45,11 +56,15 @@ BATCH = 500
 TOP_TAGS = 20
 SKIP_EXAMPLES = 20
 PROGRESS_EVERY = 50
-_WRITERS: dict[str, type[KohyaWriter | KohyaMetadataWriter | JsonlWriter | HfImagefolderWriter]] = {
-    "kohya": KohyaWriter,
+# Writers of each format's own files; the `<stem>.txt` sidecars are shared (`SidecarWriter`).
+_WRITERS: dict[str, type[FormatWriter]] = {
     "kohya-json": KohyaMetadataWriter,
     "jsonl": JsonlWriter,
     "hf": HfImagefolderWriter,
+    "onetrainer": OneTrainerWriter,
+    "ai-toolkit": AiToolkitWriter,
+    "simpletuner": SimpleTunerWriter,
+    "diffusion-pipe": DiffusionPipeWriter,
 }
 
 
@@ -64,6 +79,8 @@ class ExportReport:
     top_tags: list[tuple[str, int]] = field(default_factory=list)
     files: int = 0
     link_fallbacks: int = 0
+    converted: int = 0
+    concepts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -82,6 +99,8 @@ class ExportReport:
             "top_tags": [{"tag": tag, "count": count} for tag, count in self.top_tags],
             "files": self.files,
             "link_fallbacks": self.link_fallbacks,
+            "converted": self.converted,
+            "concepts": self.concepts,
             "seconds": round(self.seconds, 3),
         }
 
@@ -143,25 +162,31 @@ class ExportService:
 
     # -- selection --------------------------------------------------------------------------
 
-    def _selection(self, options: ExportOptions) -> tuple[Iterable[int], int]:
+    def _selection(self, options: ExportOptions, concept: Concept) -> tuple[Iterable[int], int]:
         if options.ids is not None:
             unique = list(dict.fromkeys(options.ids))
             return unique, len(unique)
-        if options.query:
+        if concept.query:
             search = SearchService(self.project, self.resolver)
-            batches = search.iter_ids(options.query, batch=BATCH)
-            return (image_id for batch in batches for image_id in batch), search.count(options.query)
+            batches = search.iter_ids(concept.query, batch=BATCH)
+            return (image_id for batch in batches for image_id in batch), search.count(concept.query)
         return repo.iter_image_ids(self.project.database), repo.count_images(self.project.database)
 
     def count(self, options: ExportOptions) -> int:
-        """How many images the options select (before images are skipped for lacking text)."""
-        return self._selection(options)[1]
+        """How many images the options select, summed over concepts (before skips)."""
+        return sum(self._selection(options, concept)[1] for concept in options.plan)
 
     def default_target(self) -> Path:
         return self.config.export_dir / f"{self.project.name}-{datetime.now():%Y%m%d-%H%M%S}"
 
     def _validate(self, options: ExportOptions) -> None:
         check_dataset_toml(options)
+        accepted = accepted_formats(options.formats)
+        if options.image_format and IMAGE_FORMAT_NAMES[options.image_format] not in accepted:
+            raise ValidationError(
+                f"--image-format {options.image_format} is not read by every chosen trainer "
+                f"(ai-toolkit takes PNG or JPEG only)"
+            )
         known = repo.model_names(self.project.database)
         unknown = [name for name in options.tags_from or () if name not in known and name != "existing"]
         if unknown:
@@ -207,11 +232,11 @@ class ExportService:
         """Write the export; on any failure or cancellation the target is left as it was."""
         self._validate(options)
         started = time.perf_counter()
-        ids, total = self._selection(options)
+        total = self.count(options)
         staging = Staging(options.target or self.default_target(), overwrite=options.overwrite)
         report = ExportReport(target=staging.target, formats=list(options.formats))
         try:
-            self._write(options, staging, ids, total, report, progress, cancel or CancelToken())
+            self._write(options, staging, total, report, progress, cancel or CancelToken())
             report.files = staging.file_count + 1
             report.link_fallbacks = staging.link_fallbacks
             report.seconds = time.perf_counter() - started
@@ -239,50 +264,71 @@ class ExportService:
         self,
         options: ExportOptions,
         staging: Staging,
-        ids: Iterable[int],
         total: int,
         report: ExportReport,
         progress: ProgressCallback,
         cancel: CancelToken,
     ) -> None:
-        writers: list[FormatWriter] = [_WRITERS[fmt](staging, options) for fmt in options.formats]
+        writers: list[FormatWriter] = [_WRITERS[fmt](staging, options) for fmt in options.formats if fmt in _WRITERS]
+        if set(options.formats) & SIDECAR_FORMATS:
+            writers.insert(0, SidecarWriter(staging, options))
         if options.dataset_toml:
             writers.append(DatasetTomlWriter(staging, options))
         frequencies = self._frequencies(options)
-        names = NameAllocator(options.naming, total)
+        accepted = accepted_formats(options.formats)
         tag_counts: Counter[int] = Counter()
         top: Counter[str] = Counter()
         done = 0
-        for chunk in _chunks(ids, BATCH):
-            records = repo.load_records(self.project.database, chunk, options.resolution)
-            for image_id in chunk:
-                cancel.raise_if_cancelled()
-                done += 1
-                record = records.get(image_id)
-                try:
-                    if record is None:
-                        raise _Skip("not found")
-                    text = build_text(record, options, frequencies)
-                    reason = text.skip_reason(options)
-                    if reason:
-                        raise _Skip(reason)
-                    stem = names.allocate(image_id, record.name)
-                    file_name, width, height = self._place_image(record, stem, options, staging)
-                except _Skip as skip:
-                    reason = str(skip)
-                    report.skipped[reason] = report.skipped.get(reason, 0) + 1
-                    examples = report.skipped_examples.setdefault(reason, [])
-                    if len(examples) < SKIP_EXAMPLES:
-                        examples.append(image_id)
-                    continue
-                item = ExportItem(image_id, stem, file_name, width, height, text)
-                for writer in writers:
-                    writer.add(item)
-                report.exported += 1
-                tag_counts[len(text.tags)] += 1
-                top.update(text.tags)
-                if done % PROGRESS_EVERY == 0:
-                    progress(done, total, f"{report.exported} exported")
+        for concept in options.plan:
+            concept_options = options.for_concept(concept)
+            folder = options.folder_of(concept)
+            (staging.path / folder).mkdir(parents=True, exist_ok=True)
+            ids, count = self._selection(options, concept)
+            names = NameAllocator(options.naming, count)
+            report.concepts[concept.name] = 0
+            for chunk in _chunks(ids, BATCH):
+                records = repo.load_records(self.project.database, chunk, options.resolution)
+                for image_id in chunk:
+                    cancel.raise_if_cancelled()
+                    done += 1
+                    record = records.get(image_id)
+                    try:
+                        if record is None:
+                            raise _Skip("not found")
+                        text = build_text(record, concept_options, frequencies)
+                        reason = text.skip_reason(concept_options)
+                        if reason:
+                            raise _Skip(reason)
+                        stem = names.allocate(image_id, record.name)
+                        file_name, width, height = self._place_image(
+                            record, join(folder, stem), options, staging, accepted, report
+                        )
+                    except _Skip as skip:
+                        reason = str(skip)
+                        report.skipped[reason] = report.skipped.get(reason, 0) + 1
+                        examples = report.skipped_examples.setdefault(reason, [])
+                        if len(examples) < SKIP_EXAMPLES:
+                            examples.append(image_id)
+                        continue
+                    item = ExportItem(
+                        image_id,
+                        stem,
+                        file_name.rsplit("/", 1)[-1],
+                        width,
+                        height,
+                        text,
+                        concept,
+                        folder,
+                        concept_options,
+                    )
+                    for writer in writers:
+                        writer.add(item)
+                    report.exported += 1
+                    report.concepts[concept.name] += 1
+                    tag_counts[len(text.tags)] += 1
+                    top.update(text.tags)
+                    if done % PROGRESS_EVERY == 0:
+                        progress(done, total, f"{report.exported} exported")
         cancel.raise_if_cancelled()
         for writer in writers:
             writer.close()
@@ -296,9 +342,16 @@ class ExportService:
         report.top_tags = top.most_common(TOP_TAGS)
 
     def _place_image(
-        self, record: repo.ImageRecord, stem: str, options: ExportOptions, staging: Staging
+        self,
+        record: repo.ImageRecord,
+        stem: str,
+        options: ExportOptions,
+        staging: Staging,
+        accepted: frozenset[str],
+        report: ExportReport,
     ) -> tuple[str, int, int]:
-        """Put the image file into the staging folder; returns its name and pixel size."""
+        """Put the image file into the staging folder under `stem` (a path relative to the export
+        root, without extension); returns that path with its extension and the pixel size."""
         root = self.project.root
         if options.resolution is not None and record.processed is not None:
             source, width, height = (
@@ -310,8 +363,9 @@ class ExportService:
         elif options.resolution is not None:
             source, width, height = self._render_missing(record, stem, options.resolution, staging)
             if options.image_format is None:
-                staging.adopt(source.name)
-                return source.name, width, height
+                relative = stem + source.suffix
+                staging.adopt(relative)
+                return relative, width, height
             digest = None
         else:
             source, width, height, digest = (
@@ -320,14 +374,52 @@ class ExportService:
                 record.height,
                 record.sha256,
             )
+            if not source.is_file():
+                raise _Skip("image file missing")
+            if (
+                options.image_format is None
+                and not options.keep_originals
+                and not self._safe(source, accepted)
+            ):
+                report.converted += 1
+                return self._write_safe(source, stem, staging)
         if options.image_format is not None:
             return self._write_encoded(source, stem, options.image_format, staging)
-        file_name = stem + (source.suffix.lower() or original_extension(record.format.upper()))
+        relative = stem + (source.suffix.lower() or original_extension(record.format.upper()))
         try:
-            staging.add_file(file_name, source, link=options.link, digest=digest)
+            staging.add_file(relative, source, link=options.link, digest=digest)
         except FileNotFoundError as exc:
             raise _Skip("image file missing") from exc
-        return file_name, width, height
+        return relative, width, height
+
+    @staticmethod
+    def _safe(source: Path, accepted: frozenset[str]) -> bool:
+        try:
+            return is_training_safe(source, accepted)
+        except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as exc:
+            raise _Skip("unreadable image") from exc
+
+    @staticmethod
+    def _decode(source: Path, fmt: str | None) -> tuple[PILImage.Image, str]:
+        """Upright, flattened 8-bit RGB pixels and the extension to save them under."""
+        try:
+            if fmt is None:
+                return render_safe(source)
+            with PILImage.open(source) as opened:
+                return decode_upright_rgb(opened, opened.size), f".{fmt}"
+        except FileNotFoundError as exc:
+            raise _Skip("image file missing") from exc
+        except Rejection as rejection:
+            raise _Skip(f"unreadable image: {rejection.reason}") from rejection
+        except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as exc:
+            raise ImageProcessingError(f"cannot read {source}: {exc}") from exc
+
+    def _write_safe(self, source: Path, stem: str, staging: Staging) -> tuple[str, int, int]:
+        image, extension = self._decode(source, None)
+        buffer = io.BytesIO()
+        image.save(buffer, **save_options(extension))  # type: ignore[arg-type]
+        staging.write_bytes(stem + extension, buffer.getvalue())
+        return stem + extension, image.width, image.height
 
     def _render_missing(
         self, record: repo.ImageRecord, stem: str, resolution: int, staging: Staging
@@ -345,22 +437,11 @@ class ExportService:
         return target, outcome.width, outcome.height
 
     def _write_encoded(self, source: Path, stem: str, fmt: str, staging: Staging) -> tuple[str, int, int]:
-        """Re-encode into the requested format (JPEG has no alpha, so it is flattened on white)."""
-        try:
-            with PILImage.open(source) as opened:
-                image = opened.copy()
-        except FileNotFoundError as exc:
-            raise _Skip("image file missing") from exc
-        except (OSError, PILImage.DecompressionBombError) as exc:
-            raise ImageProcessingError(f"cannot read {source}: {exc}") from exc
-        if fmt == "jpg":
-            image = to_rgb(image)
-        elif image.mode not in {"RGB", "RGBA", "L", "LA"}:
-            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        """Re-encode into the requested format: upright and flattened like every exported image."""
+        image, extension = self._decode(source, fmt)
         buffer = io.BytesIO()
-        image.save(buffer, format={"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[fmt], quality=95)
-        if source.parent == staging.path:
+        image.save(buffer, format=IMAGE_FORMAT_NAMES[fmt], quality=95)
+        if source.is_relative_to(staging.path):
             source.unlink()
-        file_name = f"{stem}.{fmt}"
-        staging.write_bytes(file_name, buffer.getvalue())
-        return file_name, image.width, image.height
+        staging.write_bytes(stem + extension, buffer.getvalue())
+        return stem + extension, image.width, image.height
