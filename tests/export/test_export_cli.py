@@ -50,7 +50,9 @@ def test_create_with_options(demo: Demo, tmp_path: Path, capsys: pytest.CaptureF
     assert code == 0
     assert data["exported"] == 2 and data["formats"] == ["kohya", "jsonl", "hf"]
     assert data["skipped"] == {"no accepted tags": 1}
-    assert (target / "train/001.txt").read_text() == "ohwx woman, blue eyes, 1woman, hatsune miku, long hair\n"
+    assert (
+        target / "train/001.txt"
+    ).read_text() == "ohwx woman, blue eyes, 1woman, hatsune miku, long hair\n"
     assert {"train/metadata.jsonl", "kohya_metadata.jsonl", "dataset_config.toml"} <= {
         p.relative_to(target).as_posix() for p in target.rglob("*")
     }

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from lorairo.cli.app import ProjectOption, export_app, state
+from lorairo.cli.app import CliState, ProjectOption, export_app, state
 from lorairo.cli.output import emit, progress_bar, stdout
 from lorairo.cli.search_commands import open_with_resolver
 from lorairo.errors import ValidationError
+from lorairo.export.concepts import Concept, load_plan, parse_concept_args
 from lorairo.export.hub import push_to_hub
+from lorairo.export.lint import Finding
 from lorairo.export.options import (
     DEFAULT_QUALITY_BANDS,
     FORMATS,
@@ -45,6 +47,18 @@ def _resolution(text: str) -> int | None:
     if not text.isdigit():
         raise ValidationError(f"--resolution must be 512, 768, 1024 or original, got {text!r}")
     return int(text)
+
+
+def _concepts(values: dict[str, Any]) -> tuple[Concept, ...]:
+    flags = [values.get(key) for key in ("concept", "repeats", "class_tokens", "reg", "concept_trigger")]
+    plan: Path | None = values.get("plan")
+    if plan is not None:
+        if any(flags):
+            raise ValidationError("give concepts either with --plan or with --concept flags, not both")
+        return load_plan(plan.expanduser())
+    if any(flags[1:]) and not flags[0]:
+        raise ValidationError("--repeats, --class-tokens, --reg and --concept-trigger need a --concept")
+    return parse_concept_args(*(list(flag or []) for flag in flags))
 
 
 def build_options(**values: Any) -> ExportOptions:
@@ -82,6 +96,9 @@ def build_options(**values: Any) -> ExportOptions:
         dataset_toml=values["dataset_toml"],
         num_repeats=values["num_repeats"],
         overwrite=values["overwrite"],
+        concepts=_concepts(values),
+        keep_originals=values.get("keep_originals", False),
+        trigger_placeholder=values.get("trigger_placeholder", False),
     )
 
 
@@ -198,22 +215,67 @@ def create(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace what a previous export wrote in the target.")
     ] = False,
+    concept: Annotated[
+        list[str] | None,
+        typer.Option("--concept", help='A named subset, "NAME=QUERY" (repeatable); replaces the query.'),
+    ] = None,
+    repeats: Annotated[
+        list[str] | None, typer.Option("--repeats", help="Repeats of a concept, NAME=N (repeatable).")
+    ] = None,
+    class_tokens: Annotated[
+        list[str] | None,
+        typer.Option("--class-tokens", help='Class tokens of a concept, NAME="woman" (repeatable).'),
+    ] = None,
+    reg: Annotated[
+        list[str] | None, typer.Option("--reg", help="Mark concept NAME as regularisation (repeatable).")
+    ] = None,
+    concept_trigger: Annotated[
+        list[str] | None,
+        typer.Option("--concept-trigger", help="Trigger words of one concept, NAME=WORDS (repeatable)."),
+    ] = None,
+    plan: Annotated[
+        Path | None, typer.Option("--plan", help="A TOML file of [[concept]] tables instead of --concept.")
+    ] = None,
+    keep_originals: Annotated[
+        bool,
+        typer.Option(
+            "--keep-originals", help="Copy originals byte for byte even where a trainer misreads them."
+        ),
+    ] = False,
+    trigger_placeholder: Annotated[
+        bool,
+        typer.Option(
+            "--trigger-placeholder", help="ai-toolkit: write [trigger] instead of the trigger words."
+        ),
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only run the pre-flight lint; write nothing.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Lint findings are errors: nothing is written when any.")
+    ] = False,
 ) -> None:
     """Export images with their tags and captions as a training set (written atomically)."""
     options = build_options(
-        **{key: value for key, value in locals().items() if key not in {"ctx", "project"}}
+        **{key: value for key, value in locals().items() if key not in {"ctx", "project", "check", "strict"}}
     )
     cli = state(ctx)
+    if check:
+        _check(cli, project, options, strict=strict)
+        return
     with open_with_resolver(cli, project) as (opened, resolver):
         service = ExportService(opened, cli.config, resolver)
         with progress_bar("Exporting") as progress:
-            report = service.export(options, progress)
+            report = service.export(options, progress, strict=strict)
     data = report.to_dict()
 
     def render() -> None:
         stdout.print(f"Exported {report.exported:,} images to {report.target} in {report.seconds:.1f}s")
         for reason, count in report.skipped.items():
             stdout.print(f"  skipped {count:,}: {reason}")
+        if report.converted:
+            stdout.print(f"  converted {report.converted:,} images to training-safe files")
+        _print_findings(report.lint)
         if report.tags_per_image:
             spread = report.tags_per_image
             stdout.print(
@@ -226,6 +288,29 @@ def create(
             stdout.print(table)
 
     emit(cli, data, render)
+
+
+def _print_findings(findings: list[Finding]) -> None:
+    if not findings:
+        return
+    table = Table("check", "concept", "image", "detail", title=f"Lint: {len(findings)} warning(s)")
+    for finding in findings:
+        image = "" if finding.image_id is None else str(finding.image_id)
+        table.add_row(finding.code, finding.concept, image, finding.detail)
+    stdout.print(table)
+
+
+def _check(cli: CliState, project: str | None, options: ExportOptions, *, strict: bool) -> None:
+    """`--check`: lint only; with `--strict`, findings exit 2 (the data set needs fixing first)."""
+    with open_with_resolver(cli, project) as (opened, resolver):
+        findings = ExportService(opened, cli.config, resolver).lint(options)
+    emit(
+        cli,
+        {"findings": [finding.to_dict() for finding in findings], "count": len(findings)},
+        lambda: _print_findings(findings) if findings else stdout.print("Lint: no findings"),
+    )
+    if strict and findings:
+        raise typer.Exit(2)
 
 
 @export_app.command("preview")

@@ -40,7 +40,9 @@ class Concept:
         if self.class_tokens is not None and (
             not self.class_tokens.strip() or safe_stem(self.class_tokens) != self.class_tokens
         ):
-            raise ValidationError(f"class tokens for {self.name} must be plain words, got {self.class_tokens!r}")
+            raise ValidationError(
+                f"class tokens for {self.name} must be plain words, got {self.class_tokens!r}"
+            )
         if self.trigger is not None and any(not word.strip() or "," in word for word in self.trigger):
             raise ValidationError(f"trigger words of {self.name} must be non-empty and contain no commas")
 

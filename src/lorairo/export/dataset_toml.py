@@ -36,7 +36,9 @@ DEFAULT_TRAINING_RESOLUTION = 1024
 
 def check_dataset_toml(options: ExportOptions) -> None:
     if options.dataset_toml and not set(TOML_NAMES) & set(options.formats):
-        raise ValidationError("--dataset-toml describes a kohya, kohya-json or jsonl export; add one of those")
+        raise ValidationError(
+            "--dataset-toml describes a kohya, kohya-json or jsonl export; add one of those"
+        )
 
 
 def _subset(options: ExportOptions, fmt: str, target: Path) -> list[Table]:

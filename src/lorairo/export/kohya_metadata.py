@@ -46,7 +46,9 @@ class _PerConcept:
     def stream(self, item: ExportItem) -> HashingWriter:
         name = item.concept.name
         if name not in self.streams:
-            self.streams[name] = self.staging.open_stream(metadata_name(self.base, item.concept, self.options))
+            self.streams[name] = self.staging.open_stream(
+                metadata_name(self.base, item.concept, self.options)
+            )
             self.counts[name] = 0
         self.counts[name] += 1
         return self.streams[name]

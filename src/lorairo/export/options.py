@@ -128,7 +128,9 @@ class ExportOptions:
                 "learn it literally, so export them separately"
             )
         if self.keep_originals and (self.image_format is not None or self.resolution is not None):
-            raise ValidationError("--keep-originals copies originals; it excludes --image-format and --resolution")
+            raise ValidationError(
+                "--keep-originals copies originals; it excludes --image-format and --resolution"
+            )
         if not self.caption.strip():
             raise ValidationError("caption choice must be manual, newest, none or a model name")
         if self.quality_tags and not self.quality_bands:

@@ -46,7 +46,9 @@ class SidecarWriter:
         if self.placeholder and options.trigger:
             text = replace(text, prefix=(TRIGGER_PLACEHOLDER, *text.prefix[len(options.trigger) :]))
             if item.concept.name not in self._placeholder_options:
-                self._placeholder_options[item.concept.name] = replace(options, trigger=(TRIGGER_PLACEHOLDER,))
+                self._placeholder_options[item.concept.name] = replace(
+                    options, trigger=(TRIGGER_PLACEHOLDER,)
+                )
             options = self._placeholder_options[item.concept.name]
         primary = text.primary_text(options)
         if primary is not None:

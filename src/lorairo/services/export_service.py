@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -29,6 +29,7 @@ from lorairo.export.diffusion_pipe import DiffusionPipeWriter
 from lorairo.export.hf_imagefolder import HfImagefolderWriter
 from lorairo.export.item import ExportItem, FormatWriter
 from lorairo.export.kohya_metadata import JsonlWriter, KohyaMetadataWriter
+from lorairo.export.lint import Finding, Linter
 from lorairo.export.manifest import MANIFEST_NAME
 from lorairo.export.naming import NameAllocator
 from lorairo.export.onetrainer import OneTrainerWriter
@@ -44,6 +45,7 @@ from lorairo.export.sidecars import SidecarWriter
 from lorairo.export.simpletuner import SimpleTunerWriter
 from lorairo.export.staging import Staging
 from lorairo.export.tag_selection import build_text
+from lorairo.export.tokens import TokenCounter
 from lorairo.registration.decode import Rejected, decode_upright_rgb, render_stored
 from lorairo.registration.layout import original_extension, processed_extension
 from lorairo.registration.validation import Rejection
@@ -57,7 +59,7 @@ TOP_TAGS = 20
 SKIP_EXAMPLES = 20
 PROGRESS_EVERY = 50
 # Writers of each format's own files; the `<stem>.txt` sidecars are shared (`SidecarWriter`).
-_WRITERS: dict[str, type[FormatWriter]] = {
+_WRITERS: dict[str, Callable[[Staging, ExportOptions], FormatWriter]] = {
     "kohya-json": KohyaMetadataWriter,
     "jsonl": JsonlWriter,
     "hf": HfImagefolderWriter,
@@ -81,6 +83,7 @@ class ExportReport:
     link_fallbacks: int = 0
     converted: int = 0
     concepts: dict[str, int] = field(default_factory=dict)
+    lint: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -101,6 +104,7 @@ class ExportReport:
             "link_fallbacks": self.link_fallbacks,
             "converted": self.converted,
             "concepts": self.concepts,
+            "lint": [finding.to_dict() for finding in self.lint],
             "seconds": round(self.seconds, 3),
         }
 
@@ -140,6 +144,11 @@ def _median(histogram: Counter[int]) -> float:
     return sum(values) / len(values)
 
 
+def _summary(findings: list[Finding]) -> str:
+    counts = Counter(finding.code for finding in findings)
+    return ", ".join(f"{count} {code}" for code, count in counts.items())
+
+
 def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
     iterator = iter(ids)
     while chunk := list(islice(iterator, size)):
@@ -154,11 +163,16 @@ class ExportService:
     """`resolver` (the tag database's alias resolver) makes queries match the way search does."""
 
     def __init__(
-        self, project: Project, config: ConfigurationService, resolver: AliasResolver | None = None
+        self,
+        project: Project,
+        config: ConfigurationService,
+        resolver: AliasResolver | None = None,
+        token_counter: TokenCounter | None = None,
     ) -> None:
         self.project = project
         self.config = config
         self.resolver = resolver
+        self.token_counter = token_counter
 
     # -- selection --------------------------------------------------------------------------
 
@@ -223,20 +237,42 @@ class ExportService:
 
     # -- export -----------------------------------------------------------------------------
 
+    def lint(
+        self,
+        options: ExportOptions,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> list[Finding]:
+        """The pre-flight findings of an export, without writing anything."""
+        self._validate(options)
+        report = ExportReport(target=options.target or Path(), formats=list(options.formats))
+        linter = Linter(options, self.token_counter)
+        self._write(options, None, self.count(options), report, linter, progress, cancel or CancelToken())
+        return linter.finish()
+
     def export(
         self,
         options: ExportOptions,
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
+        *,
+        strict: bool = False,
     ) -> ExportReport:
-        """Write the export; on any failure or cancellation the target is left as it was."""
+        """Write the export, linting on the way (findings in the report; with `strict` any finding
+        fails the export); on any failure or cancellation the target is left as it was."""
         self._validate(options)
         started = time.perf_counter()
         total = self.count(options)
         staging = Staging(options.target or self.default_target(), overwrite=options.overwrite)
         report = ExportReport(target=staging.target, formats=list(options.formats))
+        linter = Linter(options, self.token_counter)
         try:
-            self._write(options, staging, total, report, progress, cancel or CancelToken())
+            self._write(options, staging, total, report, linter, progress, cancel or CancelToken())
+            report.lint = linter.finish()
+            if strict and report.lint:
+                raise ValidationError(
+                    f"--strict: the lint found {_summary(report.lint)}; nothing was written"
+                )
             report.files = staging.file_count + 1
             report.link_fallbacks = staging.link_fallbacks
             report.seconds = time.perf_counter() - started
@@ -263,17 +299,21 @@ class ExportService:
     def _write(
         self,
         options: ExportOptions,
-        staging: Staging,
+        staging: Staging | None,
         total: int,
         report: ExportReport,
+        linter: Linter,
         progress: ProgressCallback,
         cancel: CancelToken,
     ) -> None:
-        writers: list[FormatWriter] = [_WRITERS[fmt](staging, options) for fmt in options.formats if fmt in _WRITERS]
-        if set(options.formats) & SIDECAR_FORMATS:
-            writers.insert(0, SidecarWriter(staging, options))
-        if options.dataset_toml:
-            writers.append(DatasetTomlWriter(staging, options))
+        """One pass over every concept's images: lint each, and with a staging folder write it."""
+        writers: list[FormatWriter] = []
+        if staging is not None:
+            writers = [_WRITERS[fmt](staging, options) for fmt in options.formats if fmt in _WRITERS]
+            if set(options.formats) & SIDECAR_FORMATS:
+                writers.insert(0, SidecarWriter(staging, options))
+            if options.dataset_toml:
+                writers.append(DatasetTomlWriter(staging, options))
         frequencies = self._frequencies(options)
         accepted = accepted_formats(options.formats)
         tag_counts: Counter[int] = Counter()
@@ -282,7 +322,8 @@ class ExportService:
         for concept in options.plan:
             concept_options = options.for_concept(concept)
             folder = options.folder_of(concept)
-            (staging.path / folder).mkdir(parents=True, exist_ok=True)
+            if staging is not None:
+                (staging.path / folder).mkdir(parents=True, exist_ok=True)
             ids, count = self._selection(options, concept)
             names = NameAllocator(options.naming, count)
             report.concepts[concept.name] = 0
@@ -296,9 +337,12 @@ class ExportService:
                         if record is None:
                             raise _Skip("not found")
                         text = build_text(record, concept_options, frequencies)
+                        linter.image(concept, concept_options, record, text)
                         reason = text.skip_reason(concept_options)
                         if reason:
                             raise _Skip(reason)
+                        if staging is None:
+                            continue
                         stem = names.allocate(image_id, record.name)
                         file_name, width, height = self._place_image(
                             record, join(folder, stem), options, staging, accepted, report
