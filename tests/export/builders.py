@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+from PIL import Image as PILImage
+
 from lorairo.database.schema import Caption, Model, ProcessedImage, Rating, Score, Tag
 from lorairo.services.project_service import Project
 from tests.factories import add_image_row, make_image_file
@@ -148,3 +151,59 @@ def make_demo(builder: Builder) -> Demo:
     b.tag(second, "1boy", model="wd-tagger", confidence=0.97)
     b.tag(second, "outdoors", model="other-tagger", confidence=0.6)
     return Demo(builder, first, second, untagged)
+
+
+def write_varied(path: Path, kind: str, size: tuple[int, int], seed: int) -> tuple[int, int, str, bool]:
+    """Write one of the shapes trainers misread; returns the upright size, mode and alpha flag.
+
+    `rotated` is a JPEG stored sideways with EXIF orientation 6, `deep` a 16-bit gray PNG with
+    values above 255, `rgba` a PNG with a transparent half, `gif` a palette GIF with a transparent
+    colour, `webp` an RGB WebP; `jpeg` is an already training-safe JPEG.
+    """
+    width, height = size
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "deep":
+        ramp = np.linspace(0, 65535, width * height, dtype=np.float64).reshape(height, width)
+        PILImage.fromarray(ramp.astype(np.uint16)).save(path, format="PNG")
+        return width, height, "I;16", False
+    pixels = np.kron(
+        rng.integers(0, 256, size=(4, 4, 3), dtype=np.uint8),
+        np.ones((height // 4 + 1, width // 4 + 1, 1), dtype=np.uint8),
+    )[:height, :width]
+    image = PILImage.fromarray(pixels, "RGB")
+    if kind == "rotated":
+        exif = PILImage.Exif()
+        exif[0x0112] = 6
+        image.save(path, format="JPEG", quality=95, exif=exif.tobytes())
+        return height, width, "RGB", False
+    if kind == "rgba":
+        alpha = np.zeros((height, width), dtype=np.uint8)
+        alpha[:, : width // 2] = 255
+        rgba = image.convert("RGBA")
+        rgba.putalpha(PILImage.fromarray(alpha))
+        rgba.save(path, format="PNG")
+        return width, height, "RGBA", True
+    if kind == "gif":
+        palette = image.convert("P", palette=PILImage.Palette.ADAPTIVE, colors=16)
+        palette.save(path, format="GIF", transparency=0)
+        return width, height, "P", True
+    fmt = {"webp": "WEBP", "jpeg": "JPEG"}[kind]
+    image.save(path, format=fmt, quality=90)
+    return width, height, "RGB", False
+
+
+def add_varied(builder: Builder, folder: str, name: str, kind: str, size: tuple[int, int], seed: int) -> int:
+    relative = Path("images") / folder / name
+    width, height, mode, alpha = write_varied(builder.project.root / relative, kind, size, seed)
+    return add_image_row(
+        builder.project.database,
+        builder.project.root / relative,
+        stored_path=relative.as_posix(),
+        file_path=f"/photos/{folder}/{name}",
+        name=name,
+        width=width,
+        height=height,
+        mode=mode,
+        has_alpha=alpha,
+    )

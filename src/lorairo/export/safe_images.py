@@ -12,6 +12,7 @@ flattens (`registration.imaging.to_rgb`), lossless sources as PNG and lossy ones
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -67,14 +68,14 @@ def safe_extension(image_format: str) -> str:
 
 
 def render_safe(path: Path) -> tuple[Image.Image, str]:
-    """The upright, flattened 8-bit RGB pixels of `path` and the extension to save them under."""
-    image = _open(path)
-    try:
-        image_format = str(image.format)
-        upright = decode_upright_rgb(image, image.size)
-    finally:
-        image.close()
-    return upright, safe_extension(image_format)
+    """The upright, flattened 8-bit RGB pixels of `path` and the extension to save them under.
+
+    Decoded from bytes in memory, so no file handle outlives the call."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(path.read_bytes()))
+    image_format = str(image.format)
+    return decode_upright_rgb(image, image.size), safe_extension(image_format)
 
 
 def save_options(extension: str) -> dict[str, object]:

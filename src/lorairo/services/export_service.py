@@ -46,7 +46,7 @@ from lorairo.export.simpletuner import SimpleTunerWriter
 from lorairo.export.staging import Staging
 from lorairo.export.tag_selection import build_text
 from lorairo.export.tokens import TokenCounter
-from lorairo.registration.decode import Rejected, decode_upright_rgb, render_stored
+from lorairo.registration.decode import Rejected, render_stored
 from lorairo.registration.layout import original_extension, processed_extension
 from lorairo.registration.validation import Rejection
 from lorairo.services.configuration_service import ConfigurationService
@@ -447,10 +447,8 @@ class ExportService:
     def _decode(source: Path, fmt: str | None) -> tuple[PILImage.Image, str]:
         """Upright, flattened 8-bit RGB pixels and the extension to save them under."""
         try:
-            if fmt is None:
-                return render_safe(source)
-            with PILImage.open(source) as opened:
-                return decode_upright_rgb(opened, opened.size), f".{fmt}"
+            image, extension = render_safe(source)
+            return image, extension if fmt is None else f".{fmt}"
         except FileNotFoundError as exc:
             raise _Skip("image file missing") from exc
         except Rejection as rejection:
