@@ -1,13 +1,18 @@
-"""Export N registered images in kohya format (copy and hard-link modes) against a plain copy.
+"""Export N registered images in kohya format (copy and hard-link modes) against a plain copy,
+then the same images as a two-concept export (one regularisation) in every format against a
+plain-Python writer of the same files.
 
 Usage: uv run python benchmarks/export_bench.py [--n 10000] [--tags 12] [--side 256] [--repeat 3]
+       [--formats kohya,onetrainer,...]
 
-Generates small noisy JPEGs (`--side` px long side) and their rows (images, a model, tags,
-captions) directly into a throwaway project under a temp dir, then times in the same run
-`shutil.copytree` of the image folder (the baseline), the kohya export in copy mode and in
-hard-link mode. The machine is shared, so the three runs are repeated `--repeat` times in rotating
-order, each after an untimed `sync`. Prints min and median seconds, the ratio copy-mode /
-plain-copy (goal: at most 1.5), hard-link seconds and peak RSS.
+Generates small noisy images (long side around `--side` px, varied sizes and aspect ratios, one in
+five a PNG, the rest JPEG) and their rows (images, a model, tags, captions) directly into a
+throwaway project under a temp dir. Part one times `shutil.copytree` of the image folder (the
+baseline), the kohya export in copy mode and in hard-link mode (goal: copy mode at most 1.5x).
+Part two, per format: an untimed export first, then, interleaved, the export again and the
+baseline, which writes exactly that export's files with plain Python (each image a
+`shutil.copyfile`, each text file its bytes from memory); goal at most 1.3x. The machine is
+shared, so runs are repeated `--repeat` times in rotating order, each after an untimed `sync`.
 """
 
 from __future__ import annotations
@@ -33,17 +38,19 @@ def generate(project_root: Path, n: int, side: int) -> tuple[list[dict[str, obje
     rng = np.random.default_rng(0)
     rows = []
     total_bytes = 0
-    width, height = side, side * 3 // 4
     for index in range(n):
+        width = int(side * rng.uniform(0.6, 1.0))
+        height = int(width * rng.choice([0.5, 0.75, 1.0, 1.33, 1.5]))
         blocks = rng.integers(0, 256, size=(6, 8, 3), dtype=np.int16)
         base = np.kron(blocks, np.ones((height // 6 + 1, width // 8 + 1, 1), dtype=np.int16))[:height, :width]
         noise = rng.integers(-24, 25, size=(height, width, 3), dtype=np.int16)
         pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
         buffer = io.BytesIO()
-        PILImage.fromarray(pixels, "RGB").save(buffer, format="JPEG", quality=85)
+        fmt, extension = ("PNG", "png") if index % 5 == 0 else ("JPEG", "jpg")
+        PILImage.fromarray(pixels, "RGB").save(buffer, format=fmt, quality=85)
         data = buffer.getvalue()
         digest = hashlib.sha256(data).hexdigest()
-        relative = f"images/{digest[:2]}/{digest}.jpg"
+        relative = f"images/{digest[:2]}/{digest}.{extension}"
         path = project_root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -52,11 +59,11 @@ def generate(project_root: Path, n: int, side: int) -> tuple[list[dict[str, obje
             {
                 "file_path": f"/photos/folder{index % 50}/img_{index % 2000:04d}.jpg",
                 "stored_path": relative,
-                "name": f"img_{index % 2000:04d}.jpg",
+                "name": f"img_{index % 2000:04d}.{extension}",
                 "file_size": len(data),
                 "width": width,
                 "height": height,
-                "format": "JPEG",
+                "format": fmt,
                 "mode": "RGB",
                 "has_alpha": False,
                 "sha256": digest,
@@ -118,6 +125,7 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=12, help="tags per image")
     parser.add_argument("--side", type=int, default=256, help="long side of the generated JPEGs")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (min and median shown)")
+    parser.add_argument("--formats", default=",".join(ALL_FORMATS), help="formats of part two (comma list)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="lorairo-export-bench-") as tmp:
@@ -180,6 +188,106 @@ def main() -> None:
         print(
             f"images {args.n:,} ({total_bytes / 1e6:.0f} MB), files per export {files:,}, peak RSS {peak_mb:.0f} MB"
         )
+        project = ProjectService(config).open("bench")
+        service = ExportService(project, config)
+        for fmt in args.formats.split(","):
+            per_format(service, base, fmt, args.n, args.repeat)
+        project.close()
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS after all formats {peak_mb:.0f} MB")
+
+
+ALL_FORMATS = (
+    "kohya",
+    "kohya-json",
+    "jsonl",
+    "hf",
+    "onetrainer",
+    "ai-toolkit",
+    "simpletuner",
+    "diffusion-pipe",
+)
+IMAGE_SUFFIXES = {".jpg", ".png", ".webp"}
+
+
+def two_concepts(n: int) -> tuple[object, ...]:
+    from lorairo.export.concepts import Concept
+
+    half = n // 2
+    return (
+        Concept(
+            name="subject", query=f"id:1..{half}", repeats=10, class_tokens="ohwx person", trigger=("ohwx",)
+        ),
+        Concept(name="people", query=f"id:{half + 1}..{n}", repeats=1, class_tokens="person", is_reg=True),
+    )
+
+
+def snapshot(export: Path) -> tuple[list[str], list[str], dict[str, bytes]]:
+    folders = sorted(
+        {path.parent.relative_to(export).as_posix() for path in export.rglob("*") if path.is_file()}
+    )
+    images: list[str] = []
+    texts: dict[str, bytes] = {}
+    for path in export.rglob("*"):
+        if path.is_file():
+            relative = path.relative_to(export).as_posix()
+            if path.suffix in IMAGE_SUFFIXES:
+                images.append(relative)
+            else:
+                texts[relative] = path.read_bytes()
+    return folders, images, texts
+
+
+def write_plain(
+    source: Path, target: Path, folders: list[str], images: list[str], texts: dict[str, bytes]
+) -> None:
+    for folder in folders:
+        (target / folder).mkdir(parents=True, exist_ok=True)
+    for relative in images:
+        shutil.copyfile(source / relative, target / relative)
+    for relative, data in texts.items():
+        (target / relative).write_bytes(data)
+
+
+def per_format(service: object, base: Path, fmt: str, n: int, repeat: int) -> None:
+    from lorairo.export.options import ExportOptions
+    from lorairo.services.export_service import ExportService
+
+    assert isinstance(service, ExportService)
+
+    def options(target: Path) -> ExportOptions:
+        return ExportOptions(
+            target=target,
+            formats=(fmt,),  # type: ignore[arg-type]
+            concepts=two_concepts(n),  # type: ignore[arg-type]
+            dataset_toml=fmt in {"kohya", "kohya-json", "jsonl"},
+        )
+
+    reference = base / f"reference-{fmt}"
+    report = service.export(options(reference))
+    assert report.exported == n, report.exported
+    folders, images, texts = snapshot(reference)
+    runs: dict[str, list[float]] = {"baseline": [], "export": []}
+    labels = list(runs)
+    for round_index in range(repeat):
+        for label in labels[round_index % 2 :] + labels[: round_index % 2]:
+            target = base / f"{fmt}-{label}-{round_index}"
+            os.sync()
+            begin = time.perf_counter()
+            if label == "baseline":
+                write_plain(reference, target, folders, images, texts)
+            else:
+                service.export(options(target))
+            runs[label].append(time.perf_counter() - begin)
+            shutil.rmtree(target)
+    shutil.rmtree(reference)
+    best = {label: min(times) for label, times in runs.items()}
+    middle = {label: statistics.median(times) for label, times in runs.items()}
+    print(
+        f"{fmt:<15} export min {best['export']:6.2f} s  baseline min {best['baseline']:6.2f} s  "
+        f"ratio min {best['export'] / best['baseline']:.2f}  median "
+        f"{middle['export'] / middle['baseline']:.2f}  (goal <= 1.3; {len(images) + len(texts):,} files)"
+    )
 
 
 if __name__ == "__main__":

@@ -18,12 +18,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from genai_tag_db_tools.cleaning import lookup_key
 from lorairo.database.export_repository import ImageRecord
 from lorairo.export.concepts import Concept
 from lorairo.export.dataset_toml import DEFAULT_TRAINING_RESOLUTION
 from lorairo.export.options import ExportOptions
-from lorairo.export.tag_selection import ImageText
+from lorairo.export.tag_selection import ImageText, tag_key
 from lorairo.export.tokens import CLIP_WINDOW, TokenCounter, default_counter
 
 MIN_IMAGES_FOR_SAME_TAG = 2
@@ -61,10 +60,10 @@ class Linter:
             add("no_text", record.id, f"no caption or accepted tag ({text.skip_reason(options)})")
             return
         self._images += 1
-        for tag in dict.fromkeys(lookup_key(tag) for tag in text.tags):
+        for tag in dict.fromkeys(tag_key(tag) for tag in text.tags):
             self._tags[tag] += 1
         for tag in text.tags:
-            self._names.setdefault(lookup_key(tag), tag)
+            self._names.setdefault(tag_key(tag), tag)
         caption = text.caption
         if options.trigger and options.text_mode == "tags" and caption:
             folded = caption.casefold()

@@ -46,20 +46,22 @@ def accepted_formats(formats: tuple[str, ...]) -> frozenset[str]:
     return accepted
 
 
-def _open(path: Path) -> Image.Image:
+def is_training_safe(data: bytes, image_format: str, accepted: frozenset[str]) -> bool:
+    """From the file's bytes, parsing only the header: format, mode, alpha and EXIF orientation.
+
+    A PNG's EXIF may follow the pixel data, where Pillow would decode the whole image to reach it,
+    so a PNG is only asked for its orientation when it has an `eXIf` chunk at all."""
+    if image_format not in accepted:
+        return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        return Image.open(path)
-
-
-def is_training_safe(path: Path, accepted: frozenset[str]) -> bool:
-    """Read only the header: format, mode, alpha and EXIF orientation."""
-    with _open(path) as image:
+        image = Image.open(io.BytesIO(data), formats=[image_format])
+    with image:
         if image.format not in accepted or image.mode not in _SAFE_MODES or has_alpha(image):
             return False
-        if image.format in {"JPEG", "WEBP", "PNG"}:
-            return image.getexif().get(_ORIENTATION, 1) == 1
-        return True
+        if image.format == "PNG" and b"eXIf" not in data:
+            return True
+        return image.getexif().get(_ORIENTATION, 1) == 1
 
 
 def safe_extension(image_format: str) -> str:

@@ -76,9 +76,10 @@ class Staging:
             digest, relative = line.rstrip("\n").split(" ", 1)
             yield relative, digest
 
-    def write_bytes(self, relative: str, data: bytes) -> None:
+    def write_bytes(self, relative: str, data: bytes, *, digest: str | None = None) -> None:
+        """Write `data`; `digest` is its known SHA-256 (computed here when None)."""
         (self.path / relative).write_bytes(data)
-        self.record(relative, hashlib.sha256(data).hexdigest())
+        self.record(relative, digest or hashlib.sha256(data).hexdigest())
 
     def write_text(self, relative: str, text: str) -> None:
         self.write_bytes(relative, text.encode("utf-8"))

@@ -26,6 +26,11 @@ _clean = lru_cache(maxsize=_CACHE)(clean_tag)
 _styled = lru_cache(maxsize=_CACHE)(format_for_output)
 
 
+def tag_key(tag: str) -> str:
+    """The case-folded comparison key of a tag, memoised (for the lint's per-image counting)."""
+    return _key(tag)
+
+
 @dataclass(frozen=True)
 class SelectedTag:
     """`position`: where the person put the tag by hand (None when never ordered by hand)."""

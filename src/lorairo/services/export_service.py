@@ -418,15 +418,8 @@ class ExportService:
                 record.height,
                 record.sha256,
             )
-            if not source.is_file():
-                raise _Skip("image file missing")
-            if (
-                options.image_format is None
-                and not options.keep_originals
-                and not self._safe(source, accepted)
-            ):
-                report.converted += 1
-                return self._write_safe(source, stem, staging)
+            if options.image_format is None:
+                return self._copy_original(record, source, stem, staging, accepted, options, report)
         if options.image_format is not None:
             return self._write_encoded(source, stem, options.image_format, staging)
         relative = stem + (source.suffix.lower() or original_extension(record.format.upper()))
@@ -436,12 +429,37 @@ class ExportService:
             raise _Skip("image file missing") from exc
         return relative, width, height
 
-    @staticmethod
-    def _safe(source: Path, accepted: frozenset[str]) -> bool:
+    def _copy_original(
+        self,
+        record: repo.ImageRecord,
+        source: Path,
+        stem: str,
+        staging: Staging,
+        accepted: frozenset[str],
+        options: ExportOptions,
+        report: ExportReport,
+    ) -> tuple[str, int, int]:
+        """Copy (or hard-link) the original when a trainer reads it as the person saw it (or with
+        `--keep-originals`), else write a training-safe conversion. The file is read once for both
+        the check and the copy."""
         try:
-            return is_training_safe(source, accepted)
-        except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as exc:
-            raise _Skip("unreadable image") from exc
+            data = source.read_bytes()
+        except FileNotFoundError as exc:
+            raise _Skip("image file missing") from exc
+        if not options.keep_originals:
+            try:
+                safe = is_training_safe(data, record.format.upper(), accepted)
+            except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as exc:
+                raise _Skip("unreadable image") from exc
+            if not safe:
+                report.converted += 1
+                return self._write_safe(source, stem, staging)
+        relative = stem + (source.suffix.lower() or original_extension(record.format.upper()))
+        if options.link:
+            staging.add_file(relative, source, link=True, digest=record.sha256)
+        else:
+            staging.write_bytes(relative, data, digest=record.sha256)
+        return relative, record.width, record.height
 
     @staticmethod
     def _decode(source: Path, fmt: str | None) -> tuple[PILImage.Image, str]:
