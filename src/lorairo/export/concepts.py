@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from lorairo.errors import ValidationError
@@ -59,8 +59,7 @@ def dataset_root(formats: tuple[str, ...]) -> str:
 
 def join(*parts: str) -> str:
     """A relative posix path from parts, skipping empty ones ("" is the export folder itself)."""
-    kept = [part for part in parts if part]
-    return PurePosixPath(*kept).as_posix() if kept else ""
+    return "/".join(part for part in parts if part)
 
 
 def check_concepts(concepts: tuple[Concept, ...], kohya: bool) -> None:
