@@ -14,6 +14,7 @@ from lorairo.cli.app import CliState, ProjectOption, edits_app, images_app, stat
 from lorairo.cli.output import emit, progress_bar, stdout
 from lorairo.cli.search_commands import open_with_resolver
 from lorairo.errors import ValidationError
+from lorairo.export.crop import CropBox, parse_aspect, parse_box, parse_focus
 from lorairo.services.edit_service import EditReport, EditService, EditTarget, Position, tag_target
 from lorairo.services.progress import ProgressCallback
 
@@ -316,3 +317,33 @@ def undo(ctx: typer.Context, project: ProjectOption = None) -> None:
 def redo(ctx: typer.Context, project: ProjectOption = None) -> None:
     """Re-apply the last undone edit (only while no newer edit was made)."""
     _replay(ctx, project, redo=True)
+
+
+@images_app.command("crop")
+def crop(
+    ctx: typer.Context,
+    query: Annotated[
+        str | None, typer.Argument(help="An image id, or a search query (or use --ids).")
+    ] = None,
+    box: Annotated[str | None, typer.Option("--box", help="x,y,w,h in upright pixels.")] = None,
+    aspect: Annotated[str | None, typer.Option("--aspect", help="Largest W:H rectangle, e.g. 2:3.")] = None,
+    focus: Annotated[
+        str, typer.Option("--focus", help="With --aspect: center, top, or x,y fractions of the image.")
+    ] = "center",
+    clear: ClearOption = False,
+    ids: IdsOption = None,
+    apply: ApplyOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Set a non-destructive crop that export applies before resizing (undo: lorairo edits undo)."""
+    if sum(choice is not None and choice is not False for choice in (box, aspect, clear or None)) != 1:
+        raise ValidationError("give exactly one of --box, --aspect or --clear")
+    value: CropBox | tuple[float, str | tuple[float, float]] | None = None
+    if box is not None:
+        value = parse_box(box)
+    elif aspect is not None:
+        value = (parse_aspect(aspect), parse_focus(focus))
+    if query is not None and query.isdigit() and ids is None:
+        query, ids = None, query
+    target = _target(query, ids)
+    _run(state(ctx), project, lambda s, p: s.set_crop(target, value, apply=apply, progress=p))

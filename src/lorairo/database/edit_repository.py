@@ -17,7 +17,7 @@ import json
 import re
 import string
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -36,7 +36,7 @@ from lorairo.search.query_language import Node
 Action = Literal["insert", "update", "delete"]
 TABLES: dict[str, Table] = {
     name: Base.metadata.tables[name]
-    for name in ("tags", "tag_decisions", "captions", "scores", "ratings", "images")
+    for name in ("tags", "tag_decisions", "captions", "scores", "ratings", "images", "image_crops")
 }
 BATCH = 500
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -405,6 +405,50 @@ class EditRepository:
             after = {**data, "reviewed_at": now if reviewed else None, "updated_at": now}
             label = "reviewed" if reviewed else "unreviewed"
             changes.append(RowChange("images", "update", data["id"], data, after, label, data["id"]))
+        return changes
+
+    def plan_crop(
+        self,
+        session: Session,
+        image_ids: list[int],
+        box_for: Callable[[int, int], tuple[int, int, int, int] | None],
+    ) -> list[RowChange]:
+        """Set (or, where `box_for` gives None, clear) each image's crop; `box_for(width, height)`
+        gives (x, y, w, h) in upright pixels."""
+        now = utcnow()
+        crops = TABLES["image_crops"]
+        existing = {
+            row["image_id"]: dict(row)
+            for row in session.execute(select(crops).where(crops.c.image_id.in_(image_ids))).mappings()
+        }
+        sizes = session.execute(select(Image.id, Image.width, Image.height).where(Image.id.in_(image_ids)))
+        changes = []
+        for image_id, width, height in sizes:
+            box = box_for(width, height)
+            row = existing.get(image_id)
+            if box is None:
+                if row is not None:
+                    changes.append(
+                        RowChange("image_crops", "delete", image_id, row, None, "crop cleared", row["id"])
+                    )
+                continue
+            values = dict(zip(("x", "y", "width", "height"), box, strict=True))
+            label = "crop {},{},{},{}".format(*box)
+            if row is None:
+                after = {"image_id": image_id, **values, "updated_at": now}
+                changes.append(RowChange("image_crops", "insert", image_id, None, after, label))
+            elif any(row[key] != value for key, value in values.items()):
+                changes.append(
+                    RowChange(
+                        "image_crops",
+                        "update",
+                        image_id,
+                        row,
+                        {**row, **values, "updated_at": now},
+                        label,
+                        row["id"],
+                    )
+                )
         return changes
 
     # -- writing -------------------------------------------------------------------------------

@@ -372,3 +372,18 @@ class AnnotationStyle(Base):
     style_hash: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (Index("ix_annotation_styles_style", "style_name", "style_hash"),)
+
+
+class ImageCrop(Base):
+    """A person's crop rectangle for one image, in upright pixels; export applies it before any
+    resize and the original file is never changed. Written through the edit log, so undoable."""
+
+    __tablename__ = "image_crops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), unique=True)
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

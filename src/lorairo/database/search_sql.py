@@ -60,6 +60,7 @@ from lorairo.database.schema import (
     AnnotationFailure,
     Caption,
     Image,
+    ImageCrop,
     ImageSimilarity,
     Model,
     ModelAnnotation,
@@ -248,6 +249,8 @@ def _related(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> tu
         return Caption.image_id, [Caption.id.in_(_fts_rows(str(term.value))), effective_caption_row()]
     if field == "score":
         return Score.image_id, _score_conditions(term)
+    if field == "crop":
+        return ImageCrop.image_id, []
     assert isinstance(term.value, tuple)
     if field == "rating":
         return Rating.image_id, [effective_rating_row(), Rating.rating.in_(term.value)]

@@ -7,7 +7,7 @@ negation (`-term`, `NOT term`). Errors name the 1-based column so the GUI can po
     tag:1girl -tag:monochrome tag:*_hair (tag:cat OR tag:dog) caption:"red dress"
     score:>6.5 score[aesthetic]:>=5 rating:general,sensitive width:>=1024 aspect:<1
     format:png model:wd-vit-tagger-v3 missing:wd-vit-tagger-v3 untagged near-duplicate
-    failed edited reviewed added:>2026-01-01 name:*cosplay* rejected:monochrome id:1..50
+    failed edited reviewed added:>2026-01-01 name:*cosplay* rejected:monochrome id:1..50 crop:set
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ RATINGS = ("general", "sensitive", "questionable", "explicit")
 TEXT_FIELDS = frozenset({"tag", "rejected", "name"})
 NUMERIC_FIELDS = frozenset({"score", "width", "height", "aspect", "id"})
 LIST_FIELDS = frozenset({"rating", "format", "model", "missing", "failed"})
-FIELDS = TEXT_FIELDS | NUMERIC_FIELDS | LIST_FIELDS | {"caption", "added"}
+FIELDS = TEXT_FIELDS | NUMERIC_FIELDS | LIST_FIELDS | {"caption", "added", "crop"}
 FLAGS = frozenset({"all", "untagged", "near-duplicate", "failed", "edited", "reviewed"})
 QUALIFIED_FIELDS = frozenset({"score"})
 WILDCARDS = frozenset("*?")
@@ -250,6 +250,10 @@ def _parse_term(token: _Token) -> Node:
         return _text_term(field, value, token.position, token.quoted)
     if field == "caption":
         return Term("caption", "=", value, token.position)
+    if field == "crop":  # `crop:set`: the image has a non-destructive crop
+        if value.lower() != "set":
+            raise _error(value_position, "crop takes only the value 'set' (crop:set, -crop:set)")
+        return Term("crop", "=", "set", token.position)
     if field in LIST_FIELDS:
         return _list_term(field, value, token.position, value_position)
     if field == "added":

@@ -20,6 +20,7 @@ from genai_tag_db_tools.cleaning import clean_tag
 from lorairo.database.edit_repository import EditRepository, RowChange
 from lorairo.database.search_repository import SearchRepository
 from lorairo.errors import ValidationError
+from lorairo.export.crop import CropBox, box_for_aspect
 from lorairo.search.query_language import RATINGS, WILDCARDS
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
@@ -441,6 +442,43 @@ class EditService:
             target,
             {"reviewed": reviewed},
             lambda s, ids: self.repository.plan_reviewed(s, ids, reviewed),
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def set_crop(
+        self,
+        target: EditTarget,
+        crop: CropBox | tuple[float, str | tuple[float, float]] | None,
+        *,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport:
+        """Set each image's crop rectangle: a fixed box, or (aspect, focus) fitted to each image;
+        None clears it. Export applies it; the original file is never changed."""
+
+        def box_for(width: int, height: int) -> tuple[int, int, int, int] | None:
+            if crop is None:
+                return None
+            box = crop if isinstance(crop, CropBox) else box_for_aspect(width, height, *crop)
+            if not box.fits(width, height):
+                raise ValidationError(f"crop {box.text} does not fit a {width}x{height} image")
+            return box.x, box.y, box.width, box.height
+
+        if crop is None:
+            description = "clear crop"
+        elif isinstance(crop, CropBox):
+            description = f"crop {crop.text}"
+        else:
+            description = f"crop aspect {crop[0]:.4g} focus {crop[1]}"
+        return self._run(
+            "set_crop",
+            description,
+            target,
+            {"crop": description},
+            lambda s, ids: self.repository.plan_crop(s, ids, box_for),
             apply=apply,
             progress=progress,
             cancel=cancel,

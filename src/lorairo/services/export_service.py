@@ -21,9 +21,11 @@ from PIL import Image as PILImage
 import lorairo
 from genai_tag_db_tools.cleaning import lookup_key
 from lorairo.database import export_repository as repo
+from lorairo.database.crop_repository import load_crops
 from lorairo.errors import ImageProcessingError, ValidationError
 from lorairo.export.ai_toolkit import AiToolkitWriter
 from lorairo.export.concepts import Concept, join
+from lorairo.export.crop import CropBox
 from lorairo.export.dataset_toml import DatasetTomlWriter, check_dataset_toml
 from lorairo.export.diffusion_pipe import DiffusionPipeWriter
 from lorairo.export.hf_imagefolder import HfImagefolderWriter
@@ -47,6 +49,7 @@ from lorairo.export.staging import Staging
 from lorairo.export.tag_selection import build_text
 from lorairo.export.tokens import TokenCounter
 from lorairo.registration.decode import Rejected, render_stored
+from lorairo.registration.imaging import bucket_size, resize_to_bucket
 from lorairo.registration.layout import original_extension, processed_extension
 from lorairo.registration.validation import Rejection
 from lorairo.services.configuration_service import ConfigurationService
@@ -82,6 +85,7 @@ class ExportReport:
     files: int = 0
     link_fallbacks: int = 0
     converted: int = 0
+    cropped: int = 0
     concepts: dict[str, int] = field(default_factory=dict)
     lint: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
@@ -103,6 +107,7 @@ class ExportReport:
             "files": self.files,
             "link_fallbacks": self.link_fallbacks,
             "converted": self.converted,
+            "cropped": self.cropped,
             "concepts": self.concepts,
             "lint": [finding.to_dict() for finding in self.lint],
             "seconds": round(self.seconds, 3),
@@ -329,6 +334,7 @@ class ExportService:
             report.concepts[concept.name] = 0
             for chunk in _chunks(ids, BATCH):
                 records = repo.load_records(self.project.database, chunk, options.resolution)
+                crops = load_crops(self.project.database, chunk) if staging is not None else {}
                 for image_id in chunk:
                     cancel.raise_if_cancelled()
                     done += 1
@@ -344,9 +350,16 @@ class ExportService:
                         if staging is None:
                             continue
                         stem = names.allocate(image_id, record.name)
-                        file_name, width, height = self._place_image(
-                            record, join(folder, stem), options, staging, accepted, report
-                        )
+                        crop = crops.get(image_id)
+                        if crop is not None:
+                            file_name, width, height = self._write_cropped(
+                                record, CropBox(*crop), join(folder, stem), options, staging
+                            )
+                            report.cropped += 1
+                        else:
+                            file_name, width, height = self._place_image(
+                                record, join(folder, stem), options, staging, accepted, report
+                            )
                     except _Skip as skip:
                         reason = str(skip)
                         report.skipped[reason] = report.skipped.get(reason, 0) + 1
@@ -473,6 +486,26 @@ class ExportService:
             raise _Skip(f"unreadable image: {rejection.reason}") from rejection
         except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as exc:
             raise ImageProcessingError(f"cannot read {source}: {exc}") from exc
+
+    def _write_cropped(
+        self, record: repo.ImageRecord, crop: CropBox, stem: str, options: ExportOptions, staging: Staging
+    ) -> tuple[str, int, int]:
+        """Crop the upright original, then resize to the bucket when a resolution is chosen: the
+        person's crop always applies, so this image is rendered even with --keep-originals/--link."""
+        image, extension = self._decode(self.project.root / record.stored_path, options.image_format)
+        if not crop.fits(*image.size):
+            raise _Skip("crop outside the image")
+        image = crop.apply(image)
+        if options.resolution is not None:
+            upscale = self.config.config.image_processing.upscale
+            image = resize_to_bucket(image, bucket_size(*image.size, options.resolution, upscale=upscale))
+        buffer = io.BytesIO()
+        if options.image_format is not None:
+            image.save(buffer, format=IMAGE_FORMAT_NAMES[options.image_format], quality=95)
+        else:
+            image.save(buffer, **save_options(extension))  # type: ignore[arg-type]
+        staging.write_bytes(stem + extension, buffer.getvalue())
+        return stem + extension, image.width, image.height
 
     def _write_safe(self, source: Path, stem: str, staging: Staging) -> tuple[str, int, int]:
         image, extension = self._decode(source, None)
