@@ -365,3 +365,39 @@ def test_keep_originals_copies_bytes(data: TrainerData, config: ConfigurationSer
     export(data, config, plain, formats=("kohya",))
     # already training-safe: copied as is even without --keep-originals
     assert (plain / "reg/1_woman/w_odd.jpg").read_bytes() == (root / "women/w_odd.jpg").read_bytes()
+
+
+def test_simpletuner_parquet_captions(
+    data: TrainerData, config: ConfigurationService, tmp_path: Path
+) -> None:
+    target = tmp_path / "out"
+    export(data, config, target, formats=("simpletuner",), simpletuner_captions="parquet")
+    captions = {"simpletuner_captions_miku.jsonl", "simpletuner_captions_women.jsonl"}
+    assert tree(target) == (
+        folder_files("miku", MIKU_IMAGES, sidecars=False)
+        | folder_files("reg/women", WOMEN_IMAGES, sidecars=False)
+        | captions
+        | {"multidatabackend.json", MANIFEST}
+    )
+    miku, women, _ = json.loads((target / "multidatabackend.json").read_text())
+    assert miku["caption_strategy"] == "parquet" and miku["metadata_backend"] == "parquet"
+    assert miku["parquet"] == {
+        "path": "simpletuner_captions_miku.jsonl",
+        "filename_column": "filename",
+        "caption_column": "caption",
+        "width_column": "width",
+        "height_column": "height",
+        "identifier_includes_extension": True,
+    }
+    assert women["parquet"]["path"] == "simpletuner_captions_women.jsonl"
+    rows = [
+        json.loads(line) for line in (target / "simpletuner_captions_miku.jsonl").read_text().splitlines()
+    ]
+    assert rows == [
+        {"filename": "m_rot.jpg", "caption": "ohwx, 1girl, hatsune miku, smile", "width": 40, "height": 60},
+        {"filename": "m_deep.png", "caption": "ohwx, 1girl, hatsune miku, solo", "width": 37, "height": 53},
+        {"filename": "m_rgba.png", "caption": "ohwx, 1girl, hatsune miku", "width": 50, "height": 30},
+    ]
+    for row in rows:  # the recorded size is the exported file's, so SimpleTuner's buckets are right
+        with PILImage.open(target / "miku" / row["filename"]) as image:
+            assert image.size == (row["width"], row["height"])

@@ -99,6 +99,7 @@ def build_options(**values: Any) -> ExportOptions:
         concepts=_concepts(values),
         keep_originals=values.get("keep_originals", False),
         trigger_placeholder=values.get("trigger_placeholder", False),
+        simpletuner_captions=values.get("simpletuner_captions", "textfile"),
     )
 
 
@@ -248,6 +249,13 @@ def create(
             "--trigger-placeholder", help="ai-toolkit: write [trigger] instead of the trigger words."
         ),
     ] = False,
+    simpletuner_captions: Annotated[
+        str,
+        typer.Option(
+            "--simpletuner-captions",
+            help="simpletuner: textfile (.txt sidecars) or parquet (a JSONL table with sizes).",
+        ),
+    ] = "textfile",
     check: Annotated[
         bool, typer.Option("--check", help="Only run the pre-flight lint; write nothing.")
     ] = False,

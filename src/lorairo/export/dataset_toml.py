@@ -20,9 +20,10 @@ from tomlkit.items import Table
 
 from lorairo.errors import ValidationError
 from lorairo.export.item import ExportItem
-from lorairo.export.kohya_metadata import JSONL_NAME, KOHYA_METADATA_NAME, metadata_name
+from lorairo.export.kohya_metadata import JSONL_NAME, KOHYA_METADATA_NAME
 from lorairo.export.options import ExportOptions
 from lorairo.export.staging import Staging
+from lorairo.export.streams import metadata_name
 from lorairo.export.tag_selection import KEEP_TOKENS_SEPARATOR
 
 DATASET_TOML_NAME = "dataset_config.toml"

@@ -15,49 +15,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lorairo.export.concepts import Concept
 from lorairo.export.item import ExportItem
-from lorairo.export.options import ExportOptions
-from lorairo.export.staging import HashingWriter, Staging
+from lorairo.export.streams import ConceptStreams
 
 KOHYA_METADATA_NAME = "kohya_metadata.json"
 JSONL_NAME = "kohya_metadata.jsonl"
 
 
-def metadata_name(base: str, concept: Concept, options: ExportOptions) -> str:
-    """`kohya_metadata.json` for a plain export; `kohya_metadata_<concept>.json` per concept."""
-    if not options.concepts:
-        return base
-    stem, _, extension = base.rpartition(".")
-    return f"{stem}_{concept.name}.{extension}"
+class KohyaMetadataWriter(ConceptStreams):
+    """One JSON object per concept, streamed: `{"<file name>": {"caption", "tags"}, ...}`."""
 
-
-class _PerConcept:
-    """One output stream per concept, opened when its first image arrives."""
-
-    base = ""
-
-    def __init__(self, staging: Staging, options: ExportOptions) -> None:
-        self.staging = staging
-        self.options = options
-        self.streams: dict[str, HashingWriter] = {}
-        self.counts: dict[str, int] = {}
-
-    def stream(self, item: ExportItem) -> HashingWriter:
-        name = item.concept.name
-        if name not in self.streams:
-            self.streams[name] = self.staging.open_stream(
-                metadata_name(self.base, item.concept, self.options)
-            )
-            self.counts[name] = 0
-        self.counts[name] += 1
-        return self.streams[name]
-
-    def image_key(self, item: ExportItem) -> str:
-        return (self.staging.target / item.path).as_posix() if self.options.full_path else item.file_name
-
-
-class KohyaMetadataWriter(_PerConcept):
     base = KOHYA_METADATA_NAME
 
     def add(self, item: ExportItem) -> None:
@@ -74,7 +41,7 @@ class KohyaMetadataWriter(_PerConcept):
             stream.close()
 
 
-class JsonlWriter(_PerConcept):
+class JsonlWriter(ConceptStreams):
     """Every key is always present (null when absent); `image_size` is `[width, height]` of the
     exported file, so sd-scripts need not open the image to bucket it."""
 

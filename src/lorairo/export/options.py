@@ -18,6 +18,7 @@ TextMode = Literal["tags", "caption", "append"]
 TagOrder = Literal["manual", "confidence", "frequency", "alphabet"]
 Naming = Literal["stem", "id", "sequence"]
 ImageFormat = Literal["webp", "png", "jpg"]
+SimpleTunerCaptions = Literal["textfile", "parquet"]
 
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
 # Formats that read a `<stem>.txt` (or kohya's chosen extension) beside each image.
@@ -84,6 +85,7 @@ class ExportOptions:
     concepts: tuple[Concept, ...] = ()
     keep_originals: bool = False
     trigger_placeholder: bool = False
+    simpletuner_captions: SimpleTunerCaptions = "textfile"
 
     def __post_init__(self) -> None:
         if not self.formats:
@@ -117,6 +119,7 @@ class ExportOptions:
             raise ValidationError("give either a query or --ids, not both")
         if any(not token.strip() or "," in token for token in self.trigger):
             raise ValidationError("trigger words must be non-empty and contain no commas")
+        _check_choice("simpletuner captions", self.simpletuner_captions, get_args(SimpleTunerCaptions))
         check_concepts(self.concepts, "kohya" in self.formats)
         if self.concepts and (self.query or self.ids is not None):
             raise ValidationError("concepts carry their own queries; give no query or --ids with them")

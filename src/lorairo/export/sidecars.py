@@ -33,7 +33,8 @@ class SidecarWriter:
     def __init__(self, staging: Staging, options: ExportOptions) -> None:
         self.staging = staging
         kohya = "kohya" in options.formats
-        others = bool(set(options.formats) & SIDECAR_FORMATS - {"kohya"})
+        textfile = {"simpletuner"} if options.simpletuner_captions == "parquet" else set()
+        others = bool(set(options.formats) & SIDECAR_FORMATS - {"kohya"} - textfile)
         self.extensions = [options.caption_extension] if kohya else []
         if others and ".txt" not in self.extensions:
             self.extensions.append(".txt")
