@@ -401,3 +401,24 @@ def test_simpletuner_parquet_captions(
     for row in rows:  # the recorded size is the exported file's, so SimpleTuner's buckets are right
         with PILImage.open(target / "miku" / row["filename"]) as image:
             assert image.size == (row["width"], row["height"])
+
+
+def test_hf_parquet_shards(data: TrainerData, config: ConfigurationService, tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    export(data, config, target, formats=("hf",), hf_parquet=True)
+    assert {name for name in tree(target) if name.startswith("data/")} == {"data/train-00000.parquet"}
+    dataset = load_dataset("parquet", data_dir=str(target / "data"), split="train")
+    rows = list(dataset)
+    assert [(row["tags"], row["concept"], row["is_reg"], row["image"].size) for row in rows] == [
+        ("ohwx, 1girl, hatsune miku, smile", "miku", False, (40, 60)),
+        ("ohwx, 1girl, hatsune miku, solo", "miku", False, (37, 53)),
+        ("ohwx, 1girl, hatsune miku", "miku", False, (50, 30)),
+        ("woman, outdoors", "women", True, (45, 45)),
+        ("woman, indoors", "women", True, (33, 77)),
+        ("woman", "women", True, (70, 20)),
+    ]
+    embedded = rows[4]["image"]
+    with PILImage.open(target / "train/reg/women/w_odd.jpg") as exported:
+        assert embedded.tobytes() == exported.tobytes()
+    with pytest.raises(ValidationError, match="hf-parquet"):
+        ExportOptions(formats=("kohya",), hf_parquet=True)

@@ -100,6 +100,7 @@ def build_options(**values: Any) -> ExportOptions:
         keep_originals=values.get("keep_originals", False),
         trigger_placeholder=values.get("trigger_placeholder", False),
         simpletuner_captions=values.get("simpletuner_captions", "textfile"),
+        hf_parquet=values.get("hf_parquet", False),
     )
 
 
@@ -256,6 +257,9 @@ def create(
             help="simpletuner: textfile (.txt sidecars) or parquet (a JSONL table with sizes).",
         ),
     ] = "textfile",
+    hf_parquet: Annotated[
+        bool, typer.Option("--hf-parquet", help="hf: also parquet shards with the images embedded (data/).")
+    ] = False,
     check: Annotated[
         bool, typer.Option("--check", help="Only run the pre-flight lint; write nothing.")
     ] = False,

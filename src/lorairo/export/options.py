@@ -86,6 +86,7 @@ class ExportOptions:
     keep_originals: bool = False
     trigger_placeholder: bool = False
     simpletuner_captions: SimpleTunerCaptions = "textfile"
+    hf_parquet: bool = False
 
     def __post_init__(self) -> None:
         if not self.formats:
@@ -121,6 +122,8 @@ class ExportOptions:
             raise ValidationError("trigger words must be non-empty and contain no commas")
         _check_choice("simpletuner captions", self.simpletuner_captions, get_args(SimpleTunerCaptions))
         check_concepts(self.concepts, "kohya" in self.formats)
+        if self.hf_parquet and "hf" not in self.formats:
+            raise ValidationError("--hf-parquet adds parquet shards to an hf export; add --format hf")
         if self.concepts and (self.query or self.ids is not None):
             raise ValidationError("concepts carry their own queries; give no query or --ids with them")
         if self.concepts and self.num_repeats != 1:

@@ -29,6 +29,7 @@ from lorairo.export.crop import CropBox
 from lorairo.export.dataset_toml import DatasetTomlWriter, check_dataset_toml
 from lorairo.export.diffusion_pipe import DiffusionPipeWriter
 from lorairo.export.hf_imagefolder import HfImagefolderWriter
+from lorairo.export.hf_parquet import HfParquetWriter
 from lorairo.export.item import ExportItem, FormatWriter
 from lorairo.export.kohya_metadata import JsonlWriter, KohyaMetadataWriter
 from lorairo.export.lint import Finding, Linter
@@ -319,6 +320,8 @@ class ExportService:
                 writers.insert(0, SidecarWriter(staging, options))
             if options.dataset_toml:
                 writers.append(DatasetTomlWriter(staging, options))
+            if options.hf_parquet:
+                writers.append(HfParquetWriter(staging, options))
         frequencies = self._frequencies(options)
         accepted = accepted_formats(options.formats)
         tag_counts: Counter[int] = Counter()
