@@ -13,7 +13,7 @@ from lorairo.errors import ValidationError
 from lorairo.export.concepts import Concept, load_plan
 from lorairo.export.lint import Finding
 from lorairo.export.options import ExportOptions
-from lorairo.export.tokens import estimate_tokens
+from lorairo.export.tokens import estimate_tokens, tokenizer_counter
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.export_service import ExportService
 from tests.export.builders import Builder
@@ -163,3 +163,19 @@ def test_cli_concept_errors_exit_2(
     code, data = cli(capsys, "export", "create", "-p", "demo", "-o", str(tmp_path / "x"), *args)
     assert code == 2 and message in data["error"]["message"]
     assert not (tmp_path / "x").exists()
+
+
+def test_exact_token_count_from_a_tokenizer_file(tmp_path: Path) -> None:
+    """The exact path: a real `tokenizers` file (a tiny word-level vocabulary, as CLIP's would be)."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    vocabulary = {"[UNK]": 0, "ohwx": 1, "girl": 2, ",": 3}
+    tokenizer = Tokenizer(WordLevel(vocabulary, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = Whitespace()
+    path = tmp_path / "tokenizer.json"
+    tokenizer.save(str(path))
+    count = tokenizer_counter(path)
+    assert count("ohwx, girl, unknownword") == 5
+    assert count(", ".join(["girl"] * 40)) == 79 > 75
