@@ -74,6 +74,14 @@ def test_lint_findings_on_a_seeded_bad_dataset(
     # the same findings ride along in a normal export's report, as warnings
     report = service.export(ExportOptions(target=tmp_path / "out", **OPTIONS))
     assert report.lint == findings and report.exported == 4
+    assert report.lint_counts == {
+        "trigger_missing": 1,
+        "too_small": 1,
+        "no_text": 1,
+        "clip_overflow": 1,
+        "same_tag_everywhere": 1,
+        "class_tokens_ignored": 1,
+    }
     with pytest.raises(ValidationError, match="--strict"):
         service.export(ExportOptions(target=tmp_path / "strict", **OPTIONS), strict=True)
     assert not (tmp_path / "strict").exists()

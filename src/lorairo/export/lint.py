@@ -26,6 +26,8 @@ from lorairo.export.tag_selection import ImageText, tag_key
 from lorairo.export.tokens import CLIP_WINDOW, TokenCounter, default_counter
 
 MIN_IMAGES_FOR_SAME_TAG = 2
+# Findings kept per check; beyond it only `counts` grows, so a huge export's report stays small.
+MAX_FINDINGS_PER_CODE = 200
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Linter:
         self.counter, self.counter_kind = (counter, "given") if counter else default_counter()
         self.target = options.resolution or DEFAULT_TRAINING_RESOLUTION
         self.findings: list[Finding] = []
+        self.counts: Counter[str] = Counter()
         self._concept: Concept | None = None
         self._images = 0
         self._tags: Counter[str] = Counter()
@@ -79,7 +82,9 @@ class Linter:
 
     def _add(self, code: str, image_id: int | None, detail: str) -> None:
         assert self._concept is not None
-        self.findings.append(Finding(code, self._concept.name, image_id, detail))
+        self.counts[code] += 1
+        if self.counts[code] <= MAX_FINDINGS_PER_CODE:
+            self.findings.append(Finding(code, self._concept.name, image_id, detail))
 
     def _finish_concept(self) -> None:
         concept = self._concept

@@ -89,6 +89,7 @@ class ExportReport:
     cropped: int = 0
     concepts: dict[str, int] = field(default_factory=dict)
     lint: list[Finding] = field(default_factory=list)
+    lint_counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -111,6 +112,7 @@ class ExportReport:
             "cropped": self.cropped,
             "concepts": self.concepts,
             "lint": [finding.to_dict() for finding in self.lint],
+            "lint_counts": self.lint_counts,
             "seconds": round(self.seconds, 3),
         }
 
@@ -150,8 +152,7 @@ def _median(histogram: Counter[int]) -> float:
     return sum(values) / len(values)
 
 
-def _summary(findings: list[Finding]) -> str:
-    counts = Counter(finding.code for finding in findings)
+def _summary(counts: dict[str, int]) -> str:
     return ", ".join(f"{count} {code}" for code, count in counts.items())
 
 
@@ -275,9 +276,10 @@ class ExportService:
         try:
             self._write(options, staging, total, report, linter, progress, cancel or CancelToken())
             report.lint = linter.finish()
+            report.lint_counts = dict(linter.counts)
             if strict and report.lint:
                 raise ValidationError(
-                    f"--strict: the lint found {_summary(report.lint)}; nothing was written"
+                    f"--strict: the lint found {_summary(report.lint_counts)}; nothing was written"
                 )
             report.files = staging.file_count + 1
             report.link_fallbacks = staging.link_fallbacks
