@@ -415,34 +415,28 @@ class ExportService:
         """Put the image file into the staging folder under `stem` (a path relative to the export
         root, without extension); returns that path with its extension and the pixel size."""
         root = self.project.root
-        if options.resolution is not None and record.processed is not None:
+        if options.resolution is None:
+            source = root / record.stored_path
+            if options.image_format is None:
+                return self._copy_original(record, source, stem, staging, accepted, options, report)
+            return self._write_encoded(source, stem, options.image_format, staging)
+        if record.processed is not None:
             source, width, height = (
                 root / record.processed.path,
                 record.processed.width,
                 record.processed.height,
             )
-            digest = None
-        elif options.resolution is not None:
+        else:
             source, width, height = self._render_missing(record, stem, options.resolution, staging)
             if options.image_format is None:
                 relative = stem + source.suffix
                 staging.adopt(relative)
                 return relative, width, height
-            digest = None
-        else:
-            source, width, height, digest = (
-                root / record.stored_path,
-                record.width,
-                record.height,
-                record.sha256,
-            )
-            if options.image_format is None:
-                return self._copy_original(record, source, stem, staging, accepted, options, report)
         if options.image_format is not None:
             return self._write_encoded(source, stem, options.image_format, staging)
         relative = stem + (source.suffix.lower() or original_extension(record.format.upper()))
         try:
-            staging.add_file(relative, source, link=options.link, digest=digest)
+            staging.add_file(relative, source, link=options.link, digest=None)
         except FileNotFoundError as exc:
             raise _Skip("image file missing") from exc
         return relative, width, height
