@@ -147,7 +147,7 @@ def test_cli_concepts_plan_check_and_strict(
     code, data = cli(capsys, *base, "-o", str(tmp_path / "check"), *flags, "--check")
     assert code == 0 and data["count"] == len(data["findings"]) > 0
     code, data = cli(capsys, *base, "-o", str(tmp_path / "check"), *flags, "--check", "--strict")
-    assert code == 2
+    assert code == 2 and "class_tokens_ignored" in data["error"]["message"]
     code, data = cli(capsys, *base, "-o", str(tmp_path / "strict"), *flags, "--strict")
     assert code == 2 and "--strict" in data["error"]["message"]
     assert not (tmp_path / "check").exists() and not (tmp_path / "strict").exists()

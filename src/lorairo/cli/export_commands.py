@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -313,16 +314,20 @@ def _print_findings(findings: list[Finding]) -> None:
 
 
 def _check(cli: CliState, project: str | None, options: ExportOptions, *, strict: bool) -> None:
-    """`--check`: lint only; with `--strict`, findings exit 2 (the data set needs fixing first)."""
+    """`--check`: lint only; with `--strict`, findings are an error (exit 2, the data set needs fixing)."""
     with open_with_resolver(cli, project) as (opened, resolver):
         findings = ExportService(opened, cli.config, resolver).lint(options)
+    if strict and findings:
+        codes = Counter(finding.code for finding in findings)
+        summary = ", ".join(f"{count} {code}" for code, count in codes.items())
+        raise ValidationError(
+            f"--strict: the lint found {summary} (run --check without --strict to list them)"
+        )
     emit(
         cli,
         {"findings": [finding.to_dict() for finding in findings], "count": len(findings)},
         lambda: _print_findings(findings) if findings else stdout.print("Lint: no findings"),
     )
-    if strict and findings:
-        raise typer.Exit(2)
 
 
 @export_app.command("preview")

@@ -83,9 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     command = build_command()
     try:
-        code = command.main(args=args, prog_name="lorairo", standalone_mode=False)
-        if isinstance(code, int) and code:  # click returns, not raises, typer.Exit's code here
-            sys.exit(code)
+        command.main(args=args, prog_name="lorairo", standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
