@@ -23,8 +23,8 @@ TAGCOMPLETE_ROWS = [
     'kantai_collection,3,800000,"kancolle"',
     "absurdres,5,2000000,",
     "^_^,0,50000,",
-    "broken line without numbers,x,y,",
 ]
+MALFORMED_ROW = "broken line without numbers,x,y,"
 
 
 def write_tagcomplete(path: Path, rows: list[str] | None = None) -> Path:
@@ -124,6 +124,12 @@ def write_genai_sqlite(path: Path) -> Path:
 @pytest.fixture
 def tagcomplete_csv(tmp_path: Path) -> Path:
     return write_tagcomplete(tmp_path / "danbooru.csv")
+
+
+@pytest.fixture
+def broken_tagcomplete_csv(tmp_path: Path) -> Path:
+    """The fixture rows plus one malformed line: 1 of 9 lines, far over the 1% an import accepts."""
+    return write_tagcomplete(tmp_path / "broken.csv", [*TAGCOMPLETE_ROWS, MALFORMED_ROW])
 
 
 @pytest.fixture

@@ -4,8 +4,15 @@ from pathlib import Path
 
 import pytest
 
+from genai_tag_db_tools.db.builder import TagRecord
 from genai_tag_db_tools.db.database import TagDatabase, TagDatabaseError
-from genai_tag_db_tools.importers import detect_format, import_records, read_file
+from genai_tag_db_tools.importers import (
+    ImportRefused,
+    UnreadableSourceError,
+    detect_format,
+    import_records,
+    read_file,
+)
 
 
 def statuses(
@@ -30,10 +37,16 @@ def test_tagcomplete_import(danbooru_db: TagDatabase) -> None:
     assert danbooru_db.metadata()["source"] == "danbooru.csv"
 
 
-def test_tagcomplete_skips_malformed_lines(tag_db: TagDatabase, tagcomplete_csv: Path) -> None:
-    report = import_records(tag_db, read_file(tagcomplete_csv, "tagcomplete"), source="x")
+def test_tagcomplete_skips_malformed_lines_when_forced(
+    tag_db: TagDatabase, broken_tagcomplete_csv: Path
+) -> None:
+    source = broken_tagcomplete_csv
+    with pytest.raises(ImportRefused, match="1 of 9 lines are malformed"):
+        import_records(tag_db, read_file(source, "tagcomplete"), source="x")
+    assert not tag_db.has_base()
+    report = import_records(tag_db, read_file(source, "tagcomplete"), source="x", force=True)
     assert statuses(tag_db, ["broken line without numbers"])["broken line without numbers"][2] == "unknown"
-    assert report.rows_read == 16  # 8 good lines + 8 aliases
+    assert (report.rows_read, report.lines, report.malformed) == (17, 9, 1)  # 8 lines + 8 aliases + 1
     assert report.tags == 15  # "gray_hair" and "Gray Hair" share a key
 
 
@@ -87,7 +100,10 @@ def test_user_overlay_survives_base_reimport(
         "my oc": ("my oc", "character", "known"),
     }
 
-    import_records(danbooru_db, read_file(wd_csv, "wd-csv"), source="wd")  # replaces the base wholesale
+    with pytest.raises(ImportRefused, match="under half"):
+        import_records(danbooru_db, read_file(wd_csv, "wd-csv"), source="wd")
+    assert statuses(danbooru_db, ["longhair"])["longhair"][2] == "alias"  # the refused file changed nothing
+    import_records(danbooru_db, read_file(wd_csv, "wd-csv"), source="wd", force=True)  # replaces wholesale
     assert statuses(danbooru_db, ["longhair"])["longhair"][2] == "unknown"  # old base aliases are gone
     after = statuses(danbooru_db, ["silver_hair", "my oc"])
     assert after["silver_hair"][:1] == ("grey hair",)
@@ -109,3 +125,79 @@ def test_alias_cycles_rejected(danbooru_db: TagDatabase) -> None:
     danbooru_db.add_alias("a tag", "b tag")
     with pytest.raises(TagDatabaseError, match="cycle"):
         danbooru_db.add_alias("b tag", "a_tag")
+
+
+def test_alias_listed_under_two_tags_goes_to_the_better_evidenced_one(
+    tag_db: TagDatabase, tmp_path: Path
+) -> None:
+    """Rows as in the a1111 tagcomplete danbooru.csv, sorted by post count like the real file."""
+    source = tmp_path / "danbooru.csv"
+    source.write_text(
+        "\n".join(
+            [
+                'thighhighs,0,1170000,"thigh_highs,thighhigh,thigh-highs"',
+                'pointy_ears,0,540000,"elf_ears,pointed_ears"',
+                'tail,0,520000,"tails"',
+                'elf,0,190000,"elf_ears,elves"',
+                'single_thighhigh,0,57000,"thighhigh,one_thighhigh"',
+                'multiple_tails,0,30000,"tails,many_tails"',
+            ]
+        ),
+        encoding="utf-8",
+    )
+    import_records(tag_db, read_file(source, "tagcomplete"), source="danbooru.csv")
+    found = statuses(tag_db, ["thighhigh", "tails", "elf_ears", "one_thighhigh", "elves"])
+    assert {k: v[0] for k, v in found.items()} == {
+        "thighhigh": "thighhighs",
+        "tails": "tail",
+        "elf_ears": "pointy ears",
+        "one_thighhigh": "single thighhigh",
+        "elves": "elf",
+    }
+    conflicts = {c["alias"]: c for c in tag_db.alias_conflicts("danbooru")}
+    assert set(conflicts) == {"thighhigh", "tails", "elf ears"}
+    assert [(c["target"], c["chosen"]) for c in conflicts["thighhigh"]["candidates"]] == [
+        ("thighhighs", True),
+        ("single thighhigh", False),
+    ]
+    tag_db.add_alias("elf_ears", "elf")  # the user overlay pins the other candidate
+    assert statuses(tag_db, ["elf_ears"])["elf_ears"][0] == "elf"
+    assert {c["alias"]: c["pinned"] for c in tag_db.alias_conflicts()}["elf ears"] == "elf"
+
+
+def test_deprecated_target_loses_a_tie(tag_db: TagDatabase) -> None:
+    records = [
+        TagRecord("new_name", usage_count=100),
+        TagRecord("old_name", usage_count=100, deprecated=True),
+        TagRecord("nick", preferred="new_name"),
+        TagRecord("nick", preferred="old_name"),
+    ]
+    import_records(tag_db, records, source="generated")
+    assert statuses(tag_db, ["nick"])["nick"][0] == "new name"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64), "binary file"),
+        ("1girl,0,5000000,\ncaf\u00e9,0,10,\n".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_unreadable_input_is_a_clear_error(
+    danbooru_db: TagDatabase, tmp_path: Path, content: bytes, message: str
+) -> None:
+    source = tmp_path / "tags.csv"
+    source.write_bytes(content)
+    before = danbooru_db.base_path.read_bytes()
+    with pytest.raises(UnreadableSourceError, match=message):
+        import_records(danbooru_db, read_file(source, "tagcomplete"), source="x")
+    assert danbooru_db.base_path.read_bytes() == before
+    assert not list(danbooru_db.directory.glob("*.building"))
+
+
+def test_empty_import_is_refused_even_forced(danbooru_db: TagDatabase, tmp_path: Path) -> None:
+    source = tmp_path / "empty.csv"
+    source.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(ImportRefused, match="holds no tags"):
+        import_records(danbooru_db, read_file(source, "tagcomplete"), source="empty", force=True)
+    assert statuses(danbooru_db, ["longhair"])["longhair"][2] == "alias"

@@ -30,6 +30,7 @@ from genai_tag_db_tools.db.schema import (
 )
 
 BATCH_ROWS = 5_000
+MALFORMED_EXAMPLES = 3
 _ALIAS_CHAIN_PASSES = 8
 
 _staging = MetaData()
@@ -77,7 +78,15 @@ class TranslationRecord:
     text: str
 
 
-Record = TagRecord | TranslationRecord
+@dataclass(frozen=True, slots=True)
+class MalformedLine:
+    """A source line an importer could not read; counted so a mostly-broken file is refused."""
+
+    line: int
+    text: str
+
+
+Record = TagRecord | TranslationRecord | MalformedLine
 
 
 @dataclass
@@ -85,6 +94,10 @@ class ImportReport:
     source: str
     rows_read: int = 0
     skipped: int = 0
+    lines: int = 0  # source lines that name a tag (aliases not counted), malformed ones included
+    malformed: int = 0
+    malformed_examples: list[str] = field(default_factory=list)
+    conflicts: int = 0
     tags: int = 0
     aliases: int = 0
     translations: int = 0
@@ -107,7 +120,32 @@ _RESOLVE = [
        SELECT t.tag_id, s.format, s.type, s.preferred_key IS NOT NULL AND NOT s.deprecated, s.deprecated,
               coalesce(p.tag_id, t.tag_id), s.usage_count
        FROM stage_tags s JOIN tags t ON t.key = s.key LEFT JOIN tags p ON p.key = s.preferred_key
-       ORDER BY s.preferred_key IS NULL, s.seq""",
+       LEFT JOIN stage_targets pt ON pt.key = s.preferred_key AND pt.format = s.format
+       ORDER BY s.preferred_key IS NULL, coalesce(pt.usage_count, 0), coalesce(pt.deprecated, 0) DESC,
+                s.seq""",
+    # An alias listed under several tags: every candidate, ranked the way the insert above let
+    # them win (rank 1 was inserted last), so `tags db info --conflicts` can show the evidence.
+    """INSERT OR REPLACE INTO alias_conflicts(format, alias_key, alias, target, target_usage_count, target_deprecated, rank)
+       SELECT format, key, tag, preferred, usage_count, deprecated, rank FROM (
+         SELECT s.format, s.key, s.tag, s.preferred, coalesce(pt.usage_count, 0) AS usage_count,
+                coalesce(pt.deprecated, 0) AS deprecated,
+                row_number() OVER (PARTITION BY s.format, s.key
+                    ORDER BY coalesce(pt.usage_count, 0) DESC, coalesce(pt.deprecated, 0), s.seq DESC) AS rank,
+                count(*) OVER (PARTITION BY s.format, s.key) AS candidates
+         FROM (SELECT format, key, min(tag) AS tag, preferred_key, min(preferred) AS preferred, max(seq) AS seq
+               FROM stage_tags WHERE preferred_key IS NOT NULL GROUP BY format, key, preferred_key) s
+         LEFT JOIN stage_targets pt ON pt.key = s.preferred_key AND pt.format = s.format
+         WHERE NOT EXISTS (SELECT 1 FROM stage_tags m
+                           WHERE m.key = s.key AND m.format = s.format AND m.preferred_key IS NULL))
+       WHERE candidates > 1""",
+]
+# The evidence for choosing between alias targets: each main tag's post count and deprecation.
+_TARGETS = [
+    "CREATE INDEX temp.ix_stage_tags_key ON stage_tags(key, format)",
+    """CREATE TEMPORARY TABLE stage_targets AS
+       SELECT key, format, max(usage_count) AS usage_count, min(deprecated) AS deprecated
+       FROM stage_tags WHERE preferred_key IS NULL GROUP BY key, format""",
+    "CREATE UNIQUE INDEX temp.ix_stage_targets ON stage_targets(key, format)",
 ]
 _FLATTEN = """
     UPDATE tag_status SET preferred_tag_id = (
@@ -188,6 +226,14 @@ def build_base(
             translations: list[dict[str, Any]] = []
             for record in records:
                 report.rows_read += 1
+                if isinstance(record, MalformedLine):
+                    report.lines += 1
+                    report.malformed += 1
+                    if len(report.malformed_examples) < MALFORMED_EXAMPLES:
+                        report.malformed_examples.append(f"line {record.line}: {record.text}")
+                    continue
+                if isinstance(record, TagRecord) and record.preferred is None:
+                    report.lines += 1
                 row = _stage_row(record)
                 if row is None:
                     report.skipped += 1
@@ -201,6 +247,8 @@ def build_base(
                     if on_progress is not None:
                         on_progress(report.rows_read)
             _flush(connection, tags, translations)
+            for statement in _TARGETS:
+                connection.execute(text(statement))
             for statement in _RESOLVE:
                 connection.execute(text(statement))
             for _ in range(_ALIAS_CHAIN_PASSES):
@@ -212,6 +260,7 @@ def build_base(
                 connection.execute(text(statement))
             for length in range(1, PREFIX_TOP_LENGTH + 1):
                 connection.execute(text(_PREFIX_TOP), {"length": length, "rows": PREFIX_TOP_ROWS})
+            connection.execute(text("DROP TABLE stage_targets"))
             _staging.drop_all(connection)
             report.tags = connection.execute(text("SELECT count(*) FROM tags")).scalar_one()
             report.aliases = connection.execute(
@@ -219,6 +268,9 @@ def build_base(
             ).scalar_one()
             report.translations = connection.execute(
                 text("SELECT count(*) FROM tag_translations")
+            ).scalar_one()
+            report.conflicts = connection.execute(
+                text("SELECT count(*) FROM alias_conflicts WHERE rank = 1")
             ).scalar_one()
             report.formats = sorted(formats)
             _write_metadata(connection, report)
@@ -231,7 +283,7 @@ def build_base(
     return report
 
 
-def _stage_row(record: Record) -> dict[str, Any] | None:
+def _stage_row(record: TagRecord | TranslationRecord) -> dict[str, Any] | None:
     if isinstance(record, TranslationRecord):
         key, translation = lookup_key(record.name), record.text.strip()
         if not key or not translation or not record.language.strip():

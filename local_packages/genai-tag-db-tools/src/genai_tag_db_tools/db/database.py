@@ -21,6 +21,7 @@ from genai_tag_db_tools.cleaning import clean_tag, lookup_key
 from genai_tag_db_tools.db.schema import (
     OVERLAY_SCHEMA,
     TAG_TYPES,
+    AliasConflict,
     BaseTables,
     Metadata,
     OverlayTables,
@@ -240,6 +241,32 @@ class TagDatabase:
     ) -> list[TagSuggestion]:
         """Autocomplete ranked by usage count: prefixes and word starts; mid-word too with `substring`."""
         return search(self, query, format=format, limit=limit, substring=substring)
+
+    def alias_conflicts(self, format: str | None = None) -> list[dict[str, Any]]:
+        """Aliases the source listed under several tags: the candidates by rank, the chosen one
+        first, and the user alias that pins a different choice, if any."""
+        statement = select(AliasConflict, UserAlias.preferred).outerjoin(
+            UserAlias, UserAlias.key == AliasConflict.alias_key
+        )
+        if format is not None:
+            statement = statement.where(AliasConflict.format == format)
+        statement = statement.order_by(AliasConflict.format, AliasConflict.alias_key, AliasConflict.rank)
+        conflicts: dict[tuple[str, str], dict[str, Any]] = {}
+        with self.read_session() as session:
+            for row, pinned in session.execute(statement):
+                entry = conflicts.setdefault(
+                    (row.format, row.alias_key),
+                    {"format": row.format, "alias": row.alias, "pinned": pinned, "candidates": []},
+                )
+                entry["candidates"].append(
+                    {
+                        "target": row.target,
+                        "usage_count": row.target_usage_count,
+                        "deprecated": bool(row.target_deprecated),
+                        "chosen": row.rank == 1,
+                    }
+                )
+        return list(conflicts.values())
 
     def stats(self) -> dict[str, int]:
         with self.read_session() as session:

@@ -95,6 +95,24 @@ class PrefixTop(BaseTables):
     search_term_id: Mapped[int] = mapped_column(Integer)
 
 
+class AliasConflict(BaseTables):
+    """An alias the source listed under several tags: one row per candidate target.
+
+    Rank 1 is the target the import chose (higher post count, then not deprecated); a user alias
+    in the overlay pins a different one.
+    """
+
+    __tablename__ = "alias_conflicts"
+
+    format: Mapped[str] = mapped_column(String(16), primary_key=True)
+    alias_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alias: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    target_usage_count: Mapped[int] = mapped_column(Integer)
+    target_deprecated: Mapped[bool] = mapped_column(Boolean)
+
+
 class Metadata(BaseTables):
     __tablename__ = "metadata"
 

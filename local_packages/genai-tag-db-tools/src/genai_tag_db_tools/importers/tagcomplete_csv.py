@@ -6,9 +6,8 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from loguru import logger
-
-from genai_tag_db_tools.db.builder import Record, TagRecord
+from genai_tag_db_tools.db.builder import MalformedLine, Record, TagRecord
+from genai_tag_db_tools.importers.text_files import text_lines
 
 # Category numbers differ between the two boorus; species/lore/invalid fold into the five types.
 TYPE_CODES = {
@@ -27,17 +26,18 @@ TYPE_CODES = {
 
 
 def read_tagcomplete_csv(path: Path, *, tag_format: str = "danbooru") -> Iterator[Record]:
-    """One record per tag and one per alias (pointing at its tag); malformed lines are skipped."""
+    """One record per tag and one per alias (pointing at its tag); a malformed line is one
+    `MalformedLine`, so the import can refuse a file that is mostly not this format."""
     codes = TYPE_CODES.get(tag_format, TYPE_CODES["danbooru"])
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        for line_number, row in enumerate(csv.reader(handle), start=1):
+    with text_lines(path) as lines:
+        for line_number, row in enumerate(csv.reader(lines), start=1):
             if not row or not row[0].strip():
                 continue
             try:
                 type_code = int(row[1]) if len(row) > 1 and row[1].strip() else 0
                 count = int(float(row[2])) if len(row) > 2 and row[2].strip() else 0
             except ValueError:
-                logger.warning("{}:{}: skipped malformed line {!r}", path.name, line_number, row[:3])
+                yield MalformedLine(line_number, ",".join(row[:3])[:80])
                 continue
             name = row[0]
             tag_type = codes.get(type_code, "general")
