@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from lorairo.annotations.ai_annotator import build_registry, get_available_annotator_models, install_model
 from lorairo.annotations.caption_styles import STYLE_NAMES, caption_style
 from lorairo.cli.app import ProjectOption, annotate_app, models_app, state
-from lorairo.cli.output import emit, progress_bar, stdout
+from lorairo.cli.output import MODEL_NAME_WIDTH, emit, progress_bar, shorten_middle, stdout
 from lorairo.database.annotation_repository import AnnotationRepository
 from lorairo.database.run_repository import RunRepository
 from lorairo.errors import ValidationError
@@ -230,11 +230,19 @@ def models(ctx: typer.Context) -> None:
     data: dict[str, Any] = {"models": [info.to_dict() for info in infos]}
 
     def render() -> None:
-        table = Table("name", "type", "where", "installed", "size", "source")
+        longest = max((len(info.name) for info in infos), default=4)
+        table = Table(
+            Column("name", no_wrap=True, min_width=min(longest, MODEL_NAME_WIDTH)),
+            Column("type", no_wrap=True),
+            Column("where", no_wrap=True),
+            Column("installed", no_wrap=True),
+            Column("size", no_wrap=True),
+            Column("source", overflow="fold"),
+        )
         for info in infos:
             installed = "-" if info.installed is None else ("yes" if info.installed else "no")
             table.add_row(
-                info.name,
+                shorten_middle(info.name, MODEL_NAME_WIDTH),
                 info.kind,
                 "API" if info.is_api else "local",
                 installed,

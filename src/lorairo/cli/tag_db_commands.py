@@ -40,6 +40,12 @@ def import_file(
     append: Annotated[
         bool, typer.Option("--append", help="Add to the current base instead of replacing it.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Import even if over 1% of lines are malformed or the file has under half the tags."
+        ),
+    ] = False,
 ) -> None:
     """Replace the base tag database with FILE (user aliases are kept; `tags db restore` undoes it)."""
     cli = state(ctx)
@@ -51,6 +57,7 @@ def import_file(
                 file_format,
                 tag_format=tag_format,
                 append=append,
+                force=force,
                 progress=progress,
                 cancel=CancelToken(),
             )
@@ -62,7 +69,9 @@ def import_file(
         data,
         lambda: stdout.print(
             f"Imported {report.tags:,} tags ({report.aliases:,} aliases, {report.translations:,} translations) "
-            f"from {file}; {report.skipped:,} rows skipped. Undo with `lorairo tags db restore`."
+            f"from {file}; {report.malformed:,} malformed lines and {report.skipped:,} rows skipped, "
+            f"{report.conflicts:,} aliases listed under several tags (`tags db info --conflicts`). "
+            "Undo with `lorairo tags db restore`."
         ),
     )
 
@@ -111,20 +120,44 @@ def restore(ctx: typer.Context) -> None:
 
 
 @tags_db_app.command("info")
-def info(ctx: typer.Context) -> None:
+def info(
+    ctx: typer.Context,
+    conflicts: Annotated[
+        bool,
+        typer.Option(
+            "--conflicts", help="List aliases the source gave several tags, with the evidence for each."
+        ),
+    ] = False,
+) -> None:
     """Where the tag database lives, what it was built from and how many rows it holds."""
     cli = state(ctx)
     service = _service(ctx)
     try:
-        data = {
+        data: dict[str, object] = {
             "directory": str(service.directory),
             "format": service.format,
             "metadata": service.database().metadata(),
             "counts": service.database().stats(),
         }
+        found = service.alias_conflicts() if conflicts else []
     finally:
         service.close()
-    emit(cli, data)
+    if conflicts:
+        data["conflicts"] = found
+
+    def render_conflicts() -> None:
+        stdout.print(f"{len(found):,} aliases listed under several tags ({service.format}):")
+        for item in found:
+            pinned = f"  [pinned by user alias -> {item['pinned']}]" if item["pinned"] else ""
+            choices = ", ".join(
+                f"{'*' if c['chosen'] else ''}{c['target']} ({c['usage_count']:,}"
+                f"{', deprecated' if c['deprecated'] else ''})"
+                for c in item["candidates"]
+            )
+            stdout.print(f"{item['alias']} -> {choices}{pinned}", markup=False, highlight=False)
+        stdout.print("* = chosen; pin another with `lorairo tags alias add ALIAS TAG`")
+
+    emit(cli, data, render_conflicts if conflicts else None)
 
 
 @tags_app.command("lookup")

@@ -19,6 +19,7 @@ from genai_tag_db_tools.hub import DEFAULT_FILENAME, fetch_base_file
 from genai_tag_db_tools.importers import (
     FILE_FORMATS,
     FileFormat,
+    ImportRefused,
     ImportReport,
     detect_format,
     import_records,
@@ -159,10 +160,14 @@ class TagService:
         *,
         tag_format: str | None = None,
         append: bool = False,
+        force: bool = False,
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
     ) -> ImportReport:
-        """Replace (or with `append`, extend) the base from a file; the previous base is kept."""
+        """Replace (or with `append`, extend) the base from a file; the previous base is kept.
+
+        A file that builds an empty, mostly malformed or much smaller base is refused
+        (`ValidationError`) and changes nothing; `force` accepts the last two."""
         if not path.is_file():
             raise ValidationError(f"no such file: {path}")
         chosen = file_format or detect_format(path)
@@ -174,6 +179,7 @@ class TagService:
                 read_file(path, chosen, tag_format=tag_format or self.format),
                 source=str(path),
                 replace=not append,
+                force=force,
                 on_progress=_progress_adapter(progress, cancel),
             )
         except TagDatabaseError as exc:
@@ -203,10 +209,23 @@ class TagService:
         database = self.database()
         if not force and database.metadata().get("source") == source:
             return InstallReport(repo, filename, str(path), skipped=True, imported=None)
-        report = import_records(
-            database, read_genai_sqlite(path), source=source, on_progress=_progress_adapter(progress, cancel)
-        )
+        try:
+            report = import_records(
+                database,
+                read_genai_sqlite(path),
+                source=source,
+                force=force,
+                on_progress=_progress_adapter(progress, cancel),
+            )
+        except ImportRefused as exc:
+            raise ValidationError(str(exc)) from exc
         return InstallReport(repo, filename, str(path), skipped=False, imported=report)
+
+    def alias_conflicts(self) -> list[dict[str, Any]]:
+        """Aliases the base lists under several tags, in the configured format (see `tags db info`)."""
+        if not self.available():
+            return []
+        return self.database().alias_conflicts(self.format)
 
     def restore_previous(self) -> dict[str, str]:
         try:
