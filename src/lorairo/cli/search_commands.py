@@ -69,10 +69,19 @@ def search(
                 ", ".join(item.tags[:8]),
             )
         stdout.print(table)
-        shown = f"{offset + 1}-{offset + len(page.ids)}" if page.ids else "none"
-        stdout.print(f"{shown} of {page.total} matching images")
+        stdout.print(count_line(page.total, offset, len(page.ids)))
 
     emit(cli, page.to_dict(), render)
+
+
+def count_line(total: int, offset: int, shown: int) -> str:
+    """`1-50 of 812 matching images`; never "none of 0"."""
+    if total == 0:
+        return "No matching images"
+    noun = "matching image" if total == 1 else "matching images"
+    if shown == 0:
+        return f"{total:,} {noun}; none after --offset {offset}"
+    return f"{offset + 1:,}-{offset + shown:,} of {total:,} {noun}"
 
 
 @images_app.command("show")

@@ -32,6 +32,9 @@ FLAGS = frozenset({"all", "untagged", "near-duplicate", "failed", "edited", "rev
 QUALIFIED_FIELDS = frozenset({"score"})
 WILDCARDS = frozenset("*?")
 _COMPARATORS: tuple[Operator, ...] = (">=", "<=", ">", "<", "=")
+# Parentheses and negations nest by recursion here and in the SQL compiler; a limit far beyond
+# any hand-written query keeps a pasted or generated one from exhausting the stack.
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,8 @@ def tokenize(query: str) -> list[_Token]:
         elif char == "-" and i + 1 < len(query) and not query[i + 1].isspace() and query[i + 1] != ")":
             tokens.append(_Token("neg", char, i + 1))
             i += 1
+        elif char == "-":
+            raise _error(i + 1, "'-' needs a search term right after it, like -tag:monochrome")
         elif char == '"':
             text, i_next = _read_quoted(query, i)
             tokens.append(_Token("word", text, i + 1, quoted=True, phrase=True))
@@ -127,20 +132,24 @@ def tokenize(query: str) -> list[_Token]:
             start = i
             parts: list[str] = []
             quoted = False
-            depth = 0
+            opened: list[int] = []  # columns of the '(' still open inside this word
             while i < len(query):
                 char = query[i]
-                if char.isspace() or (char == ")" and depth == 0):
+                if char.isspace() or (char == ")" and not opened):
                     break
                 if char == '"':
                     text, i = _read_quoted(query, i)
                     parts.append(text)
                     quoted = True
                     continue
-                depth += char == "("
-                depth -= char == ")"
+                if char == "(":
+                    opened.append(i + 1)
+                elif char == ")":
+                    opened.pop()
                 parts.append(char)
                 i += 1
+            if opened:
+                raise _error(opened[-1], "unclosed '(' in a word (quote the value if it is part of a tag)")
             tokens.append(_Token("word", "".join(parts), start + 1, quoted=quoted))
     return tokens
 
@@ -150,6 +159,12 @@ class _Parser:
         self.query = query
         self.tokens = tokenize(query)
         self.index = 0
+        self.depth = 0
+
+    def enter(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _error(token.position, f"more than {MAX_DEPTH} levels of nested parentheses or negations")
 
     def peek(self) -> _Token | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -195,17 +210,22 @@ class _Parser:
             raise _error(len(self.query) + 1, "expected a search term at the end of the query")
         if token.kind == "neg" or self.is_keyword(token, "NOT"):
             self.take()
-            return Not(self.parse_unary())
+            self.enter(token)
+            child = self.parse_unary()
+            self.depth -= 1
+            return Not(child)
         return self.parse_primary()
 
     def parse_primary(self) -> Node:
         token = self.take()
         if token.kind == "lparen":
+            self.enter(token)
             node = self.parse_or()
             closing = self.peek()
             if closing is None or closing.kind != "rparen":
                 raise _error(token.position, "unclosed parenthesis")
             self.take()
+            self.depth -= 1
             return node
         if token.kind == "rparen":
             raise _error(token.position, "unexpected ')'")
@@ -217,11 +237,17 @@ class _Parser:
 def _split_field(token: _Token) -> tuple[str, str | None, str, int] | None:
     """`score[aesthetic]:>=5` -> ("score", "aesthetic", ">=5", column of the value)."""
     raw = token.text
+    if not token.quoted and raw.count("[") > raw.count("]"):
+        raise _error(token.position + raw.rindex("["), "unclosed '[' (like score[aesthetic]:>5)")
     colon = raw.find(":")
     if token.phrase or colon <= 0:
         return None
     head, value = raw[:colon], raw[colon + 1 :]
     qualifier = None
+    if "[" in head and not head.endswith("]"):
+        raise _error(token.position + head.index("["), "unclosed '[' (like score[aesthetic]:>5)")
+    if "]" in head and "[" not in head:
+        raise _error(token.position + head.index("]"), "']' without '['")
     if head.endswith("]") and "[" in head:
         head, qualifier = head[: head.index("[")], head[head.index("[") + 1 : -1]
     if not head.replace("-", "").replace("_", "").isalnum():
