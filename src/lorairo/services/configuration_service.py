@@ -248,8 +248,40 @@ default_score_kind = "aesthetic"  # the kind `score:`, the score sort and the gr
 """
 
 
+HOME_ENV = "LORAIRO_HOME"
+
+
+def lorairo_home() -> Path | None:
+    """`LORAIRO_HOME`: one folder for config, projects, tag DB, logs and caches (CI, scripts, tests)."""
+    value = os.environ.get(HOME_ENV, "").strip()
+    return Path(value).expanduser().absolute() if value else None
+
+
 def default_config_path() -> Path:
-    return Path(platformdirs.user_config_dir("lorairo")) / "lorairo.toml"
+    home = lorairo_home()
+    return (home or Path(platformdirs.user_config_dir("lorairo"))) / "lorairo.toml"
+
+
+def default_data_dir() -> Path:
+    """Parent of the default projects and tag DB folders."""
+    return lorairo_home() or Path(platformdirs.user_data_dir("lorairo"))
+
+
+def default_log_dir() -> Path:
+    home = lorairo_home()
+    return home / "logs" if home else Path(platformdirs.user_log_dir("lorairo"))
+
+
+def _use_home_caches() -> None:
+    """Under `LORAIRO_HOME`, model downloads (the Hugging Face cache) go there too, unless the
+    user already chose a cache with `HF_HOME` or `HF_HUB_CACHE`."""
+    home = lorairo_home()
+    if home is None:
+        return
+    if home.exists() and not home.is_dir():
+        raise ConfigurationError(f"{HOME_ENV}: {home} is a file, not a directory")
+    if not os.environ.get("HF_HOME") and not os.environ.get("HF_HUB_CACHE"):
+        os.environ["HF_HOME"] = str(home / "cache" / "huggingface")
 
 
 def _format_validation_error(error: ValidationError, source: Path) -> str:
@@ -276,6 +308,7 @@ class ConfigurationService:
     """Loads `lorairo.toml` (creating it on first run), applies env overrides, saves edits."""
 
     def __init__(self, path: Path | None = None) -> None:
+        _use_home_caches()
         env_path = os.environ.get("LORAIRO_CONFIG_PATH")
         self.path = Path(path or env_path or default_config_path()).expanduser()
         if not self.path.exists():
@@ -286,6 +319,7 @@ class ConfigurationService:
             raise ConfigurationError(f"cannot read configuration {self.path}: {exc}") from exc
         self.config = self._validate(self._document.unwrap())
         self._apply_environment()
+        self._check_directories()
         self._register_secrets()
 
     def _validate(self, data: dict[str, Any]) -> LorairoConfig:
@@ -293,11 +327,21 @@ class ConfigurationService:
             config = LorairoConfig.model_validate(data)
         except ValidationError as exc:
             raise ConfigurationError(_format_validation_error(exc, self.path)) from exc
-        for name in ("database_dir", "export_dir", "batch_results_dir"):
-            value = getattr(config.directories, name)
-            if value and Path(value).expanduser().is_file():
-                raise ConfigurationError(f"directories.{name}: {value} is a file, not a directory")
         return config
+
+    def _check_directories(self) -> None:
+        """A folder setting that names a file is refused up front, naming where it was set,
+        so no command reports "no projects in /etc/passwd" or dies with NotADirectoryError."""
+        settings = {
+            "directories.database_dir": (self.database_dir, "LORAIRO_DATABASE_DIR"),
+            "directories.export_dir": (self.export_dir, None),
+            "directories.batch_results_dir": (self.batch_results_dir, None),
+            "tags.db_dir": (self.tag_db_dir, None),
+        }
+        for key, (path, env) in settings.items():
+            if path.exists() and not path.is_dir():
+                where = f"{env} ({key})" if env and os.environ.get(env) else f"{key} in {self.path}"
+                raise ConfigurationError(f"{where}: {path} is a file, not a directory")
 
     def _apply_environment(self) -> None:
         """Environment variables win over the file for this process only; they are never saved."""
@@ -347,7 +391,7 @@ class ConfigurationService:
         configured = self.config.directories.database_dir
         if configured:
             return Path(configured).expanduser().resolve()
-        return Path(platformdirs.user_data_dir("lorairo")) / "projects"
+        return default_data_dir() / "projects"
 
     @property
     def export_dir(self) -> Path:
@@ -365,7 +409,7 @@ class ConfigurationService:
         return (
             Path(configured).expanduser()
             if configured
-            else Path(platformdirs.user_data_dir("lorairo")) / "tag_db"
+            else default_data_dir() / "tag_db"
         )
 
     @property
@@ -374,7 +418,7 @@ class ConfigurationService:
         return (
             Path(configured).expanduser()
             if configured
-            else Path(platformdirs.user_log_dir("lorairo")) / "lorairo.log"
+            else default_log_dir() / "lorairo.log"
         )
 
     @property
@@ -447,6 +491,12 @@ class ConfigurationService:
             node = node.setdefault(part, {})
         node[key] = value
         validated = self._validate(data)
+        previous, self.config = self.config, validated.model_copy(deep=True)
+        try:
+            self._apply_environment()
+            self._check_directories()
+        finally:
+            self.config = previous
         normalised: Any = validated.model_dump()
         for part in parts:
             normalised = normalised[part]
