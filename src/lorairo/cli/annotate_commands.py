@@ -128,6 +128,11 @@ def run(
                 f"Skipped {report.violations_skipped:,} images refused before for content policy "
                 "(--retry-violations sends them again)."
             )
+        if report.claimed_by_other_runs:
+            stdout.print(
+                f"Left {report.claimed_by_other_runs:,} images to another run annotating this project "
+                "with the same model."
+            )
         if report.failures:
             stdout.print("See `lorairo annotate failures` for what failed and why.")
         if report.cancelled:

@@ -43,7 +43,8 @@ def import_file(
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Import even if over 1% of lines are malformed or the file has under half the tags."
+            "--force",
+            help="Import even if over 1% of lines are malformed or the file has under half the tags.",
         ),
     ] = False,
 ) -> None:

@@ -387,3 +387,14 @@ class ImageCrop(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AnnotationClaim(Base):
+    """A run's lease on annotating one image with one model (see `claim_repository`)."""
+
+    __tablename__ = "annotation_claims"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    expires_at: Mapped[float] = mapped_column(Float)

@@ -33,6 +33,7 @@ from lorairo.annotations.ai_annotator import AiAnnotatorError, build_registry, l
 from lorairo.annotations.caption_styles import attach_prompt_values, with_style
 from lorairo.annotations.provider_settings import resolve_provider_model
 from lorairo.database.annotation_repository import AnnotationRepository, ImageToAnnotate, SaveCounts
+from lorairo.database.claim_repository import ClaimRepository
 from lorairo.database.run_repository import RunRepository, RunUsage
 from lorairo.errors import AuthenticationError, ModelNotAvailableError, ValidationError
 from lorairo.services.configuration_service import ConfigurationService
@@ -93,6 +94,7 @@ class AnnotationReport:
     style: str | None = None  # caption style name and hash, e.g. "booru-tags@3f2a..."
     policy_violations: int = 0
     violations_skipped: int = 0
+    claimed_by_other_runs: int = 0
     cancelled: bool = False
     elapsed_seconds: float = 0.0
     per_model: list[ModelRunStats] = field(default_factory=list)
@@ -157,6 +159,7 @@ class AnnotationService:
         self.registry = registry or build_registry(config)
         self.repository = AnnotationRepository(project.database)
         self.runs = RunRepository(project.database)
+        self.claims = ClaimRepository(project.database)
         self._style: CaptionStyle | None = None
         self._trigger = ""
         self.tags = TagService(config)
@@ -194,17 +197,22 @@ class AnnotationService:
         if style is not None:
             annotators = [with_style(annotator, style) for annotator in annotators]
             report.style = f"{style.name}@{style.hash}"
-        for annotator in annotators:
-            stats = ModelRunStats(annotator.name)
-            report.per_model.append(stats)
-            style_key = (style.name, style.hash) if style is not None else None
-            stats.run_id = self.runs.start(annotator.name, annotator.spec.provider or "local", style_key)
-            try:
-                self._run_model(annotator, mode, ids, size, report, stats, progress, cancel, retry_violations)
-            finally:  # a stopped run still records what it cost
-                self.runs.finish(stats.run_id, stats.usage())
-            if report.cancelled:
-                break
+        try:
+            for annotator in annotators:
+                stats = ModelRunStats(annotator.name)
+                report.per_model.append(stats)
+                style_key = (style.name, style.hash) if style is not None else None
+                stats.run_id = self.runs.start(annotator.name, annotator.spec.provider or "local", style_key)
+                try:
+                    self._run_model(
+                        annotator, mode, ids, size, report, stats, progress, cancel, retry_violations
+                    )
+                finally:  # a stopped run still records what it cost
+                    self.runs.finish(stats.run_id, stats.usage())
+                if report.cancelled:
+                    break
+        finally:  # other runs may take this run's unfinished images at once
+            self.claims.release()
         report.elapsed_seconds = time.perf_counter() - started
         return report
 
@@ -225,7 +233,9 @@ class AnnotationService:
         model_id = self.repository.ensure_model(annotator.name, provider=provider, kind=annotator.kind)
         stats.selected = self.repository.count_selection(model_id, mode, ids)
         report.images_selected += stats.selected
-        pages = self.repository.iter_selection(model_id, mode, ids, page_size=batch_size)
+        pages = self._claimed(
+            self.repository.iter_selection(model_id, mode, ids, page_size=batch_size), model_id, mode, report
+        )
         if annotator.is_api and not retry_violations:
             pages = self._skip_violations(pages, annotator.name, report)
         done = 0
@@ -294,6 +304,21 @@ class AnnotationService:
         if not self.tags.available():
             return None
         return self.tags.resolve_aliases(tag.name for _, result in results for tag in result.tags)
+
+    def _claimed(
+        self,
+        pages: Iterator[list[ImageToAnnotate]],
+        model_id: int,
+        mode: Literal["missing", "all", "ids"],
+        report: AnnotationReport,
+    ) -> Iterator[list[ImageToAnnotate]]:
+        """Only the images this run could claim: another run on the same model keeps its own."""
+        for page in pages:
+            claimed = set(self.claims.claim(model_id, [ref.id for ref in page], skip_done=mode == "missing"))
+            report.claimed_by_other_runs += len(page) - len(claimed)
+            kept = [ref for ref in page if ref.id in claimed]
+            if kept:
+                yield kept
 
     def _skip_violations(
         self, pages: Iterator[list[ImageToAnnotate]], model_name: str, report: AnnotationReport

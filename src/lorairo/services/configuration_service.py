@@ -406,20 +406,12 @@ class ConfigurationService:
     @property
     def tag_db_dir(self) -> Path:
         configured = self.config.tags.db_dir
-        return (
-            Path(configured).expanduser()
-            if configured
-            else default_data_dir() / "tag_db"
-        )
+        return Path(configured).expanduser() if configured else default_data_dir() / "tag_db"
 
     @property
     def log_file(self) -> Path:
         configured = self.config.log.file_path
-        return (
-            Path(configured).expanduser()
-            if configured
-            else default_log_dir() / "lorairo.log"
-        )
+        return Path(configured).expanduser() if configured else default_log_dir() / "lorairo.log"
 
     @property
     def annotator_config_path(self) -> Path:
