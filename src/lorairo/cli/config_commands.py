@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from image_annotator_lib.model_files import hub_cache_dir
 from lorairo.cli.app import config_app, state
 from lorairo.cli.output import emit, stdout
 from lorairo.errors import ValidationError
@@ -14,9 +15,23 @@ from lorairo.errors import ValidationError
 
 @config_app.command("show")
 def show(ctx: typer.Context) -> None:
-    """Print the effective configuration, environment overrides applied, secrets masked."""
+    """Print the effective configuration and every folder LoRAIro uses, overrides applied, secrets masked."""
     cli = state(ctx)
-    data = {"path": str(cli.config.path), "settings": cli.config.masked_dict()}
+    config = cli.config
+    paths = {
+        "config": config.path,
+        "projects": config.database_dir,
+        "exports": config.export_dir,
+        "batch_results": config.batch_results_dir,
+        "tag_db": config.tag_db_dir,
+        "log_file": config.log_file,
+        "model_cache": hub_cache_dir(),
+    }
+    data = {
+        "path": str(config.path),
+        "paths": {name: str(path) for name, path in paths.items()},
+        "settings": config.masked_dict(),
+    }
     emit(cli, data)
 
 

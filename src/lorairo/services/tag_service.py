@@ -8,6 +8,7 @@ suggestion (`suggest_for_manual`).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -173,6 +174,7 @@ class TagService:
         chosen = file_format or detect_format(path)
         if chosen not in FILE_FORMATS:
             raise ValidationError(f"unknown format {chosen!r}; use one of {', '.join(FILE_FORMATS)}")
+        first = not self.directory.exists()
         try:
             return import_records(
                 self.database(),
@@ -183,6 +185,9 @@ class TagService:
                 on_progress=_progress_adapter(progress, cancel),
             )
         except TagDatabaseError as exc:
+            if first:  # a refused first import leaves no empty tag database behind
+                self.close()
+                shutil.rmtree(self.directory, ignore_errors=True)
             raise ValidationError(str(exc)) from exc
 
     def install(
