@@ -74,8 +74,10 @@ def search(
     emit(cli, page.to_dict(), render)
 
 
-def count_line(total: int, offset: int, shown: int) -> str:
+def count_line(total: int | None, offset: int, shown: int) -> str:
     """`1-50 of 812 matching images`; never "none of 0"."""
+    if total is None:
+        return f"{offset + 1:,}-{offset + shown:,}" if shown else "No matching images"
     if total == 0:
         return "No matching images"
     noun = "matching image" if total == 1 else "matching images"
