@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,3 +256,34 @@ def test_a_refused_first_import_leaves_no_tag_database_behind(home: Home) -> Non
     result = run_cli(home, ["tags", "db", "import", _png(home)], env, as_json=True)
     assert result.returncode == 2 and "binary file" in json.loads(result.stdout)["error"]["message"]
     assert not fresh.exists()
+
+
+@pytest.mark.slow
+def test_import_killed_mid_build_leaves_the_previous_database_active(home: Home) -> None:
+    big = home.tmp / "big.csv"
+    big.write_bytes(_csv([f'big_tag_{i},0,{i},"big_alias_{i}"' for i in range(300_000)]))
+    tag_db = home.root / "tag_db"
+    before = (tag_db / "base.sqlite").read_bytes()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "lorairo", "tags", "db", "import", str(big)],
+        env=home.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not (tag_db / "base.sqlite.building").exists():
+        assert child.poll() is None, "the import finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert (tag_db / "base.sqlite").read_bytes() == before
+    info = json.loads(run_cli(home, ["tags", "db", "info"], {}, as_json=True).stdout)
+    assert info["counts"]["tags"] == GOOD_TAGS * 2  # tags + alias keys of the good file
+    again = run_cli(
+        home,
+        ["tags", "db", "import", _write(home, "ok.csv", _csv([f"n{i},0,{i}," for i in range(300)]))],
+        {},
+        as_json=True,
+    )
+    assert again.returncode == 0 and not (tag_db / "base.sqlite.building").exists()
