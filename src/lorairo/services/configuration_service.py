@@ -327,6 +327,10 @@ class ConfigurationService:
             config = LorairoConfig.model_validate(data)
         except ValidationError as exc:
             raise ConfigurationError(_format_validation_error(exc, self.path)) from exc
+        for name in ("database_dir", "export_dir", "batch_results_dir"):  # as written, before env overrides
+            value = getattr(config.directories, name)
+            if value and Path(value).expanduser().is_file():
+                raise ConfigurationError(f"directories.{name}: {value} is a file, not a directory")
         return config
 
     def _check_directories(self) -> None:
