@@ -149,7 +149,7 @@ def test_downgrade_folds_decisions_back_onto_the_rows(tmp_path: Path) -> None:
     path = _old_database(tmp_path)
     database = Database(path)
     with database._write_engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0008")
+        command.downgrade(alembic_config(connection), "0006")
     with database.read_session() as session:
         rows = {
             tag: (bool(accepted), rejected is not None)

@@ -27,7 +27,7 @@ _WRITE = "lorairo_write"
 
 # The newest revision in migrations/versions. Kept here so opening an up-to-date database needs no
 # alembic import (a noticeable share of CLI start-up); a test checks it against the scripts.
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0009"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -175,7 +175,7 @@ class Tag(Base):
     is_accepted: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     is_edited_manually: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Derived (migration 0006 triggers) from the image's `TagDecision` for this tag. Read, never write.
+    # Derived (migration 0007 triggers) from the image's `TagDecision` for this tag. Read, never write.
     rejected_at: Mapped[datetime | None] = mapped_column(DateTime)
     removed_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -183,7 +183,7 @@ class Tag(Base):
 
 
 class TagDecision(Base):
-    """What a person decided about one tag on one image, apart from any model's rows (migration 0006).
+    """What a person decided about one tag on one image, apart from any model's rows (migration 0007).
 
     `rejected_at` (rejected: kept but excluded), `removed_at` (a model's tag removed) and `position`
     (manual order, None when never ordered by hand) outlive every re-run, replace and model deletion.
@@ -340,7 +340,7 @@ class EditChange(Base):
 
 
 class AnnotationRun(Base):
-    """One `annotate run` of one model: the caption style it used and the usage it cost (migration 0008)."""
+    """One `annotate run` of one model: the caption style it used and the usage it cost (migration 0006)."""
 
     __tablename__ = "annotation_runs"
 

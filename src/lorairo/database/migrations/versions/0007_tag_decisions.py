@@ -27,8 +27,8 @@ with a live reorder get their current order as manual positions. Old edit-log ch
 columns on tag rows are rewritten onto the decision rows, so undoing an edit made before the
 upgrade still works after any re-run.
 
-Revision ID: 0006
-Revises: 0008
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -42,8 +42,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0008"  # re-chained after main's head (0008 revises 0005)
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -301,7 +301,7 @@ _OLD_EFFECTIVE = (
 
 
 def downgrade() -> None:
-    """Back to 0008 (0005's tag model): decisions folded onto the tag rows again; manual order is dropped."""
+    """Back to 0006 (0005's tag model): decisions folded onto the tag rows again; manual order is dropped."""
     scores, ratings = _OLD_EFFECTIVE
     for statement in _EFFECTIVE_TRIGGERS:
         if statement.startswith("CREATE TRIGGER"):

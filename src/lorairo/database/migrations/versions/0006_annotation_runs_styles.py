@@ -1,7 +1,7 @@
 """Per-run usage and caption styles: `annotation_runs` (tokens, requests, style of each run) and
 `annotation_styles` (which style made each image's current result of a model, searchable).
 
-Revision ID: 0008
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None

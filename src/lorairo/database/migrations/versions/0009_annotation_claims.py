@@ -4,8 +4,8 @@ Two `annotate run`s on one project and model would otherwise both pick every ima
 annotated. A run claims a page before decoding it and renews its lease each page; images
 another live run holds are skipped, and a run killed outright loses its claims when they expire.
 
-Revision ID: 0007
-Revises: 0016
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0016"  # re-chained after main's head (0005 -> 0008 -> 0006 -> 0016)
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
