@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from image_annotator_lib.core.base import ModelSpec
-from image_annotator_lib.local.preprocessing import DRAFT_MARGIN, draft, pad_to_square, wd_resize
+from image_annotator_lib.local.preprocessing import DRAFT_MARGIN, draft, pad_to_square, pad_resize
 from image_annotator_lib.local.wd_tagger import WDTagger
 from lorairo.database.schema import AnnotationFailure, ModelAnnotation, Rating, Tag
 from lorairo.services.annotation_service import AnnotationService
@@ -60,7 +60,7 @@ def assert_same_up_to_rounding(got: Image.Image, expected: np.ndarray) -> None:
 )
 def test_band_resize_matches_pad_and_resize(width: int, height: int, size: int) -> None:
     image = noise(width, height)
-    assert_same_up_to_rounding(wd_resize(image, size), reference(image, size))
+    assert_same_up_to_rounding(pad_resize(image, size), reference(image, size))
 
 
 @settings(max_examples=25, deadline=None)
@@ -69,7 +69,7 @@ def test_band_resize_matches_pad_and_resize_for_any_shape(width: int, height: in
     if max(width, height) >= 6 * size:  # box-reduced first: covered by the next test
         return
     image = noise(width, height, seed=width * 1000 + height)
-    assert_same_up_to_rounding(wd_resize(image, size), reference(image, size))
+    assert_same_up_to_rounding(pad_resize(image, size), reference(image, size))
 
 
 def test_huge_image_is_box_reduced_first_yet_stays_close() -> None:
@@ -77,7 +77,7 @@ def test_huge_image_is_box_reduced_first_yet_stays_close() -> None:
     y, x = np.mgrid[0:1800, 0:3000]
     pixels = np.stack([x * 255 // 2999, y * 255 // 1799, (x + y) * 255 // 4798], axis=-1).astype(np.uint8)
     image = Image.fromarray(pixels)
-    difference = np.abs(np.asarray(wd_resize(image, 448), dtype=np.int16) - reference(image, 448))
+    difference = np.abs(np.asarray(pad_resize(image, 448), dtype=np.int16) - reference(image, 448))
     assert difference.mean() < 0.5
     assert difference.max() <= 8
 

@@ -89,7 +89,7 @@ def test_repo_id_loads_from_the_hub_cache_offline(tmp_path: Path, monkeypatch: p
     annotator.load()
     [result] = annotator.annotate_batch([Image.new("RGB", (16, 16), (255, 0, 0))])
     assert result.rating == "general"
-    assert str(cache) in str(annotator.files["model.onnx"])  # type: ignore[attr-defined]
+    assert str(cache) in str(annotator.files["model"])  # type: ignore[attr-defined]
 
 
 def test_offline_and_not_cached_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

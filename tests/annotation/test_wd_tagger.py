@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from image_annotator_lib.core.base import ModelSpec
-from image_annotator_lib.local.preprocessing import composite_on_white
+from image_annotator_lib.local.preprocessing import flatten_alpha
 from image_annotator_lib.local.wd_tagger import WDTagger, mcut_threshold
 from tests.annotation.onnx_builders import build_colour_tagger, build_pixel_tagger, pixels_seen
 
@@ -77,10 +77,10 @@ def test_palette_and_grey_alpha_images_are_flattened_on_white() -> None:
     palette.putpalette([0, 0, 0, 255, 0, 0])
     palette.putpixel((1, 0), 1)
     palette.info["transparency"] = 0
-    flat = composite_on_white(palette)
+    flat = flatten_alpha(palette)
     assert [flat.getpixel((0, 0)), flat.getpixel((1, 0))] == [(255, 255, 255), (255, 0, 0)]
     grey = Image.new("LA", (1, 1), (0, 0))
-    assert composite_on_white(grey).getpixel((0, 0)) == (255, 255, 255)
+    assert flatten_alpha(grey).getpixel((0, 0)) == (255, 255, 255)
 
 
 def test_thresholds_apply_per_category_and_floor_limits_storage(tmp_path: Path) -> None:
@@ -148,5 +148,5 @@ def test_tag_list_must_match_the_model(tmp_path: Path) -> None:
     folder = build_colour_tagger(tmp_path)
     lines = (folder / "selected_tags.csv").read_text().splitlines()
     (folder / "selected_tags.csv").write_text("\n".join(lines[:-1]) + "\n")
-    with pytest.raises(ModelLoadError, match="outputs"):
+    with pytest.raises(ModelLoadError, match="10 columns but selected_tags.csv lists 9 tags"):
         tagger(folder).load()

@@ -22,6 +22,9 @@ from image_annotator_lib.local.session_cache import SessionCache
 from image_annotator_lib.local.wd_tagger import WDTagger
 from image_annotator_lib.model_files import FileProgress, size_on_disk
 
+# SmilingWolf's taggers (https://huggingface.co/SmilingWolf): `model.onnx` + `selected_tags.csv`,
+# NHWC 448 BGR 0..255 on white, sigmoid inside the graph. The v1/v2 exports fix the batch at 1
+# (kohya-ss/sd-scripts PR #864); the signature reader turns that into the chunk size.
 WD_TAGGERS = (
     "wd-vit-tagger-v3",
     "wd-swinv2-tagger-v3",
@@ -36,8 +39,121 @@ WD_TAGGERS = (
     "wd-v1-4-convnext-tagger",
     "wd-v1-4-vit-tagger",
 )
-BUILTIN_SPECS: tuple[ModelSpec, ...] = tuple(
-    ModelSpec(name=name, class_name="WDTagger", model_path=f"SmilingWolf/{name}") for name in WD_TAGGERS
+_RGB_NCHW_MINUS1 = {"channel_order": "RGB", "value_range": "-1..1"}
+_CLIP_L14 = {"encoder_path": "Xenova/clip-vit-large-patch14", "encoder_file": "onnx/vision_model.onnx"}
+_CLIP_B32 = {"encoder_path": "Xenova/clip-vit-base-patch32", "encoder_file": "onnx/vision_model.onnx"}
+BUILTIN_SPECS: tuple[ModelSpec, ...] = (
+    *(ModelSpec(name=name, class_name="WDTagger", model_path=f"SmilingWolf/{name}") for name in WD_TAGGERS),
+    # deepghs' idolsankaku taggers: WD's training recipe on idol.sankakucomplex, WD's file layout
+    # (https://huggingface.co/deepghs/idolsankaku-swinv2-tagger-v1, ...-eva02-large-tagger-v1).
+    ModelSpec("idolsankaku-swinv2-tagger-v1", "WDTagger", "deepghs/idolsankaku-swinv2-tagger-v1"),
+    ModelSpec("idolsankaku-eva02-large-tagger-v1", "WDTagger", "deepghs/idolsankaku-eva02-large-tagger-v1"),
+    # toynya/Z3D-E621-Convnext: WD-style input (white pad, BGR 0..255, 448), output
+    # `predictions_sigmoid`, labels in `tags-selected.csv` (a `name` column) with e621 codes.
+    ModelSpec(
+        "z3d-e621-convnext",
+        "WDTagger",
+        "toynya/Z3D-E621-Convnext",
+        options={"labels_file": "tags-selected.csv", "category_codes": "e621"},
+    ),
+    # Camais03/camie-tagger-v2: `camie-tagger-v2.onnx` + `camie-tagger-v2-metadata.json`
+    # (dataset_info.tag_mapping), RGB 0..1 NCHW 512 on black, logits -> sigmoid; the refined head
+    # is `refined_predictions` (the initial one has the same width).
+    ModelSpec(
+        "camie-tagger-v2",
+        "WDTagger",
+        "Camais03/camie-tagger-v2",
+        options={
+            "model_file": "camie-tagger-v2.onnx",
+            "labels_file": "camie-tagger-v2-metadata.json",
+            "labels_format": "json",
+            "channel_order": "RGB",
+            "value_range": "0..1",
+            "pad_color": "black",
+            "input_size": 512,
+            "apply_sigmoid": True,
+            "output_name": "refined_predictions",
+        },
+    ),
+    # deepghs/pixai-tagger-v0.9-onnx (ONNX export of pixai-labs/pixai-tagger-v0.9): `model.onnx` +
+    # `selected_tags.csv`, RGB normalised with mean = std = 0.5 (-1..1), 448, probabilities in
+    # output `prediction` (beside `logits` and `embedding`).
+    ModelSpec(
+        "pixai-tagger-v0.9",
+        "WDTagger",
+        "deepghs/pixai-tagger-v0.9-onnx",
+        options={**_RGB_NCHW_MINUS1, "output_name": "prediction"},
+    ),
+    # cella110n/cl_tagger, version 1.02: files under `cl_tagger_1_02/`, `tag_mapping.json` of
+    # {"idx": {"tag", "category"}}, white pad, BGR -1..1, 448, logits -> sigmoid. Releases that
+    # keep weights in ONNX external data list `<dir>/model.onnx.data` under `extra_files`.
+    ModelSpec(
+        "cl-tagger-1.02",
+        "WDTagger",
+        "cella110n/cl_tagger",
+        options={
+            "model_file": "cl_tagger_1_02/model.onnx",
+            "labels_file": "cl_tagger_1_02/tag_mapping.json",
+            "value_range": "-1..1",
+            "apply_sigmoid": True,
+        },
+    ),
+    # DeepDanbooru v3 through skytnt/deepdanbooru_onnx (no TensorFlow): `deepdanbooru.onnx` +
+    # `tags.txt` (ratings as `rating:*`), RGB 0..1, 512, NHWC, aspect kept and padded.
+    ModelSpec(
+        "deepdanbooru-v3",
+        "WDTagger",
+        "skytnt/deepdanbooru_onnx",
+        options={
+            "model_file": "deepdanbooru.onnx",
+            "labels_file": "tags.txt",
+            "channel_order": "RGB",
+            "value_range": "0..1",
+            "pad_color": "black",
+            "input_size": 512,
+        },
+    ),
+    # LAION improved-aesthetic-predictor (christophschuhmann/improved-aesthetic-predictor, Apache-2.0;
+    # HF mirror camenduru/improved-aesthetic-predictor) on CLIP ViT-L/14 (Xenova's optimum export),
+    # L2-normalised embeddings, linear MLP 768->1024->128->64->16->1, about 1-10.
+    ModelSpec(
+        "improved-aesthetic",
+        "AestheticScorer",
+        "camenduru/improved-aesthetic-predictor",
+        options={**_CLIP_L14, "head_file": "sac+logos+ava1-l14-linearMSE.pth"},
+    ),
+    # waifu-diffusion's aesthetic classifier (github.com/waifu-diffusion/aesthetic; weights at
+    # hakurei/waifu-diffusion-v1-4 models/aes-B32-v0.pth): fc1..fc3 with ReLU and a final sigmoid on
+    # L2-normalised CLIP ViT-B/32 embeddings; 0-1.
+    ModelSpec(
+        "waifu-aesthetic",
+        "AestheticScorer",
+        "hakurei/waifu-diffusion-v1-4",
+        options={
+            **_CLIP_B32,
+            "head_file": "models/aes-B32-v0.pth",
+            "head_relu": True,
+            "head_sigmoid": True,
+            "score_scale_max": 1.0,
+        },
+    ),
+    # skytnt/anime-aesthetic: one `model.onnx` (input `img`, NCHW 768, RGB 0..1, aspect kept on
+    # black), output 0-1.
+    ModelSpec(
+        "anime-aesthetic",
+        "AestheticScorer",
+        "skytnt/anime-aesthetic",
+        options={
+            "encoder_file": "model.onnx",
+            "head_file": "",
+            "mean": None,
+            "std": None,
+            "resize": "pad-to-square",
+            "pad_color": "black",
+            "input_size": 768,
+            "score_scale_max": 1.0,
+        },
+    ),
 )
 _RESERVED_KEYS = {"class", "model_path", "provider"}
 

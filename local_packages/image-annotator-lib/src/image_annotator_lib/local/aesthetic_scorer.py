@@ -1,14 +1,22 @@
-"""CLIP + MLP aesthetic predictors (LAION improved-aesthetic-predictor, waifu-aesthetic).
+"""Aesthetic scorers: a CLIP image encoder plus a small head, or one ONNX model that scores alone.
 
-Both are a CLIP image encoder followed by a small head on the image embedding. Here both halves
-are ONNX files run by ONNX Runtime, so scoring needs no torch: `encoder.onnx` maps pixels to the
-embedding, `head.onnx` maps the (optionally L2-normalised) embedding to the score.
+The encoder is an ONNX export (e.g. optimum's `vision_model.onnx`, symbolic axes, outputs
+`last_hidden_state` and `image_embeds`) from `encoder_path` (default `model_path`) /
+`encoder_file`. The head comes from `head_path` / `head_file`, possibly another repo: ONNX, or the
+original PyTorch `.pth` state dict read without torch (`torch_state.py`) and run in numpy.
+`head_file = ""` makes the encoder file a complete scorer (e.g. skytnt's anime-aesthetic).
+
+Options: `normalize_embedding` (default true, as LAION and waifu were trained), `head_relu` /
+`head_sigmoid` (waifu's MLP has both, LAION's neither), `encoder_output` (default: `image_embeds`,
+else the 2-D output as wide as the head's input), `score_column`, `score_scale_max` (10),
+`score_kind`, and the preprocessing keys of `Preprocess` (default CLIP's).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, cast
+from pathlib import Path
+from typing import cast
 
 import numpy as np
 import onnxruntime as ort
@@ -17,67 +25,129 @@ from PIL import Image
 from image_annotator_lib.core.base import ModelSpec
 from image_annotator_lib.core.types import AnnotationResult
 from image_annotator_lib.exceptions import ModelLoadError
-from image_annotator_lib.local.base import LocalOnnxAnnotator, PreparedBatch, prepare_each
-from image_annotator_lib.local.preprocessing import CLIP_MEAN, CLIP_STD, Layout, clip_tensor, draft
+from image_annotator_lib.local.base import LocalOnnxAnnotator, ModelFile, PreparedBatch, prepare_each
+from image_annotator_lib.local.preprocessing import CLIP_PREPROCESS, Preprocess, draft
 from image_annotator_lib.local.session_cache import SessionCache
+from image_annotator_lib.local.signature import SessionRunner, read_image_input, select_output
+from image_annotator_lib.local.torch_state import (
+    MlpHead,
+    StateDictError,
+    mlp_from_state_dict,
+    read_state_dict,
+)
 
 ENCODER_FILE = "encoder.onnx"
 HEAD_FILE = "head.onnx"
 DEFAULT_CLIP_SIZE = 224
+EMBEDDING_OUTPUT = "image_embeds"  # what transformers/optimum name the projected embedding
+TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
+
+
+class _OnnxHead:
+    """A head exported to ONNX: embedding in, score out."""
+
+    def __init__(self, session: ort.InferenceSession) -> None:
+        self.session = session
+        shape = session.get_inputs()[0].shape
+        self.input_width = shape[-1] if isinstance(shape[-1], int) else None
+
+    def __call__(self, embedding: np.ndarray) -> np.ndarray:
+        output = self.session.run(None, {self.session.get_inputs()[0].name: embedding.astype(np.float32)})[0]
+        return np.asarray(output, np.float32)
 
 
 class AestheticScorer(LocalOnnxAnnotator):
-    """Options: `encoder_file`, `head_file`, `normalize_embedding` (default true, as LAION's
-    predictor was trained), `score_scale_max` (10), `score_kind`, `score_column` for heads with
-    several outputs (default: the last), `mean`/`std` to override CLIP's normalisation."""
-
     kind = "scorer"
-    default_files: ClassVar[tuple[str, ...]] = (ENCODER_FILE, HEAD_FILE)
 
     def __init__(self, spec: ModelSpec, session_cache: SessionCache | None = None) -> None:
         super().__init__(spec, session_cache)
-        self._encoder: ort.InferenceSession | None = None
-        self._head: ort.InferenceSession | None = None
-        self._layout: Layout = "NCHW"
-        self._size = DEFAULT_CLIP_SIZE
+        self._runner: SessionRunner | None = None
+        self._head: MlpHead | _OnnxHead | None = None
+        self._preprocess = CLIP_PREPROCESS
 
     @classmethod
-    def required_files(cls, spec: ModelSpec) -> tuple[str, ...]:
-        return (
-            str(spec.options.get("encoder_file", ENCODER_FILE)),
-            str(spec.options.get("head_file", HEAD_FILE)),
-        )
+    def own_files(cls, spec: ModelSpec) -> list[ModelFile]:
+        options = spec.options
+        files = [
+            ModelFile(
+                "encoder",
+                str(options.get("encoder_path") or spec.model_path),
+                str(options.get("encoder_file", ENCODER_FILE)),
+            )
+        ]
+        head_file = str(options.get("head_file", HEAD_FILE))
+        if head_file:
+            files.append(ModelFile("head", str(options.get("head_path") or spec.model_path), head_file))
+        return files
+
+    def _load_head(self, path: Path) -> MlpHead | _OnnxHead:
+        if path.suffix.lower() in TORCH_SUFFIXES:
+            try:
+                return mlp_from_state_dict(
+                    read_state_dict(path),
+                    relu=bool(self.option("head_relu", False)),
+                    sigmoid=bool(self.option("head_sigmoid", False)),
+                )
+            except StateDictError as exc:
+                raise ModelLoadError(f"model {self.name!r}: head {path.name}: {exc}") from exc
+        return _OnnxHead(self.session_cache.get(path, self.device))
 
     def load(self) -> None:
-        if self._encoder is not None:
+        if self._runner is not None:
             return
-        encoder_file, head_file = self.required_files(self.spec)
+        try:
+            preprocess = Preprocess.from_options(self.spec.options, CLIP_PREPROCESS)
+        except ValueError as exc:
+            raise ModelLoadError(f"model {self.name!r}: {exc}") from exc
         self.files = self.install()
-        encoder = self.session_cache.get(self.files[encoder_file], self.device)
-        head = self.session_cache.get(self.files[head_file], self.device)
-        shape = list(encoder.get_inputs()[0].shape)
-        if len(shape) != 4 or 3 not in (shape[1], shape[3]):
-            raise ModelLoadError(f"model {self.name!r}: encoder input {shape} is not an image batch")
-        self._layout = "NCHW" if shape[1] == 3 else "NHWC"
-        size = shape[2] if self._layout == "NCHW" else shape[1]
-        self._size = size if isinstance(size, int) else DEFAULT_CLIP_SIZE
-        self._head = head
-        self._encoder = encoder
+        head = self._load_head(self.files["head"]) if "head" in self.files else None
+        encoder = self.session_cache.get(self.files["encoder"], self.device)
+        image_input = read_image_input(
+            encoder,
+            self.name,
+            layout=self.option("layout", None),
+            input_size=self.option("input_size", None),
+            default_size=DEFAULT_CLIP_SIZE,
+        )
+        wanted = head.input_width if head is not None else None
+        output, width = select_output(
+            encoder,
+            self.name,
+            name=self.option("encoder_output", None),
+            width=wanted,
+            prefer=(EMBEDDING_OUTPUT,) if head is not None else (),
+        )
+        runner = SessionRunner(encoder, image_input, [output], io_binding=self.option("io_binding", None))
+        if wanted is not None:
+            if width is None:  # symbolic in the export: ask the model itself
+                width = int(runner.probe()[0].reshape(1, -1).shape[1])
+            if width != wanted:
+                raise ModelLoadError(
+                    f"model {self.name!r}: encoder output {output} is {width} wide but the head takes "
+                    f"{wanted}; the head was trained on another CLIP"
+                )
+        self._head, self._preprocess = head, preprocess
+        self.execution_provider = runner.provider
+        self._runner = runner
 
     def unload(self) -> None:
         for path in self.files.values():
             self.session_cache.release(path)
-        self._encoder = self._head = None
+        self._runner = self._head = None
 
     def draft(self, image: Image.Image) -> None:
-        if self._encoder is not None:  # the input size is known once loaded; decode threads never load
-            draft(image, self._size, "shorter")
+        if self._runner is not None:  # the input size is known once loaded; decode threads never load
+            draft(image, self._runner.input.size, self._preprocess.draft_side)
 
     def prepare(self, images: Sequence[Image.Image]) -> PreparedBatch:
         self.load()
-        mean = cast(tuple[float, float, float], tuple(self.option("mean", CLIP_MEAN)))
-        std = cast(tuple[float, float, float], tuple(self.option("std", CLIP_STD)))
-        return prepare_each(images, lambda image: clip_tensor(image, self._size, mean, std), self._layout)
+        runner = cast(SessionRunner, self._runner)
+        size, layout, dtype = runner.input.size, runner.input.layout, runner.input.dtype
+        return prepare_each(
+            images,
+            lambda image: self._preprocess.image_array(image, size),
+            lambda arrays: self._preprocess.batch(arrays, layout, dtype),
+        )
 
     def annotate_prepared(self, prepared: PreparedBatch) -> list[AnnotationResult]:
         self.load()
@@ -103,13 +173,11 @@ class AestheticScorer(LocalOnnxAnnotator):
 
     def score(self, pixels: np.ndarray) -> np.ndarray:
         """Encoder then head on an already preprocessed batch; one float per image."""
-        encoder = cast(ort.InferenceSession, self._encoder)
-        head = cast(ort.InferenceSession, self._head)
-        embedding = np.asarray(encoder.run(None, {encoder.get_inputs()[0].name: pixels})[0], np.float32)
-        embedding = embedding.reshape(embedding.shape[0], -1)
-        if self.option("normalize_embedding", True):
-            norms = np.linalg.norm(embedding, axis=1, keepdims=True)
-            embedding = embedding / np.maximum(norms, 1e-12)
-        output = np.asarray(head.run(None, {head.get_inputs()[0].name: embedding})[0], np.float32)
-        output = output.reshape(output.shape[0], -1)
+        runner = cast(SessionRunner, self._runner)
+        output = runner.run(pixels)[0].reshape(len(pixels), -1)
+        if self._head is not None:
+            if self.option("normalize_embedding", True):
+                norms = np.linalg.norm(output, axis=1, keepdims=True)
+                output = output / np.maximum(norms, 1e-12)
+            output = self._head(output).reshape(len(pixels), -1)
         return output[:, int(self.option("score_column", -1))]

@@ -5,16 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from image_annotator_lib.core.base import Annotator, ModelSpec
 from image_annotator_lib.core.types import AnnotationFailure
-from image_annotator_lib.local.preprocessing import Layout, stack
+from image_annotator_lib.exceptions import ModelLoadError
 from image_annotator_lib.local.session_cache import SessionCache, default_session_cache
 from image_annotator_lib.model_files import FileProgress, locate_cached, resolve_model_files
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file a model needs: its role in the model, and where it comes from (folder or repo)."""
+
+    role: str
+    source: str
+    filename: str
 
 
 @dataclass
@@ -27,37 +36,48 @@ class PreparedBatch:
 
 
 def prepare_each(
-    images: Sequence[Image.Image], to_tensor: Callable[[Image.Image], np.ndarray], layout: Layout
+    images: Sequence[Image.Image],
+    to_array: Callable[[Image.Image], np.ndarray],
+    to_batch: Callable[[list[np.ndarray]], np.ndarray],
 ) -> PreparedBatch:
     """Preprocess image by image so one broken image fails alone, then stack the rest."""
-    tensors: list[np.ndarray] = []
+    arrays: list[np.ndarray] = []
     rows: list[int | None] = []
     failures: dict[int, AnnotationFailure] = {}
     for index, image in enumerate(images):
         try:
-            tensors.append(to_tensor(image))
+            arrays.append(to_array(image))
         except (OSError, ValueError) as exc:
             rows.append(None)
             failures[index] = AnnotationFailure("unreadable_image", f"{type(exc).__name__}: {exc}")
             continue
-        rows.append(len(tensors) - 1)
-    return PreparedBatch(stack(tensors, layout) if tensors else None, rows, failures)
+        rows.append(len(arrays) - 1)
+    return PreparedBatch(to_batch(arrays) if arrays else None, rows, failures)
 
 
 class LocalOnnxAnnotator(Annotator):
-    """An annotator whose weights are files on this machine, run by ONNX Runtime."""
+    """An annotator whose weights are files on this machine, run by ONNX Runtime.
 
-    default_files: ClassVar[tuple[str, ...]] = ()
+    Every local model may list `extra_files` (e.g. `model.onnx.data`, ONNX external weights):
+    they come from the model's own source and are installed beside it."""
 
     def __init__(self, spec: ModelSpec, session_cache: SessionCache | None = None) -> None:
         super().__init__(spec)
         self.session_cache = session_cache if session_cache is not None else default_session_cache
         self.files: dict[str, Path] = {}
+        self.execution_provider: str | None = None  # set once loaded: what really runs the graph
 
     @classmethod
-    def required_files(cls, spec: ModelSpec) -> tuple[str, ...]:
-        """File names the model folder must hold (options may rename them)."""
-        return cls.default_files
+    def own_files(cls, spec: ModelSpec) -> list[ModelFile]:
+        """The files this kind of model reads (options may rename or relocate them)."""
+        raise NotImplementedError
+
+    @classmethod
+    def model_files(cls, spec: ModelSpec) -> list[ModelFile]:
+        extra = spec.options.get("extra_files", [])
+        if isinstance(extra, str) or not all(isinstance(name, str) for name in extra):
+            raise ModelLoadError(f"model {spec.name!r}: extra_files must be a list of file names")
+        return [*cls.own_files(spec), *(ModelFile(f"extra:{name}", spec.model_path, name) for name in extra)]
 
     def option(self, key: str, default: Any) -> Any:
         return self.spec.options.get(key, default)
@@ -68,12 +88,23 @@ class LocalOnnxAnnotator(Annotator):
 
     def install(self, progress: FileProgress | None = None) -> dict[str, Path]:
         """Fetch the files now (download for repo ids); no session is built."""
-        return resolve_model_files(
-            self.spec.model_path,
-            self.required_files(self.spec),
-            model_name=self.name,
-            progress=progress,
-        )
+        files = self.model_files(self.spec)
+        paths: dict[str, Path] = {}
+        for source in dict.fromkeys(f.source for f in files):
+            group = [f for f in files if f.source == source]
+            found = resolve_model_files(
+                source, [f.filename for f in group], model_name=self.name, progress=progress
+            )
+            paths.update({f.role: found[f.filename] for f in group})
+        return paths
 
     def installed_files(self) -> dict[str, Path] | None:
-        return locate_cached(self.spec.model_path, self.required_files(self.spec))
+        files = self.model_files(self.spec)
+        paths: dict[str, Path] = {}
+        for source in dict.fromkeys(f.source for f in files):
+            group = [f for f in files if f.source == source]
+            found = locate_cached(source, [f.filename for f in group])
+            if found is None:
+                return None
+            paths.update({f.role: found[f.filename] for f in group})
+        return paths
