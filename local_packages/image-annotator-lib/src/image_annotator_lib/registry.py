@@ -39,6 +39,7 @@ WD_TAGGERS = (
     "wd-v1-4-convnext-tagger",
     "wd-v1-4-vit-tagger",
 )
+# Built-in names carry no dots: `[pixai-tagger-v0.9]` in TOML would be a nested table.
 _RGB_NCHW_MINUS1 = {"channel_order": "RGB", "value_range": "-1..1"}
 _CLIP_L14 = {"encoder_path": "Xenova/clip-vit-large-patch14", "encoder_file": "onnx/vision_model.onnx"}
 _CLIP_B32 = {"encoder_path": "Xenova/clip-vit-base-patch32", "encoder_file": "onnx/vision_model.onnx"}
@@ -79,7 +80,7 @@ BUILTIN_SPECS: tuple[ModelSpec, ...] = (
     # `selected_tags.csv`, RGB normalised with mean = std = 0.5 (-1..1), 448, probabilities in
     # output `prediction` (beside `logits` and `embedding`).
     ModelSpec(
-        "pixai-tagger-v0.9",
+        "pixai-tagger",
         "WDTagger",
         "deepghs/pixai-tagger-v0.9-onnx",
         options={**_RGB_NCHW_MINUS1, "output_name": "prediction"},
@@ -88,7 +89,7 @@ BUILTIN_SPECS: tuple[ModelSpec, ...] = (
     # {"idx": {"tag", "category"}}, white pad, BGR -1..1, 448, logits -> sigmoid. Releases that
     # keep weights in ONNX external data list `<dir>/model.onnx.data` under `extra_files`.
     ModelSpec(
-        "cl-tagger-1.02",
+        "cl-tagger",
         "WDTagger",
         "cella110n/cl_tagger",
         options={
