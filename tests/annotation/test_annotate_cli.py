@@ -27,6 +27,7 @@ def test_annotate_run_then_failures_and_rethreshold(
 
     report = run_cli(capsys, "annotate", "run", "-m", "colour-tagger", "-p", "t", "--batch-size", "4")
     assert (report["images_annotated"], report["failures"], report["selection"]) == (1, 1, "missing")
+    assert report["per_model"][0]["execution_provider"] == "CPUExecutionProvider"  # type: ignore[index]
 
     failures = run_cli(capsys, "annotate", "failures", "-p", "t")
     assert failures["total"] == 1

@@ -8,12 +8,17 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from image_annotator_lib.api import annotate
-from image_annotator_lib.core.base import Annotator
-from image_annotator_lib.core.types import PHashAnnotationResults
-from image_annotator_lib.exceptions import AnnotatorLibError, ModelNotFoundError
-from image_annotator_lib.model_files import FileProgress
-from image_annotator_lib.registry import AnnotatorConfigError, ModelInfo, ModelRegistry
+from image_annotator_lib.api import (
+    Annotator,
+    AnnotatorConfigError,
+    AnnotatorLibError,
+    FileProgress,
+    ModelInfo,
+    ModelNotFoundError,
+    ModelRegistry,
+    PHashAnnotationResults,
+    annotate,
+)
 from lorairo.annotations.provider_settings import add_provider_models
 from lorairo.errors import ConfigurationError, LoRAIroException, ValidationError
 from lorairo.services.configuration_service import ConfigurationService

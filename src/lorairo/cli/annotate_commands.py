@@ -110,9 +110,10 @@ def run(
     def render() -> None:
         for model in report.per_model:
             rate = model.annotated / model.seconds if model.seconds else 0.0
+            device = f", on {model.execution_provider}" if model.execution_provider else ""
             stdout.print(
                 f"{model.name}: {model.annotated:,} of {model.selected:,} images annotated, "
-                f"{model.failures:,} failed, {model.tags:,} tags stored ({rate:.1f} images/s)"
+                f"{model.failures:,} failed, {model.tags:,} tags stored ({rate:.1f} images/s{device})"
             )
         if report.requests:
             stdout.print(

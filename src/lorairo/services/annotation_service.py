@@ -60,6 +60,7 @@ class ModelRunStats:
     input_tokens: int = 0
     output_tokens: int = 0
     thinking_tokens: int = 0
+    execution_provider: str | None = None  # local models: the ONNX Runtime provider that ran them
 
     def usage(self) -> RunUsage:
         return RunUsage(
@@ -199,7 +200,7 @@ class AnnotationService:
             report.style = f"{style.name}@{style.hash}"
         try:
             for annotator in annotators:
-                stats = ModelRunStats(annotator.name)
+                stats = ModelRunStats(annotator.name, execution_provider=annotator.execution_provider)
                 report.per_model.append(stats)
                 style_key = (style.name, style.hash) if style is not None else None
                 stats.run_id = self.runs.start(annotator.name, annotator.spec.provider or "local", style_key)

@@ -1,7 +1,8 @@
-"""The library's entry points in the spec's shape: `annotate(images, model_names, phashes)`.
+"""The library's public surface: `annotate(images, model_names, phashes)` in the spec's shape, and
+the types an application needs, re-exported so it imports from here only.
 
 Applications that need batching control or failure bookkeeping use `ModelRegistry` and
-`Annotator.annotate_batch` directly; this is the simple one-call form.
+`Annotator.annotate_batch` directly; `annotate` is the simple one-call form.
 """
 
 from __future__ import annotations
@@ -10,8 +11,45 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from image_annotator_lib.core.types import PHashAnnotationResults
-from image_annotator_lib.registry import ModelInfo, ModelRegistry
+from image_annotator_lib.core.base import Annotator, ModelSpec
+from image_annotator_lib.core.types import (
+    AnnotationFailure,
+    AnnotationResult,
+    PHashAnnotationResults,
+    TagPrediction,
+)
+from image_annotator_lib.exceptions import (
+    AnnotatorLibError,
+    ModelLoadError,
+    ModelNotFoundError,
+    ProviderAuthenticationError,
+    ProviderRequestError,
+    ProviderUnavailableError,
+)
+from image_annotator_lib.model_files import FileProgress
+from image_annotator_lib.registry import AnnotatorConfigError, ModelInfo, ModelRegistry
+
+__all__ = [
+    "AnnotationFailure",
+    "AnnotationResult",
+    "Annotator",
+    "AnnotatorConfigError",
+    "AnnotatorLibError",
+    "FileProgress",
+    "ModelInfo",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "ModelRegistry",
+    "ModelSpec",
+    "PHashAnnotationResults",
+    "ProviderAuthenticationError",
+    "ProviderRequestError",
+    "ProviderUnavailableError",
+    "TagPrediction",
+    "annotate",
+    "default_registry",
+    "list_models",
+]
 
 _default_registry: ModelRegistry | None = None
 

@@ -37,6 +37,7 @@ class Annotator(ABC):
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
+        self.execution_provider: str | None = None  # local models: what runs the graph, once loaded
 
     @property
     def name(self) -> str:

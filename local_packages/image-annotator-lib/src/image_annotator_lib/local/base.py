@@ -65,7 +65,6 @@ class LocalOnnxAnnotator(Annotator):
         super().__init__(spec)
         self.session_cache = session_cache if session_cache is not None else default_session_cache
         self.files: dict[str, Path] = {}
-        self.execution_provider: str | None = None  # set once loaded: what really runs the graph
 
     @classmethod
     def own_files(cls, spec: ModelSpec) -> list[ModelFile]:
