@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from image_annotator_lib.core.base import ModelSpec
-from image_annotator_lib.local.preprocessing import DRAFT_MARGIN, draft, pad_to_square, pad_resize
+from image_annotator_lib.local.preprocessing import DRAFT_MARGIN, draft, pad_resize, pad_to_square
 from image_annotator_lib.local.wd_tagger import WDTagger
 from lorairo.database.schema import AnnotationFailure, ModelAnnotation, Rating, Tag
 from lorairo.services.annotation_service import AnnotationService

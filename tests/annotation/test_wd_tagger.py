@@ -148,5 +148,5 @@ def test_tag_list_must_match_the_model(tmp_path: Path) -> None:
     folder = build_colour_tagger(tmp_path)
     lines = (folder / "selected_tags.csv").read_text().splitlines()
     (folder / "selected_tags.csv").write_text("\n".join(lines[:-1]) + "\n")
-    with pytest.raises(ModelLoadError, match="10 columns but selected_tags.csv lists 9 tags"):
+    with pytest.raises(ModelLoadError, match=r"10 columns but selected_tags\.csv lists 9 tags"):
         tagger(folder).load()
