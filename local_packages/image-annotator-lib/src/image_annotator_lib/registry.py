@@ -40,7 +40,7 @@ WD_TAGGERS = (
     "wd-v1-4-vit-tagger",
 )
 # Built-in names carry no dots: `[pixai-tagger-v0.9]` in TOML would be a nested table.
-_RGB_NCHW_MINUS1 = {"channel_order": "RGB", "value_range": "-1..1"}
+_RGB_MINUS1 = {"channel_order": "RGB", "value_range": "-1..1"}
 _CLIP_L14 = {"encoder_path": "Xenova/clip-vit-large-patch14", "encoder_file": "onnx/vision_model.onnx"}
 _CLIP_B32 = {"encoder_path": "Xenova/clip-vit-base-patch32", "encoder_file": "onnx/vision_model.onnx"}
 BUILTIN_SPECS: tuple[ModelSpec, ...] = (
@@ -83,7 +83,7 @@ BUILTIN_SPECS: tuple[ModelSpec, ...] = (
         "pixai-tagger",
         "WDTagger",
         "deepghs/pixai-tagger-v0.9-onnx",
-        options={**_RGB_NCHW_MINUS1, "output_name": "prediction"},
+        options={**_RGB_MINUS1, "output_name": "prediction"},
     ),
     # cella110n/cl_tagger, version 1.02: files under `cl_tagger_1_02/`, `tag_mapping.json` of
     # {"idx": {"tag", "category"}}, white pad, BGR -1..1, 448, logits -> sigmoid. Releases that
