@@ -22,9 +22,11 @@ def _save(graph: onnx.GraphProto, path: Path) -> Path:
     return path
 
 
-def _image_input(layout: str, size: int) -> tuple[onnx.ValueInfoProto, list[onnx.NodeProto], str]:
+def _image_input(
+    layout: str, size: int, batch: int | str = "batch"
+) -> tuple[onnx.ValueInfoProto, list[onnx.NodeProto], str]:
     """The input declared in `layout`, plus nodes bringing it to NHWC so models agree on meaning."""
-    shape: list[int | str] = ["batch", size, size, 3] if layout == "NHWC" else ["batch", 3, size, size]
+    shape: list[int | str] = [batch, size, size, 3] if layout == "NHWC" else [batch, 3, size, size]
     value = helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)
     if layout == "NHWC":
         return value, [], "input"
@@ -84,8 +86,11 @@ COLOUR_TAGS: list[tuple[str, int, tuple[float, float, float], float]] = [
 ]
 
 
-def build_colour_tagger(folder: Path, *, layout: str = "NHWC", size: int = 16) -> Path:
-    value, nodes, nhwc = _image_input(layout, size)
+def build_colour_tagger(
+    folder: Path, *, layout: str = "NHWC", size: int = 16, batch: int | str = "batch"
+) -> Path:
+    """`batch = 1` copies the WD v1/v2 exports, whose batch axis is fixed at one image."""
+    value, nodes, nhwc = _image_input(layout, size, batch)
     weights = np.array([w for _, _, w, _ in COLOUR_TAGS], dtype=np.float32).T
     bias = np.array([b for *_, b in COLOUR_TAGS], dtype=np.float32)
     initializers = [
@@ -102,7 +107,7 @@ def build_colour_tagger(folder: Path, *, layout: str = "NHWC", size: int = 16) -
         helper.make_node("Add", ["linear", "bias"], ["biased"]),
         helper.make_node("Clip", ["biased", "low", "high"], ["output"]),
     ]
-    output = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", len(COLOUR_TAGS)])
+    output = helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, len(COLOUR_TAGS)])
     graph = helper.make_graph(nodes, "colour_tagger", [value], [output], initializers)
     _save(graph, folder / "model.onnx")
     write_tags_csv(folder / "selected_tags.csv", [(name, category) for name, category, *_ in COLOUR_TAGS])

@@ -17,6 +17,7 @@ from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken
 from lorairo.services.project_service import Project
 from tests.annotation.helpers import BLUE, RED, add_solid_image
+from tests.annotation.onnx_builders import build_colour_tagger
 
 MODEL = "colour-tagger"
 
@@ -158,6 +159,33 @@ def test_ids_selection_and_processed_copy_preferred(
     assert (report.selection, report.images_selected, report.images_annotated) == ("ids", 1, 1)
     assert "blue thing" in tags_of(project, red) and "red thing" not in tags_of(project, red)
     assert not tags_of(project, processed)
+
+
+def test_batch_fixed_at_one_annotates_every_image_at_the_default_batch_size(
+    project: Project, config: ConfigurationService, tmp_path: Path
+) -> None:
+    """WD v2 exports accept one image per run; the app's batch of 8 must still tag all of them,
+    with the same tags as the free-batch model, and a `missing` re-run finds nothing left."""
+    fixed = build_colour_tagger(tmp_path / "fixed", batch=1)
+    free = build_colour_tagger(tmp_path / "free")
+    config.annotator_config_path.write_text(
+        "".join(
+            f'[{name}]\nclass = "WDTagger"\nmodel_path = "{folder.as_posix()}"\n'
+            for name, folder in (("fixed-1", fixed), ("free", free))
+        )
+    )
+    ids = [add_solid_image(project, f"{i}.png", RED if i % 2 else BLUE, size=(16 + i, 16)) for i in range(11)]
+    service = AnnotationService(project, config)
+    report = service.run(["fixed-1", "free"], batch_size=8)
+    assert (report.images_annotated, report.failures) == (22, 0)
+    with project.database.read_session() as session:
+        rows = session.execute(select(Tag.image_id, Tag.tag, Tag.confidence, Model.name).join(Model)).all()
+    by_model = {
+        name: {(image, tag, round(confidence, 5)) for image, tag, confidence, model in rows if model == name}
+        for name in ("fixed-1", "free")
+    }
+    assert by_model["fixed-1"] == by_model["free"] and {row[0] for row in by_model["free"]} == set(ids)
+    assert service.run(["fixed-1"]).images_selected == 0
 
 
 def test_model_that_cannot_load_stops_the_run_and_marks_nothing(
