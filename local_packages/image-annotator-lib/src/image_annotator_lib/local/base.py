@@ -59,7 +59,7 @@ class LocalOnnxAnnotator(Annotator):
     """An annotator whose weights are files on this machine, run by ONNX Runtime.
 
     Every local model may list `extra_files` (e.g. `model.onnx.data`, ONNX external weights):
-    they come from the model's own source and are installed beside it."""
+    they come from the main model file's source (a scorer's encoder) and are installed beside it."""
 
     def __init__(self, spec: ModelSpec, session_cache: SessionCache | None = None) -> None:
         super().__init__(spec)
@@ -76,7 +76,8 @@ class LocalOnnxAnnotator(Annotator):
         extra = spec.options.get("extra_files", [])
         if isinstance(extra, str) or not all(isinstance(name, str) for name in extra):
             raise ModelLoadError(f"model {spec.name!r}: extra_files must be a list of file names")
-        return [*cls.own_files(spec), *(ModelFile(f"extra:{name}", spec.model_path, name) for name in extra)]
+        own = cls.own_files(spec)  # extras sit beside the first: the model (or encoder) file
+        return [*own, *(ModelFile(f"extra:{name}", own[0].source, name) for name in extra)]
 
     def option(self, key: str, default: Any) -> Any:
         return self.spec.options.get(key, default)
