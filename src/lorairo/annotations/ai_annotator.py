@@ -14,18 +14,40 @@ from image_annotator_lib.api import (
     AnnotatorLibError,
     FileProgress,
     ModelInfo,
+    ModelLoadError,
     ModelNotFoundError,
     ModelRegistry,
     PHashAnnotationResults,
+    ProviderAuthenticationError,
+    ProviderModelNotFoundError,
+    ProviderUnavailableError,
     annotate,
 )
 from lorairo.annotations.provider_settings import add_provider_models
-from lorairo.errors import ConfigurationError, LoRAIroException, ValidationError
+from lorairo.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    LoRAIroException,
+    ModelNotAvailableError,
+    ValidationError,
+)
 from lorairo.services.configuration_service import ConfigurationService
 
 
 class AiAnnotatorError(LoRAIroException):
     """A model could not be loaded or run (missing files, offline and not cached, bad ONNX)."""
+
+
+def run_stopping_error(model_name: str, exc: Exception) -> LoRAIroException | None:
+    """The app error that ends a run for a library error raised mid-run, or None when the error
+    fails only the batch it happened in (a model's own bug, one bad input)."""
+    if isinstance(exc, ProviderAuthenticationError):
+        return AuthenticationError(str(exc))
+    if isinstance(exc, ProviderModelNotFoundError):  # nothing of this batch is stored
+        return ModelNotAvailableError(str(exc))
+    if isinstance(exc, ModelLoadError | ProviderUnavailableError):
+        return AiAnnotatorError(f"{model_name}: {exc}")
+    return None
 
 
 def build_registry(config: ConfigurationService) -> ModelRegistry:

@@ -21,29 +21,21 @@ from PIL import Image
 
 from image_annotator_lib.core.base import Annotator
 from image_annotator_lib.core.types import AnnotationFailure, AnnotationResult
-from image_annotator_lib.exceptions import (
-    ModelLoadError,
-    ProviderAuthenticationError,
-    ProviderModelNotFoundError,
-    ProviderUnavailableError,
-)
 from image_annotator_lib.providers.styles import CaptionStyle
 from image_annotator_lib.registry import ModelRegistry
-from lorairo.annotations.ai_annotator import AiAnnotatorError, build_registry, load_annotator
+from lorairo.annotations.ai_annotator import build_registry, load_annotator, run_stopping_error
 from lorairo.annotations.caption_styles import attach_prompt_values, with_style
 from lorairo.annotations.provider_settings import resolve_provider_model
 from lorairo.database.annotation_repository import AnnotationRepository, ImageToAnnotate, SaveCounts
 from lorairo.database.claim_repository import ClaimRepository
 from lorairo.database.run_repository import RunRepository, RunUsage
-from lorairo.errors import AuthenticationError, ModelNotAvailableError, ValidationError
+from lorairo.errors import ValidationError
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 from lorairo.services.tag_service import TagService
 
 Selection = Literal["missing", "all"] | Sequence[int]
-# Errors after which no further image can succeed: stop the whole run.
-RUN_STOPPING_ERRORS = (ModelLoadError, ProviderAuthenticationError, ProviderUnavailableError)
 
 
 @dataclass
@@ -362,9 +354,9 @@ class AnnotationService:
             return batch
         try:
             batch.prepared = annotator.prepare([image for _, image in images])
-        except RUN_STOPPING_ERRORS as exc:
-            raise AiAnnotatorError(f"{annotator.name}: {exc}") from exc
         except Exception as exc:  # a model's own bug fails this batch, not the run
+            if (error := run_stopping_error(annotator.name, exc)) is not None:
+                raise error from exc
             logger.exception(f"{annotator.name}: preparing a batch failed")
             batch.failed += self._model_error(annotator, batch.to_annotate, exc)
             batch.to_annotate = []
@@ -389,13 +381,9 @@ class AnnotationService:
         try:
             results = annotator.annotate_prepared(batch.prepared)
             return list(zip(batch.to_annotate, results, strict=True))
-        except ProviderAuthenticationError as exc:
-            raise AuthenticationError(str(exc)) from exc
-        except ProviderModelNotFoundError as exc:  # nothing of this batch is stored
-            raise ModelNotAvailableError(str(exc)) from exc
-        except RUN_STOPPING_ERRORS as exc:
-            raise AiAnnotatorError(f"{annotator.name}: {exc}") from exc
         except Exception as exc:  # one failing batch is recorded; the run goes on
+            if (error := run_stopping_error(annotator.name, exc)) is not None:
+                raise error from exc
             logger.exception(f"{annotator.name}: a batch failed")
             return self._model_error(annotator, batch.to_annotate, exc)
 

@@ -23,6 +23,7 @@ from image_annotator_lib.exceptions import (
     ModelLoadError,
     ModelNotFoundError,
     ProviderAuthenticationError,
+    ProviderModelNotFoundError,
     ProviderRequestError,
     ProviderUnavailableError,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "ModelSpec",
     "PHashAnnotationResults",
     "ProviderAuthenticationError",
+    "ProviderModelNotFoundError",
     "ProviderRequestError",
     "ProviderUnavailableError",
     "TagPrediction",
