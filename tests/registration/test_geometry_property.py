@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from image_annotator_lib.local.preprocessing import (
+    CLIP_PREPROCESS,
     REDUCING_GAP,
-    clip_tensor,
+    WD_PREPROCESS,
+    pad_resize,
     pad_to_square,
-    wd_resize,
-    wd_tensor,
 )
 from lorairo.registration.decode import ProcessedCopy, render_stored
 from lorairo.registration.imaging import BUCKET_STEP, bucket_size, crop_box, resize_to_bucket, to_rgb
@@ -107,22 +107,30 @@ def test_wd_and_clip_preprocessing_give_the_model_input_for_any_shape(
     shape: tuple[int, int], size: int, mode: str
 ) -> None:
     image = Image.new(mode, shape)
-    assert wd_resize(to_rgb(image), size).size == (size, size)
-    assert wd_tensor(image, size).shape == (size, size, 3)
-    assert clip_tensor(image, size).shape == (size, size, 3)
+    assert pad_resize(to_rgb(image), size).size == (size, size)
+    for preprocess in (WD_PREPROCESS, CLIP_PREPROCESS):
+        batch = preprocess.batch([preprocess.image_array(image, size)], "NHWC")
+        assert batch.shape == (1, size, size, 3)
+        assert np.isfinite(batch).all()
 
 
 @settings(max_examples=30, deadline=None)
-@given(shape=st.tuples(st.integers(1, 3000), st.integers(1, 3000)), size=st.sampled_from([8, 64, 224, 448]))
-@example(shape=(1600, 900), size=8)
-@example(shape=(3, 2999), size=100)
-def test_wd_resize_is_pad_then_resize_pixel_for_pixel_on_large_reductions(
-    shape: tuple[int, int], size: int
+@given(
+    shape=st.tuples(st.integers(1, 3000), st.integers(1, 3000)),
+    size=st.sampled_from([8, 64, 224, 448]),
+    fill=st.sampled_from([(255, 255, 255), (0, 0, 0), (124, 116, 104)]),
+)
+@example(shape=(1600, 900), size=8, fill=(255, 255, 255))
+@example(shape=(3, 2999), size=100, fill=(0, 0, 0))
+def test_pad_resize_is_pad_then_resize_pixel_for_pixel_on_large_reductions(
+    shape: tuple[int, int], size: int, fill: tuple[int, int, int]
 ) -> None:
     """The shortcut that avoids building the padded square must not change a single pixel."""
     image = Image.fromarray(
         np.random.default_rng(shape[0] + shape[1]).integers(0, 256, (shape[1], shape[0], 3), np.uint8)
     )
     assume(max(shape) >= 6 * size)  # below that, the banded path: covered by the library's own tests
-    reference = pad_to_square(image).resize((size, size), Image.Resampling.BICUBIC, reducing_gap=REDUCING_GAP)
-    assert np.array_equal(np.asarray(wd_resize(image, size)), np.asarray(reference))
+    reference = pad_to_square(image, fill).resize(
+        (size, size), Image.Resampling.BICUBIC, reducing_gap=REDUCING_GAP
+    )
+    assert np.array_equal(np.asarray(pad_resize(image, size, fill)), np.asarray(reference))
