@@ -16,11 +16,11 @@ from lorairo.cli.main import main
 from lorairo.errors import ValidationError
 from lorairo.export.crop import CropBox, box_for_aspect, parse_aspect, parse_box, parse_focus
 from lorairo.export.options import ExportOptions
-from lorairo.registration.imaging import to_rgb
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.edit_service import EditService, EditTarget
 from lorairo.services.export_service import ExportService
 from lorairo.services.search_service import SearchService
+from lorairo.storage.imaging import to_rgb
 from tests.export.builders import Builder, add_varied
 
 

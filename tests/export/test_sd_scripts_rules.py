@@ -28,9 +28,9 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 
 from lorairo.export.options import ExportOptions
-from lorairo.registration.imaging import to_rgb
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.export_service import ExportService
+from lorairo.storage.imaging import to_rgb
 from tests.export.builders import Builder
 from tests.export.trainer_data import CONCEPTS, TrainerData, make_trainer_data
 

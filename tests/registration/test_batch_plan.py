@@ -3,9 +3,10 @@ image or of an earlier file in the batch), the same file again, failures, sideca
 
 from __future__ import annotations
 
-from lorairo.registration.decode import Decoded, Known, Rejected
+from lorairo.registration.decode import Decoded, Known
 from lorairo.registration.duplicates import REMOVED_MEANWHILE, Duplicate, plan_batch
 from lorairo.registration.sidecars import Sidecar
+from lorairo.storage.render import Rejected
 
 
 def decoded(path: str, sha: str, tags: tuple[str, ...] = ()) -> Decoded:

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lorairo.registration.duplicates import MAX_LINKS, HammingIndex, group_links
-from lorairo.registration.imaging import to_signed64
+from lorairo.storage.imaging import to_signed64
 
 
 @settings(max_examples=30, deadline=None)

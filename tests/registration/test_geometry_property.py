@@ -18,8 +18,8 @@ from image_annotator_lib.local.preprocessing import (
     pad_resize,
     pad_to_square,
 )
-from lorairo.registration.decode import ProcessedCopy, render_stored
-from lorairo.registration.imaging import BUCKET_STEP, bucket_size, crop_box, resize_to_bucket, to_rgb
+from lorairo.storage.imaging import BUCKET_STEP, bucket_size, crop_box, resize_to_bucket, to_rgb
+from lorairo.storage.render import ProcessedCopy, render_stored
 
 SIDES = st.integers(1, 20000)
 RESOLUTIONS = st.sampled_from([64, 256, 512, 768, 1024, 1280, 1536, 2048])

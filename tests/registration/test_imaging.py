@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from lorairo.registration.imaging import bucket_size, phash64, resize_to_bucket, to_rgb, to_unsigned64
+from lorairo.storage.imaging import bucket_size, phash64, resize_to_bucket, to_rgb, to_unsigned64
 
 
 @given(

@@ -16,11 +16,12 @@ from PIL import Image as PILImage
 
 from lorairo.errors import ValidationError
 from lorairo.registration import decode
-from lorairo.registration.validation import INTERNAL_ERROR
 from lorairo.services import registration_service
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import Project
 from lorairo.services.registration_service import RegistrationService
+from lorairo.storage import render
+from lorairo.storage.validation import INTERNAL_ERROR
 from tests.factories import make_image_file
 from tests.registration.conftest import images_by_name
 
@@ -166,8 +167,8 @@ def test_images_process_contains_failures_per_file(
             raise RuntimeError("injected fault")
         return original_resize(image, size)
 
-    original_resize = decode.resize_to_bucket
-    forked_workers.setattr(decode, "resize_to_bucket", explode_on_b)
+    original_resize = render.resize_to_bucket
+    forked_workers.setattr(render, "resize_to_bucket", explode_on_b)
     report = service.process(768)
 
     assert report.processed == 1

@@ -16,8 +16,6 @@ from rich.table import Table
 
 from lorairo.cli.app import ProjectOption, images_app, state
 from lorairo.cli.output import emit, progress_bar, stdout
-from lorairo.database.image_repository import ImageRepository
-from lorairo.registration.duplicates import group_links
 from lorairo.services.progress import CancelToken
 from lorairo.services.registration_service import RegistrationReport, RegistrationService
 
@@ -113,7 +111,7 @@ def register(
         with progress_bar("Registering") as progress, cancel_on_interrupt() as cancel:
             report = service.register(paths, progress, cancel, follow_links=follow_links)
     except BaseException:
-        if created and ImageRepository(opened.database).count_images() == 0:
+        if created and RegistrationService(opened, cli.config).image_count() == 0:
             opened.close()
             shutil.rmtree(opened.root, ignore_errors=True)  # this run made it; nothing of the user's is in it
         raise
@@ -128,28 +126,10 @@ def duplicates(ctx: typer.Context, project: ProjectOption = None) -> None:
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
-        repository = ImageRepository(opened.database)
-        links = list(repository.iter_similarities())
-        groups = group_links((a, b) for a, b, _ in links)
-        summaries = repository.image_summaries(image_id for group in groups for image_id in group)
+        groups = RegistrationService(opened, cli.config).near_duplicate_groups()
     finally:
         opened.close()
-    group_of = {image_id: number for number, group in enumerate(groups) for image_id in group}
-    group_links_out: list[list[dict[str, int]]] = [[] for _ in groups]
-    for image_id, similar_to_id, distance in links:
-        group_links_out[group_of[image_id]].append(
-            {"image_id": image_id, "similar_to_id": similar_to_id, "distance": distance}
-        )
-    data: dict[str, Any] = {
-        "project": opened.name,
-        "groups": [
-            {
-                "images": [summaries[image_id].to_dict() for image_id in group if image_id in summaries],
-                "links": group_links_out[number],
-            }
-            for number, group in enumerate(groups)
-        ],
-    }
+    data: dict[str, Any] = {"project": opened.name, "groups": groups}
 
     def render() -> None:
         if not groups:
@@ -198,9 +178,7 @@ def rejections(
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
-        repository = ImageRepository(opened.database)
-        total = repository.count_failures()
-        rows = repository.list_failures(limit)
+        total, rows = RegistrationService(opened, cli.config).rejections(limit)
     finally:
         opened.close()
     data = {"project": opened.name, "total": total, "rejections": [row.to_dict() for row in rows]}

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import Literal
 
-if TYPE_CHECKING:  # options imports concepts, which uses safe_stem from here
-    from lorairo.export.options import Naming
+Naming = Literal["stem", "id", "sequence"]
+"""How exported files are named: the original's stem, the image id, or a running number."""
 
 MAX_STEM_BYTES = 150
 _UNSAFE = re.compile(r"[^\w\-. ()\[\]]+")

@@ -10,13 +10,13 @@ from typing import Any, Literal, get_args
 from genai_tag_db_tools.cleaning import clean_tag, lookup_key
 from lorairo.errors import ValidationError
 from lorairo.export.concepts import Concept, check_concepts, dataset_root, join
+from lorairo.export.naming import Naming
 
 ExportFormat = Literal[
     "kohya", "kohya-json", "jsonl", "hf", "onetrainer", "ai-toolkit", "simpletuner", "diffusion-pipe"
 ]
 TextMode = Literal["tags", "caption", "append"]
 TagOrder = Literal["manual", "confidence", "frequency", "alphabet"]
-Naming = Literal["stem", "id", "sequence"]
 ImageFormat = Literal["webp", "png", "jpg"]
 SimpleTunerCaptions = Literal["textfile", "parquet"]
 

@@ -7,7 +7,7 @@ drops alpha onto black; and each lists the extensions it globs (`IMAGE_EXTENSION
 OneTrainer `modules/util/path_util.py` `SUPPORTED_IMAGE_EXTENSIONS`). So an original is copied
 byte for byte only when it already is upright, 8-bit RGB or gray, without alpha, in a format every
 chosen trainer lists; anything else is re-encoded upright and flattened exactly as registration
-flattens (`registration.imaging.to_rgb`), lossless sources as PNG and lossy ones as JPEG.
+flattens (`storage.imaging.to_rgb`), lossless sources as PNG and lossy ones as JPEG.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from lorairo.registration.decode import JPEG_QUALITY, decode_upright_rgb
-from lorairo.registration.imaging import LOSSLESS_FORMATS, has_alpha
+from lorairo.storage.imaging import LOSSLESS_FORMATS, has_alpha
+from lorairo.storage.render import JPEG_QUALITY, decode_upright_rgb
 
 _ORIENTATION = 0x0112
 _SAFE_MODES = frozenset({"RGB", "L"})

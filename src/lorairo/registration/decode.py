@@ -10,40 +10,29 @@ import contextlib
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import scipy.fftpack  # noqa: F401  (imagehash imports it lazily; load it before workers fork)
-from loguru import logger
-from PIL import Image, ImageOps
 
-from lorairo.database.engine import Database
-from lorairo.database.image_repository import ImageRepository
-from lorairo.registration import layout
-from lorairo.registration.imaging import (
-    LOSSLESS_FORMATS,
-    bucket_size,
-    has_alpha,
-    make_thumbnail,
-    phash64,
-    resize_to_bucket,
-    to_rgb,
-)
 from lorairo.registration.pool import guard_worker
 from lorairo.registration.sidecars import Sidecar, read_sidecar
-from lorairo.registration.validation import (
-    INTERNAL_ERROR,
-    UNREADABLE_FILE,
-    Rejection,
-    check_file_size,
-    load_pixels,
-    open_image,
+from lorairo.storage import layout
+from lorairo.storage.imaging import bucket_size, has_alpha, make_thumbnail, phash64
+from lorairo.storage.render import (
+    ProcessedCopy,
+    Rejected,
+    decode_upright_rgb,
+    internal_error,
+    render_copies,
+    save_atomic,
+    upright_size,
 )
+from lorairo.storage.validation import UNREADABLE_FILE, Rejection, check_file_size, open_image
 
-_ORIENTATION = 0x0112
-_TRANSPOSED = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
-JPEG_QUALITY = 95
-THUMBNAIL_QUALITY = 80
+IsKnown = Callable[[str], bool]
+"""Answers 'are these bytes (by SHA-256 hex digest) already in the project?'."""
 
 
 @dataclass(frozen=True)
@@ -54,14 +43,6 @@ class DecodeSettings:
     thumbnail_size: int
     max_bytes: int
     max_pixels: int
-
-
-@dataclass(frozen=True)
-class ProcessedCopy:
-    resolution: int
-    staged: str
-    width: int
-    height: int
 
 
 @dataclass(frozen=True)
@@ -92,94 +73,25 @@ class Known:
     sidecar: Sidecar
 
 
-@dataclass(frozen=True)
-class Rejected:
-    path: str
-    reason: str
-    message: str
-
-
 DecodeOutcome = Decoded | Known | Rejected
 
-_repository: ImageRepository | None = None
+# The worker's injected 'already registered?' check: set once per process by `init_worker`.
+_is_known: IsKnown | None = None
 
 
 WORKER_NICENESS = 10
 
 
-def init_worker(database_path: str | None) -> None:
-    """Pool initializer: a read-only handle for the cheap 'already registered?' check. Decoding
-    is batch work: at a lower CPU priority it still takes every idle cycle, but no longer starves
-    an interactive process (the GUI thread scrolling the grid) of the cores."""
-    global _repository
+def init_worker(is_known: IsKnown | None) -> None:
+    """Pool initializer: keep the caller's cheap 'already registered?' check. Decoding is batch
+    work: at a lower CPU priority it still takes every idle cycle, but no longer starves an
+    interactive process (the GUI thread scrolling the grid) of the cores."""
+    global _is_known
     guard_worker()
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(WORKER_NICENESS)
-    if database_path:
-        _repository = ImageRepository(Database(Path(database_path), migrate=False))
-
-
-def _save(image: Image.Image, path: str, image_format: str) -> None:
-    """Write to a temporary name and rename, so a kill never leaves a half-written file."""
-    tmp = Path(f"{path}.part")
-    image.save(tmp, format=image_format, **_save_options(image_format))
-    tmp.replace(path)
-
-
-def _save_options(image_format: str) -> dict[str, object]:
-    if image_format == "JPEG":
-        return {"quality": JPEG_QUALITY, "subsampling": 0}
-    if image_format == "WEBP":
-        return {"quality": THUMBNAIL_QUALITY, "method": 0}
-    return {"compress_level": 1}  # speed over size: these are working copies
-
-
-def _swaps_axes(image: Image.Image) -> bool:
-    return image.getexif().get(_ORIENTATION, 1) in _TRANSPOSED
-
-
-def upright_size(image: Image.Image) -> tuple[int, int]:
-    """Dimensions after applying the EXIF orientation, read from the header without decoding."""
-    width, height = image.size
-    return (height, width) if _swaps_axes(image) else (width, height)
-
-
-def decode_upright_rgb(image: Image.Image, needed: tuple[int, int]) -> Image.Image:
-    """Fully decode (JPEG at the smallest DCT scale still covering `needed`), rotate upright, flatten."""
-    if image.format in {"JPEG", "MPO"}:
-        raw_needed = (needed[1], needed[0]) if _swaps_axes(image) else needed
-        image.draft(None, raw_needed)
-    load_pixels(image)
-    ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright image
-    return to_rgb(image)
-
-
-def render_copies(
-    upright: Image.Image, sizes: dict[int, tuple[int, int]], image_format: str, stem: str, cover: int
-) -> tuple[tuple[ProcessedCopy, ...], Image.Image]:
-    """Write the processed copies, each resized from the full upright image (one LANCZOS pass, no
-    compounding); also return the smallest one whose long side still reaches `cover` (or the upright
-    image), so thumbnail and pHash start from the fewest pixels already in memory."""
-    out_format = "PNG" if image_format in LOSSLESS_FORMATS else "JPEG"
-    ext = layout.processed_extension(image_format)
-    copies = []
-    smallest = upright
-    for resolution, size in sorted(sizes.items(), reverse=True):
-        target = f"{stem}.{resolution}{ext}"
-        resized = resize_to_bucket(upright, size)
-        _save(resized, target, out_format)
-        copies.append(ProcessedCopy(resolution, target, *size))
-        if max(size) >= cover:
-            smallest = resized
-    return tuple(copies), smallest
-
-
-def internal_error(path: str, exc: Exception) -> Rejected:
-    """An exception nobody foresaw, contained to its file: the run goes on, the user sees type and
-    message, the traceback goes to the log."""
-    logger.opt(exception=exc).error("internal error while handling {}", path)
-    return Rejected(path, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+    _is_known = is_known
 
 
 def decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
@@ -202,7 +114,7 @@ def _decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
         return Rejected(path, UNREADABLE_FILE, str(exc))
     sha256 = hashlib.sha256(data).hexdigest()
     sidecar = read_sidecar(source)
-    if _repository is not None and _repository.sha256_registered(sha256):
+    if _is_known is not None and _is_known(sha256):
         return Known(path, sha256, sidecar)
     try:
         image = open_image(data, settings.max_pixels)
@@ -228,7 +140,7 @@ def _decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
     thumbnail = make_thumbnail(smallest, settings.thumbnail_size)
     phash = phash64(thumbnail)  # pHash works on 32x32; the thumbnail is a cheaper start than 1024 px
     staged_thumbnail = f"{stem}.thumb.webp"
-    _save(thumbnail, staged_thumbnail, "WEBP")
+    save_atomic(thumbnail, staged_thumbnail, "WEBP")
     return Decoded(
         path=path,
         sha256=sha256,
@@ -244,31 +156,3 @@ def _decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
         processed=copies,
         sidecar=sidecar,
     )
-
-
-def render_stored(
-    source: str, target: str, resolution: int, upscale: bool, max_pixels: int
-) -> ProcessedCopy | Rejected:
-    """(Re)generate one processed copy from a stored original, written atomically to `target`;
-    like `decode_file`, every problem becomes a `Rejected`."""
-    try:
-        return _render_stored(source, target, resolution, upscale, max_pixels)
-    except Exception as exc:
-        return internal_error(source, exc)
-
-
-def _render_stored(
-    source: str, target: str, resolution: int, upscale: bool, max_pixels: int
-) -> ProcessedCopy | Rejected:
-    try:
-        image = open_image(Path(source).read_bytes(), max_pixels)
-        image_format = str(image.format)
-        size = bucket_size(*upright_size(image), resolution, upscale=upscale)
-        upright = decode_upright_rgb(image, size)
-    except Rejection as rejection:
-        return Rejected(source, rejection.reason, rejection.message)
-    except OSError as exc:
-        return Rejected(source, UNREADABLE_FILE, str(exc))
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    _save(resize_to_bucket(upright, size), target, "PNG" if image_format in LOSSLESS_FORMATS else "JPEG")
-    return ProcessedCopy(resolution, target, *size)

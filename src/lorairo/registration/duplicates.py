@@ -19,9 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from lorairo.registration.decode import Decoded, DecodeOutcome, Known, Rejected
-from lorairo.registration.imaging import to_unsigned64
+from lorairo.registration.decode import Decoded, DecodeOutcome, Known
 from lorairo.registration.sidecars import Sidecar
+from lorairo.storage.imaging import to_unsigned64
+from lorairo.storage.render import Rejected
 
 BANDS = 4
 BAND_BITS = 16

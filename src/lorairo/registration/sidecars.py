@@ -1,7 +1,8 @@
 """Tag and caption files written beside images by earlier tools, imported as `existing` annotations.
 
-`<stem>.txt` holds comma-separated tags, `<stem>.caption` a caption. `save_sidecar` is the one path
-by which sidecar tags reach the database, so tag normalisation (aliases) can be added in one place.
+`<stem>.txt` holds comma-separated tags, `<stem>.caption` a caption. `sidecar_writes` is the one
+place that decides which sidecar tags reach the database, so tag normalisation (aliases) lives in
+one place; the registration service does the writing.
 """
 
 from __future__ import annotations
@@ -10,10 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from genai_tag_db_tools.cleaning import clean_tag
-from lorairo.database.image_repository import ImageRepository
 
 _MAX_SIDECAR_BYTES = 1_000_000
 
@@ -51,32 +49,34 @@ def read_sidecar(image_path: Path) -> Sidecar:
     return Sidecar(tags=tags, caption=caption)
 
 
-def save_sidecar(
-    session: Session,
-    repository: ImageRepository,
-    image_id: int,
+@dataclass(frozen=True)
+class SidecarWrite:
+    """What a sidecar adds to one image: `(tag, raw)` pairs in file order and a new caption."""
+
+    tags: tuple[tuple[str, str], ...] = ()
+    caption: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.tags and not self.caption
+
+
+def sidecar_writes(
     sidecar: Sidecar,
+    present_tags: set[str],
+    caption_present: bool,
     preferred: Mapping[str, str] | None = None,
-) -> bool:
-    """Store a sidecar's tags and caption on `image_id`, skipping what that image already has
-    from sidecars (so merging an exact duplicate's files or re-running adds nothing twice).
-    `preferred` maps raw tags to the tag DB's preferred form when one is installed.
-    Returns whether anything was added."""
-    if sidecar.empty:
-        return False
-    added = False
-    if sidecar.tags:
-        present = repository.existing_sidecar_tags(session, image_id)
-        rows: list[tuple[str, str]] = []
-        for raw in sidecar.tags:
-            tag = (preferred or {}).get(raw) or clean_tag(raw)
-            if tag and tag.casefold() not in present:
-                present.add(tag.casefold())
-                rows.append((tag, raw))
-        if rows:
-            repository.insert_sidecar_tags(session, image_id, rows, first_position=len(present) - len(rows))
-            added = True
-    if sidecar.caption and not repository.has_sidecar_caption(session, image_id, sidecar.caption):
-        repository.insert_sidecar_caption(session, image_id, sidecar.caption)
-        added = True
-    return added
+) -> SidecarWrite:
+    """Decide what of a sidecar to store on an image, skipping what that image already has from
+    sidecars (`present_tags`, casefolded; `caption_present`), so merging an exact duplicate's files
+    or re-running adds nothing twice. `preferred` maps raw tags to the tag DB's preferred form when
+    one is installed."""
+    present = set(present_tags)
+    rows: list[tuple[str, str]] = []
+    for raw in sidecar.tags:
+        tag = (preferred or {}).get(raw) or clean_tag(raw)
+        if tag and tag.casefold() not in present:
+            present.add(tag.casefold())
+            rows.append((tag, raw))
+    caption = sidecar.caption if sidecar.caption and not caption_present else None
+    return SidecarWrite(tuple(rows), caption)

@@ -49,14 +49,14 @@ from lorairo.export.simpletuner import SimpleTunerWriter
 from lorairo.export.staging import Staging
 from lorairo.export.tag_selection import build_text
 from lorairo.export.tokens import TokenCounter
-from lorairo.registration.decode import Rejected, render_stored
-from lorairo.registration.imaging import bucket_size, resize_to_bucket
-from lorairo.registration.layout import original_extension, processed_extension
-from lorairo.registration.validation import Rejection
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 from lorairo.services.search_service import AliasResolver, SearchService
+from lorairo.storage.imaging import bucket_size, resize_to_bucket
+from lorairo.storage.layout import original_extension, processed_extension
+from lorairo.storage.render import Rejected, render_stored
+from lorairo.storage.validation import Rejection
 
 BATCH = 500
 TOP_TAGS = 20

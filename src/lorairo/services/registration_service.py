@@ -27,7 +27,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -35,30 +35,28 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from sqlalchemy.orm import Session
 
-from lorairo.database.image_repository import ImageRepository
+from lorairo.database.engine import Database, Session
+from lorairo.database.image_repository import FailureRecord, ImageRepository
 from lorairo.errors import ValidationError
-from lorairo.registration import layout
 from lorairo.registration.decode import (
     Decoded,
     DecodeOutcome,
     DecodeSettings,
-    ProcessedCopy,
-    Rejected,
     decode_file,
     init_worker,
-    render_stored,
 )
-from lorairo.registration.duplicates import BatchPlan, HammingIndex, plan_batch
+from lorairo.registration.duplicates import BatchPlan, HammingIndex, group_links, plan_batch
 from lorairo.registration.pool import ordered_map
 from lorairo.registration.scanner import ScanStats, scan
-from lorairo.registration.sidecars import save_sidecar
-from lorairo.registration.validation import DECODER_CRASHED, INTERNAL_ERROR, UNREADABLE_FOLDER
+from lorairo.registration.sidecars import Sidecar, sidecar_writes
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 from lorairo.services.tag_service import TagService
+from lorairo.storage import layout
+from lorairo.storage.render import ProcessedCopy, Rejected, render_stored
+from lorairo.storage.validation import DECODER_CRASHED, INTERNAL_ERROR, UNREADABLE_FOLDER
 
 JOURNAL = "pending.json"
 
@@ -168,6 +166,25 @@ def _write_journal(run_dir: Path, entries: dict[str, list[str]]) -> None:
     tmp.replace(run_dir / JOURNAL)
 
 
+class RegisteredDigests:
+    """The decode workers' injected 'already registered?' check. It carries only the database
+    path across the fork (or pickle), and opens one read-only handle per worker on first use: a
+    point lookup per file keeps memory flat at any project size, where a copied set of every
+    digest would cost each worker megabytes per 100k images."""
+
+    def __init__(self, database_path: str) -> None:
+        self.database_path = database_path
+        self._repository: ImageRepository | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"database_path": self.database_path, "_repository": None}
+
+    def __call__(self, sha256: str) -> bool:
+        if self._repository is None:
+            self._repository = ImageRepository(Database(Path(self.database_path), migrate=False))
+        return self._repository.sha256_registered(sha256)
+
+
 class RegistrationService:
     """Register images and generate processed copies for one open project (UI-free)."""
 
@@ -180,6 +197,35 @@ class RegistrationService:
         self.workers = max(1, config.max_workers)
         self.tags = TagService(config)
 
+    # -- queries for the shells ------------------------------------------------------------------
+
+    def image_count(self) -> int:
+        return self.repository.count_images()
+
+    def rejections(self, limit: int) -> tuple[int, list[FailureRecord]]:
+        """The total number of rejected files and the newest `limit` of them."""
+        return self.repository.count_failures(), self.repository.list_failures(limit)
+
+    def near_duplicate_groups(self) -> list[dict[str, Any]]:
+        """Near-duplicate groups (images linked by pHash distance at registration), each with its
+        images' summaries and the links that joined them."""
+        links = list(self.repository.iter_similarities())
+        groups = group_links((a, b) for a, b, _ in links)
+        summaries = self.repository.image_summaries(image_id for group in groups for image_id in group)
+        group_of = {image_id: number for number, group in enumerate(groups) for image_id in group}
+        links_of: list[list[dict[str, int]]] = [[] for _ in groups]
+        for image_id, similar_to_id, distance in links:
+            links_of[group_of[image_id]].append(
+                {"image_id": image_id, "similar_to_id": similar_to_id, "distance": distance}
+            )
+        return [
+            {
+                "images": [summaries[image_id].to_dict() for image_id in group if image_id in summaries],
+                "links": links_of[number],
+            }
+            for number, group in enumerate(groups)
+        ]
+
     # -- pool and staging --------------------------------------------------------------------
 
     def _make_pool(self, workers: int) -> ProcessPoolExecutor:
@@ -187,7 +233,7 @@ class RegistrationService:
             max_workers=workers,
             mp_context=_pool_context(),
             initializer=init_worker,
-            initargs=(str(self.project.database_path),),
+            initargs=(RegisteredDigests(str(self.project.database_path)),),
         )
 
     @property
@@ -379,7 +425,7 @@ class RegistrationService:
                 else None
             )
             for sha, sidecar in plan.merges:
-                if save_sidecar(session, self.repository, id_by_sha[sha], sidecar, preferred):
+                if self._save_sidecar(session, id_by_sha[sha], sidecar, preferred):
                     report.counts.sidecars_imported += 1
             self.repository.replace_failures(
                 session, plan.seen_paths, [(item.path, item.reason, item.message) for item in plan.failures]
@@ -389,6 +435,23 @@ class RegistrationService:
             self._drop_staged(item)
         self._count(plan, id_by_sha, report)
         return ids
+
+    def _save_sidecar(
+        self, session: Session, image_id: int, sidecar: Sidecar, preferred: Mapping[str, str] | None
+    ) -> bool:
+        """Store what `sidecar_writes` decides for `image_id`; returns whether anything was added."""
+        if sidecar.empty:
+            return False
+        present = self.repository.existing_sidecar_tags(session, image_id) if sidecar.tags else set()
+        caption_present = bool(sidecar.caption) and self.repository.has_sidecar_caption(
+            session, image_id, sidecar.caption or ""
+        )
+        write = sidecar_writes(sidecar, present, caption_present, preferred)
+        if write.tags:
+            self.repository.insert_sidecar_tags(session, image_id, write.tags, first_position=len(present))
+        if write.caption:
+            self.repository.insert_sidecar_caption(session, image_id, write.caption)
+        return not write.empty
 
     @staticmethod
     def _count(plan: BatchPlan, id_by_sha: dict[str, int], report: RegistrationReport) -> None:

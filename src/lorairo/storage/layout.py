@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from lorairo.registration.imaging import LOSSLESS_FORMATS
+from lorairo.storage.imaging import LOSSLESS_FORMATS
 
 IMAGES = "images"
 STAGING = f"{IMAGES}/.staging"
