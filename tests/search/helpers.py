@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from lorairo.database.effective import DEFAULT_SCORE_KIND
+from lorairo.database.query import And, Node, Not, Or, Term
 from lorairo.database.schema import (
     AnnotationFailure,
     Caption,
@@ -24,7 +25,6 @@ from lorairo.database.schema import (
     Tag,
     TagDecision,
 )
-from lorairo.search.query_language import And, Node, Not, Or, Term
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import Project, ProjectService
 from tests.factories import add_image_row, make_image_file

@@ -27,11 +27,11 @@ from sqlalchemy.orm import Session
 
 from genai_tag_db_tools.cleaning import clean_tag
 from lorairo.database.effective import effective_tag
+from lorairo.database.query import Node
 from lorairo.database.schema import SOURCE_MANUAL, Base, EditChange, EditLog, Image, utcnow
 from lorairo.database.search_repository import SearchRepository
 from lorairo.database.search_sql import compile_condition
 from lorairo.errors import ValidationError
-from lorairo.search.query_language import Node
 
 Action = Literal["insert", "update", "delete"]
 TABLES: dict[str, Table] = {

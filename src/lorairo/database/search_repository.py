@@ -30,6 +30,7 @@ from lorairo.database.effective import (
     tags_in_order,
 )
 from lorairo.database.engine import Database
+from lorairo.database.query import Node
 from lorairo.database.schema import (
     AnnotationFailure,
     Caption,
@@ -50,7 +51,6 @@ from lorairo.database.search_sql import (
     vocabulary_matches,
     wildcard_patterns,
 )
-from lorairo.search.query_language import Node
 
 SUMMARY_TAGS = 12
 _CHUNK = 500

@@ -55,6 +55,7 @@ from lorairo.database.effective import (
     effective_tag,
     rejected_tag,
 )
+from lorairo.database.query import And, Node, Not, Operator, Or, Term
 from lorairo.database.schema import (
     SOURCE_MANUAL,
     AnnotationFailure,
@@ -71,7 +72,6 @@ from lorairo.database.schema import (
     TagVocabulary,
 )
 from lorairo.errors import ValidationError
-from lorairo.search.query_language import And, Node, Not, Operator, Or, Term
 
 captions_fts = table("captions_fts", column("rowid"))
 _FTS_COLUMN: ColumnElement[str] = literal_column("captions_fts")

@@ -1,7 +1,7 @@
 """The search query language shared by the CLI, the GUI search bar and export.
 
-Parsed once into a small AST that `lorairo.database.search_sql` compiles to SQL, so every surface
-agrees on what a query means. Precedence, loosest first: `OR`, then AND (a space or `AND`), then
+Parsed once into the query tree of `lorairo.database.query`, which `lorairo.database.search_sql`
+compiles to SQL, so every surface agrees on what a query means. Precedence, loosest first: `OR`, then AND (a space or `AND`), then
 negation (`-term`, `NOT term`). Errors name the 1-based column so the GUI can point at it.
 
     tag:1girl -tag:monochrome tag:*_hair (tag:cat OR tag:dog) caption:"red dress"
@@ -18,10 +18,8 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from genai_tag_db_tools.cleaning import clean_tag
+from lorairo.database.query import And, Node, Not, Operator, Or, Term
 from lorairo.errors import ValidationError
-
-Operator = Literal["=", ">", ">=", "<", "<="]
-TermValue = str | float | datetime | tuple[str, ...] | None
 
 RATINGS = ("general", "sensitive", "questionable", "explicit")
 TEXT_FIELDS = frozenset({"tag", "rejected", "name"})
@@ -35,40 +33,6 @@ _COMPARATORS: tuple[Operator, ...] = (">=", "<=", ">", "<", "=")
 # Parentheses and negations nest by recursion here and in the SQL compiler; a limit far beyond
 # any hand-written query keeps a pasted or generated one from exhausting the stack.
 MAX_DEPTH = 100
-
-
-@dataclass(frozen=True)
-class Term:
-    """One condition. `value` is cleaned and typed for its field; `flag` terms carry None.
-
-    For `tag`, `rejected` and `name`, `wildcard` says whether `value` holds `*`/`?` patterns.
-    For flags such as `untagged`, `field` is "flag" and `qualifier` names the flag.
-    """
-
-    field: str
-    op: Operator
-    value: TermValue
-    position: int
-    qualifier: str | None = None
-    wildcard: bool = False
-
-
-@dataclass(frozen=True)
-class And:
-    children: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Or:
-    children: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Not:
-    child: Node
-
-
-Node = Term | And | Or | Not
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lorairo.database.browse_repository import GridFlags, grid_flags
+from lorairo.database.query import And, Node, Not, Or, Term
 from lorairo.database.search_repository import Facets, ImageSummary, SearchRepository, TagCount
 from lorairo.database.search_sql import SORT_KEYS
 from lorairo.errors import ValidationError
-from lorairo.search.query_language import And, Node, Not, Or, Term, parse_query
+from lorairo.search.query_language import parse_query
 from lorairo.services.project_service import Project
 
 AliasResolver = Callable[[list[str]], dict[str, str]]
