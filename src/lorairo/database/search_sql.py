@@ -22,9 +22,9 @@ exact tags they match, so both shapes seek the tag index instead of running LIKE
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -34,17 +34,19 @@ from sqlalchemy import (
     and_,
     cast,
     column,
+    except_,
     exists,
     false,
     func,
+    intersect,
     literal_column,
     not_,
     or_,
     select,
     table,
     true,
+    union,
 )
-from sqlalchemy.sql.selectable import _CompoundSelectKeyword  # private; what `_Chain` is built from
 
 from lorairo.database.effective import (
     DEFAULT_SCORE_KIND,
@@ -88,6 +90,13 @@ MAX_CHAIN = 400
 
 Wildcards = Mapping[str, Sequence[str]]
 Stream = Select[Any] | CompoundSelect[Any]
+SetOp = Literal["UNION", "INTERSECT", "EXCEPT"]
+# SQLAlchemy's public compound constructors, one per set operation.
+_COMPOUNDS: dict[SetOp, Callable[..., CompoundSelect[Any]]] = {
+    "UNION": union,
+    "INTERSECT": intersect,
+    "EXCEPT": except_,
+}
 
 
 def like_pattern(pattern: str) -> str:
@@ -299,6 +308,10 @@ class _Chain(CompoundSelect[Any]):
 
     inherit_cache = True
 
+    def __init__(self, compound: CompoundSelect[Any]) -> None:
+        """Re-home a compound built by a public constructor (`union`, ...) as a flat chain."""
+        super().__init__(compound.keyword, *compound.selects)
+
     def self_group(self, against: Any = None) -> Any:
         if isinstance(against, CompoundSelect):
             return self
@@ -323,7 +336,7 @@ def _chain_length(stream: Any) -> int:
     return 1
 
 
-def _link(keyword: _CompoundSelectKeyword, left: Stream, others: list[Stream]) -> Stream:
+def _link(keyword: SetOp, left: Stream, others: list[Stream]) -> Stream:
     """`left KEYWORD o1 KEYWORD o2 ...` as one flat chain (one compile level, not one per member).
 
     Past MAX_CHAIN the others are grouped into wrapped sub-chains; for EXCEPT a group is their
@@ -332,15 +345,15 @@ def _link(keyword: _CompoundSelectKeyword, left: Stream, others: list[Stream]) -
     if not others:
         return left
     if len(others) >= MAX_CHAIN:
-        grouping = _CompoundSelectKeyword.UNION if keyword == _CompoundSelectKeyword.EXCEPT else keyword
+        grouping: SetOp = "UNION" if keyword == "EXCEPT" else keyword
         chunks = [others[start : start + MAX_CHAIN] for start in range(0, len(others), MAX_CHAIN)]
         return _link(keyword, left, [_combine(grouping, chunk) for chunk in chunks])
     if _chain_length(left) + len(others) > MAX_CHAIN:
         left = _plain(left)
-    return _Chain(keyword, left, *[_plain(other) for other in others])
+    return _Chain(_COMPOUNDS[keyword](left, *[_plain(other) for other in others]))
 
 
-def _combine(keyword: _CompoundSelectKeyword, streams: list[Stream]) -> Stream:
+def _combine(keyword: SetOp, streams: list[Stream]) -> Stream:
     """One associative set operation over streams; a compound member goes left, unwrapped."""
     streams = sorted(streams, key=lambda stream: isinstance(stream, Select))
     return _link(keyword, streams[0], streams[1:])
@@ -351,14 +364,14 @@ def _term_stream(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -
         return _ids(Image.id, _image_term(term))
     if term.field == "missing":
         model = Term("model", term.op, term.value, term.position)
-        return _link(_CompoundSelectKeyword.EXCEPT, _ids(Image.id), [_term_stream(model, aliases, wildcards)])
+        return _link("EXCEPT", _ids(Image.id), [_term_stream(model, aliases, wildcards)])
     if term.field in {"tag", "rejected"}:
         names = _tag_names(term, aliases, wildcards)
         if names is not None and 1 < len(names) <= MAX_UNION_TAGS:
             # One index range per tag, each in image-id order: a merge, not a sort.
             nocase = Tag.tag.collate("NOCASE")
             parts: list[Stream] = [_ids(Tag.image_id, nocase == name, _tag_state(term)) for name in names]
-            return _combine(_CompoundSelectKeyword.UNION, parts)
+            return _combine("UNION", parts)
     image_id, conditions = _related(term, aliases, wildcards)
     return _ids(image_id, *conditions)
 
@@ -386,8 +399,8 @@ def _and_stream(node: And, aliases: Mapping[str, str], wildcards: Wildcards) -> 
             positive.append(_stream(child, aliases, wildcards))
     if filters or not positive:
         positive.append(_ids(Image.id, *filters))
-    left = _combine(_CompoundSelectKeyword.INTERSECT, positive)
-    return _link(_CompoundSelectKeyword.EXCEPT, left, negative)
+    left = _combine("INTERSECT", positive)
+    return _link("EXCEPT", left, negative)
 
 
 def id_stream(
@@ -405,12 +418,12 @@ def _stream(node: Node, aliases: Mapping[str, str], wildcards: Wildcards) -> Str
             assert isinstance(node.child, Term)
             return _ids(Image.id, not_(_image_term(node.child)))
         inner = _stream(node.child, aliases, wildcards)
-        return _link(_CompoundSelectKeyword.EXCEPT, _ids(Image.id), [inner])
+        return _link("EXCEPT", _ids(Image.id), [inner])
     if isinstance(node, And):
         return _and_stream(node, aliases, wildcards)
     assert isinstance(node, Or)
     streams = [_stream(child, aliases, wildcards) for child in node.children]
-    return _combine(_CompoundSelectKeyword.UNION, streams)
+    return _combine("UNION", streams)
 
 
 def ordered_ids(stream: Stream) -> Stream:
