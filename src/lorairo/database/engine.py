@@ -21,6 +21,10 @@ from lorairo.errors import DatabaseError
 if TYPE_CHECKING:
     from alembic.config import Config
 
+# The open unit of work `read_session`/`write_session` yield. Services hold one only to hand it
+# back to repositories inside one transaction, so they name this instead of importing SQLAlchemy.
+StoreSession = Session
+
 BUSY_TIMEOUT_SECONDS = 60
 _WRITE = "lorairo_write"
 

@@ -14,10 +14,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy.orm import Session
-
 from genai_tag_db_tools.cleaning import clean_tag
 from lorairo.database.edit_repository import EditRepository, RowChange
+from lorairo.database.engine import StoreSession
 from lorairo.database.search_repository import SearchRepository
 from lorairo.errors import ValidationError
 from lorairo.export.crop import CropBox, box_for_aspect
@@ -27,7 +26,7 @@ from lorairo.services.project_service import Project
 from lorairo.services.search_service import AliasResolver, SearchService
 
 Position = Literal["front", "back"]
-Planner = Callable[[Session, list[int]], list[RowChange]]
+Planner = Callable[[StoreSession, list[int]], list[RowChange]]
 SAMPLE_IMAGES = 20
 
 
@@ -132,7 +131,7 @@ class EditService:
 
     # -- selection ---------------------------------------------------------------------------
 
-    def _batches(self, session: Session, target: EditTarget) -> Iterator[list[int]]:
+    def _batches(self, session: StoreSession, target: EditTarget) -> Iterator[list[int]]:
         if target.ids is not None:
             ids = sorted(set(target.ids))
             missing = sorted(set(ids) - self.repository.existing_ids(session, ids))
@@ -178,7 +177,7 @@ class EditService:
         total = self._total(target)
         changed: set[int] = set()
 
-        def run(session: Session, edit_id: int | None) -> None:
+        def run(session: StoreSession, edit_id: int | None) -> None:
             for batch in self._batches(session, target):
                 cancel.raise_if_cancelled()
                 changes = planner(session, batch)
