@@ -11,10 +11,9 @@ from lorairo.annotations.ai_annotator import build_registry, get_available_annot
 from lorairo.annotations.caption_styles import STYLE_NAMES, caption_style
 from lorairo.cli.app import ProjectOption, annotate_app, models_app, state
 from lorairo.cli.output import MODEL_NAME_WIDTH, emit, progress_bar, shorten_middle, stdout
-from lorairo.database.annotation_repository import AnnotationRepository
-from lorairo.database.run_repository import RunRepository
 from lorairo.errors import ValidationError
 from lorairo.services.annotation_plan import AnnotationPlan, plan_run
+from lorairo.services.annotation_results import AnnotationResults
 from lorairo.services.annotation_service import AnnotationService, Selection
 from lorairo.services.provider_service import add_discovered_models
 
@@ -195,9 +194,9 @@ def runs(
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
-        repository = RunRepository(opened.database)
-        rows = repository.runs(model, limit)
-        images = repository.images_with_style(style) if style else None
+        results = AnnotationResults(opened)
+        rows = results.runs(model, limit)
+        images = results.images_with_style(style) if style else None
     finally:
         opened.close()
     data: dict[str, Any] = {"runs": [row.to_dict() for row in rows]}
@@ -280,10 +279,7 @@ def rethreshold(
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
-        repository = AnnotationRepository(opened.database)
-        if repository.model_id(model) is None:
-            raise ValidationError(f"project {opened.name!r} has no results from model {model!r}")
-        counts = repository.rethreshold(model, general=general, character=character)
+        counts = AnnotationResults(opened).rethreshold(model, general=general, character=character)
     finally:
         opened.close()
     data = counts.to_dict() | {"general": general, "character": character}
@@ -309,7 +305,7 @@ def failures(
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
-        total, rows = AnnotationRepository(opened.database).list_failures(model, limit=limit, offset=offset)
+        total, rows = AnnotationResults(opened).failures(model, limit=limit, offset=offset)
     finally:
         opened.close()
     data = {"total": total, "offset": offset, "failures": [row.to_dict() for row in rows]}
