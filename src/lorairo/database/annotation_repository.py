@@ -34,6 +34,7 @@ from lorairo.database.schema import (
     Tag,
     utcnow,
 )
+from lorairo.utils.chunks import chunked
 
 SelectionMode = Literal["missing", "all", "ids"]
 _ID_CHUNK = 500
@@ -187,11 +188,8 @@ class AnnotationRepository:
             if mode == "ids":
                 unique = sorted(set(ids))
                 return sum(
-                    session.scalar(
-                        select(func.count()).select_from(Image).where(Image.id.in_(unique[i : i + _ID_CHUNK]))
-                    )
-                    or 0
-                    for i in range(0, len(unique), _ID_CHUNK)
+                    session.scalar(select(func.count()).select_from(Image).where(Image.id.in_(chunk))) or 0
+                    for chunk in chunked(unique, _ID_CHUNK)
                 )
             query = self._selection(model_id, mode).subquery()
             return session.scalar(select(func.count()).select_from(query)) or 0
@@ -203,8 +201,7 @@ class AnnotationRepository:
         so images marked meanwhile are skipped and nothing is read twice."""
         if mode == "ids":
             unique = sorted(set(ids))
-            for start in range(0, len(unique), page_size):
-                chunk = unique[start : start + page_size]
+            for chunk in chunked(unique, page_size):
                 with self.database.read_session() as session:
                     rows = session.execute(
                         self._selection(model_id, "all").where(Image.id.in_(chunk)).order_by(Image.id)
@@ -378,14 +375,14 @@ class AnnotationRepository:
         found: set[int] = set()
         unique = sorted(set(image_ids))
         with self.database.read_session() as session:
-            for start in range(0, len(unique), _ID_CHUNK):
+            for chunk in chunked(unique, _ID_CHUNK):
                 found.update(
                     session.scalars(
                         select(AnnotationFailure.image_id)
                         .where(
                             AnnotationFailure.model_name == model_name,
                             AnnotationFailure.is_policy_violation.is_(True),
-                            AnnotationFailure.image_id.in_(unique[start : start + _ID_CHUNK]),
+                            AnnotationFailure.image_id.in_(chunk),
                         )
                         .distinct()
                     )

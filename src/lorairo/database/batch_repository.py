@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from lorairo.database.engine import Database
 from lorairo.database.schema import AnnotationFailure, BatchJob, Image, ModelAnnotation, utcnow
+from lorairo.utils.chunks import chunked
 
 _ID_CHUNK = 500
 
@@ -111,8 +112,7 @@ class BatchRepository:
         found: dict[int, str] = {}
         unique = sorted(set(image_ids))
         with self.database.read_session() as session:
-            for start in range(0, len(unique), _ID_CHUNK):
-                chunk = unique[start : start + _ID_CHUNK]
+            for chunk in chunked(unique, _ID_CHUNK):
                 found.update(session.execute(select(Image.id, Image.sha256).where(Image.id.in_(chunk))).all())
         return found
 
@@ -125,8 +125,7 @@ class BatchRepository:
         failed: set[tuple[int, str]] = set()
         unique = sorted(set(image_ids))
         with self.database.read_session() as session:
-            for start in range(0, len(unique), _ID_CHUNK):
-                chunk = unique[start : start + _ID_CHUNK]
+            for chunk in chunked(unique, _ID_CHUNK):
                 annotated.update(
                     session.scalars(
                         select(ModelAnnotation.image_id).where(

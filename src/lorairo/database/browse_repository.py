@@ -12,6 +12,7 @@ from sqlalchemy import select
 from lorairo.database.effective import effective_tag, rejected_tag
 from lorairo.database.engine import Database
 from lorairo.database.schema import AnnotationFailure, Image, ImageSimilarity, Tag
+from lorairo.utils.chunks import chunked
 
 _CHUNK = 500
 
@@ -30,8 +31,7 @@ def grid_flags(database: Database, ids: list[int]) -> dict[int, GridFlags]:
     """Thumbnail path and badge flags for a page of image ids (unknown ids are left out)."""
     result: dict[int, GridFlags] = {}
     with database.read_session() as session:
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
+        for chunk in chunked(ids, _CHUNK):
             query = select(Image.id, Image.thumbnail_path).where(Image.id.in_(chunk))
             thumbs = {image_id: path for image_id, path in session.execute(query)}
             similar = set(

@@ -32,6 +32,7 @@ from lorairo.database.schema import SOURCE_MANUAL, Base, EditChange, EditLog, Im
 from lorairo.database.search_repository import SearchRepository
 from lorairo.database.search_sql import compile_condition
 from lorairo.errors import ValidationError
+from lorairo.utils.chunks import chunked
 
 Action = Literal["insert", "update", "delete"]
 TABLES: dict[str, Table] = {
@@ -106,8 +107,7 @@ class EditRepository:
     @staticmethod
     def existing_ids(session: Session, ids: list[int]) -> set[int]:
         found: set[int] = set()
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
+        for chunk in chunked(ids, BATCH):
             found.update(session.scalars(select(Image.id).where(Image.id.in_(chunk))))
         return found
 

@@ -27,14 +27,10 @@ from lorairo.database.schema import (
     Tag,
     utcnow,
 )
+from lorairo.utils.chunks import chunked
 
 _CHUNK = 500  # bound parameters per IN (...), well under SQLite's limit
 _STREAM = 5000
-
-
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,7 @@ class ImageRepository:
     def find_by_sha(self, session: Session, shas: Iterable[str]) -> dict[str, tuple[int, str]]:
         """sha256 -> (image id, original file path) for those already registered."""
         found: dict[str, tuple[int, str]] = {}
-        for chunk in _chunks(sorted(set(shas))):
+        for chunk in chunked(sorted(set(shas)), _CHUNK):
             rows = session.execute(
                 select(Image.sha256, Image.id, Image.file_path).where(Image.sha256.in_(chunk))
             )
@@ -101,7 +97,7 @@ class ImageRepository:
 
     def file_paths(self, session: Session, ids: Iterable[int]) -> dict[int, str]:
         paths: dict[int, str] = {}
-        for chunk in _chunks(sorted(set(ids))):
+        for chunk in chunked(sorted(set(ids)), _CHUNK):
             rows = session.execute(select(Image.id, Image.file_path).where(Image.id.in_(chunk)))
             paths.update({image_id: path for image_id, path in rows})
         return paths
@@ -149,7 +145,7 @@ class ImageRepository:
     ) -> None:
         """Forget earlier rejections of every path seen in this batch, then record today's
         (path, reason, message), so a fixed file stops being listed and a re-run adds no copies."""
-        for chunk in _chunks(list(seen_paths)):
+        for chunk in chunked(seen_paths, _CHUNK):
             session.execute(delete(RegistrationFailure).where(RegistrationFailure.file_path.in_(chunk)))
         if failures:
             now = utcnow()
@@ -269,7 +265,7 @@ class ImageRepository:
     def image_summaries(self, ids: Iterable[int]) -> dict[int, ImageSummary]:
         summaries: dict[int, ImageSummary] = {}
         with self.database.read_session() as session:
-            for chunk in _chunks(sorted(set(ids))):
+            for chunk in chunked(sorted(set(ids)), _CHUNK):
                 rows = session.execute(
                     select(Image.id, Image.file_path, Image.stored_path, Image.width, Image.height).where(
                         Image.id.in_(chunk)

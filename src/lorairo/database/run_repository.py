@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, update
 from lorairo.database.effective import effective_tag, tags_in_order
 from lorairo.database.engine import Database
 from lorairo.database.schema import AnnotationRun, AnnotationStyle, Image, Tag, utcnow
+from lorairo.utils.chunks import chunked
 
 _ID_CHUNK = 500
 
@@ -96,8 +97,7 @@ class RunRepository:
         """The style of each image's current result of this model (replacing an earlier one)."""
         unique = sorted(set(image_ids))
         with self.database.write_session() as session:
-            for start in range(0, len(unique), _ID_CHUNK):
-                chunk = unique[start : start + _ID_CHUNK]
+            for chunk in chunked(unique, _ID_CHUNK):
                 session.execute(
                     delete(AnnotationStyle).where(
                         AnnotationStyle.model_id == model_id, AnnotationStyle.image_id.in_(chunk)
@@ -127,11 +127,9 @@ class RunRepository:
         found: dict[int, list[str]] = {}
         unique = sorted(set(image_ids))
         with self.database.read_session() as session:
-            for start in range(0, len(unique), _ID_CHUNK):
+            for chunk in chunked(unique, _ID_CHUNK):
                 rows = session.execute(
-                    tags_in_order(Tag.image_id, Tag.tag).where(
-                        Tag.image_id.in_(unique[start : start + _ID_CHUNK]), effective_tag()
-                    )
+                    tags_in_order(Tag.image_id, Tag.tag).where(Tag.image_id.in_(chunk), effective_tag())
                 )
                 for image_id, tag in rows:
                     tags = found.setdefault(image_id, [])
@@ -144,8 +142,7 @@ class RunRepository:
         found: dict[int, str] = {}
         unique = sorted(set(image_ids))
         with self.database.read_session() as session:
-            for start in range(0, len(unique), _ID_CHUNK):
-                chunk = unique[start : start + _ID_CHUNK]
+            for chunk in chunked(unique, _ID_CHUNK):
                 found.update(session.execute(select(Image.id, Image.name).where(Image.id.in_(chunk))).all())
         return found
 
@@ -153,8 +150,7 @@ class RunRepository:
         found: dict[int, tuple[int, int]] = {}
         unique = sorted(set(image_ids))
         with self.database.read_session() as session:
-            for start in range(0, len(unique), _ID_CHUNK):
-                chunk = unique[start : start + _ID_CHUNK]
+            for chunk in chunked(unique, _ID_CHUNK):
                 rows = session.execute(select(Image.id, Image.width, Image.height).where(Image.id.in_(chunk)))
                 found.update((image_id, (width, height)) for image_id, width, height in rows)
         return found

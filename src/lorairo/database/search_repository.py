@@ -51,6 +51,7 @@ from lorairo.database.search_sql import (
     vocabulary_matches,
     wildcard_patterns,
 )
+from lorairo.utils.chunks import chunked
 
 SUMMARY_TAGS = 12
 _CHUNK = 500
@@ -102,11 +103,6 @@ class Facets:
             },
             "ratings": self.ratings,
         }
-
-
-def _chunks(ids: list[int], size: int = _CHUNK) -> Iterator[list[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def _row_dict(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
@@ -228,7 +224,7 @@ class SearchRepository:
     def existing_ids(self, ids: list[int]) -> set[int]:
         found: set[int] = set()
         with self.database.read_session() as session:
-            for chunk in _chunks(ids):
+            for chunk in chunked(ids, _CHUNK):
                 found.update(session.scalars(select(Image.id).where(Image.id.in_(chunk))))
         return found
 

@@ -74,6 +74,7 @@ from lorairo.database.schema import (
     TagVocabulary,
 )
 from lorairo.errors import ValidationError
+from lorairo.utils.chunks import chunked
 
 captions_fts = table("captions_fts", column("rowid"))
 _FTS_COLUMN: ColumnElement[str] = literal_column("captions_fts")
@@ -346,8 +347,7 @@ def _link(keyword: SetOp, left: Stream, others: list[Stream]) -> Stream:
         return left
     if len(others) >= MAX_CHAIN:
         grouping: SetOp = "UNION" if keyword == "EXCEPT" else keyword
-        chunks = [others[start : start + MAX_CHAIN] for start in range(0, len(others), MAX_CHAIN)]
-        return _link(keyword, left, [_combine(grouping, chunk) for chunk in chunks])
+        return _link(keyword, left, [_combine(grouping, chunk) for chunk in chunked(others, MAX_CHAIN)])
     if _chain_length(left) + len(others) > MAX_CHAIN:
         left = _plain(left)
     return _Chain(_COMPOUNDS[keyword](left, *[_plain(other) for other in others]))

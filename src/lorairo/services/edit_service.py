@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from genai_tag_db_tools.cleaning import clean_tag
-from lorairo.database.edit_repository import EditRepository, RowChange
+from lorairo.database.edit_repository import BATCH, EditRepository, RowChange
 from lorairo.database.engine import StoreSession
 from lorairo.database.search_repository import SearchRepository
 from lorairo.errors import ValidationError
@@ -24,6 +24,7 @@ from lorairo.search.query_language import RATINGS, WILDCARDS
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 from lorairo.services.search_service import AliasResolver, SearchService
+from lorairo.utils.chunks import chunked
 
 Position = Literal["front", "back"]
 Planner = Callable[[StoreSession, list[int]], list[RowChange]]
@@ -138,8 +139,7 @@ class EditService:
             if missing:
                 shown = ", ".join(map(str, missing[:10]))
                 raise ValidationError(f"no image with id {shown}{' ...' if len(missing) > 10 else ''}")
-            for start in range(0, len(ids), 500):
-                yield ids[start : start + 500]
+            yield from chunked(ids, BATCH)
             return
         assert target.query is not None
         node, aliases = self.search.parse(target.query)

@@ -9,10 +9,9 @@ from __future__ import annotations
 import io
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +56,7 @@ from lorairo.storage.imaging import bucket_size, resize_to_bucket
 from lorairo.storage.layout import original_extension, processed_extension
 from lorairo.storage.render import Rejected, render_stored
 from lorairo.storage.validation import Rejection
+from lorairo.utils.chunks import chunked
 
 BATCH = 500
 TOP_TAGS = 20
@@ -154,12 +154,6 @@ def _median(histogram: Counter[int]) -> float:
 
 def _summary(counts: dict[str, int]) -> str:
     return ", ".join(f"{count} {code}" for code, count in counts.items())
-
-
-def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
-    iterator = iter(ids)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 class _Skip(Exception):
@@ -337,7 +331,7 @@ class ExportService:
             ids, count = self._selection(options, concept)
             names = NameAllocator(options.naming, count)
             report.concepts[concept.name] = 0
-            for chunk in _chunks(ids, BATCH):
+            for chunk in chunked(ids, BATCH):
                 records = repo.load_records(self.project.database, chunk, options.resolution)
                 crops = load_crops(self.project.database, chunk) if staging is not None else {}
                 for image_id in chunk:

@@ -1,1 +1,1 @@
-"""Small cross-cutting helpers: logging and secret masking."""
+"""Small cross-cutting helpers: logging, secret masking and chunking."""
