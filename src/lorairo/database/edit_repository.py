@@ -17,7 +17,7 @@ import json
 import re
 import string
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -27,12 +27,8 @@ from sqlalchemy.orm import Session
 
 from genai_tag_db_tools.cleaning import clean_tag
 from lorairo.database.effective import effective_tag
-from lorairo.database.query import Node
 from lorairo.database.schema import SOURCE_MANUAL, Base, EditChange, EditLog, Image, utcnow
-from lorairo.database.search_repository import SearchRepository
-from lorairo.database.search_sql import compile_condition
 from lorairo.errors import ValidationError
-from lorairo.utils.chunks import chunked
 
 Action = Literal["insert", "update", "delete"]
 TABLES: dict[str, Table] = {
@@ -84,32 +80,6 @@ def _ascii_fold(text: str) -> str:
 
 class EditRepository:
     """Plans and writes bulk edits inside sessions the service opens."""
-
-    # -- selecting images -------------------------------------------------------------------
-
-    @staticmethod
-    def iter_query(
-        session: Session, node: Node, aliases: Mapping[str, str], batch: int = BATCH
-    ) -> Iterator[list[int]]:
-        condition = compile_condition(node, aliases, SearchRepository.expand_wildcards(session, node))
-        last = 0
-        while True:
-            ids = list(
-                session.scalars(
-                    select(Image.id).where(condition, Image.id > last).order_by(Image.id).limit(batch)
-                )
-            )
-            if not ids:
-                return
-            yield ids
-            last = ids[-1]
-
-    @staticmethod
-    def existing_ids(session: Session, ids: list[int]) -> set[int]:
-        found: set[int] = set()
-        for chunk in chunked(ids, BATCH):
-            found.update(session.scalars(select(Image.id).where(Image.id.in_(chunk))))
-        return found
 
     @staticmethod
     def _rows(session: Session, table: str, image_ids: list[int], **equal: Any) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -207,25 +208,35 @@ class SearchRepository:
         return ids, -1 if total is None else total
 
     def iter_ids(
-        self, node: Node, *, aliases: Mapping[str, str] | None = None, batch: int = 1000
+        self,
+        node: Node,
+        *,
+        aliases: Mapping[str, str] | None = None,
+        batch: int = 1000,
+        session: Session | None = None,
     ) -> Iterator[list[int]]:
-        """Matching ids in ascending order, `batch` at a time, one short read per batch."""
+        """Matching ids in ascending order, `batch` at a time, keyset-paged by id.
+
+        Without `session`, one short read per batch; with it, every batch is read inside that
+        transaction, so an edit that writes as it goes sees its own changes.
+        """
         last = 0
         while True:
-            with self.database.read_session() as session:
-                condition = compile_condition(node, aliases, self.expand_wildcards(session, node))
+            with nullcontext(session) if session is not None else self.database.read_session() as current:
+                condition = compile_condition(node, aliases, self.expand_wildcards(current, node))
                 statement = select(Image.id).where(condition, Image.id > last).order_by(Image.id).limit(batch)
-                ids = list(session.scalars(statement))
+                ids = list(current.scalars(statement))
             if not ids:
                 return
             yield ids
             last = ids[-1]
 
-    def existing_ids(self, ids: list[int]) -> set[int]:
+    def existing_ids(self, ids: list[int], session: Session | None = None) -> set[int]:
+        """The ids among `ids` that name an image (inside `session` when given)."""
         found: set[int] = set()
-        with self.database.read_session() as session:
+        with nullcontext(session) if session is not None else self.database.read_session() as current:
             for chunk in chunked(ids, _CHUNK):
-                found.update(session.scalars(select(Image.id).where(Image.id.in_(chunk))))
+                found.update(current.scalars(select(Image.id).where(Image.id.in_(chunk))))
         return found
 
     def summaries(self, ids: list[int]) -> list[ImageSummary]:

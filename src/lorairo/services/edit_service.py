@@ -17,7 +17,6 @@ from typing import Any, Literal
 from genai_tag_db_tools.cleaning import clean_tag
 from lorairo.database.edit_repository import BATCH, EditRepository, RowChange
 from lorairo.database.engine import StoreSession
-from lorairo.database.search_repository import SearchRepository
 from lorairo.errors import ValidationError
 from lorairo.export.crop import CropBox, box_for_aspect
 from lorairo.search.query_language import RATINGS, WILDCARDS
@@ -135,22 +134,19 @@ class EditService:
     def _batches(self, session: StoreSession, target: EditTarget) -> Iterator[list[int]]:
         if target.ids is not None:
             ids = sorted(set(target.ids))
-            missing = sorted(set(ids) - self.repository.existing_ids(session, ids))
-            if missing:
-                shown = ", ".join(map(str, missing[:10]))
-                raise ValidationError(f"no image with id {shown}{' ...' if len(missing) > 10 else ''}")
+            self.search.require_ids(ids, session)
             yield from chunked(ids, BATCH)
             return
         assert target.query is not None
         node, aliases = self.search.parse(target.query)
-        yield from self.repository.iter_query(session, node, aliases)
+        yield from self.search.repository.iter_ids(node, aliases=aliases, batch=BATCH, session=session)
 
     def _total(self, target: EditTarget) -> int:
         if target.ids is not None:
             return len(set(target.ids))
         assert target.query is not None
         node, aliases = self.search.parse(target.query)
-        return SearchRepository(self.database).count(node, aliases)
+        return self.search.repository.count(node, aliases)
 
     def _canonical(self, tags: list[str]) -> list[str]:
         if self.resolver is None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lorairo.database.browse_repository import GridFlags, grid_flags
+from lorairo.database.engine import StoreSession
 from lorairo.database.query import And, Node, Not, Or, Term
 from lorairo.database.search_repository import Facets, ImageSummary, SearchRepository, TagCount
 from lorairo.database.search_sql import SORT_KEYS
@@ -162,10 +163,15 @@ class SearchService:
 
     def details(self, ids: list[int]) -> list[dict[str, Any]]:
         """All stored annotations of the given images; unknown ids are an input error."""
-        missing = sorted(set(ids) - self.repository.existing_ids(ids))
-        if missing:
-            raise ValidationError(f"no image with id {', '.join(map(str, missing))}")
+        self.require_ids(ids)
         return self.repository.details(ids)
+
+    def require_ids(self, ids: list[int], session: StoreSession | None = None) -> None:
+        """Unknown image ids are an input error naming (the first ten of) them."""
+        missing = sorted(set(ids) - self.repository.existing_ids(ids, session))
+        if missing:
+            shown = ", ".join(map(str, missing[:10]))
+            raise ValidationError(f"no image with id {shown}{' ...' if len(missing) > 10 else ''}")
 
     def grid_flags(self, ids: list[int]) -> dict[int, GridFlags]:
         """Stored thumbnail path and badge flags (near-duplicate, failed, rejected-only) per image."""
