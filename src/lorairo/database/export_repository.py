@@ -116,11 +116,6 @@ def iter_image_ids(database: Database, page: int = ID_PAGE) -> Iterator[int]:
         last = ids[-1]
 
 
-def count_images(database: Database) -> int:
-    with database.read_session() as session:
-        return session.scalar(select(func.count()).select_from(Image)) or 0
-
-
 def model_names(database: Database) -> set[str]:
     with database.read_session() as session:
         return set(session.scalars(select(Model.name)))

@@ -21,6 +21,7 @@ import lorairo
 from genai_tag_db_tools.cleaning import lookup_key
 from lorairo.database import export_repository as repo
 from lorairo.database.crop_repository import load_crops
+from lorairo.database.image_repository import ImageRepository
 from lorairo.errors import ImageProcessingError, ValidationError
 from lorairo.export.ai_toolkit import AiToolkitWriter
 from lorairo.export.concepts import Concept, join
@@ -185,7 +186,9 @@ class ExportService:
             search = SearchService(self.project, self.resolver)
             batches = search.iter_ids(concept.query, batch=BATCH)
             return (image_id for batch in batches for image_id in batch), search.count(concept.query)
-        return repo.iter_image_ids(self.project.database), repo.count_images(self.project.database)
+        return repo.iter_image_ids(self.project.database), ImageRepository(
+            self.project.database
+        ).count_images()
 
     def count(self, options: ExportOptions) -> int:
         """How many images the options select, summed over concepts (before skips)."""
