@@ -5,12 +5,27 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from sqlalchemy import select
+
 from lorairo.database.annotation_repository import AnnotationRepository
 from lorairo.database.claim_repository import ClaimRepository
+from lorairo.database.schema import AnnotationClaim
 from lorairo.services.annotation_service import AnnotationService
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import Project
 from tests.annotation.helpers import BLUE, RED, add_solid_image
+
+
+def _live_claims(project: Project, model_id: int, now: float | None = None) -> dict[int, str]:
+    """Image id -> owner of every unexpired claim for the model, read from the table itself."""
+    now = time.time() if now is None else now
+    with project.database.read_session() as session:
+        rows = session.execute(
+            select(AnnotationClaim.image_id, AnnotationClaim.owner).where(
+                AnnotationClaim.model_id == model_id, AnnotationClaim.expires_at > now
+            )
+        )
+        return {image_id: owner for image_id, owner in rows}
 
 
 def test_claims_are_exclusive_until_the_lease_lapses(project: Project) -> None:
@@ -24,9 +39,9 @@ def test_claims_are_exclusive_until_the_lease_lapses(project: Project) -> None:
     assert first.claim(model_key, ids[3:], skip_done=True, now=now + 30) == []  # renews its own only
     # 60 s after its last claim the first run counts as dead: its images are free again.
     assert second.claim(model_key, ids, skip_done=True, now=now + 91) == ids  # its own plus the lapsed
-    assert set(second.live_claims(model_key, now=now + 91).values()) == {"second"}
+    assert set(_live_claims(project, model_key, now + 91).values()) == {"second"}
     second.release()
-    assert second.live_claims(model_key, now=now + 91) == {}
+    assert _live_claims(project, model_key, now + 91) == {}
 
 
 def test_a_run_skips_images_another_run_holds_and_releases_its_own(
@@ -40,7 +55,7 @@ def test_a_run_skips_images_another_run_holds_and_releases_its_own(
 
     report = service.run(["colour-tagger"], batch_size=2)
     assert (report.images_annotated, report.claimed_by_other_runs) == (4, 2)
-    assert set(service.claims.live_claims(model_id)) == set(ids[:2])  # only the other run's remain
+    assert set(_live_claims(project, model_id)) == set(ids[:2])  # only the other run's remain
 
     # Once the killed run's lease has lapsed, the next run annotates what it held.
     expired = ClaimRepository(project.database, "killed-run", lease_seconds=-1)

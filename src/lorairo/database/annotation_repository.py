@@ -223,17 +223,6 @@ class AnnotationRepository:
             last_id = rows[-1][0]
             yield [ImageToAnnotate(*row) for row in rows]
 
-    def annotated_image_ids(self, model_id: int) -> int:
-        with self.database.read_session() as session:
-            return (
-                session.scalar(
-                    select(func.count())
-                    .select_from(ModelAnnotation)
-                    .where(ModelAnnotation.model_id == model_id)
-                )
-                or 0
-            )
-
     # -- saving --------------------------------------------------------------------------------
 
     def save_results(

@@ -89,14 +89,3 @@ class ClaimRepository:
         """Drop every claim of this run (it finished, failed or was cancelled)."""
         with self.database.write_session() as session:
             session.execute(delete(AnnotationClaim).where(AnnotationClaim.owner == self.owner))
-
-    def live_claims(self, model_id: int, now: float | None = None) -> dict[int, str]:
-        """Image id -> owner of every unexpired claim for the model (for tests and diagnostics)."""
-        now = time.time() if now is None else now
-        with self.database.read_session() as session:
-            rows = session.execute(
-                select(AnnotationClaim.image_id, AnnotationClaim.owner).where(
-                    AnnotationClaim.model_id == model_id, AnnotationClaim.expires_at > now
-                )
-            )
-            return {image_id: owner for image_id, owner in rows}

@@ -285,9 +285,6 @@ class ThumbnailModel(QAbstractListModel):
         offset = row - page * PAGE_SIZE
         return items[offset] if offset < len(items) else None
 
-    def row_of(self, image_id: int) -> int | None:
-        return self._rows.get(image_id)
-
     def loaded_items(self) -> list[GridItem]:
         return [item for page in sorted(self._pages) for item in self._pages[page]]
 
