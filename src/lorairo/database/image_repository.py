@@ -27,22 +27,11 @@ from lorairo.database.schema import (
     Tag,
     utcnow,
 )
+from lorairo.database.search_repository import ImageSummary, SearchRepository
 from lorairo.utils.chunks import chunked
 
 _CHUNK = 500  # bound parameters per IN (...), well under SQLite's limit
 _STREAM = 5000
-
-
-@dataclass(frozen=True)
-class ImageSummary:
-    id: int
-    file_path: str
-    stored_path: str
-    width: int
-    height: int
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -263,16 +252,13 @@ class ImageRepository:
                 yield row[0], row[1], row[2]
 
     def image_summaries(self, ids: Iterable[int]) -> dict[int, ImageSummary]:
-        summaries: dict[int, ImageSummary] = {}
-        with self.database.read_session() as session:
-            for chunk in chunked(sorted(set(ids)), _CHUNK):
-                rows = session.execute(
-                    select(Image.id, Image.file_path, Image.stored_path, Image.width, Image.height).where(
-                        Image.id.in_(chunk)
-                    )
-                )
-                summaries.update({row[0]: ImageSummary(*row) for row in rows})
-        return summaries
+        """Id -> the one summary type search shows, for any number of ids."""
+        search = SearchRepository(self.database)
+        return {
+            summary.id: summary
+            for chunk in chunked(sorted(set(ids)), _CHUNK)
+            for summary in search.summaries(chunk)
+        }
 
     # -- processed copies ----------------------------------------------------------------------
 

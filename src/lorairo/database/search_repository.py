@@ -60,7 +60,8 @@ _CHUNK = 500
 
 @dataclass(frozen=True)
 class ImageSummary:
-    """What a result list shows per image: enough for a grid tooltip or a CLI row."""
+    """What a result list shows per image: enough for a grid tooltip or a CLI row, and where its
+    files are (the near-duplicate listing prints the original path)."""
 
     id: int
     name: str
@@ -73,6 +74,8 @@ class ImageSummary:
     caption: str | None
     score: float | None
     rating: str | None
+    file_path: str
+    stored_path: str
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -245,10 +248,20 @@ class SearchRepository:
             return []
         with self.database.read_session() as session:
             # Columns, not ORM entities: identity-map bookkeeping was a third of a page's cost.
-            columns = (Image.id, Image.name, Image.width, Image.height, Image.format, Image.created_at)
+            columns = (
+                Image.id,
+                Image.name,
+                Image.width,
+                Image.height,
+                Image.format,
+                Image.created_at,
+                Image.file_path,
+            )
             images = {
                 row.id: row
-                for row in session.execute(select(*columns, Image.reviewed_at).where(Image.id.in_(ids)))
+                for row in session.execute(
+                    select(*columns, Image.stored_path, Image.reviewed_at).where(Image.id.in_(ids))
+                )
             }
             tags: dict[int, list[str]] = defaultdict(list)
             tag_rows = session.execute(
@@ -275,6 +288,8 @@ class SearchRepository:
                 caption=captions.get(image.id),
                 score=scores.get(image.id),
                 rating=ratings.get(image.id),
+                file_path=image.file_path,
+                stored_path=image.stored_path,
             )
             for image in (images[i] for i in ids if i in images)
         ]
