@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from genai_tag_db_tools.cleaning import clean_tag
 from image_annotator_lib.core.types import AnnotationResult, TagPrediction
 from lorairo.database.engine import Database
+from lorairo.database.failures import AnnotationFailureRow
 from lorairo.database.schema import (
     SOURCE_MODEL,
     AnnotationFailure,
@@ -62,24 +63,6 @@ class SaveCounts:
     captions: int = 0
     failures: int = 0
     policy_violations: int = 0
-
-
-@dataclass(frozen=True)
-class FailureRow:
-    id: int
-    image_id: int
-    image_name: str
-    model_name: str
-    provider: str
-    reason: str
-    message: str | None
-    failed_at: datetime
-    is_policy_violation: bool
-
-    def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["failed_at"] = self.failed_at.isoformat(timespec="seconds")
-        return data
 
 
 @dataclass
@@ -380,7 +363,7 @@ class AnnotationRepository:
 
     def list_failures(
         self, model_name: str | None = None, *, limit: int = 100, offset: int = 0
-    ) -> tuple[int, list[FailureRow]]:
+    ) -> tuple[int, list[AnnotationFailureRow]]:
         """Total matching and one page, newest first."""
         condition = AnnotationFailure.model_name == model_name if model_name else true()
         with self.database.read_session() as session:
@@ -403,4 +386,17 @@ class AnnotationRepository:
                 .limit(limit)
                 .offset(offset)
             ).all()
-        return total, [FailureRow(*row) for row in rows]
+        return total, [
+            AnnotationFailureRow(
+                id=row[0],
+                image_id=row[1],
+                image_name=row[2],
+                model_name=row[3],
+                provider=row[4],
+                reason=row[5],
+                message=row[6],
+                failed_at=row[7],
+                is_policy_violation=row[8],
+            )
+            for row in rows
+        ]

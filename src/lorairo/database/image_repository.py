@@ -8,7 +8,7 @@ batch's images, files' rows, links and sidecar annotations commit together or no
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from lorairo.database.engine import Database
+from lorairo.database.failures import RegistrationFailureRow
 from lorairo.database.schema import (
     SOURCE_EXISTING,
     Caption,
@@ -32,17 +33,6 @@ from lorairo.utils.chunks import chunked
 
 _CHUNK = 500  # bound parameters per IN (...), well under SQLite's limit
 _STREAM = 5000
-
-
-@dataclass(frozen=True)
-class FailureRecord:
-    file_path: str
-    reason: str
-    message: str | None
-    failed_at: datetime
-
-    def to_dict(self) -> dict[str, object]:
-        return {**asdict(self), "failed_at": self.failed_at.isoformat(timespec="seconds")}
 
 
 @dataclass(frozen=True)
@@ -157,7 +147,7 @@ class ImageRepository:
             )
             return {path: failed_at for path, failed_at in rows}
 
-    def list_failures(self, limit: int, offset: int = 0) -> list[FailureRecord]:
+    def list_failures(self, limit: int, offset: int = 0) -> list[RegistrationFailureRow]:
         with self.database.read_session() as session:
             rows = session.execute(
                 select(
@@ -170,7 +160,10 @@ class ImageRepository:
                 .limit(limit)
                 .offset(offset)
             )
-            return [FailureRecord(*row) for row in rows]
+            return [
+                RegistrationFailureRow(file_path=path, reason=reason, message=message, failed_at=failed_at)
+                for path, reason, message, failed_at in rows
+            ]
 
     def count_failures(self) -> int:
         with self.database.read_session() as session:

@@ -6,7 +6,8 @@ models; these commands only read or adjust what earlier runs stored.
 
 from __future__ import annotations
 
-from lorairo.database.annotation_repository import AnnotationRepository, FailureRow, RethresholdCounts
+from lorairo.database.annotation_repository import AnnotationRepository, RethresholdCounts
+from lorairo.database.failures import AnnotationFailureRow
 from lorairo.database.run_repository import RunRepository, RunRow
 from lorairo.errors import ValidationError
 from lorairo.services.project_service import Project
@@ -28,7 +29,7 @@ class AnnotationResults:
 
     def failures(
         self, model_name: str | None = None, *, limit: int = 100, offset: int = 0
-    ) -> tuple[int, list[FailureRow]]:
+    ) -> tuple[int, list[AnnotationFailureRow]]:
         """Total recorded failures (of one model, or all) and one page of them, newest first."""
         return self.annotations.list_failures(model_name, limit=limit, offset=offset)
 
