@@ -37,7 +37,8 @@ from typing import Any
 import psutil
 
 from lorairo.database.engine import Database, Session
-from lorairo.database.image_repository import FailureRecord, ImageRepository
+from lorairo.database.failures import RegistrationFailureRow
+from lorairo.database.image_repository import ImageRepository
 from lorairo.errors import ValidationError
 from lorairo.registration.decode import (
     Decoded,
@@ -202,7 +203,7 @@ class RegistrationService:
     def image_count(self) -> int:
         return self.repository.count_images()
 
-    def rejections(self, limit: int) -> tuple[int, list[FailureRecord]]:
+    def rejections(self, limit: int) -> tuple[int, list[RegistrationFailureRow]]:
         """The total number of rejected files and the newest `limit` of them."""
         return self.repository.count_failures(), self.repository.list_failures(limit)
 

@@ -131,7 +131,9 @@ def pad_resize(
         factor = int(side / size / REDUCING_GAP)
         if width == height or factor < 2:
             square = pad_to_square(image, fill)
-            return square if side == size else square.resize((size, size), resample, reducing_gap=REDUCING_GAP)
+            return (
+                square if side == size else square.resize((size, size), resample, reducing_gap=REDUCING_GAP)
+            )
         # What `reducing_gap` does to the padded square (box-reduce by `factor`, then the filter over
         # the fractional box), without building the square: a 20000x1 strip would make a 1.2 GB canvas.
         reduced = _reduced_square(image, factor, fill)
