@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lorairo.config import LorairoConfig
 from lorairo.errors import ConfigurationError
-from lorairo.services.configuration_service import ConfigurationService, LorairoConfig
+from lorairo.services.configuration_service import ConfigurationService
 from lorairo.utils.masking import mask_api_key
 
 

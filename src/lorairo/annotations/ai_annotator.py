@@ -24,6 +24,7 @@ from image_annotator_lib.api import (
     annotate,
 )
 from lorairo.annotations.provider_settings import add_provider_models
+from lorairo.config import Settings
 from lorairo.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -31,7 +32,6 @@ from lorairo.errors import (
     ModelNotAvailableError,
     ValidationError,
 )
-from lorairo.services.configuration_service import ConfigurationService
 
 
 class AiAnnotatorError(LoRAIroException):
@@ -50,7 +50,7 @@ def run_stopping_error(model_name: str, exc: Exception) -> LoRAIroException | No
     return None
 
 
-def build_registry(config: ConfigurationService) -> ModelRegistry:
+def build_registry(config: Settings) -> ModelRegistry:
     """Built-in models plus `annotator_config.toml`, with `[annotation]` settings as defaults, plus
     the configured models of every API provider that has a key."""
     section = config.config.annotation

@@ -11,17 +11,12 @@ from image_annotator_lib.providers.catalog import DEFAULT_MODELS, model_spec, mo
 from image_annotator_lib.providers.prompt import PromptOptions
 from image_annotator_lib.providers.settings import ProviderSettings
 from image_annotator_lib.registry import ModelRegistry
+from lorairo.config import BUILTIN_PROVIDERS, PROVIDER_KEY_ENV, ProviderSection, Settings
 from lorairo.errors import ConfigurationError
-from lorairo.services.configuration_service import (
-    BUILTIN_PROVIDERS,
-    PROVIDER_KEY_ENV,
-    ConfigurationService,
-    ProviderSection,
-)
 from lorairo.utils.masking import register_secret
 
 
-def provider_names(config: ConfigurationService) -> list[str]:
+def provider_names(config: Settings) -> list[str]:
     """Built-in providers plus every `[ai_providers.<name>]` table."""
     return list(dict.fromkeys([*BUILTIN_PROVIDERS, *config.config.ai_providers]))
 
@@ -33,7 +28,7 @@ def _concurrency(section: ProviderSection, kind: str) -> int | None:
     return None
 
 
-def provider_settings(config: ConfigurationService, name: str) -> ProviderSettings:
+def provider_settings(config: Settings, name: str) -> ProviderSettings:
     section = config.provider(name)
     kind = config.provider_kind(name)
     if kind == "openai-compatible" and not section.base_url:
@@ -56,12 +51,12 @@ def provider_settings(config: ConfigurationService, name: str) -> ProviderSettin
     )
 
 
-def prompt_options(config: ConfigurationService) -> PromptOptions:
+def prompt_options(config: Settings) -> PromptOptions:
     prompts = config.config.prompts
     return PromptOptions.of(list(prompts.fields), prompts.additional)
 
 
-def configured_models(config: ConfigurationService, name: str) -> list[str]:
+def configured_models(config: Settings, name: str) -> list[str]:
     """The pinned models; for a cloud provider with none pinned, the library's current default."""
     section = config.provider(name)
     pinned = list(dict.fromkeys(m for m in [section.model, *section.models] if m))
@@ -69,7 +64,7 @@ def configured_models(config: ConfigurationService, name: str) -> list[str]:
     return pinned or ([default] if default else [])
 
 
-def add_provider_models(registry: ModelRegistry, config: ConfigurationService) -> None:
+def add_provider_models(registry: ModelRegistry, config: Settings) -> None:
     """Register the configured models of every provider that can be called now."""
     prompt = prompt_options(config)
     for name in config.get_available_providers():
@@ -77,7 +72,7 @@ def add_provider_models(registry: ModelRegistry, config: ConfigurationService) -
             registry.add_spec(spec)
 
 
-def _missing_key_message(config: ConfigurationService, name: str) -> str:
+def _missing_key_message(config: Settings, name: str) -> str:
     section = config.provider(name)
     where = [f"[api] {BUILTIN_PROVIDERS[name]}"] if name in BUILTIN_PROVIDERS else []
     env = section.api_key_env or PROVIDER_KEY_ENV.get(name, "")
@@ -87,9 +82,7 @@ def _missing_key_message(config: ConfigurationService, name: str) -> str:
     return f"provider {name!r} has no API key, so its models are unavailable; set {hint}"
 
 
-def resolve_provider_model(
-    registry: ModelRegistry, config: ConfigurationService, model_name: str
-) -> ModelSpec | None:
+def resolve_provider_model(registry: ModelRegistry, config: Settings, model_name: str) -> ModelSpec | None:
     """Make `<provider>/<model>` usable even when the model is not listed in the config.
 
     Returns the spec for an API model (adding it to the registry if needed), None for names that

@@ -6,30 +6,20 @@ delete can be undone by moving the folder back.
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from lorairo.config import Settings, validate_project_name
 from lorairo.database.effective import DEFAULT_SCORE_KIND
 from lorairo.database.engine import Database
 from lorairo.database.project_stats import ProjectCounts, count_rows
 from lorairo.errors import ProjectNotFoundError, ValidationError
-from lorairo.services.configuration_service import ConfigurationService
 
 DATABASE_FILE = "database.db"
 IMAGES_DIR = "images"
 TRASH_DIR = ".trash"
-_NAME = re.compile(r"^[\w][\w .\-]{0,99}$")
-
-
-def validate_project_name(name: str) -> str:
-    if not _NAME.match(name) or name.strip() != name or name in {".", ".."}:
-        raise ValueError(
-            f"invalid project name {name!r}: use letters, digits, spaces, '.', '-' or '_' (at most 100)"
-        )
-    return name
 
 
 @dataclass
@@ -76,7 +66,7 @@ class ProjectInfo:
 
 
 class ProjectService:
-    def __init__(self, config: ConfigurationService) -> None:
+    def __init__(self, config: Settings) -> None:
         self.config = config
 
     @property

@@ -29,8 +29,9 @@ from lorairo.annotations.provider_settings import (
     provider_names,
     provider_settings,
 )
+from lorairo.config import BUILTIN_PROVIDERS
 from lorairo.errors import AIProviderError, AuthenticationError, ValidationError
-from lorairo.services.configuration_service import BUILTIN_PROVIDERS, ConfigurationService
+from lorairo.services.configuration_service import ConfigurationService
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lorairo.config import LOG_LEVELS
 from lorairo.errors import LoRAIroException
 from lorairo.gui.widgets.provider_panel import ProviderPanel
-from lorairo.services.configuration_service import LOG_LEVELS, ConfigurationService
+from lorairo.services.configuration_service import ConfigurationService
 from lorairo.utils.masking import mask_api_key
 
 SECRETS = (
