@@ -15,13 +15,8 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from image_annotator_lib.exceptions import AnnotatorLibError, ProviderAuthenticationError
-from image_annotator_lib.providers.catalog import model_spec
-from image_annotator_lib.providers.discovery import (
-    WELL_KNOWN_LOCAL_SERVERS,
-    DiscoveredModel,
-    ServerModels,
-    list_models,
-)
+from image_annotator_lib.providers.catalog import list_models, model_spec
+from image_annotator_lib.providers.discovery import WELL_KNOWN_LOCAL_SERVERS, DiscoveredModel, ServerModels
 from image_annotator_lib.registry import ModelRegistry
 from lorairo.annotations.provider_settings import (
     configured_models,

@@ -1,22 +1,21 @@
 """What a provider offers: its model list, which models see images, and how many parallel slots.
 
 Local servers are read over their own HTTP endpoints (`GET /v1/models`; Ollama's `/api/tags` and
-`/api/show`; LM Studio's `/api/v0/models`; llama.cpp's `/props`), clouds through their SDKs'
-`models.list`. A model is marked vision-capable only where the server says so; `vision` is None
+`/api/show`; LM Studio's `/api/v0/models`; llama.cpp's `/props`); clouds are listed through their
+SDKs by `catalog.list_models`, so this module needs no provider class. A model is marked vision-capable only where the server says so; `vision` is None
 when it does not say. Nothing here is called unless the user asked for a listing or configured
 the server: well-known local ports are offered as suggestions, never probed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import httpx
 
 from image_annotator_lib.exceptions import ProviderAuthenticationError, ProviderRequestError
-from image_annotator_lib.providers.retry import ProviderError, classify_status, classify_transport
+from image_annotator_lib.providers.retry import classify_status
 from image_annotator_lib.providers.settings import ProviderSettings
 
 # Where the popular local servers listen by default: suggestions for `providers add`, never probed.
@@ -163,77 +162,3 @@ def parallel_slots(settings: ProviderSettings, *, timeout: float = 2.0) -> int |
             return _parallel_slots(client, server_root(settings.base_url))[0]
     except httpx.HTTPError:
         return None
-
-
-def _openai_models(settings: ProviderSettings) -> list[DiscoveredModel]:
-    from image_annotator_lib.providers.openai_provider import make_openai_client
-
-    with make_openai_client(settings) as client:
-        return [DiscoveredModel(model.id) for model in client.models.list()]
-
-
-def _anthropic_models(settings: ProviderSettings) -> list[DiscoveredModel]:
-    import anthropic
-
-    with anthropic.Anthropic(
-        api_key=settings.api_key, base_url=settings.base_url or None, timeout=settings.timeout, max_retries=0
-    ) as client:
-        found = []
-        for model in client.models.list():
-            capabilities = getattr(model, "capabilities", None)
-            image = getattr(capabilities, "image_input", None)
-            found.append(DiscoveredModel(model.id, getattr(image, "supported", None)))
-        return found
-
-
-def _google_models(settings: ProviderSettings) -> list[DiscoveredModel]:
-    from google import genai
-    from google.genai import types
-
-    options = types.HttpOptions(base_url=settings.base_url or None, timeout=int(settings.timeout * 1000))
-    client = genai.Client(api_key=settings.api_key, http_options=options)
-    found = []
-    for model in client.models.list():
-        actions = model.supported_actions or []
-        if actions and "generateContent" not in actions:
-            continue  # embedding and tuning-only models cannot annotate
-        found.append(DiscoveredModel((model.name or "").removeprefix("models/")))
-    return found
-
-
-_SDK_LISTERS: dict[str, Callable[[ProviderSettings], list[DiscoveredModel]]] = {
-    "openai": _openai_models,
-    "anthropic": _anthropic_models,
-    "google": _google_models,
-}
-
-
-def _classify(kind: str, exc: Exception) -> ProviderError | None:
-    from image_annotator_lib.providers.anthropic_provider import classify_anthropic_error
-    from image_annotator_lib.providers.google_provider import classify_google_error
-    from image_annotator_lib.providers.openai_provider import classify_openai_error
-
-    classifier = {"anthropic": classify_anthropic_error, "google": classify_google_error}.get(
-        kind, classify_openai_error
-    )
-    return classifier(exc) or classify_transport(exc)
-
-
-def list_models(settings: ProviderSettings) -> ServerModels:
-    """Models of any configured provider: SDK `models.list` for clouds, the server's own list else."""
-    if settings.kind == "openai-compatible":
-        return list_server_models(settings)
-    try:
-        return ServerModels(_SDK_LISTERS[settings.kind](settings), "models.list")
-    except Exception as exc:
-        error = _classify(settings.kind, exc)
-        if error is None:
-            raise
-        if error.kind == "auth":
-            raise ProviderAuthenticationError(
-                f"{settings.name}: authentication failed ({error.status}) while listing models; "
-                f"check the API key configured for provider {settings.name!r}"
-            ) from None
-        raise ProviderRequestError(
-            settings.scrub(f"{settings.name}: listing models failed: {error.message}")
-        ) from None

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from image_annotator_lib.providers.styles import CaptionStyle
+from typing import Any, Literal, Protocol
 
 PromptField = Literal["tags", "caption", "score", "rating"]
 ALL_FIELDS: tuple[PromptField, ...] = ("tags", "caption", "score", "rating")
@@ -28,13 +25,23 @@ _FIELD_INSTRUCTIONS: dict[PromptField, str] = {
 }
 
 
+class PromptStyle(Protocol):
+    """A named preset as the prompt needs it (`styles.CaptionStyle`): narrow, so this module never
+    imports the presets, which are built from its parts."""
+
+    @property
+    def fields(self) -> tuple[PromptField, ...]: ...
+
+    def render(self, values: Mapping[str, str], additional: str = "") -> Prompt: ...
+
+
 @dataclass(frozen=True)
 class PromptOptions:
     """Which fields to ask for and what the user appends (`[prompts]` in the app's config)."""
 
     fields: tuple[PromptField, ...] = DEFAULT_FIELDS
     additional: str = ""
-    style: CaptionStyle | None = None  # a named preset replaces the default instructions
+    style: PromptStyle | None = None  # a named preset replaces the default instructions
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.fields if f not in ALL_FIELDS]
@@ -50,7 +57,7 @@ class PromptOptions:
         return cls(fields=chosen, additional=additional)
 
     @classmethod
-    def for_style(cls, style: CaptionStyle, additional: str = "") -> PromptOptions:
+    def for_style(cls, style: PromptStyle, additional: str = "") -> PromptOptions:
         return cls(fields=style.fields, additional=additional, style=style)
 
 
