@@ -3,16 +3,13 @@ before the resize (pixels equal Pillow's crop + resize), undone by `edits undo`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from lorairo.cli.main import main
 from lorairo.errors import ValidationError
 from lorairo.export.crop import CropBox, box_for_aspect, parse_aspect, parse_box, parse_focus
 from lorairo.export.options import ExportOptions
@@ -22,6 +19,7 @@ from lorairo.services.export_service import ExportService
 from lorairo.services.search_service import SearchService
 from lorairo.storage.imaging import to_rgb
 from tests.export.builders import Builder, add_varied
+from tests.export.cli_helpers import cli
 
 
 def pixels(path: Path) -> np.ndarray:
@@ -103,17 +101,6 @@ def test_crop_geometry() -> None:
             parse_aspect(bad_aspect)
     with pytest.raises(ValidationError):
         parse_focus("middle")
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    code = 0
-    try:
-        main(["--json", *args])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr().out
-    assert len(out.strip().splitlines()) == 1, out
-    return code, json.loads(out)
 
 
 def test_cli_crop(builder: Builder, images: dict[str, int], capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from lorairo.cli.main import main
 from tests.export.builders import Demo
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    code = 0
-    try:
-        main(["--json", *args])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr().out
-    assert len(out.strip().splitlines()) == 1, out
-    return code, json.loads(out)
+from tests.export.cli_helpers import cli
 
 
 def test_create_with_options(demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lorairo.cli.main import main
 from lorairo.errors import ValidationError
 from lorairo.export.concepts import Concept, load_plan
 from lorairo.export.lint import Finding
@@ -17,6 +15,7 @@ from lorairo.export.tokens import estimate_tokens, tokenizer_counter
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.export_service import ExportService
 from tests.export.builders import Builder
+from tests.export.cli_helpers import cli
 from tests.export.trainer_data import make_trainer_data
 
 LONG_TAGS = [f"tag{index:02d}" for index in range(80)]
@@ -98,17 +97,6 @@ def test_rating_tag_is_kept_in_front() -> None:
     assert options.effective_keep_tokens == 3
     assert ExportOptions(trigger=("ohwx",)).effective_keep_tokens == 1
     assert ExportOptions(trigger=("ohwx",), rating_tag=True, keep_tokens=5).effective_keep_tokens == 5
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    code = 0
-    try:
-        main(["--json", *args])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr().out
-    assert len(out.strip().splitlines()) == 1, out
-    return code, json.loads(out)
 
 
 def test_cli_concepts_plan_check_and_strict(
