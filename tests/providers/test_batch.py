@@ -36,6 +36,19 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[s
     return code, json.loads(lines[0]), captured.err
 
 
+def assert_reimport_changes_nothing(
+    capsys: pytest.CaptureFixture[str], config: ConfigurationService, result_file: str, *, stored: int
+) -> Database:
+    """Importing the same results again stores nothing and leaves every row as it was."""
+    database = Database(config.database_dir / "llm" / "database.db")
+    before = snapshot(database)
+    code, again, _ = run_cli(capsys, "annotate", "batch", "import", result_file, "-p", "llm")
+    assert code == 0
+    assert again["imports"][0]["annotated"] == 0 and again["imports"][0]["already_stored"] == stored
+    assert snapshot(database) == before
+    return database
+
+
 def snapshot(database: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every stored result row, ids included, to prove a re-import wrote nothing."""
     tables = {
@@ -128,13 +141,7 @@ def test_submit_status_import_and_reimport_through_the_cli(
         assert code == 0 and first["annotated"] == 7 and first["policy_violations"] == 1
         assert first["input_tokens"] > 0
 
-        database = Database(config.database_dir / "llm" / "database.db")
-        before = snapshot(database)
-        code, again, _ = run_cli(capsys, "annotate", "batch", "import", str(result_file), "-p", "llm")
-        assert (
-            code == 0 and again["imports"][0]["annotated"] == 0 and again["imports"][0]["already_stored"] == 8
-        )
-        assert snapshot(database) == before
+        database = assert_reimport_changes_nothing(capsys, config, str(result_file), stored=8)
 
         with database.read_session() as session:
             for i, image_id in enumerate(ids):

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from lorairo.database.engine import Database
 from lorairo.database.schema import Tag
 from tests.providers.app_setup import MODELS, project_with_images, set_keys, write_config
 from tests.providers.fake_llm_server import USAGE_IN, FakeRequest, expected_answer, running
 from tests.providers.helpers import TEST_KEYS, colour
-from tests.providers.test_batch import run_cli, snapshot
+from tests.providers.test_batch import assert_reimport_changes_nothing, run_cli
 
 RED, BROKEN = colour(5), colour(3)
 
@@ -50,13 +49,7 @@ def test_submit_status_import_and_reimport(
         assert first["annotated"] == 6 and first["failures"] == 2 and first["policy_violations"] == 1
         assert first["input_tokens"] == 7 * USAGE_IN  # the errored request reports no usage
 
-        database = Database(config.database_dir / "llm" / "database.db")
-        before = snapshot(database)
-        code, again, _ = run_cli(capsys, "annotate", "batch", "import", first["file"], "-p", "llm")
-        assert (
-            code == 0 and again["imports"][0]["annotated"] == 0 and again["imports"][0]["already_stored"] == 8
-        )
-        assert snapshot(database) == before
+        database = assert_reimport_changes_nothing(capsys, config, first["file"], stored=8)
         with database.read_session() as session:
             for i, image_id in enumerate(ids):
                 tags = session.scalars(
