@@ -110,9 +110,10 @@ def run(home: Path, args: argparse.Namespace) -> None:
     from PySide6.QtWidgets import QAbstractItemView, QApplication
 
     from lorairo.gui.app import application, create_window
-    from lorairo.gui.thumbnail_loader import ThumbnailLoader, decode_thumbnail
-    from lorairo.gui.thumbnail_model import PAGE_SIZE, SearchGridSource, ThumbnailDelegate, ThumbnailModel
-    from lorairo.gui.thumbnail_view import ThumbnailGridView
+    from lorairo.gui.models.thumbnail_loader import ThumbnailLoader, decode_thumbnail
+    from lorairo.gui.models.thumbnail_model import PAGE_SIZE, SearchGridSource, ThumbnailModel
+    from lorairo.gui.widgets.thumbnail_delegate import ThumbnailDelegate
+    from lorairo.gui.widgets.thumbnail_view import ThumbnailGridView
     from lorairo.services.configuration_service import ConfigurationService
     from lorairo.services.project_service import ProjectService
     from lorairo.services.registration_service import RegistrationService
@@ -245,7 +246,7 @@ def run(home: Path, args: argparse.Namespace) -> None:
     ours_first = time.perf_counter() - started
     ours_scroll = scroll(grid, args.scroll_rows, meter)
     meter.start()
-    task = window.register_paths([home / "incoming-b"])
+    task = window.register.register_paths([home / "incoming-b"])
     assert task is not None
     pump(lambda: task.done)
     ours_register = meter.stop()

@@ -111,12 +111,12 @@ def render(home: Path, out: Path) -> None:
     window.resize(1500, 940)
     window.show()
     pump(lambda: window.project is not None)
-    task = window.register_paths([home / "my-dataset"])
+    task = window.register.register_paths([home / "my-dataset"])
     assert task is not None
     pump(lambda: task.done, 300)
     registered = task.result.counts.registered
     pump(lambda: window.model.total == registered)
-    edits = window.edits
+    edits = window.session.edits
     assert edits is not None
     total = window.model.total
     pump(lambda: len(window.model.loaded_items()) == total)
@@ -129,16 +129,16 @@ def render(home: Path, out: Path) -> None:
         edits.set_score(EditTarget(ids=ids[::2]), 7.5 - theme, apply=True)
     edits.mark_reviewed(EditTarget(ids=tuple(range(1, total + 1, 4))), apply=True)
     edits.reject_tags(EditTarget(ids=(2,)), ["blurry_background", "window"], apply=True)
-    window.after_edit()
+    window.search.refresh()
     window.search_bar.set_text("")
     pump(lambda: window.model.item(0) is not None)
-    window.select_rows([0])
+    window.grid.select_rows([0])
     pump(lambda: window.inspector.image_id is not None)
     window.view.viewport().grab()
     pump(lambda: window.loader.cached_count >= min(total, 12))
     save(window, "main_window.png")
 
-    annotate = window.open_annotate()
+    annotate = window.annotate.open_dialog(window)
     assert annotate is not None
     annotate.resize(720, 600)
     pump(annotate.run_button.isEnabled)
@@ -146,7 +146,7 @@ def render(home: Path, out: Path) -> None:
     save(annotate, "annotate_dialog.png")
     annotate.close()
 
-    export = window.open_export()
+    export = window.export.open_dialog(window)
     assert export is not None
     export.trigger.setText("ohwx woman")
     export.quality_tags.setChecked(True)

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from image_annotator_lib.local.session_cache import default_session_cache
 from lorairo.gui.dialogs.settings_dialog import SettingsDialog
 from lorairo.gui.main_window import MainWindow
-from lorairo.gui.thumbnail_loader import ThumbnailLoader, decode_thumbnail
+from lorairo.gui.models.thumbnail_loader import ThumbnailLoader, decode_thumbnail
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import ProjectService
 from lorairo.services.search_service import SearchService
@@ -30,7 +30,7 @@ def test_annotate_dialog_runs_a_local_onnx_tagger(
         f'[brightness-tagger]\nclass = "WDTagger"\nmodel_path = "{folder.as_posix()}"\n', encoding="utf-8"
     )
     default_session_cache.clear()
-    dialog = window.open_annotate()
+    dialog = window.annotate.open_dialog(window)
     assert dialog is not None
     qtbot.addWidget(dialog)
     qtbot.waitUntil(dialog.run_button.isEnabled, timeout=30_000)
@@ -51,7 +51,7 @@ def test_annotate_dialog_runs_a_local_onnx_tagger(
     finally:
         project.close()
 
-    window.select_rows([0])
+    window.grid.select_rows([0])
     qtbot.waitUntil(lambda: window.inspector.tags_tree.topLevelItemCount() >= 2, timeout=10_000)
     groups = [
         window.inspector.tags_tree.topLevelItem(i).text(0)
@@ -65,7 +65,7 @@ def test_annotate_dialog_lists_api_models_only_for_providers_with_a_key(
     qtbot: QtBot, window: MainWindow, config: ConfigurationService
 ) -> None:
     config.update_setting("api", "openai_key", "sk-test-0123456789abcdefghij")
-    dialog = window.open_annotate()
+    dialog = window.annotate.open_dialog(window)
     assert dialog is not None
     qtbot.addWidget(dialog)
     qtbot.waitUntil(dialog.run_button.isEnabled, timeout=30_000)
@@ -76,9 +76,9 @@ def test_annotate_dialog_lists_api_models_only_for_providers_with_a_key(
 
 
 def test_export_dialog_previews_counts_and_exports(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
-    window.select_rows([0])
+    window.grid.select_rows([0])
     first = window.model.item(0)
-    dialog = window.open_export()
+    dialog = window.export.open_dialog(window)
     assert dialog is not None
     qtbot.addWidget(dialog)
     target = tmp_path / "out"

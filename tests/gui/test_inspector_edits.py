@@ -31,7 +31,7 @@ def _manual_caption(config: ConfigurationService, image_id: int) -> str | None:
 
 
 def _show(qtbot: QtBot, window: MainWindow, row: int) -> int:
-    window.select_rows([row])
+    window.grid.select_rows([row])
     image_id = window.model.item(row).id
     qtbot.waitUntil(lambda: window.inspector.image_id == image_id, timeout=10_000)
     return image_id
@@ -43,7 +43,7 @@ def test_typed_caption_is_saved_when_the_image_changes_and_undo_takes_it_back(
     first = _show(qtbot, window, 0)
     qtbot.keyClicks(window.inspector.caption_edit, "a cat on a red sofa")
     assert _manual_caption(config, first) is None, "nothing is written while typing"
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         second = _show(qtbot, window, 1)
     assert second != first
     assert _manual_caption(config, first) == "a cat on a red sofa"
@@ -54,7 +54,7 @@ def test_typed_caption_is_saved_when_the_image_changes_and_undo_takes_it_back(
         assert EditService(project).log(1)[0].operation == "set_caption", "saved through the edit log"
     finally:
         project.close()
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         window.actions_by_name["undo"].trigger()
     assert _manual_caption(config, first) is None
 
@@ -63,7 +63,7 @@ def test_ctrl_enter_saves_the_caption(qtbot: QtBot, window: MainWindow, config: 
     image_id = _show(qtbot, window, 2)
     box = window.inspector.caption_edit
     qtbot.keyClicks(box, "sunlit window")
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         qtbot.keyClick(box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert _manual_caption(config, image_id) == "sunlit window"
     assert box.toPlainText() == "sunlit window", "Ctrl+Enter saves; it does not add a line"
@@ -74,7 +74,7 @@ def test_delete_moves_on_and_ctrl_z_in_the_empty_tag_box_undoes(
 ) -> None:
     image_id = _show(qtbot, window, 0)
     editor = window.inspector.tag_editor
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         editor.add_requested.emit(["sofa", "red"])
 
     def listed() -> list[tuple[str, bool]]:
@@ -90,19 +90,19 @@ def test_delete_moves_on_and_ctrl_z_in_the_empty_tag_box_undoes(
     qtbot.waitUntil(lambda: "sofa" in window.facets.tag_names(), timeout=10_000)
 
     editor.list.setCurrentRow(0)
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         qtbot.keyClick(editor.list, Qt.Key.Key_Delete)
     qtbot.waitUntil(lambda: listed() == [("cat", True), ("sofa", False), ("red", False)], timeout=10_000)
     assert editor.list.currentRow() == 1, "the selection moved on to the next tag"
     qtbot.waitUntil(lambda: window.model.item(0).tags == ("sofa", "red"), timeout=10_000)  # grid tooltip
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         qtbot.keyClick(editor.list, Qt.Key.Key_Delete)  # Delete again: the next tag, not "cat"
     qtbot.waitUntil(lambda: listed() == [("cat", True), ("sofa", True), ("red", False)], timeout=10_000)
     assert editor.list.currentRow() == 2
 
     editor.input.setFocus()
     assert editor.input.text() == ""
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         qtbot.keyClick(editor.input, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: listed() == [("cat", True), ("sofa", False), ("red", False)], timeout=10_000)
     rejected = {t["tag"] for t in _stored(config, image_id)["tags"] if t["rejected_at"]}

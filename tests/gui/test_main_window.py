@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from lorairo.gui.dialogs.shortcuts_dialog import ShortcutsDialog
 from lorairo.gui.main_window import MainWindow
-from lorairo.gui.thumbnail_model import ITEM_ROLE
+from lorairo.gui.models.thumbnail_model import ITEM_ROLE
 from lorairo.gui.widgets.facets_panel import TAG_DATA
 from lorairo.gui.widgets.tag_editor import REJECTED_ROLE, TAG_ROLE
 from lorairo.services.configuration_service import ConfigurationService
@@ -83,8 +83,8 @@ def test_search_with_query_and_facet_clicks(qtbot: QtBot, window: MainWindow) ->
 def test_bulk_add_tag_to_selection_with_dry_run_then_undo_and_redo(
     qtbot: QtBot, window: MainWindow, config: ConfigurationService
 ) -> None:
-    window.select_rows([0, 1, 2])
-    dialog = window.open_bulk_edit()
+    window.grid.select_rows([0, 1, 2])
+    dialog = window.edit.open_bulk_edit(window)
     assert dialog is not None and dialog.scope_selection.isChecked()
     dialog.tags.setText("keeper")
     qtbot.mouseClick(dialog.dry_button, Qt.MouseButton.LeftButton)
@@ -98,11 +98,11 @@ def test_bulk_add_tag_to_selection_with_dry_run_then_undo_and_redo(
 
     assert window.actions_by_name["undo"].shortcut().toString() == "Ctrl+Z"
     assert window.actions_by_name["redo"].shortcut().toString() == "Ctrl+Shift+Z"
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         window.actions_by_name["undo"].trigger()
     assert _count(config, "tag:keeper") == 0
     qtbot.waitUntil(lambda: "keeper" not in window.model.item(0).tags)
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         window.actions_by_name["redo"].trigger()
     assert _count(config, "tag:keeper") == 3
 
@@ -110,11 +110,11 @@ def test_bulk_add_tag_to_selection_with_dry_run_then_undo_and_redo(
 def test_inspector_caption_edit_and_reject_tag_with_delete(
     qtbot: QtBot, window: MainWindow, config: ConfigurationService
 ) -> None:
-    window.select_rows([0])
+    window.grid.select_rows([0])
     image_id = window.model.item(0).id
     qtbot.waitUntil(lambda: window.inspector.image_id == image_id, timeout=10_000)
     window.inspector.caption_edit.setPlainText("a cat on a red sofa")
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         qtbot.mouseClick(window.inspector.save_caption_button, Qt.MouseButton.LeftButton)
     captions = _details(config, image_id)["captions"]
     assert [(c["caption"], c["source"]) for c in captions] == [("a cat on a red sofa", "manual")]  # type: ignore[index,union-attr]
@@ -123,7 +123,7 @@ def test_inspector_caption_edit_and_reject_tag_with_delete(
     qtbot.waitUntil(lambda: tags.count() == 1)
     tags.setCurrentRow(0)
     assert tags.item(0).data(TAG_ROLE) == "cat"
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         qtbot.keyClick(tags, Qt.Key.Key_Delete)
     rows = _details(config, image_id)["tags"]
     assert [row["rejected_at"] is not None for row in rows] == [True]  # type: ignore[index,union-attr]
@@ -138,7 +138,7 @@ def test_register_folder_with_a_broken_file_shows_failure_and_grows_grid(
     for index in range(3):
         make_image_file(folder / f"new_{index}.png", (80, 60), seed=100 + index)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 this is not really a jpeg")
-    task = window.register_paths([folder])
+    task = window.register.register_paths([folder])
     assert task is not None
     report = wait_task(task)
     assert report.counts.registered == 3 and report.counts.failed == 1  # type: ignore[attr-defined]
@@ -156,11 +156,11 @@ def test_closing_during_registration_cancels_and_keeps_committed_rows(
     folder = tmp_path / "bulk"
     for index in range(40):
         make_image_file(folder / f"b_{index:02d}.png", (64, 48), seed=500 + index)
-    task = window.register_paths([folder])
+    task = window.register.register_paths([folder])
     assert task is not None
     window.close()
-    assert not window.runner.active or all(t.token.cancelled for t in window.runner.active)
-    assert window.runner.pool.activeThreadCount() == 0
+    assert not window.session.runner.active or all(t.token.cancelled for t in window.session.runner.active)
+    assert window.session.runner.pool.activeThreadCount() == 0
     project = ProjectService(config).open(PROJECT)
     try:
         ids = [i for batch in SearchService(project).iter_ids("all") for i in batch]

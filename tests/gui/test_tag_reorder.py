@@ -26,12 +26,12 @@ def _stored_order(config: ConfigurationService, image_id: int) -> list[str]:
 def test_moving_a_tag_row_stores_the_order_and_undo_restores_it(
     qtbot: QtBot, window: MainWindow, config: ConfigurationService
 ) -> None:
-    window.select_rows([0])
+    window.grid.select_rows([0])
     image_id = window.model.item(0).id
     qtbot.waitUntil(lambda: window.inspector.image_id == image_id, timeout=10_000)
     editor = window.inspector.tag_editor
     assert editor.list.dragDropMode() == QAbstractItemView.DragDropMode.InternalMove
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         editor.add_requested.emit(["sofa", "red"])
     assert _stored_order(config, image_id) == ["cat", "sofa", "red"]
 
@@ -40,12 +40,12 @@ def test_moving_a_tag_row_stores_the_order_and_undo_restores_it(
 
     qtbot.waitUntil(lambda: listed() == ["cat", "sofa", "red"], timeout=10_000)
 
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         assert editor.list.model().moveRow(QModelIndex(), 2, QModelIndex(), 0)  # what a drop does
     assert _stored_order(config, image_id) == ["red", "cat", "sofa"]
     qtbot.waitUntil(lambda: listed() == ["red", "cat", "sofa"], timeout=10_000)
 
-    with qtbot.waitSignal(window.edit_applied, timeout=30_000):
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
         window.actions_by_name["undo"].trigger()
     assert _stored_order(config, image_id) == ["cat", "sofa", "red"]
     qtbot.waitUntil(lambda: listed() == ["cat", "sofa", "red"], timeout=10_000)

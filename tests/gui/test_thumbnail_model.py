@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pytestqt.qtbot import QtBot
 
-from lorairo.gui import thumbnail_model
 from lorairo.gui.main_window import MainWindow
+from lorairo.gui.models import thumbnail_model
 from tests.gui.conftest import IMAGES
 
 

@@ -18,9 +18,9 @@ from PySide6.QtCore import (
 from PySide6.QtWidgets import QAbstractItemView
 from pytestqt.qtbot import QtBot
 
-from lorairo.gui.thumbnail_loader import ThumbnailLoader
-from lorairo.gui.thumbnail_model import ThumbnailDelegate
-from lorairo.gui.thumbnail_view import ThumbnailGridView
+from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
+from lorairo.gui.widgets.thumbnail_delegate import ThumbnailDelegate
+from lorairo.gui.widgets.thumbnail_view import ThumbnailGridView
 
 EDGE = 100
 CELL_W, CELL_H = EDGE + 12, EDGE + 30  # ThumbnailDelegate.sizeHint

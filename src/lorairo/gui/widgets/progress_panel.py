@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -95,6 +96,8 @@ class ProgressRow(QWidget):
 
 
 class ProgressPanel(QWidget):
+    row_added = Signal(object)  # ProgressRow: the window shows the panel
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.rows: list[ProgressRow] = []
@@ -112,6 +115,7 @@ class ProgressPanel(QWidget):
         self._layout.insertWidget(len(self.rows) + 1, row)
         self.rows.append(row)
         self.empty.hide()
+        self.row_added.emit(row)
         return row
 
     def clear_finished(self) -> None:

@@ -1,4 +1,4 @@
-"""The virtualised thumbnail grid: a list model fed page by page, and the delegate that paints it.
+"""The virtualised thumbnail grid's model, fed page by page (the delegate paints it).
 
 The model knows only the result count and the pages the view has asked for (a bounded number
 are kept); rows of pages not loaded yet paint as placeholders and request their page from a
@@ -17,15 +17,11 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QRect,
-    QSize,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from lorairo.gui.thumbnail_loader import ThumbnailLoader
+from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
 from lorairo.gui.workers import TaskRunner
 from lorairo.services.search_service import SearchPage, SearchService
 
@@ -360,71 +356,3 @@ class ThumbnailModel(QAbstractListModel):
                 self._request_page(page, force=True)
 
         self.queries.start("recount", lambda _p, _c: source.count(query), counted)
-
-
-BADGES = (
-    ("near_duplicate", "D", QColor(230, 140, 20), "near-duplicate"),
-    ("failed", "!", QColor(210, 50, 50), "annotation failed"),
-    ("rejected_only", "R", QColor(120, 120, 120), "only rejected tags"),
-    ("reviewed", "✓", QColor(40, 160, 70), "reviewed"),
-)
-
-
-class ThumbnailDelegate(QStyledItemDelegate):
-    """Paints thumbnail, name and badges straight onto the view (no per-item widgets)."""
-
-    def __init__(self, parent: QObject | None = None, edge: int = 160) -> None:
-        super().__init__(parent)
-        self.edge = edge
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
-        return QSize(self.edge + 12, self.edge + 30)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        painter.save()
-        rect = QRect(option.rect)
-        palette = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if selected:
-            painter.fillRect(rect.adjusted(1, 1, -1, -1), palette.color(QPalette.ColorRole.Highlight))
-        square = QRect(rect.x() + 6, rect.y() + 6, self.edge, self.edge)
-        item, image = index.data(PAINT_ROLE) or (None, None)
-        if isinstance(image, QImage) and not image.isNull():
-            x = square.x() + (square.width() - image.width()) // 2
-            y = square.y() + (square.height() - image.height()) // 2
-            painter.drawImage(x, y, image)
-        else:
-            painter.fillRect(
-                square, QColor(70, 70, 70) if item is None or image is None else QColor(90, 40, 40)
-            )
-        text_rect = QRect(rect.x() + 4, square.bottom() + 4, rect.width() - 8, 18)
-        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-        painter.setPen(palette.color(role))
-        name = item.name if item is not None else "…"
-        painter.drawText(
-            text_rect,
-            int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter),
-            option.fontMetrics.elidedText(name, Qt.TextElideMode.ElideMiddle, text_rect.width()),
-        )
-        if item is not None:
-            self._paint_badges(painter, item, square)
-        painter.restore()
-
-    @staticmethod
-    def _paint_badges(painter: QPainter, item: GridItem, square: QRect) -> None:
-        font = QFont(painter.font())
-        font.setBold(True)
-        font.setPixelSize(11)
-        painter.setFont(font)
-        x = square.right() - 16
-        for attribute, letter, colour, _meaning in BADGES:
-            if not getattr(item, attribute):
-                continue
-            badge = QRect(x, square.y() + 2, 15, 15)
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            painter.setBrush(colour)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.drawEllipse(badge)
-            painter.setPen(QColor("white"))
-            painter.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), letter)
-            x -= 17
