@@ -15,6 +15,15 @@ class ValidationError(LoRAIroException):
     exit_code = 2
 
 
+class QuerySyntaxError(ValidationError):
+    """A search query that does not parse; `column` (1-based) is where the problem starts."""
+
+    def __init__(self, reason: str, column: int) -> None:
+        super().__init__(f"at column {column}: {reason}")
+        self.reason = reason
+        self.column = column
+
+
 class ConfigurationError(LoRAIroException):
     """Configuration-related errors (bad path, bad log level, unknown key)."""
 

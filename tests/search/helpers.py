@@ -1,9 +1,9 @@
 """Test helpers for search and bulk edits: a project with real image files, a full-state snapshot,
-and a straightforward Python evaluation of the query language to compare SQL against."""
+and the plain facts (`ImageFacts`) the query fields' Python `match` reads, loaded with the
+effective-row rules restated here, to compare the SQL against."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -11,12 +11,13 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from lorairo.database.effective import DEFAULT_SCORE_KIND
-from lorairo.database.query import And, Node, Not, Or, Term
+from lorairo.database.query import Node
+from lorairo.database.query_fields import ImageFacts, ascii_fold, matches
 from lorairo.database.schema import (
     AnnotationFailure,
     Caption,
     Image,
+    ImageCrop,
     ImageSimilarity,
     Model,
     ModelAnnotation,
@@ -101,6 +102,7 @@ class ImageData:
     models: set[str] = field(default_factory=set)
     failures: set[str] = field(default_factory=set)
     similar: bool = False
+    cropped: bool = False
     # (tag folded as NOCASE folds) -> (rejected, removed, manual position)
     decisions: dict[str, tuple[bool, bool, int | None]] = field(default_factory=dict)
 
@@ -134,54 +136,31 @@ def load(project: Project) -> list[ImageData]:
         for failure in session.scalars(select(AnnotationFailure)):
             images[failure.image_id].failures.add(failure.model_name)
         for decision in session.scalars(select(TagDecision)):
-            images[decision.image_id].decisions[_ascii_fold(decision.tag)] = (
+            images[decision.image_id].decisions[ascii_fold(decision.tag)] = (
                 decision.rejected_at is not None,
                 decision.removed_at is not None,
                 decision.position,
             )
+        for image_id in session.scalars(select(ImageCrop.image_id)):
+            images[image_id].cropped = True
         for link in session.scalars(select(ImageSimilarity)):
             images[link.image_id].similar = images[link.similar_to_id].similar = True
         session.expunge_all()
     return list(images.values())
 
 
-def _ascii_fold(text: str) -> str:
-    return "".join(c.lower() if c.isascii() else c for c in text)
+def _counts(image: ImageData, tag: Tag) -> bool:
+    rejected, removed, _position = image.decisions.get(ascii_fold(tag.tag), (False, False, None))
+    return tag.is_accepted and not rejected and not removed
 
 
-def _like(pattern: str) -> re.Pattern[str]:
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(body, re.IGNORECASE | re.ASCII | re.DOTALL)
-
-
-def _tag_matches(term: Term, tag: str) -> bool:
-    value = str(term.value)
-    if term.wildcard:
-        return _like(value).fullmatch(tag) is not None
-    return _ascii_fold(tag) == _ascii_fold(value)
-
-
-def _tokens(text: str) -> list[str]:
-    return [t.casefold() for t in re.findall(r"\w+", text)]
-
-
-def _phrase_in(phrase: str, text: str) -> bool:
-    wanted, words = _tokens(phrase), _tokens(text)
-    return bool(wanted) and any(words[i : i + len(wanted)] == wanted for i in range(len(words)))
+def _rejected(image: ImageData, tag: Tag) -> bool:
+    return image.decisions.get(ascii_fold(tag.tag), (False, False, None))[0]
 
 
 def _effective(rows: list[Any]) -> Any | None:
     """The one row that counts: the manual one if any, else the newest."""
     return max(rows, key=lambda row: (row.source == "manual", row.id), default=None)
-
-
-def _counts(image: ImageData, tag: Tag) -> bool:
-    rejected, removed, _position = image.decisions.get(_ascii_fold(tag.tag), (False, False, None))
-    return tag.is_accepted and not rejected and not removed
-
-
-def _rejected(image: ImageData, tag: Tag) -> bool:
-    return image.decisions.get(_ascii_fold(tag.tag), (False, False, None))[0]
 
 
 def effective_score(image: ImageData, kind: str) -> float | None:
@@ -196,7 +175,7 @@ def displayed(
     the default `kind`, rating."""
 
     def order(tag: Tag) -> tuple[bool, int, int, int]:
-        position = image.decisions.get(_ascii_fold(tag.tag), (False, False, None))[2]
+        position = image.decisions.get(ascii_fold(tag.tag), (False, False, None))[2]
         return (position is None, position or 0, tag.position, tag.id)
 
     tags: list[str] = []
@@ -213,16 +192,6 @@ def displayed(
     )
 
 
-def _compare(left: Any, op: str, right: Any) -> bool:
-    return {
-        "=": left == right,
-        ">": left > right,
-        ">=": left >= right,
-        "<": left < right,
-        "<=": left <= right,
-    }[op]
-
-
 def _is_edited(image: ImageData) -> bool:
     rows = [*image.tags, *image.captions, *image.scores, *image.ratings]
     decided = any(
@@ -232,62 +201,32 @@ def _is_edited(image: ImageData) -> bool:
     return decided or any(row.source == "manual" or row.is_edited_manually for row in rows)
 
 
-def _term(term: Term, image: ImageData) -> bool:
-    field_name = term.field
-    if field_name == "flag":
-        flags = {
-            "all": True,
-            "untagged": not any(_counts(image, t) for t in image.tags),
-            "near-duplicate": image.similar,
-            "failed": bool(image.failures),
-            "edited": _is_edited(image),
-            "reviewed": image.reviewed_at is not None,
-        }
-        return flags[str(term.qualifier)]
-    if field_name == "tag":
-        return any(_counts(image, t) and _tag_matches(term, t.tag) for t in image.tags)
-    if field_name == "rejected":
-        return any(_rejected(image, t) and _tag_matches(term, t.tag) for t in image.tags)
-    if field_name == "caption":
-        caption = _effective(image.captions)
-        return caption is not None and _phrase_in(str(term.value), caption.caption)
-    if field_name == "score":
-        score = effective_score(image, term.qualifier or DEFAULT_SCORE_KIND)
-        return score is not None and _compare(score, term.op, term.value)
-    if field_name == "rating":
-        rating = _effective(image.ratings)
-        return rating is not None and rating.rating in term.value
-    if field_name in {"width", "height", "id"}:
-        return _compare(getattr(image, field_name), term.op, term.value)
-    if field_name == "aspect":
-        return _compare(image.width / image.height, term.op, term.value)
-    if field_name == "added":
-        return _compare(image.created_at, term.op, term.value)
-    if field_name == "format":
-        return image.format.upper() in term.value
-    if field_name == "name":
-        if term.wildcard:
-            return _like(str(term.value)).fullmatch(image.name) is not None
-        return _ascii_fold(image.name) == _ascii_fold(str(term.value))
-    if field_name == "model":
-        return bool(image.models & set(term.value))
-    if field_name == "missing":
-        return not image.models & set(term.value)
-    if field_name == "failed":
-        return bool(image.failures & set(term.value))
-    raise AssertionError(field_name)
-
-
-def evaluate(node: Node, image: ImageData) -> bool:
-    if isinstance(node, Term):
-        return _term(node, image)
-    if isinstance(node, Not):
-        return not evaluate(node.child, image)
-    if isinstance(node, And):
-        return all(evaluate(child, image) for child in node.children)
-    assert isinstance(node, Or)
-    return any(evaluate(child, image) for child in node.children)
+def facts(image: ImageData) -> ImageFacts:
+    """The image as plain facts, chosen by the rules above (not by the store's SQL)."""
+    caption = _effective(image.captions)
+    rating = _effective(image.ratings)
+    kinds = {score.kind for score in image.scores}
+    return ImageFacts(
+        id=image.id,
+        name=image.name,
+        width=image.width,
+        height=image.height,
+        format=image.format,
+        created_at=image.created_at,
+        reviewed_at=image.reviewed_at,
+        tags=tuple(t.tag for t in image.tags if _counts(image, t)),
+        rejected_tags=tuple(t.tag for t in image.tags if _rejected(image, t)),
+        caption=None if caption is None else caption.caption,
+        scores={kind: score for kind in kinds if (score := effective_score(image, kind)) is not None},
+        rating=None if rating is None else rating.rating,
+        models=frozenset(image.models),
+        failures=frozenset(image.failures),
+        near_duplicate=image.similar,
+        edited=_is_edited(image),
+        cropped=image.cropped,
+    )
 
 
 def reference_ids(node: Node, images: list[ImageData]) -> list[int]:
-    return sorted(image.id for image in images if evaluate(node, image))
+    """The ids the fields' Python `match` selects: what the SQL must return."""
+    return sorted(image.id for image in images if matches(node, facts(image)))

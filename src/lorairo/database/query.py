@@ -20,6 +20,8 @@ class Term:
 
     For `tag`, `rejected` and `name`, `wildcard` says whether `value` holds `*`/`?` patterns.
     For flags such as `untagged`, `field` is "flag" and `qualifier` names the flag.
+    `resolved` holds image ids a service computed before SQL for fields that need them (see
+    `lorairo.database.query_fields.resolve_terms`); None until then.
     """
 
     field: str
@@ -28,6 +30,7 @@ class Term:
     position: int
     qualifier: str | None = None
     wildcard: bool = False
+    resolved: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Pages and summaries touch only the rows of one page; `iter_ids` walks by keyset (id > last) in
 short read transactions so an export of 100k images never holds a snapshot or a list of rows.
-Wildcard tags are expanded inside the same read transaction as the query they serve.
+Wildcard tags are expanded (`context`) inside the same read transaction as the query they serve.
 
 A page picks its plan from the match count: when matches are dense, walking images in the sort
 index and testing each stops after about `(offset + limit) * images / matches` tests; when they
@@ -31,7 +31,9 @@ from lorairo.database.effective import (
     tags_in_order,
 )
 from lorairo.database.engine import Database
+from lorairo.database.id_streams import ordered_ids
 from lorairo.database.query import Node
+from lorairo.database.query_fields import SqlContext
 from lorairo.database.schema import (
     AnnotationFailure,
     Caption,
@@ -43,14 +45,11 @@ from lorairo.database.schema import (
 )
 from lorairo.database.search_sql import (
     INDEXED_SORTS,
-    Wildcards,
     compile_condition,
     count_matches,
+    expansions,
     id_stream,
-    ordered_ids,
     select_ids,
-    vocabulary_matches,
-    wildcard_patterns,
 )
 from lorairo.utils.chunks import chunked
 
@@ -125,20 +124,19 @@ class SearchRepository:
         self.score_kind = score_kind
 
     @staticmethod
-    def expand_wildcards(session: Session, node: Node) -> dict[str, list[str]]:
-        """Each wildcard tag pattern of the query -> the exact tags it matches right now."""
-        return {
-            pattern: list(session.scalars(vocabulary_matches(pattern)))
-            for pattern in dict.fromkeys(wildcard_patterns(node))
-        }
+    def context(session: Session, node: Node, aliases: Mapping[str, str] | None = None) -> SqlContext:
+        """What compiling `node` needs, read in `session`: each term's vocabulary expansion (the
+        exact tags a wildcard matches right now) and the alias map."""
+        expanded = {term: list(session.scalars(query)) for term, query in expansions(node).items()}
+        return SqlContext(aliases=aliases or {}, expanded=expanded)
 
     @staticmethod
-    def _count(session: Session, node: Node, aliases: Mapping[str, str] | None, wildcards: Wildcards) -> int:
-        return int(session.scalar(count_matches(node, aliases, wildcards)) or 0)
+    def _count(session: Session, node: Node, ctx: SqlContext) -> int:
+        return int(session.scalar(count_matches(node, ctx)) or 0)
 
     def count(self, node: Node, aliases: Mapping[str, str] | None = None) -> int:
         with self.database.read_session() as session:
-            return self._count(session, node, aliases, self.expand_wildcards(session, node))
+            return self._count(session, node, self.context(session, node, aliases))
 
     def page(
         self,
@@ -156,9 +154,9 @@ class SearchRepository:
         `total` when the caller knows it (a browsing grid, not recounting per page), else counted.
         A known total only picks the plan; zero is recounted, as it would return no rows."""
         with self.database.read_session() as session:
-            wildcards = self.expand_wildcards(session, node)
+            ctx = self.context(session, node, aliases)
             known = total or None
-            return self._page(session, node, aliases, wildcards, sort, seed, limit, offset, known, walk)[0]
+            return self._page(session, node, ctx, sort, seed, limit, offset, known, walk)[0]
 
     def page_and_total(
         self,
@@ -172,16 +170,15 @@ class SearchRepository:
     ) -> tuple[list[int], int]:
         """One page and the full match count, from one snapshot and one wildcard expansion."""
         with self.database.read_session() as session:
-            wildcards = self.expand_wildcards(session, node)
-            total = self._count(session, node, aliases, wildcards)
-            return self._page(session, node, aliases, wildcards, sort, seed, limit, offset, total, None)
+            ctx = self.context(session, node, aliases)
+            total = self._count(session, node, ctx)
+            return self._page(session, node, ctx, sort, seed, limit, offset, total, None)
 
     def _page(
         self,
         session: Session,
         node: Node,
-        aliases: Mapping[str, str] | None,
-        wildcards: Wildcards,
+        ctx: SqlContext,
         sort: str,
         seed: int,
         limit: int,
@@ -191,7 +188,7 @@ class SearchRepository:
     ) -> tuple[list[int], int]:
         if walk is None:
             if total is None:
-                total = self._count(session, node, aliases, wildcards)
+                total = self._count(session, node, ctx)
             if total == 0:
                 return [], 0
             walk = False
@@ -200,8 +197,7 @@ class SearchRepository:
                 walk = (offset + limit) * images <= total * total
         statement = select_ids(
             node,
-            aliases=aliases,
-            wildcards=wildcards,
+            ctx=ctx,
             sort=sort,
             seed=seed,
             walk=walk,
@@ -226,7 +222,7 @@ class SearchRepository:
         last = 0
         while True:
             with nullcontext(session) if session is not None else self.database.read_session() as current:
-                condition = compile_condition(node, aliases, self.expand_wildcards(current, node))
+                condition = compile_condition(node, self.context(current, node, aliases))
                 statement = select(Image.id).where(condition, Image.id > last).order_by(Image.id).limit(batch)
                 ids = list(current.scalars(statement))
             if not ids:
@@ -380,7 +376,7 @@ class SearchRepository:
         """Facets over the images a query matches (the whole project for an empty query)."""
         facets = Facets()
         with self.database.read_session() as session:
-            matched = ordered_ids(id_stream(node, aliases, self.expand_wildcards(session, node)))
+            matched = ordered_ids(id_stream(node, self.context(session, node, aliases)))
             counted = (
                 select(
                     Tag.category.label("category"),

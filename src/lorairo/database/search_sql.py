@@ -1,9 +1,11 @@
 """Compile a parsed search query into SQL over the project store.
 
-Every user value becomes a bound parameter; wildcard patterns are escaped before `*`/`?` turn into
-LIKE wildcards, and caption text is quoted as one FTS5 phrase, so no input can change the SQL.
+Each term compiles through its field in `lorairo.database.query_fields` (the one place a field is
+defined); this module combines them. Every user value becomes a bound parameter; wildcard
+patterns are escaped before `*`/`?` turn into LIKE wildcards, and caption text is quoted as one
+FTS5 phrase, so no input can change the SQL.
 
-Semantics the Python reference evaluation in the tests mirrors:
+Semantics the Python reference evaluation (`query_fields.matches`) mirrors:
 - a tag matches when it counts (`effective_tag`: accepted, neither rejected nor removed;
   `rejected:` asks for rejected rows instead), compared case-insensitively;
 - captions, scores and ratings use the one *effective* row per image (and score kind) that
@@ -12,425 +14,100 @@ Semantics the Python reference evaluation in the tests mirrors:
 Two shapes of the same condition serve different plans:
 - `compile_condition` is a per-image test (correlated EXISTS probes) for walking `images` in an
   indexed order and stopping after one page;
-- `id_stream` is a set expression over image-id streams (INTERSECT / UNION / EXCEPT), each member
-  read in image-id order from an index, so SQLite merges them without building temp b-trees.
-  Counts, sparse result pages and facets use it; its cost is the size of the streams, not of
-  the project.
-Wildcard tags are expanded beforehand (`vocabulary_matches`, over `tag_vocabulary`) into the
-exact tags they match, so both shapes seek the tag index instead of running LIKE over every tag row.
+- `id_stream` is a set expression over image-id streams (`lorairo.database.id_streams`), each
+  member read in image-id order from an index. Counts, sparse result pages and facets use it.
+Wildcard tags are expanded beforehand (`expansions`, over `tag_vocabulary`) into the exact tags
+they match, so both shapes seek the tag index instead of running LIKE over every tag row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    CompoundSelect,
-    Float,
-    Select,
-    and_,
-    cast,
-    column,
-    except_,
-    exists,
-    false,
-    func,
-    intersect,
-    literal_column,
-    not_,
-    or_,
-    select,
-    table,
-    true,
-    union,
-)
+from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true
 
-from lorairo.database.effective import (
-    DEFAULT_SCORE_KIND,
-    effective_caption_row,
-    effective_rating_row,
-    effective_score,
-    effective_score_row,
-    effective_tag,
-    rejected_tag,
-)
-from lorairo.database.query import And, Node, Not, Operator, Or, Term
-from lorairo.database.schema import (
-    SOURCE_MANUAL,
-    AnnotationFailure,
-    Caption,
-    Image,
-    ImageCrop,
-    ImageSimilarity,
-    Model,
-    ModelAnnotation,
-    Rating,
-    Score,
-    Tag,
-    TagDecision,
-    TagVocabulary,
-)
+from lorairo.database.effective import DEFAULT_SCORE_KIND, effective_score
+from lorairo.database.id_streams import Stream, combine, ids, link, ordered_ids
+from lorairo.database.query import And, Node, Not, Or, Term
+from lorairo.database.query_fields import SqlContext, field_of, terms
+from lorairo.database.schema import Image
 from lorairo.errors import ValidationError
-from lorairo.utils.chunks import chunked
 
-captions_fts = table("captions_fts", column("rowid"))
-_FTS_COLUMN: ColumnElement[str] = literal_column("captions_fts")
-LIKE_ESCAPE = "\\"
 SORT_KEYS = ("added", "-added", "name", "-name", "score", "-score", "id", "-id", "random")
 # Sort keys an index delivers in order, so a page can walk images and stop early.
 INDEXED_SORTS = frozenset({"added", "-added", "name", "-name", "id", "-id"})
-# Conditions on the image row itself (flags included): filters, not streams of their own.
-IMAGE_FIELDS = frozenset({"flag", "width", "height", "id", "aspect", "added", "format", "name"})
-# Beyond this many expanded tags a wildcard reads one IN range (sorted once) instead of a UNION.
-MAX_UNION_TAGS = 32
-# SELECTs per flat compound, below SQLite's SQLITE_MAX_COMPOUND_SELECT (500); longer chains nest.
-MAX_CHAIN = 400
-
-Wildcards = Mapping[str, Sequence[str]]
-Stream = Select[Any] | CompoundSelect[Any]
-SetOp = Literal["UNION", "INTERSECT", "EXCEPT"]
-# SQLAlchemy's public compound constructors, one per set operation.
-_COMPOUNDS: dict[SetOp, Callable[..., CompoundSelect[Any]]] = {
-    "UNION": union,
-    "INTERSECT": intersect,
-    "EXCEPT": except_,
-}
+_NO_CONTEXT = SqlContext()
 
 
-def like_pattern(pattern: str) -> str:
-    """`*_hair` -> `%\\_hair`: escape LIKE's own wildcards, then map `*`/`?` onto them."""
-    out = []
-    for char in pattern:
-        if char in "%_\\":
-            out.append(LIKE_ESCAPE + char)
-        elif char == "*":
-            out.append("%")
-        elif char == "?":
-            out.append("_")
-        else:
-            out.append(char)
-    return "".join(out)
+def expansions(node: Node) -> dict[Term, Select[Any]]:
+    """The vocabulary queries a query's terms need run first (their rows go to `SqlContext`)."""
+    found: dict[Term, Select[Any]] = {}
+    for term in terms(node):
+        query = field_of(term).vocabulary(term)
+        if query is not None and term not in found:
+            found[term] = query
+    return found
 
 
-def fts_phrase(text: str) -> str:
-    """One FTS5 phrase: the text double-quoted with inner quotes doubled, so operators are inert."""
-    return '"' + text.replace('"', '""') + '"'
-
-
-def _compare(expr: Any, op: Operator, value: Any) -> ColumnElement[bool]:
-    if op == ">":
-        return expr > value
-    if op == ">=":
-        return expr >= value
-    if op == "<":
-        return expr < value
-    if op == "<=":
-        return expr <= value
-    return expr == value
-
-
-def _tag_names(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> list[str] | None:
-    """The exact tags a tag term stands for; None for a wildcard nobody expanded (LIKE then)."""
-    value = str(term.value)
-    if term.wildcard:
-        expanded = wildcards.get(value)
-        return None if expanded is None else list(expanded)
-    resolved = aliases.get(value)
-    return sorted({value, resolved}) if resolved else [value]
-
-
-def _tag_match(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> ColumnElement[bool]:
-    names = _tag_names(term, aliases, wildcards)
-    if names is None:
-        return Tag.tag.like(like_pattern(str(term.value)), escape=LIKE_ESCAPE)
-    nocase = Tag.tag.collate("NOCASE")
-    if not names:
-        return false()
-    if len(names) == 1:
-        return nocase == names[0]
-    return nocase.in_(names)
-
-
-def _tag_state(term: Term) -> ColumnElement[bool]:
-    return rejected_tag() if term.field == "rejected" else effective_tag()
-
-
-def vocabulary_matches(pattern: str) -> Select[Any]:
-    """The distinct tags (ignoring case) a wildcard matches, from the small `tag_vocabulary`.
-
-    LIKE and NOCASE fold the same (ASCII) letters, so matching one spelling of a tag stands for
-    all its case variants, which `tag COLLATE NOCASE IN (...)` then finds.
-    """
-    return select(TagVocabulary.tag).where(TagVocabulary.tag.like(like_pattern(pattern), escape=LIKE_ESCAPE))
-
-
-def wildcard_patterns(node: Node) -> list[str]:
-    """The wildcard tag patterns of a query, for `vocabulary_matches`."""
-    if isinstance(node, Term):
-        wild = node.field in {"tag", "rejected"} and node.wildcard
-        return [str(node.value)] if wild else []
-    if isinstance(node, Not):
-        return wildcard_patterns(node.child)
-    return [pattern for child in node.children for pattern in wildcard_patterns(child)]
-
-
-def _fts_rows(phrase: str) -> Select[Any]:
-    return select(captions_fts.c.rowid).where(_FTS_COLUMN.match(fts_phrase(phrase)))
-
-
-def _score_conditions(term: Term) -> list[ColumnElement[bool]]:
-    kind = term.qualifier or DEFAULT_SCORE_KIND
-    return [*effective_score_row(kind), _compare(Score.score, term.op, term.value)]
-
-
-def _model_ids(names: tuple[str, ...]) -> Select[Any]:
-    return select(Model.id).where(Model.name.in_(names))
-
-
-def _edited() -> ColumnElement[bool]:
-    """A person changed something: a manual row, a manually edited row, or a tag decision."""
-    decided = or_(
-        TagDecision.rejected_at.is_not(None),
-        TagDecision.removed_at.is_not(None),
-        TagDecision.position.is_not(None),
-    )
-    parts: list[ColumnElement[bool]] = [exists().where(TagDecision.image_id == Image.id, decided)]
-    for model in (Tag, Caption, Score, Rating):
-        parts.append(
-            exists().where(
-                model.image_id == Image.id,
-                or_(model.source == SOURCE_MANUAL, model.is_edited_manually == true()),
-            )
-        )
-    return or_(*parts)
-
-
-def _flag(name: str) -> ColumnElement[bool]:
-    if name == "all":
-        return true()
-    if name == "untagged":
-        return ~exists().where(Tag.image_id == Image.id, effective_tag())
-    if name == "near-duplicate":
-        return or_(
-            exists().where(ImageSimilarity.image_id == Image.id),
-            exists().where(ImageSimilarity.similar_to_id == Image.id),
-        )
-    if name == "failed":
-        return exists().where(AnnotationFailure.image_id == Image.id)
-    if name == "edited":
-        return _edited()
-    if name == "reviewed":
-        return Image.reviewed_at.is_not(None)
-    raise ValidationError(f"unknown keyword {name!r}")
-
-
-def _image_term(term: Term) -> ColumnElement[bool]:
-    """A condition on the image row itself (IMAGE_FIELDS)."""
-    field = term.field
-    if field == "flag":
-        return _flag(str(term.qualifier))
-    if field in {"width", "height", "id"}:
-        return _compare(getattr(Image, field), term.op, term.value)
-    if field == "aspect":
-        return _compare(cast(Image.width, Float) / Image.height, term.op, term.value)
-    if field == "added":
-        assert isinstance(term.value, datetime)
-        return _compare(Image.created_at, term.op, term.value)
-    if field == "format":
-        assert isinstance(term.value, tuple)
-        return func.upper(Image.format).in_(term.value)
-    if field == "name":
-        value = str(term.value)
-        if term.wildcard:
-            return Image.name.like(like_pattern(value), escape=LIKE_ESCAPE)
-        return Image.name.collate("NOCASE") == value
-    raise ValidationError(f"at column {term.position}: unknown field {field!r}")
-
-
-def _related(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> tuple[Any, list[Any]]:
-    """For a term on an annotation table: (its image-id column, the row conditions)."""
-    field = term.field
-    if field in {"tag", "rejected"}:
-        return Tag.image_id, [_tag_match(term, aliases, wildcards), _tag_state(term)]
-    if field == "caption":
-        return Caption.image_id, [Caption.id.in_(_fts_rows(str(term.value))), effective_caption_row()]
-    if field == "score":
-        return Score.image_id, _score_conditions(term)
-    if field == "crop":
-        return ImageCrop.image_id, []
-    assert isinstance(term.value, tuple)
-    if field == "rating":
-        return Rating.image_id, [effective_rating_row(), Rating.rating.in_(term.value)]
-    if field in {"model", "missing"}:
-        return ModelAnnotation.image_id, [ModelAnnotation.model_id.in_(_model_ids(term.value))]
-    if field == "failed":
-        return AnnotationFailure.image_id, [AnnotationFailure.model_name.in_(term.value)]
-    raise ValidationError(f"at column {term.position}: unknown field {field!r}")
-
-
-def _term(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> ColumnElement[bool]:
-    if term.field in IMAGE_FIELDS:
-        return _image_term(term)
-    image_id, conditions = _related(term, aliases, wildcards)
-    found = exists().where(image_id == Image.id, *conditions)
-    return not_(found) if term.field == "missing" else found
-
-
-def compile_condition(
-    node: Node, aliases: Mapping[str, str] | None = None, wildcards: Wildcards | None = None
-) -> ColumnElement[bool]:
+def compile_condition(node: Node, ctx: SqlContext | None = None) -> ColumnElement[bool]:
     """A per-image WHERE condition on `images`, true exactly for the images the query matches."""
-    aliases = aliases or {}
-    wildcards = wildcards or {}
+    ctx = ctx or _NO_CONTEXT
     if isinstance(node, Term):
-        return _term(node, aliases, wildcards)
+        return field_of(node).condition(node, ctx)
     if isinstance(node, Not):
-        return not_(compile_condition(node.child, aliases, wildcards))
-    parts = [compile_condition(child, aliases, wildcards) for child in node.children]
+        return not_(compile_condition(node.child, ctx))
+    parts = [compile_condition(child, ctx) for child in node.children]
     if isinstance(node, And):
         return and_(true(), *parts)
     assert isinstance(node, Or)
     return or_(false(), *parts)
 
 
-# -- id streams ---------------------------------------------------------------------------------
+def _row(node: Node, ctx: SqlContext) -> ColumnElement[bool] | None:
+    """The `images` row condition of a term on the image row itself, else None."""
+    return field_of(node).row(node, ctx) if isinstance(node, Term) else None
 
 
-class _Chain(CompoundSelect[Any]):
-    """A compound that stays unparenthesised as the *left* member of another compound.
-
-    SQLite rejects parenthesised compounds but evaluates a flat chain left to right, so
-    `A INTERSECT B EXCEPT C` is `(A ∩ B) − C`. Only `_link` builds these, and other members
-    are plain SELECTs (`_plain`), so an unparenthesised chain only ever stands on the left.
-    """
-
-    inherit_cache = True
-
-    def __init__(self, compound: CompoundSelect[Any]) -> None:
-        """Re-home a compound built by a public constructor (`union`, ...) as a flat chain."""
-        super().__init__(compound.keyword, *compound.selects)
-
-    def self_group(self, against: Any = None) -> Any:
-        if isinstance(against, CompoundSelect):
-            return self
-        return super().self_group(against)
-
-
-def _ids(column: Any, *conditions: Any) -> Select[Any]:
-    return select(column.label("image_id")).where(*conditions)
-
-
-def _plain(stream: Stream) -> Select[Any]:
-    """A compound as a plain member (wrapped in a subquery) for a non-left position."""
-    if isinstance(stream, Select):
-        return stream
-    return select(stream.subquery().c.image_id)
-
-
-def _chain_length(stream: Any) -> int:
-    """How many SELECTs SQLite sees in the flat chain `stream` renders to."""
-    if isinstance(stream, _Chain):
-        return _chain_length(stream.selects[0]) + len(stream.selects) - 1
-    return 1
-
-
-def _link(keyword: SetOp, left: Stream, others: list[Stream]) -> Stream:
-    """`left KEYWORD o1 KEYWORD o2 ...` as one flat chain (one compile level, not one per member).
-
-    Past MAX_CHAIN the others are grouped into wrapped sub-chains; for EXCEPT a group is their
-    UNION, since x − a − b = x − (a ∪ b).
-    """
-    if not others:
-        return left
-    if len(others) >= MAX_CHAIN:
-        grouping: SetOp = "UNION" if keyword == "EXCEPT" else keyword
-        return _link(keyword, left, [_combine(grouping, chunk) for chunk in chunked(others, MAX_CHAIN)])
-    if _chain_length(left) + len(others) > MAX_CHAIN:
-        left = _plain(left)
-    return _Chain(_COMPOUNDS[keyword](left, *[_plain(other) for other in others]))
-
-
-def _combine(keyword: SetOp, streams: list[Stream]) -> Stream:
-    """One associative set operation over streams; a compound member goes left, unwrapped."""
-    streams = sorted(streams, key=lambda stream: isinstance(stream, Select))
-    return _link(keyword, streams[0], streams[1:])
-
-
-def _term_stream(term: Term, aliases: Mapping[str, str], wildcards: Wildcards) -> Stream:
-    if term.field in IMAGE_FIELDS:
-        return _ids(Image.id, _image_term(term))
-    if term.field == "missing":
-        model = Term("model", term.op, term.value, term.position)
-        return _link("EXCEPT", _ids(Image.id), [_term_stream(model, aliases, wildcards)])
-    if term.field in {"tag", "rejected"}:
-        names = _tag_names(term, aliases, wildcards)
-        if names is not None and 1 < len(names) <= MAX_UNION_TAGS:
-            # One index range per tag, each in image-id order: a merge, not a sort.
-            nocase = Tag.tag.collate("NOCASE")
-            parts: list[Stream] = [_ids(Tag.image_id, nocase == name, _tag_state(term)) for name in names]
-            return _combine("UNION", parts)
-    image_id, conditions = _related(term, aliases, wildcards)
-    return _ids(image_id, *conditions)
-
-
-def _is_image_term(node: Node) -> bool:
-    return isinstance(node, Term) and node.field in IMAGE_FIELDS
-
-
-def _and_stream(node: And, aliases: Mapping[str, str], wildcards: Wildcards) -> Stream:
+def _and_stream(node: And, ctx: SqlContext) -> Stream:
     filters: list[ColumnElement[bool]] = []
     positive: list[Stream] = []
     negative: list[Stream] = []
     for child in node.children:
-        if _is_image_term(child):
-            assert isinstance(child, Term)
-            filters.append(_image_term(child))
-        elif isinstance(child, Not) and _is_image_term(child.child):
-            assert isinstance(child.child, Term)
-            filters.append(not_(_image_term(child.child)))
+        row = _row(child, ctx)
+        negated_row = _row(child.child, ctx) if isinstance(child, Not) else None
+        if row is not None:
+            filters.append(row)
+        elif negated_row is not None:
+            filters.append(not_(negated_row))
         elif isinstance(child, Not):
-            negative.append(_stream(child.child, aliases, wildcards))
-        elif isinstance(child, Term) and child.field == "missing":
-            negative.append(_term_stream(Term("model", "=", child.value, child.position), aliases, wildcards))
+            negative.append(_stream(child.child, ctx))
+        elif isinstance(child, Term) and field_of(child).negated:
+            negative.append(field_of(child).positive_stream(child, ctx))
         else:
-            positive.append(_stream(child, aliases, wildcards))
+            positive.append(_stream(child, ctx))
     if filters or not positive:
-        positive.append(_ids(Image.id, *filters))
-    left = _combine("INTERSECT", positive)
-    return _link("EXCEPT", left, negative)
+        positive.append(ids(Image.id, *filters))
+    left = combine("INTERSECT", positive)
+    return link("EXCEPT", left, negative)
 
 
-def id_stream(
-    node: Node, aliases: Mapping[str, str] | None = None, wildcards: Wildcards | None = None
-) -> Stream:
+def id_stream(node: Node, ctx: SqlContext | None = None) -> Stream:
     """The matching image ids as a set expression (duplicates possible until `ordered_ids`)."""
-    return _stream(node, aliases or {}, wildcards or {})
+    return _stream(node, ctx or _NO_CONTEXT)
 
 
-def _stream(node: Node, aliases: Mapping[str, str], wildcards: Wildcards) -> Stream:
+def _stream(node: Node, ctx: SqlContext) -> Stream:
     if isinstance(node, Term):
-        return _term_stream(node, aliases, wildcards)
+        return field_of(node).stream(node, ctx)
     if isinstance(node, Not):
-        if _is_image_term(node.child):
-            assert isinstance(node.child, Term)
-            return _ids(Image.id, not_(_image_term(node.child)))
-        inner = _stream(node.child, aliases, wildcards)
-        return _link("EXCEPT", _ids(Image.id), [inner])
+        row = _row(node.child, ctx)
+        if row is not None:
+            return ids(Image.id, not_(row))
+        return link("EXCEPT", ids(Image.id), [_stream(node.child, ctx)])
     if isinstance(node, And):
-        return _and_stream(node, aliases, wildcards)
+        return _and_stream(node, ctx)
     assert isinstance(node, Or)
-    streams = [_stream(child, aliases, wildcards) for child in node.children]
-    return _combine("UNION", streams)
-
-
-def ordered_ids(stream: Stream) -> Stream:
-    """Distinct ids in ascending order; on a compound the ORDER BY makes SQLite merge the members."""
-    if isinstance(stream, CompoundSelect):
-        return stream.order_by(stream.selected_columns.image_id)
-    return stream.distinct().order_by(stream.selected_columns.image_id)
+    return combine("UNION", [_stream(child, ctx) for child in node.children])
 
 
 def _shuffle_key(seed: int) -> Any:
@@ -469,8 +146,7 @@ def order_by(sort: str, seed: int, score_kind: str = DEFAULT_SCORE_KIND) -> list
 def select_ids(
     node: Node,
     *,
-    aliases: Mapping[str, str] | None = None,
-    wildcards: Wildcards | None = None,
+    ctx: SqlContext | None = None,
     sort: str = "added",
     seed: int = 0,
     walk: bool = False,
@@ -484,13 +160,11 @@ def select_ids(
     if walk:
         if sort not in INDEXED_SORTS:
             raise ValidationError(f"sort {sort!r} has no index to walk")
-        condition = compile_condition(node, aliases, wildcards)
+        condition = compile_condition(node, ctx)
     else:
-        condition = Image.id.in_(ordered_ids(id_stream(node, aliases, wildcards)))
+        condition = Image.id.in_(ordered_ids(id_stream(node, ctx)))
     return select(Image.id).where(condition).order_by(*order_by(sort, seed, score_kind))
 
 
-def count_matches(
-    node: Node, aliases: Mapping[str, str] | None = None, wildcards: Wildcards | None = None
-) -> Select[Any]:
-    return select(func.count()).select_from(ordered_ids(id_stream(node, aliases, wildcards)).subquery())
+def count_matches(node: Node, ctx: SqlContext | None = None) -> Select[Any]:
+    return select(func.count()).select_from(ordered_ids(id_stream(node, ctx)).subquery())

@@ -1,7 +1,9 @@
 """The search query language shared by the CLI, the GUI search bar and export.
 
 Parsed once into the query tree of `lorairo.database.query`, which `lorairo.database.search_sql`
-compiles to SQL, so every surface agrees on what a query means. Precedence, loosest first: `OR`, then AND (a space or `AND`), then
+compiles to SQL, so every surface agrees on what a query means. This module is the grammar (words,
+quotes, parentheses, negation, AND/OR); what a `field:value` means, from parsing its value to its
+SQL, is the field's, registered in `lorairo.database.query_fields`. Precedence, loosest first: `OR`, then AND (a space or `AND`), then
 negation (`-term`, `NOT term`). Errors name the 1-based column so the GUI can point at it.
 
     tag:1girl -tag:monochrome tag:*_hair (tag:cat OR tag:dog) caption:"red dress"
@@ -12,24 +14,20 @@ negation (`-term`, `NOT term`). Errors name the 1-based column so the GUI can po
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from typing import Literal
 
 from genai_tag_db_tools.cleaning import clean_tag
-from lorairo.database.query import And, Node, Not, Operator, Or, Term
-from lorairo.errors import ValidationError
+from lorairo.database.query import And, Node, Not, Or, Term
+from lorairo.database.query_fields import FIELDS as FIELD_REGISTRY
+from lorairo.database.query_fields import KEYWORDS, RATINGS, WILDCARDS, FieldValue, query_error
+from lorairo.errors import QuerySyntaxError
 
-RATINGS = ("general", "sensitive", "questionable", "explicit")
-TEXT_FIELDS = frozenset({"tag", "rejected", "name"})
-NUMERIC_FIELDS = frozenset({"score", "width", "height", "aspect", "id"})
-LIST_FIELDS = frozenset({"rating", "format", "model", "missing", "failed"})
-FIELDS = TEXT_FIELDS | NUMERIC_FIELDS | LIST_FIELDS | {"caption", "added", "crop"}
-FLAGS = frozenset({"all", "untagged", "near-duplicate", "failed", "edited", "reviewed"})
-QUALIFIED_FIELDS = frozenset({"score"})
-WILDCARDS = frozenset("*?")
-_COMPARATORS: tuple[Operator, ...] = (">=", "<=", ">", "<", "=")
+__all__ = ["FIELDS", "FLAGS", "MAX_DEPTH", "RATINGS", "WILDCARDS", "parse_query", "tokenize"]
+
+# Names for completion and help; the fields themselves live in `query_fields`.
+FIELDS = frozenset(FIELD_REGISTRY)
+FLAGS = frozenset(KEYWORDS)
 # Parentheses and negations nest by recursion here and in the SQL compiler; a limit far beyond
 # any hand-written query keeps a pasted or generated one from exhausting the stack.
 MAX_DEPTH = 100
@@ -44,8 +42,8 @@ class _Token:
     phrase: bool = False
 
 
-def _error(position: int, message: str) -> ValidationError:
-    return ValidationError(f"at column {position}: {message}")
+def _error(position: int, message: str) -> QuerySyntaxError:
+    return query_error(position, message)
 
 
 def _read_quoted(query: str, start: int) -> tuple[str, int]:
@@ -143,7 +141,7 @@ class _Parser:
 
     def parse(self) -> Node:
         if not self.tokens:
-            return Term("flag", "=", None, 1, qualifier="all")
+            return KEYWORDS["all"].term(1)
         node = self.parse_or()
         token = self.peek()
         if token is not None:
@@ -222,33 +220,23 @@ def _split_field(token: _Token) -> tuple[str, str | None, str, int] | None:
 def _parse_term(token: _Token) -> Node:
     split = _split_field(token)
     if split is None:
-        if not token.quoted and token.text.lower() in FLAGS:
-            return Term("flag", "=", None, token.position, qualifier=token.text.lower())
+        keyword = KEYWORDS.get(token.text.lower()) if not token.quoted else None
+        if keyword is not None:
+            return keyword.term(token.position)
         if not token.text.strip():
             raise _error(token.position, "empty search term")
         return _bare(token)
-    field, qualifier, value, value_position = split
-    if field not in FIELDS:
-        raise _error(token.position, f"unknown field {field!r}")
-    if qualifier is not None and field not in QUALIFIED_FIELDS:
-        raise _error(token.position, f"field {field!r} takes no [qualifier]")
+    name, qualifier, value, value_position = split
+    field = FIELD_REGISTRY.get(name)
+    if field is None:
+        raise _error(token.position, f"unknown field {name!r}")
+    if qualifier is not None and not field.qualified:
+        raise _error(token.position, f"field {name!r} takes no [qualifier]")
     if qualifier is not None and not qualifier:
         raise _error(token.position, "empty [qualifier]")
     if not value:
-        raise _error(value_position, f"field {field!r} needs a value")
-    if field in TEXT_FIELDS:
-        return _text_term(field, value, token.position, token.quoted)
-    if field == "caption":
-        return Term("caption", "=", value, token.position)
-    if field == "crop":  # `crop:set`: the image has a non-destructive crop
-        if value.lower() != "set":
-            raise _error(value_position, "crop takes only the value 'set' (crop:set, -crop:set)")
-        return Term("crop", "=", "set", token.position)
-    if field in LIST_FIELDS:
-        return _list_term(field, value, token.position, value_position)
-    if field == "added":
-        return _comparison(field, value, token.position, value_position, _parse_date, qualifier)
-    return _comparison(field, value, token.position, value_position, _parse_number, qualifier)
+        raise _error(value_position, f"field {name!r} needs a value")
+    return field.parse(FieldValue(name, value, qualifier, token.position, value_position, token.quoted))
 
 
 def _bare(token: _Token) -> Node:
@@ -263,89 +251,7 @@ def _bare(token: _Token) -> Node:
     return Or((tag, Term("caption", "=", token.text, token.position)))
 
 
-def _text_term(field: str, value: str, position: int, literal: bool) -> Term:
-    cleaned = value if field == "name" else clean_tag(value)
-    if not cleaned:
-        raise _error(position, f"empty {field} value")
-    wildcard = not literal and any(c in WILDCARDS for c in cleaned)
-    return Term(field, "=", cleaned, position, wildcard=wildcard)
-
-
-def _list_term(field: str, value: str, position: int, value_position: int) -> Term:
-    items = tuple(item.strip() for item in value.split(",") if item.strip())
-    if not items:
-        raise _error(value_position, f"field {field!r} needs a value")
-    if field == "rating":
-        items = tuple(item.lower() for item in items)
-        bad = [item for item in items if item not in RATINGS]
-        if bad:
-            raise _error(value_position, f"unknown rating {bad[0]!r} (use {', '.join(RATINGS)})")
-    if field == "format":
-        items = tuple("JPEG" if item.upper() == "JPG" else item.upper() for item in items)
-    return Term(field, "=", items, position)
-
-
-def _parse_number(text: str, position: int) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise _error(position, f"expected a number, got {text!r}") from None
-
-
-def _parse_date(text: str, position: int) -> datetime:
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time())
-        return datetime.fromisoformat(text).replace(tzinfo=None)
-    except ValueError:
-        raise _error(position, f"expected a date like 2026-01-31, got {text!r}") from None
-
-
-def _comparison(
-    field: str,
-    value: str,
-    position: int,
-    value_position: int,
-    convert: Callable[[str, int], float | datetime],
-    qualifier: str | None,
-) -> Node:
-    """`>=5`, `<1`, `5`, or a range `5..7` (both ends inclusive)."""
-    if ".." in value:
-        low_text, high_text = value.split("..", 1)
-        if not low_text or not high_text:
-            raise _error(value_position, f"a range needs both ends, like {field}:1..5")
-        low = convert(low_text, value_position)
-        high = convert(high_text, value_position + len(low_text) + 2)
-        upper: Node = Term(field, "<=", high, position, qualifier=qualifier)
-        if field == "added" and len(high_text) == 10 and isinstance(high, datetime):
-            upper = _whole_day("<=", high, position)
-        return And((Term(field, ">=", low, position, qualifier=qualifier), upper))
-    op: Operator = "="
-    for candidate in _COMPARATORS:
-        if value.startswith(candidate):
-            op, value = candidate, value[len(candidate) :]
-            value_position += len(candidate)
-            break
-    if not value:
-        raise _error(value_position, f"field {field!r} needs a value after {op!r}")
-    converted = convert(value, value_position)
-    if field == "added" and len(value) == 10 and isinstance(converted, datetime):
-        return _whole_day(op, converted, position)
-    return Term(field, op, converted, position, qualifier=qualifier)
-
-
-def _whole_day(op: Operator, day: datetime, position: int) -> Node:
-    """A bare date means the whole day: `>2026-01-01` starts on the 2nd, `=` spans the day."""
-    next_day = day + timedelta(days=1)
-    if op == ">":
-        return Term("added", ">=", next_day, position)
-    if op == "<=":
-        return Term("added", "<", next_day, position)
-    if op == "=":
-        return And((Term("added", ">=", day, position), Term("added", "<", next_day, position)))
-    return Term("added", op, day, position)
-
-
 def parse_query(query: str) -> Node:
-    """Parse a query string; raises `ValidationError` naming the column of the first problem."""
+    """Parse a query string; raises `QuerySyntaxError` (a `ValidationError`) with the column of
+    the first problem."""
     return _Parser(query).parse()

@@ -1,18 +1,21 @@
 """Search over a project: the one entry point the CLI, the GUI and export use to select images.
 
 A query string is parsed once; exact tag terms are passed through an optional alias resolver (the
-tag database's `TagService.resolve_aliases`) so `tag:kitty` also finds images stored as `cat`.
+tag database's `TagService.resolve_aliases`) so `tag:kitty` also finds images stored as `cat`, and
+terms of fields that need values computed outside SQL (a field's `resolver`, see
+`lorairo.database.query_fields`) are resolved through `term_resolvers` by that name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lorairo.database.browse_repository import GridFlags, grid_flags
 from lorairo.database.engine import StoreSession
 from lorairo.database.query import And, Node, Not, Or, Term
+from lorairo.database.query_fields import Resolver, resolve_terms
 from lorairo.database.search_repository import Facets, ImageSummary, SearchRepository, TagCount
 from lorairo.database.search_sql import SORT_KEYS
 from lorairo.errors import ValidationError
@@ -27,6 +30,7 @@ __all__ = [
     "AliasResolver",
     "Facets",
     "ImageSummary",
+    "Resolver",
     "SearchPage",
     "SearchService",
     "TagCount",
@@ -86,14 +90,21 @@ def with_score_kind(node: Node, kind: str) -> Node:
 
 
 class SearchService:
-    def __init__(self, project: Project, resolver: AliasResolver | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        resolver: AliasResolver | None = None,
+        term_resolvers: Mapping[str, Resolver] | None = None,
+    ) -> None:
         self.project = project
         self.repository = SearchRepository(project.database, project.score_kind)
         self.resolver = resolver
+        self.term_resolvers = dict(term_resolvers or {})
 
     def parse(self, query: str) -> tuple[Node, dict[str, str]]:
-        """Parse and resolve aliases once; reuse the pair for several calls on one query."""
+        """Parse, resolve terms and aliases once; reuse the pair for several calls on one query."""
         node = with_score_kind(parse_query(query), self.project.score_kind)
+        node = resolve_terms(node, self.term_resolvers)
         aliases: dict[str, str] = {}
         if self.resolver is not None:
             terms = sorted(set(exact_tag_terms(node)))
