@@ -1,18 +1,89 @@
-"""Shared fixtures: every test gets its own config file and database directory, never the user's."""
+"""Shared fixtures: every test gets its own config file and database directory, never the user's.
+
+Engines: a test that asks for `store_engine` (the `project` fixture does) runs once per engine
+selected by `--engine` or `LORAIRO_TEST_ENGINE`: `sqlite`, `postgresql` or `all` (the default, so
+the one test command covers both). PostgreSQL runs come from a private server started once per
+test process (tests/postgres_server.py), each test in a fresh database; when no server can be
+started they are skipped with the reason, and the run ends with a warning saying so.
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lorairo.database.engine import Database, project_schema
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import Project, ProjectService
+from tests.postgres_server import PostgresServer, start_server
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+ENGINES = ("sqlite", "postgresql")
+_TEMPLATE = "lorairo_template"
+_postgres_unavailable: list[str] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine",
+        choices=(*ENGINES, "all"),
+        default=os.environ.get("LORAIRO_TEST_ENGINE", "all"),
+        help="store engine(s) for database-touching tests (env LORAIRO_TEST_ENGINE; default all)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_engine" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--engine")
+        engines = ENGINES if chosen == "all" else (chosen,)
+        metafunc.parametrize("store_engine", engines, indirect=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for reason in _postgres_unavailable:
+        terminalreporter.write_sep("!", f"PostgreSQL TESTS SKIPPED: {reason}", red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | None]:
+    """One server per test process, with a template database holding project `t` at the head."""
+    server, reason = start_server()
+    if server is None:
+        _postgres_unavailable.append(reason)
+        warnings.warn(f"PostgreSQL tests skipped: {reason}", pytest.PytestWarning, stacklevel=1)
+        yield None
+        return
+    try:
+        with server.admin() as admin:
+            admin.execute(f'CREATE DATABASE "{_TEMPLATE}"')
+        Database(server.url(_TEMPLATE), schema=project_schema("t")).close()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def store_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The engine this run of the test uses; on PostgreSQL, `LORAIRO_DATABASE_URL` names a fresh
+    database, so every project the test creates (in-process or in a CLI subprocess) lives there."""
+    engine = str(request.param)
+    if engine != "postgresql":
+        yield engine
+        return
+    server = request.getfixturevalue("postgres_server")
+    if server is None:
+        pytest.skip(f"PostgreSQL unavailable: {_postgres_unavailable[0]}")
+    name = server.create_database(template=_TEMPLATE)
+    monkeypatch.setenv("LORAIRO_DATABASE_URL", server.url(name))
+    yield engine
+    server.drop_database(name)
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +103,8 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         "LORAIRO_DEBUG",
         "LORAIRO_MAX_WORKERS",
         "LORAIRO_BATCH_SIZE",
+        "LORAIRO_DATABASE_URL",
+        "LORAIRO_IMAGES_ROOT",
     ):
         monkeypatch.delenv(var, raising=False)
     yield home
@@ -44,8 +117,8 @@ def config() -> ConfigurationService:
 
 
 @pytest.fixture
-def project(config: ConfigurationService) -> Iterator[Project]:
-    """A fresh project named `t` in the isolated database directory."""
+def project(store_engine: str, config: ConfigurationService) -> Iterator[Project]:
+    """A fresh project named `t` in the isolated database directory, on each selected engine."""
     opened = ProjectService(config).create("t")
     yield opened
     opened.close()

@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 import tomlkit
@@ -23,6 +24,25 @@ from lorairo.utils.masking import mask_api_key, register_secret
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 BUILTIN_PROVIDERS = {"openai": "openai_key", "anthropic": "claude_key", "google": "google_key"}
 PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "google": "GOOGLE_API_KEY"}
+
+
+def validate_database_url(url: str) -> str:
+    """A PostgreSQL URL for psycopg 3; other schemes are refused with the form that works."""
+    scheme = urlsplit(url).scheme
+    if scheme not in {"postgresql", "postgresql+psycopg", "postgres"} or "://" not in url:
+        raise ValueError(
+            f"unsupported database url {mask_url_password(url)!r}: use postgresql+psycopg://user@host/database"
+        )
+    return url
+
+
+def mask_url_password(url: str) -> str:
+    """The URL with its password (if any) replaced by ***, safe to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 _NAME = re.compile(r"^[\w][\w .\-]{0,99}$")
@@ -145,6 +165,23 @@ class GuiSection(_Section):
     thumbnail_size: int = Field(default=160, ge=48, le=512)
 
 
+class DatabaseSection(_Section):
+    """Where projects live when not in a SQLite file per project, and where their images are.
+
+    `url` (or `LORAIRO_DATABASE_URL`) is a PostgreSQL URL, `postgresql+psycopg://user@host/db`;
+    prefer a `~/.pgpass` file or `PGPASSWORD` to a password in the URL. `images_root` is a folder
+    every machine mounts, holding what `<project>/images/` holds otherwise.
+    """
+
+    url: str = ""
+    images_root: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return validate_database_url(value) if value else value
+
+
 class SearchSection(_Section):
     """`score:` and the score sort/display use this kind; `score[kind]:` names another."""
 
@@ -164,6 +201,7 @@ class LorairoConfig(_Section):
     resources: ResourcesSection = Field(default_factory=ResourcesSection)
     gui: GuiSection = Field(default_factory=GuiSection)
     search: SearchSection = Field(default_factory=SearchSection)
+    database: DatabaseSection = Field(default_factory=DatabaseSection)
 
 
 DEFAULT_CONFIG_TEXT = """\
@@ -256,6 +294,10 @@ thumbnail_size = 160
 
 [search]
 default_score_kind = "aesthetic"  # the kind `score:`, the score sort and the grid use
+
+[database]
+url = ""                 # empty = one SQLite file per project; or postgresql+psycopg://user@host/db (LORAIRO_DATABASE_URL)
+images_root = ""         # a folder all machines mount for the project's images; empty = <project>/images (LORAIRO_IMAGES_ROOT)
 """
 
 
@@ -368,6 +410,12 @@ class Settings:
                 self.config.log.level = env["LORAIRO_LOG_LEVEL"]
             except ValidationError as exc:
                 raise ConfigurationError(f"LORAIRO_LOG_LEVEL: {exc.errors()[0]['msg']}") from exc
+        for var, key in (("LORAIRO_DATABASE_URL", "url"), ("LORAIRO_IMAGES_ROOT", "images_root")):
+            if env.get(var):
+                try:
+                    setattr(self.config.database, key, env[var])
+                except ValidationError as exc:
+                    raise ConfigurationError(f"{var}: {exc.errors()[0]['msg']}") from exc
         if env.get("LORAIRO_DEBUG", "").lower() in {"1", "true", "yes"}:
             self.config.log.level = "DEBUG"
         for var, section, key in (
@@ -390,6 +438,9 @@ class Settings:
             register_secret(value)
         for name in self.config.ai_providers:
             register_secret(self.api_key(name))
+        password = urlsplit(self.config.database.url).password
+        if password:
+            register_secret(password)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -407,6 +458,16 @@ class Settings:
         if configured:
             return Path(configured).expanduser().resolve()
         return default_data_dir() / "projects"
+
+    @property
+    def database_url(self) -> str:
+        """The PostgreSQL URL projects open by default (`LORAIRO_DATABASE_URL` wins); empty = SQLite."""
+        return self.config.database.url
+
+    @property
+    def images_root(self) -> Path | None:
+        configured = self.config.database.images_root
+        return Path(configured).expanduser().absolute() if configured else None
 
     @property
     def export_dir(self) -> Path:
@@ -480,6 +541,8 @@ class Settings:
         data = self.config.model_dump()
         for key in data["api"]:
             data["api"][key] = mask_api_key(data["api"][key]) if data["api"][key] else ""
+        if data["database"]["url"]:
+            data["database"]["url"] = mask_url_password(data["database"]["url"])
         if data["huggingface"]["token"]:
             data["huggingface"]["token"] = mask_api_key(data["huggingface"]["token"])
         return data

@@ -13,17 +13,29 @@ from lorairo.errors import ValidationError
 
 
 @project_app.command("create")
-def create(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Project name.")]) -> None:
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Project name.")],
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Keep the project in PostgreSQL: postgresql+psycopg://user@host/db "
+            "(default: [database] url or LORAIRO_DATABASE_URL, else a SQLite file).",
+        ),
+    ] = None,
+) -> None:
     """Create a project (database at the latest migration plus an images folder)."""
     cli = state(ctx)
     existed = cli.projects.exists(name)
-    project = cli.projects.create(name)
+    project = cli.projects.create(name, database_url=database_url)
     project.close()
     data = {
         "name": name,
         "created": not existed,
         "root": str(project.root),
-        "database_path": str(project.database_path),
+        "engine": project.database.dialect,
+        "database_path": str(project.database_path) if project.database.path else project.database_location,
         "images_dir": str(project.images_dir),
     }
     emit(

@@ -15,11 +15,11 @@ from functools import lru_cache
 from typing import Any, Literal, cast
 
 from sqlalchemy import Select, Table, and_, case, delete, exists, func, insert, select, true, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from genai_tag_db_tools.cleaning import clean_tag
 from image_annotator_lib.core.types import AnnotationResult, TagPrediction
+from lorairo.database.dialect import upsert
 from lorairo.database.engine import Database
 from lorairo.database.failures import AnnotationFailureRow
 from lorairo.database.schema import (
@@ -267,7 +267,7 @@ class AnnotationRepository:
                         AnnotationFailure.model_name == model_name, AnnotationFailure.image_id.in_(done_ids)
                     )
                 )
-                marker = sqlite_insert(ModelAnnotation).values(
+                marker = upsert(session, ModelAnnotation).values(
                     [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids]
                 )
                 session.execute(

@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.sqlite import insert
 
+from lorairo.database.dialect import upsert
 from lorairo.database.engine import Database
 from lorairo.database.schema import AnnotationClaim, ModelAnnotation
 
@@ -71,7 +71,7 @@ class ClaimRepository:
                 update(AnnotationClaim).where(AnnotationClaim.owner == self.owner).values(expires_at=expires)
             )
             if free:
-                statement = insert(AnnotationClaim).values(
+                statement = upsert(session, AnnotationClaim).values(
                     [
                         {"image_id": i, "model_id": model_id, "owner": self.owner, "expires_at": expires}
                         for i in free

@@ -1,19 +1,28 @@
-"""Opening a project database: pragmas for concurrent use, migrations applied on open.
+"""Opening a project database (SQLite file or PostgreSQL server), migrations applied on open.
 
-The GUI and a CLI process may use one project at the same time. WAL lets readers run beside a
-writer; write transactions start with `BEGIN IMMEDIATE`, so a writer waits (busy timeout) for the
-write lock up front instead of failing with "database is locked" when upgrading a read lock.
+The GUI, CLI processes and (on PostgreSQL) workers on other machines may use one project at the
+same time. Both engines give the same guarantee: write transactions are serialised, readers never
+wait for them.
+
+- SQLite: WAL lets readers run beside a writer; write transactions start with `BEGIN IMMEDIATE`,
+  so a writer waits (busy timeout) for the write lock up front instead of failing with "database
+  is locked" when upgrading a read lock.
+- PostgreSQL (psycopg 3): READ COMMITTED, and a write transaction first takes a transaction-level
+  advisory lock, the same up-front writer lock. Work that is safe to run beside other writers
+  (claiming work items with `FOR UPDATE SKIP LOCKED`) asks for `write_session(serialized=False)`.
 """
 
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lorairo.errors import DatabaseError
@@ -27,6 +36,9 @@ StoreSession = Session
 
 BUSY_TIMEOUT_SECONDS = 60
 _WRITE = "lorairo_write"
+# The PostgreSQL advisory lock that stands for SQLite's write lock: (this number, the project's schema).
+WRITE_LOCK_KEY = 0x104A120
+_SCHEMA_UNSAFE = re.compile(r"[^a-z0-9_]")
 
 
 # The newest revision in migrations/versions. Kept here so opening an up-to-date database needs no
@@ -71,28 +83,132 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-class Database:
-    """A project's SQLite database at the latest migration, with read and write sessions."""
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(_WRITE, False):
+            connection.exec_driver_sql(
+                f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY}, hashtext(current_schema()))"
+            )
 
-    def __init__(self, path: Path, *, migrate: bool = True) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(
-            f"sqlite:///{path}",
-            connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
-        )
-        _configure_sqlite(self.engine)
+
+def project_schema(name: str) -> str:
+    """The PostgreSQL schema a project lives in: its name when that is a plain identifier, else a
+    cleaned-up name with a short hash (so "My Set" and "my_set" stay apart)."""
+    clean = _SCHEMA_UNSAFE.sub("_", name.lower())
+    if clean == name and len(clean) <= 48 and not clean[0].isdigit():
+        return clean
+    return f"p_{clean[:40]}_{zlib.crc32(name.encode()):08x}"
+
+
+def is_database_url(location: str | Path) -> bool:
+    """A SQLAlchemy URL (`postgresql+psycopg://...`) rather than a file path."""
+    return isinstance(location, str) and "://" in location
+
+
+def display_url(url: str) -> str:
+    """The URL with any password hidden, for messages and reports."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database url>"
+
+
+def _postgres_engine(url: str, schema: str | None) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseError(f"invalid database url {display_url(url)}: {exc}") from exc
+    if parsed.get_backend_name() != "postgresql":
+        raise DatabaseError(f"unsupported database url {display_url(url)}: use postgresql+psycopg://...")
+    if parsed.drivername != "postgresql+psycopg":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if schema is not None:  # every connection, here and in any process reopening `location`, uses it
+        parsed = parsed.update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = create_engine(
+        parsed,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 10, "application_name": "lorairo"},
+    )
+    _configure_postgresql(engine)
+    return engine
+
+
+def schema_exists(url: str, schema: str) -> bool:
+    """Whether a project's schema exists on the PostgreSQL server at `url`."""
+    engine = _postgres_engine(url, None)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema})
+            return found.scalar() is not None
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot reach {display_url(url)}: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+class Database:
+    """A project's database at the latest migration, with read and write sessions.
+
+    `location` is a SQLite file path or a PostgreSQL URL (`postgresql+psycopg://user@host/db`).
+    On PostgreSQL, `schema` names the project's schema in that database, created when missing;
+    the URL of `location` carries it, so another process reopens the same project.
+    """
+
+    def __init__(self, location: Path | str, *, migrate: bool = True, schema: str | None = None) -> None:
+        if is_database_url(location):
+            assert isinstance(location, str)
+            self.path: Path | None = None
+            self.engine = _postgres_engine(location, schema)
+            if schema is not None:
+                self._create_schema(schema)
+        else:
+            path = Path(location)
+            self.path = path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(
+                f"sqlite:///{path}",
+                connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            )
+            _configure_sqlite(self.engine)
+        self.dialect = self.engine.dialect.name
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
+        self._concurrent_engine = self.engine.execution_options(**{_WRITE: False})
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._concurrent_sessions = sessionmaker(self._concurrent_engine, expire_on_commit=False)
         if migrate:
             self.upgrade()
+
+    def _create_schema(self, schema: str) -> None:
+        try:
+            with self.engine.connect() as connection:
+                exists = connection.execute(
+                    text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+                ).scalar()
+                if not exists:
+                    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                    connection.commit()
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot open {self.display_location}: {exc}") from exc
+
+    @property
+    def location(self) -> str:
+        """What reopens this database in another process: the file path or the full URL."""
+        if self.path is not None:
+            return str(self.path)
+        return self.engine.url.render_as_string(hide_password=False)
+
+    @property
+    def display_location(self) -> str:
+        """The file path, or the URL with its password hidden."""
+        return str(self.path) if self.path is not None else display_url(self.location)
 
     def current_revision(self) -> str | None:
         try:
             with self.engine.connect() as connection:
                 return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except OperationalError:  # no alembic_version table yet: a new, empty database
+        except (OperationalError, ProgrammingError):  # no alembic_version table yet: a new, empty database
             return None
 
     def upgrade(self, revision: str = "head") -> None:
@@ -105,7 +221,7 @@ class Database:
             with self._write_engine.begin() as connection:
                 command.upgrade(alembic_config(connection), revision)
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot migrate {self.path}: {exc}") from exc
+            raise DatabaseError(f"cannot migrate {self.display_location}: {exc}") from exc
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -114,9 +230,16 @@ class Database:
             yield session
 
     @contextmanager
-    def write_session(self) -> Iterator[Session]:
-        """One write transaction: committed on success, rolled back on any exception."""
-        with self._write_sessions() as session, session.begin():
+    def write_session(self, *, serialized: bool = True) -> Iterator[Session]:
+        """One write transaction: committed on success, rolled back on any exception.
+
+        `serialized=False` (PostgreSQL only; SQLite always serialises) skips the writer lock, for
+        short transactions that rely on row locks instead.
+        """
+        factory = (
+            self._write_sessions if serialized or self.dialect == "sqlite" else self._concurrent_sessions
+        )
+        with factory() as session, session.begin():
             yield session
 
     def close(self) -> None:

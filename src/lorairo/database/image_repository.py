@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, insert, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from lorairo.database.dialect import upsert
 from lorairo.database.engine import Database
 from lorairo.database.failures import RegistrationFailureRow
 from lorairo.database.schema import (
@@ -95,7 +95,7 @@ class ImageRepository:
     def upsert_processed(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        statement = sqlite_insert(ProcessedImage).values([{"created_at": utcnow(), **row} for row in rows])
+        statement = upsert(session, ProcessedImage).values([{"created_at": utcnow(), **row} for row in rows])
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=[ProcessedImage.image_id, ProcessedImage.resolution],
@@ -112,7 +112,7 @@ class ImageRepository:
         """(image_id, similar_to_id, distance) links; an existing pair is left as it is."""
         if not links:
             return
-        statement = sqlite_insert(ImageSimilarity).values(
+        statement = upsert(session, ImageSimilarity).values(
             [{"image_id": a, "similar_to_id": b, "distance": d, "created_at": utcnow()} for a, b, d in links]
         )
         session.execute(statement.on_conflict_do_nothing())

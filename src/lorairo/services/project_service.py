@@ -1,5 +1,10 @@
 """Projects: `<database_dir>/<name>/database.db` plus `<name>/images/`.
 
+A project may instead live in PostgreSQL (`--database-url`, `[database] url` or
+`LORAIRO_DATABASE_URL`): then `<name>/project.toml` records the server's URL, the project is
+the schema `project_schema(name)` in that database, and `[database] images_root` may put its
+images on a folder every machine mounts.
+
 Deleting a project moves it to `<database_dir>/.trash/` rather than erasing it, so a mistaken
 delete can be undone by moving the folder back.
 """
@@ -7,17 +12,27 @@ delete can be undone by moving the folder back.
 from __future__ import annotations
 
 import shutil
+import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from lorairo.config import Settings, validate_project_name
+import tomlkit
+
+from lorairo.config import (
+    Settings,
+    mask_url_password,
+    validate_database_url,
+    validate_project_name,
+    write_private,
+)
 from lorairo.database.effective import DEFAULT_SCORE_KIND
-from lorairo.database.engine import Database
+from lorairo.database.engine import Database, project_schema, schema_exists
 from lorairo.database.project_stats import ProjectCounts, count_rows
 from lorairo.errors import ProjectNotFoundError, ValidationError
 
 DATABASE_FILE = "database.db"
+PROJECT_FILE = "project.toml"
 IMAGES_DIR = "images"
 TRASH_DIR = ".trash"
 
@@ -30,14 +45,28 @@ class Project:
     root: Path
     database: Database
     score_kind: str = DEFAULT_SCORE_KIND  # `[search] default_score_kind`
+    images_root: Path | None = None  # `[database] images_root`: where `images/...` paths live
 
     @property
     def database_path(self) -> Path:
         return self.root / DATABASE_FILE
 
     @property
+    def database_location(self) -> str:
+        """The SQLite file, or the PostgreSQL URL with its password hidden."""
+        return self.database.display_location
+
+    @property
     def images_dir(self) -> Path:
-        return self.root / IMAGES_DIR
+        return self.images_root if self.images_root is not None else self.root / IMAGES_DIR
+
+    def file_path(self, stored: str) -> Path:
+        """Where a stored path (`images/...`, relative to the project) is on this machine."""
+        if self.images_root is not None:
+            parts = Path(stored).parts
+            if parts and parts[0] == IMAGES_DIR:
+                return self.images_root.joinpath(*parts[1:])
+        return self.root / stored
 
     def close(self) -> None:
         self.database.close()
@@ -47,7 +76,7 @@ class Project:
 class ProjectInfo:
     name: str
     root: Path
-    database_path: Path
+    database_path: Path | str
     images_dir: Path
     revision: str | None
     counts: ProjectCounts
@@ -80,24 +109,73 @@ class ProjectService:
             raise ValidationError(str(exc)) from exc
 
     def exists(self, name: str) -> bool:
-        return (self._project_root(name) / DATABASE_FILE).is_file()
+        root = self._project_root(name)
+        return (root / DATABASE_FILE).is_file() or (root / PROJECT_FILE).is_file()
 
-    def create(self, name: str) -> Project:
+    def stored_url(self, name: str) -> str | None:
+        """The PostgreSQL URL a project's `project.toml` records, or None for a SQLite project."""
+        path = self._project_root(name) / PROJECT_FILE
+        if not path.is_file():
+            return None
+        try:
+            url = tomllib.loads(path.read_text(encoding="utf-8"))["database"]["url"]
+            return validate_database_url(str(url))
+        except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ValidationError(f"{path}: cannot read the project's database url: {exc}") from exc
+
+    def _database_url(self, name: str, requested: str | None) -> str | None:
+        """Where the project lives: its recorded URL, else a SQLite file it already has, else the
+        URL asked for (`--database-url`), else the configured one; None = a SQLite file."""
+        root = self._project_root(name)
+        stored = self.stored_url(name)
+        if requested:
+            try:
+                validate_database_url(requested)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from exc
+            if (root / DATABASE_FILE).is_file():
+                raise ValidationError(
+                    f"project {name!r} already lives in {root / DATABASE_FILE}; "
+                    f"copy it with `lorairo project migrate {name} --to {mask_url_password(requested)}`"
+                )
+            if stored is not None and stored != requested:
+                raise ValidationError(f"project {name!r} already lives at {mask_url_password(stored)}")
+            return requested
+        if stored is not None or (root / DATABASE_FILE).is_file():
+            return stored
+        return self.config.database_url or None
+
+    def create(self, name: str, *, database_url: str | None = None) -> Project:
         """Create a project (or open it if it already exists): idempotent by design."""
         root = self._project_root(name)
-        (root / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+        url = self._database_url(name, database_url)
+        images_root = self.config.images_root
+        (images_root or root / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+        if url is None:
+            database = Database(root / DATABASE_FILE)
+        else:
+            database = Database(url, schema=project_schema(name))
+            if self.stored_url(name) is None:
+                document = tomlkit.document()
+                document["database"] = {"url": url}
+                write_private(root / PROJECT_FILE, tomlkit.dumps(document))
         return Project(
             name=name,
             root=root,
-            database=Database(root / DATABASE_FILE),
+            database=database,
             score_kind=self.config.config.search.default_score_kind,
+            images_root=images_root,
         )
 
     def open(self, name: str | None = None, *, create: bool = False) -> Project:
         """Open a project; the default project is created on first use."""
         name = name or self.config.config.directories.database_project_name
         if not self.exists(name):
+            url = self.config.database_url
             if create or name == self.config.config.directories.database_project_name:
+                return self.create(name)
+            if url and schema_exists(url, project_schema(name)):  # made on another machine
+                return self.create(name)
                 return self.create(name)
             raise ProjectNotFoundError(f"no project named {name!r} in {self.root}")
         return self.create(name)
@@ -105,7 +183,11 @@ class ProjectService:
     def list(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / DATABASE_FILE).is_file())
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if (p / DATABASE_FILE).is_file() or (p / PROJECT_FILE).is_file()
+        )
 
     def info(self, name: str) -> ProjectInfo:
         project = self.open(name)
@@ -118,7 +200,7 @@ class ProjectService:
         return ProjectInfo(
             name=name,
             root=project.root,
-            database_path=project.database_path,
+            database_path=project.database_path if project.database.path else project.database_location,
             images_dir=project.images_dir,
             revision=revision,
             counts=counts,
@@ -128,7 +210,7 @@ class ProjectService:
     def delete(self, name: str) -> Path:
         """Move the project to the trash folder and return where it went."""
         root = self._project_root(name)
-        if not (root / DATABASE_FILE).is_file():
+        if not self.exists(name):
             raise ProjectNotFoundError(f"no project named {name!r} in {self.root}")
         trash = self.root / TRASH_DIR / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
         trash.parent.mkdir(parents=True, exist_ok=True)

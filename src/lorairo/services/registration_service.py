@@ -182,7 +182,7 @@ class RegisteredDigests:
 
     def __call__(self, sha256: str) -> bool:
         if self._repository is None:
-            self._repository = ImageRepository(Database(Path(self.database_path), migrate=False))
+            self._repository = ImageRepository(Database(self.database_path, migrate=False))
         return self._repository.sha256_registered(sha256)
 
 
@@ -234,7 +234,7 @@ class RegistrationService:
             max_workers=workers,
             mp_context=_pool_context(),
             initializer=init_worker,
-            initargs=(RegisteredDigests(str(self.project.database_path)),),
+            initargs=(RegisteredDigests(self.project.database.location),),
         )
 
     @property

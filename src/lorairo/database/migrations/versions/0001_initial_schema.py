@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from lorairo.database.dialect import CREATE_FOLD_FUNCTION, FOLD_FUNCTION
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -17,6 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(CREATE_FOLD_FUNCTION)  # SQLite's NOCASE folding; see database/dialect.py
     op.create_table(
         "batch_jobs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -353,3 +357,5 @@ def downgrade() -> None:
     op.drop_table("images")
     op.drop_table("edit_log")
     op.drop_table("batch_jobs")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS {FOLD_FUNCTION}(text)")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from lorairo.database.dialect import FOLD_FUNCTION
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -19,6 +21,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"CREATE INDEX IF NOT EXISTS ix_tags_search ON tags ({FOLD_FUNCTION}(tag), is_accepted, rejected_at, image_id)"
+        )
+        return
     op.execute(
         "CREATE INDEX IF NOT EXISTS ix_tags_search "
         "ON tags (tag COLLATE NOCASE, is_accepted, rejected_at, image_id)"

@@ -18,6 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from lorairo.database.migration_ops import create_trigger, drop_trigger
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -31,28 +33,47 @@ RATINGS_RECOMPUTE = (
     "UPDATE ratings SET is_effective = (source = 'manual' OR NOT EXISTS (SELECT 1 FROM ratings AS m "
     "WHERE m.image_id = ratings.image_id AND m.source = 'manual'))"
 )
-STATEMENTS = (
-    SCORES_RECOMPUTE,
-    "CREATE TRIGGER scores_effective_insert AFTER INSERT ON scores BEGIN "
-    + SCORES_RECOMPUTE
-    + " WHERE image_id = new.image_id AND kind = new.kind; END",
-    "CREATE TRIGGER scores_effective_delete AFTER DELETE ON scores BEGIN "
-    + SCORES_RECOMPUTE
-    + " WHERE image_id = old.image_id AND kind = old.kind; END",
-    "CREATE TRIGGER scores_effective_update AFTER UPDATE OF image_id, kind, source ON scores BEGIN "
-    + SCORES_RECOMPUTE
-    + " WHERE (image_id = old.image_id AND kind = old.kind) OR (image_id = new.image_id AND kind = new.kind);"
-    " END",
-    RATINGS_RECOMPUTE,
-    "CREATE TRIGGER ratings_effective_insert AFTER INSERT ON ratings BEGIN "
-    + RATINGS_RECOMPUTE
-    + " WHERE image_id = new.image_id; END",
-    "CREATE TRIGGER ratings_effective_delete AFTER DELETE ON ratings BEGIN "
-    + RATINGS_RECOMPUTE
-    + " WHERE image_id = old.image_id; END",
-    "CREATE TRIGGER ratings_effective_update AFTER UPDATE OF image_id, source ON ratings BEGIN "
-    + RATINGS_RECOMPUTE
-    + " WHERE image_id IN (old.image_id, new.image_id); END",
+# (name, event, table, body): one definition, a SQLite trigger or a PL/pgSQL one.
+TRIGGERS = (
+    (
+        "scores_effective_insert",
+        "AFTER INSERT",
+        "scores",
+        SCORES_RECOMPUTE + " WHERE image_id = new.image_id AND kind = new.kind",
+    ),
+    (
+        "scores_effective_delete",
+        "AFTER DELETE",
+        "scores",
+        SCORES_RECOMPUTE + " WHERE image_id = old.image_id AND kind = old.kind",
+    ),
+    (
+        "scores_effective_update",
+        "AFTER UPDATE OF image_id, kind, source",
+        "scores",
+        SCORES_RECOMPUTE
+        + " WHERE (image_id = old.image_id AND kind = old.kind) OR (image_id = new.image_id AND kind = new.kind)",
+    ),
+    (
+        "ratings_effective_insert",
+        "AFTER INSERT",
+        "ratings",
+        RATINGS_RECOMPUTE + " WHERE image_id = new.image_id",
+    ),
+    (
+        "ratings_effective_delete",
+        "AFTER DELETE",
+        "ratings",
+        RATINGS_RECOMPUTE + " WHERE image_id = old.image_id",
+    ),
+    (
+        "ratings_effective_update",
+        "AFTER UPDATE OF image_id, source",
+        "ratings",
+        RATINGS_RECOMPUTE + " WHERE image_id IN (old.image_id, new.image_id)",
+    ),
+)
+INDEXES = (
     "CREATE INDEX ix_scores_effective ON scores (is_effective, image_id, kind, score)",
     "CREATE INDEX ix_ratings_effective ON ratings (is_effective, image_id, rating)",
     # `missing:`/`model:` streams read (image_id, model_id) without touching the table.
@@ -66,7 +87,11 @@ def upgrade() -> None:
             batch.add_column(
                 sa.Column("is_effective", sa.Boolean(), nullable=False, server_default=sa.true())
             )
-    for statement in STATEMENTS:
+    op.execute(SCORES_RECOMPUTE)
+    op.execute(RATINGS_RECOMPUTE)
+    for trigger in TRIGGERS:
+        create_trigger(*trigger)
+    for statement in INDEXES:
         op.execute(statement)
 
 
@@ -74,15 +99,8 @@ def downgrade() -> None:
     op.execute("DROP INDEX IF EXISTS ix_model_annotations_image_model")
     op.execute("DROP INDEX IF EXISTS ix_ratings_effective")
     op.execute("DROP INDEX IF EXISTS ix_scores_effective")
-    for trigger in (
-        "scores_effective_insert",
-        "scores_effective_delete",
-        "scores_effective_update",
-        "ratings_effective_insert",
-        "ratings_effective_delete",
-        "ratings_effective_update",
-    ):
-        op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    for name, _event, table, _body in TRIGGERS:
+        drop_trigger(name, table)
     for table in ("scores", "ratings"):
         with op.batch_alter_table(table, recreate="never") as batch:
             batch.drop_column("is_effective")

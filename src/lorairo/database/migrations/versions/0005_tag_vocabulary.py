@@ -15,13 +15,36 @@ from __future__ import annotations
 
 from alembic import op
 
+from lorairo.database.dialect import FOLD_FUNCTION
+from lorairo.database.migration_ops import create_trigger, drop_trigger, is_postgresql
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 
+_PG_VOCABULARY = (
+    # NOCASE primary key: a unique index on the folded tag (ON CONFLICT DO NOTHING honours it).
+    "CREATE TABLE tag_vocabulary (tag text NOT NULL)",
+    f"CREATE UNIQUE INDEX pk_tag_vocabulary ON tag_vocabulary ({FOLD_FUNCTION}(tag))",
+    "INSERT INTO tag_vocabulary (tag) SELECT tag FROM tags ON CONFLICT DO NOTHING",
+)
+_PG_INSERT = "INSERT INTO tag_vocabulary (tag) VALUES (new.tag) ON CONFLICT DO NOTHING"
+_PG_DELETE = (  # lorairo_fold = dialect.FOLD_FUNCTION, SQLite's NOCASE on PostgreSQL
+    "DELETE FROM tag_vocabulary WHERE lorairo_fold(tag) = lorairo_fold(old.tag) "
+    "AND NOT EXISTS (SELECT 1 FROM tags WHERE lorairo_fold(tags.tag) = lorairo_fold(old.tag))"
+)
+
+
 def upgrade() -> None:
+    if is_postgresql():
+        for statement in _PG_VOCABULARY:
+            op.execute(statement)
+        create_trigger("tag_vocabulary_insert", "AFTER INSERT", "tags", _PG_INSERT)
+        create_trigger("tag_vocabulary_delete", "AFTER DELETE", "tags", _PG_DELETE)
+        create_trigger("tag_vocabulary_update", "AFTER UPDATE OF tag", "tags", f"{_PG_INSERT}; {_PG_DELETE}")
+        return
     op.execute("CREATE TABLE tag_vocabulary (tag TEXT COLLATE NOCASE PRIMARY KEY) WITHOUT ROWID")
     op.execute("INSERT OR IGNORE INTO tag_vocabulary (tag) SELECT tag FROM tags")
     op.execute(
@@ -43,5 +66,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for trigger in ("tag_vocabulary_insert", "tag_vocabulary_delete", "tag_vocabulary_update"):
-        op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        drop_trigger(trigger, "tags")
     op.execute("DROP TABLE IF EXISTS tag_vocabulary")

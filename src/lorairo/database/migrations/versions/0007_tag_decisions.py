@@ -42,6 +42,9 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from lorairo.database.dialect import FOLD_FUNCTION
+from lorairo.database.migration_ops import create_trigger, drop_trigger, is_postgresql
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -252,7 +255,78 @@ def _carry_decisions(connection: sa.Connection, removed_rows: set[int], reordere
             )
 
 
-def upgrade() -> None:
+# lorairo_fold = dialect.FOLD_FUNCTION, SQLite's NOCASE on PostgreSQL.
+_PG_MIRROR_ROW = (
+    "UPDATE tags SET "
+    "rejected_at = (SELECT d.rejected_at FROM tag_decisions AS d "
+    "WHERE d.image_id = new.image_id AND lorairo_fold(d.tag) = lorairo_fold(new.tag)), "
+    "removed_at = (SELECT d.removed_at FROM tag_decisions AS d "
+    "WHERE d.image_id = new.image_id AND lorairo_fold(d.tag) = lorairo_fold(new.tag)) "
+    "WHERE id = new.id"
+)
+_PG_HAS_DECISION = (
+    "EXISTS (SELECT 1 FROM tag_decisions AS d "
+    "WHERE d.image_id = new.image_id AND lorairo_fold(d.tag) = lorairo_fold(new.tag))"
+)
+_PG_MIRROR_DECISION = (
+    "UPDATE tags SET rejected_at = new.rejected_at, removed_at = new.removed_at "
+    "WHERE image_id = new.image_id AND lorairo_fold(tag) = lorairo_fold(new.tag)"
+)
+_PG_CLEAR_DECISION = (
+    "UPDATE tags SET rejected_at = NULL, removed_at = NULL "
+    "WHERE image_id = old.image_id AND lorairo_fold(tag) = lorairo_fold(old.tag)"
+)
+# (name, event, table, body) of the PL/pgSQL forms of _DECISION_TRIGGERS and _EFFECTIVE_TRIGGERS.
+_PG_DECISION_TRIGGERS = (
+    ("tags_decision_insert", "AFTER INSERT", "tags", f"IF {_PG_HAS_DECISION} THEN {_PG_MIRROR_ROW}; END IF"),
+    ("tags_decision_retag", "AFTER UPDATE OF image_id, tag", "tags", _PG_MIRROR_ROW),
+    ("tag_decisions_insert", "AFTER INSERT", "tag_decisions", _PG_MIRROR_DECISION),
+    ("tag_decisions_update", "AFTER UPDATE", "tag_decisions", f"{_PG_CLEAR_DECISION}; {_PG_MIRROR_DECISION}"),
+    ("tag_decisions_delete", "AFTER DELETE", "tag_decisions", _PG_CLEAR_DECISION),
+)
+_PG_EFFECTIVE_TRIGGERS = (
+    (
+        "scores_effective_insert",
+        "AFTER INSERT",
+        "scores",
+        SCORES_RECOMPUTE + " WHERE image_id = new.image_id AND kind = new.kind",
+    ),
+    (
+        "scores_effective_delete",
+        "AFTER DELETE",
+        "scores",
+        SCORES_RECOMPUTE + " WHERE image_id = old.image_id AND kind = old.kind",
+    ),
+    (
+        "scores_effective_update",
+        "AFTER UPDATE OF image_id, kind, source",
+        "scores",
+        SCORES_RECOMPUTE
+        + " WHERE (image_id = old.image_id AND kind = old.kind) OR (image_id = new.image_id AND kind = new.kind)",
+    ),
+    (
+        "ratings_effective_insert",
+        "AFTER INSERT",
+        "ratings",
+        RATINGS_RECOMPUTE + " WHERE image_id = new.image_id",
+    ),
+    (
+        "ratings_effective_delete",
+        "AFTER DELETE",
+        "ratings",
+        RATINGS_RECOMPUTE + " WHERE image_id = old.image_id",
+    ),
+    (
+        "ratings_effective_update",
+        "AFTER UPDATE OF image_id, source",
+        "ratings",
+        RATINGS_RECOMPUTE + " WHERE image_id IN (old.image_id, new.image_id)",
+    ),
+)
+
+
+def _create_decisions_table() -> None:
+    postgresql = is_postgresql()
     op.create_table(
         "tag_decisions",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -262,15 +336,49 @@ def upgrade() -> None:
             sa.ForeignKey("images.id", ondelete="CASCADE", name="fk_tag_decisions_image_id_images"),
             nullable=False,
         ),
-        sa.Column("tag", sa.Text(collation="NOCASE"), nullable=False),
+        sa.Column("tag", sa.Text() if postgresql else sa.Text(collation="NOCASE"), nullable=False),
         sa.Column("rejected_at", sa.DateTime()),
         sa.Column("removed_at", sa.DateTime()),
         sa.Column("position", sa.Integer()),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.UniqueConstraint("image_id", "tag", name="uq_tag_decisions_image_id_tag"),
+        *(
+            []
+            if postgresql
+            else [sa.UniqueConstraint("image_id", "tag", name="uq_tag_decisions_image_id_tag")]
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_tag_decisions"),
     )
+    if postgresql:  # unique per image ignoring case, as the NOCASE column is on SQLite
+        op.execute(
+            f"CREATE UNIQUE INDEX uq_tag_decisions_image_id_tag ON tag_decisions (image_id, {FOLD_FUNCTION}(tag))"
+        )
+
+
+def _upgrade_postgresql() -> None:
+    """A PostgreSQL project starts empty at 0001 (`project migrate` copies rows in at the head), so
+    there is nothing to carry over here: only the schema, indexes and triggers."""
+    _create_decisions_table()
+    op.add_column("tags", sa.Column("removed_at", sa.DateTime()))
+    op.execute("DROP INDEX IF EXISTS ix_tags_search")
+    op.execute(
+        f"CREATE INDEX ix_tags_search ON tags ({FOLD_FUNCTION}(tag), is_accepted, rejected_at, removed_at, image_id)"
+    )
+    for trigger in _PG_DECISION_TRIGGERS:
+        create_trigger(*trigger)
+    for name, _event, table, _body in _PG_EFFECTIVE_TRIGGERS:
+        drop_trigger(name, table)
+    op.execute(SCORES_RECOMPUTE)
+    op.execute(RATINGS_RECOMPUTE)
+    for trigger in _PG_EFFECTIVE_TRIGGERS:
+        create_trigger(*trigger)
+
+
+def upgrade() -> None:
+    if is_postgresql():
+        _upgrade_postgresql()
+        return
+    _create_decisions_table()
     with op.batch_alter_table("tags", recreate="never") as batch:
         batch.add_column(sa.Column("removed_at", sa.DateTime()))
     connection = op.get_bind()
@@ -302,6 +410,8 @@ _OLD_EFFECTIVE = (
 
 def downgrade() -> None:
     """Back to 0006 (0005's tag model): decisions folded onto the tag rows again; manual order is dropped."""
+    if is_postgresql():
+        raise NotImplementedError("downgrading a PostgreSQL project below 0007 is not supported")
     scores, ratings = _OLD_EFFECTIVE
     for statement in _EFFECTIVE_TRIGGERS:
         if statement.startswith("CREATE TRIGGER"):
