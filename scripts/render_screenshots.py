@@ -30,6 +30,9 @@ CAPTIONS = (
 )
 
 
+WINDOW_SIZES = ((1024, 640), (1600, 1000), (3840, 2160))
+
+
 def make_demo_folder(folder: Path, count: int, seed: int = 7) -> None:
     """Gradients with shapes (three themes), two near-duplicates and one broken file."""
     rng = random.Random(seed)
@@ -82,6 +85,7 @@ def render(home: Path, out: Path) -> None:
     from PySide6.QtWidgets import QApplication, QWidget
 
     from lorairo.gui.app import application, create_window
+    from lorairo.gui.theme import theme_manager
     from lorairo.services.configuration_service import ConfigurationService
     from lorairo.services.edit_service import EditTarget
 
@@ -136,7 +140,18 @@ def render(home: Path, out: Path) -> None:
     pump(lambda: window.inspector.image_id is not None)
     window.view.viewport().grab()
     pump(lambda: window.loader.cached_count >= min(total, 12))
-    save(window, "main_window.png")
+    themes = theme_manager(app)
+    for theme in ("light", "dark"):
+        themes.apply(theme)
+        for width, height in WINDOW_SIZES:
+            window.resize(width, height)
+            window.default_layout()  # as a fresh window of this size opens
+            settle()
+            window.grid.view.viewport().grab()  # asks for the thumbnails the new size shows
+            pump(lambda: not window.loader.busy())
+            save(window, f"main_{width}x{height}_{theme}.png")
+    themes.apply("light")
+    window.resize(1600, 1000)
 
     annotate = window.annotate.open_dialog(window)
     assert annotate is not None

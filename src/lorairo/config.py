@@ -163,6 +163,7 @@ class ResourcesSection(_Section):
 class GuiSection(_Section):
     last_project: str = ""
     thumbnail_size: int = Field(default=160, ge=48, le=512)
+    theme: Literal["system", "light", "dark"] = "system"  # system: follow the desktop's colour scheme
 
 
 class DatabaseSection(_Section):

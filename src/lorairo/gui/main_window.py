@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QInputDialog,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSlider,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +37,7 @@ from lorairo.gui.dialogs.shortcuts_dialog import ShortcutsDialog
 from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
 from lorairo.gui.models.thumbnail_model import ThumbnailModel
 from lorairo.gui.session import ProjectSession
+from lorairo.gui.theme import theme_manager
 from lorairo.gui.widgets.facets_panel import FacetsPanel
 from lorairo.gui.widgets.image_inspector import ImageInspector
 from lorairo.gui.widgets.progress_panel import ProgressPanel
@@ -45,14 +47,23 @@ from lorairo.gui.widgets.thumbnail_view import ThumbnailGridView
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import Project
 
+MINIMUM_SIZE = (960, 600)  # below this the grid, the inspector's editors and the facets overlap
+FACETS_SHARE, INSPECTOR_SHARE = 0.17, 0.32  # of the window's width, in the default layout
+FACETS_WIDTH = (200, 360)  # the default layout's bounds on the docks' widths
+INSPECTOR_WIDTH = (340, 900)
+PREVIEW_SHARE = 0.45  # of the inspector's height, in the default layout
+
 
 class MainWindow(QMainWindow):
     def __init__(self, config: ConfigurationService) -> None:
         super().__init__()
         self.session = ProjectSession(config, self)
+        self.setObjectName("main_window")
         self.setWindowTitle("LoRAIro")
         self.setAcceptDrops(True)
+        self.setMinimumSize(*MINIMUM_SIZE)
         self.resize(1400, 900)
+        theme_manager().apply(config.config.gui.theme)
 
         edge = config.config.gui.thumbnail_size
         self.loader = ThumbnailLoader(self)
@@ -78,7 +89,12 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self._dock("Image", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self.progress_dock = self._dock("Progress", self.progress, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.progress_dock.hide()
+        # the side docks run the full height: the progress panel sits under the grid only, and
+        # never squeezes the inspector's editors or the facets
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.progress.row_added.connect(lambda _row: self.progress_dock.show())
+        self.progress.emptied.connect(self.progress_dock.hide)
 
         session = self.session
         self.grid = GridController(
@@ -102,6 +118,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.size_slider)
         self.actions_by_name: dict[str, QAction] = {}
         self._build_menus()
+        self._layout_restored = self.restore_layout()
 
     @property
     def project(self) -> Project | None:
@@ -113,6 +130,53 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
+
+    # -- layout: proportions, saved geometry and state ---------------------------------------
+
+    def default_layout(self) -> None:
+        """Docks and the inspector's splitter in proportion to the window: the grid keeps most of
+        the width, the preview about half the inspector's height."""
+        width = self.width()
+        facets = min(max(int(width * FACETS_SHARE), FACETS_WIDTH[0]), FACETS_WIDTH[1])
+        inspector = min(max(int(width * INSPECTOR_SHARE), INSPECTOR_WIDTH[0]), INSPECTOR_WIDTH[1])
+        self.resizeDocks(
+            [self.facets_dock, self.inspector_dock], [facets, inspector], Qt.Orientation.Horizontal
+        )
+        splitter = self.inspector.findChild(QSplitter, "inspector_splitter")
+        if isinstance(splitter, QSplitter):
+            total = sum(splitter.sizes()) or self.height()
+            splitter.setSizes([int(total * PREVIEW_SHARE), total - int(total * PREVIEW_SHARE)])
+
+    def _splitters(self) -> list[QSplitter]:
+        return [s for s in self.findChildren(QSplitter) if s.objectName()]
+
+    def restore_layout(self) -> bool:
+        """Geometry, docks and splitters as the window last closed; False when nothing was saved."""
+        settings = self.session.ui_settings
+        geometry, state = settings.value("window/geometry"), settings.value("window/state")
+        if not isinstance(geometry, QByteArray) or not isinstance(state, QByteArray):
+            return False
+        self.restoreGeometry(geometry)
+        self.restoreState(state)
+        for splitter in self._splitters():
+            sizes = settings.value(f"splitters/{splitter.objectName()}")
+            if isinstance(sizes, QByteArray):
+                splitter.restoreState(sizes)
+        return True
+
+    def save_layout(self) -> None:
+        settings = self.session.ui_settings
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        for splitter in self._splitters():
+            settings.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
+        settings.sync()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._layout_restored:
+            self._layout_restored = True
+            self.default_layout()
 
     def _show_inspector(self) -> None:
         self.inspector_dock.show()
@@ -194,8 +258,13 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.session.config, self)
+        dialog.saved.connect(self._setting_saved)
         dialog.show()
         return dialog
+
+    def _setting_saved(self, section: str, key: str) -> None:
+        if (section, key) == ("gui", "theme"):
+            theme_manager().apply(self.session.config.config.gui.theme)
 
     # -- projects --------------------------------------------------------------------------
 
@@ -243,6 +312,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Cancel running work and let each finish its current batch, so nothing committed is lost."""
+        self.save_layout()
         if self.session.runner.active:
             self.statusBar().showMessage("Finishing the current batch before closing…")
         self.session.runner.shutdown()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 
 from lorairo.gui.workers import Task, TaskRunner
 from lorairo.services.configuration_service import ConfigurationService
@@ -42,6 +42,11 @@ class ProjectSession(QObject):
         self.resolver: AliasResolver | None = None
         self.tags = TagService(config)
         self.runner = TaskRunner(self)
+        # window geometry, dock and splitter sizes: Qt's own binary blobs, kept out of the TOML
+        # the user edits, in an INI file beside it
+        self.ui_settings = QSettings(
+            str(config.path.with_name("window-state.ini")), QSettings.Format.IniFormat, self
+        )
 
     def start(
         self,

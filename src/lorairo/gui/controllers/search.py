@@ -21,6 +21,14 @@ PROJECT_TAGS = 500
 GROW_DELAY_MS = 500  # a registration's batches recount the result at most twice a second
 
 
+def empty_result_message(query: str) -> str:
+    return (
+        f"No images match\n{query}\n\n"
+        "Bare words look in tags and captions; tag:word needs the whole tag, tag:*word* a part.\n"
+        "Remove a term or a facet filter to widen the search."
+    )
+
+
 class SearchController(QObject):
     """Runs the query of the bar plus the facet filters; keeps facets and tag vocabularies fresh."""
 
@@ -42,7 +50,9 @@ class SearchController(QObject):
         facets.tag_clicked.connect(self._facet_tag)
         facets.filters_changed.connect(self.run_query)
         model.count_changed.connect(search_bar.show_count)
-        model.query_failed.connect(lambda exc: search_bar.show_error(str(exc)))
+        model.count_changed.connect(self._count_changed)
+        model.query_failed.connect(lambda _exc: view.set_empty_message(""))
+        model.query_failed.connect(search_bar.show_error)
         self._after_first_page: dict[str, Callable[[], None]] = {}
         self._deferred_stage = ""  # what the deferred loads wait for: page, paint, thumbnails
         model.page_loaded.connect(lambda _page: self._page_loaded())
@@ -97,6 +107,14 @@ class SearchController(QObject):
         self.model.refresh_count()
         self.load_facets()
         self.load_project_tags()
+
+    def _count_changed(self, total: int) -> None:
+        """An empty result says why instead of showing a blank grid."""
+        query = self.query()
+        if total or not query:
+            self.view.set_empty_message("" if query or total else "No images yet: Project ▸ Register folder…")
+            return
+        self.view.set_empty_message(empty_result_message(query))
 
     # -- loads deferred until the first page is on screen ----------------------------------
 

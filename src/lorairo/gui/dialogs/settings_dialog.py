@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from lorairo.config import LOG_LEVELS
 from lorairo.errors import LoRAIroException
+from lorairo.gui.theme import THEMES
 from lorairo.gui.widgets.provider_panel import ProviderPanel
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.utils.masking import mask_api_key
@@ -47,6 +49,8 @@ DEVICES = ("auto", "cpu", "cuda", "directml", "coreml")
 
 
 class SettingsDialog(QDialog):
+    saved = Signal(str, str)  # section, key: a setting was validated and written
+
     def __init__(self, config: ConfigurationService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -90,6 +94,7 @@ class SettingsDialog(QDialog):
             return False
         self.status.setText(f"Saved {section}.{key}")
         self.status.setStyleSheet("")
+        self.saved.emit(section, key)
         return True
 
     def current(self, section: str, key: str) -> Any:
@@ -184,6 +189,7 @@ class SettingsDialog(QDialog):
         form.addRow("Workers (0 = all cores)", self._integer("resources", "max_workers", 0, 256))
         form.addRow("Rows per transaction", self._integer("resources", "batch_size", 1, 100_000))
         form.addRow("Grid thumbnail size", self._integer("gui", "thumbnail_size", 48, 512))
+        form.addRow("Theme", self._choice("gui", "theme", THEMES))
         return page
 
     # -- field builders ----------------------------------------------------------------------

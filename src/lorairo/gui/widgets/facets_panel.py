@@ -33,6 +33,8 @@ class FacetsPanel(QWidget):
         super().__init__(parent)
         self.tags = QListWidget()
         self.tags.setToolTip("Click: only images with the tag. Shift+click: images without it.")
+        self.tags.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long tag keeps its count visible
+        self.tags.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tags.itemClicked.connect(self._clicked)
         self.score = QSlider(Qt.Orientation.Horizontal)
         self.score.setRange(0, 100)
@@ -106,7 +108,7 @@ class FacetsPanel(QWidget):
         for count in counts:
             item = QListWidgetItem(f"{count.tag}  ({count.images:,})")
             item.setData(TAG_DATA, count.tag)
-            item.setToolTip(f"{count.category}: {count.images:,} images in the result")
+            item.setToolTip(f"{count.tag} ({count.category}): {count.images:,} images in the result")
             self.tags.addItem(item)
         self.rating_counts = dict(facets.ratings)
         for name, box in self.ratings.items():

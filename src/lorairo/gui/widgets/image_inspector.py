@@ -11,7 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QRect, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap, QWheelEvent
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -43,7 +43,8 @@ CONFIDENCE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class ZoomView(QGraphicsView):
-    """Wheel zooms around the cursor; `fit` shows the whole image."""
+    """Wheel zooms around the cursor; `fit` shows the whole image, and keeps showing it whole as
+    the panel grows or shrinks until the wheel zooms."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +56,7 @@ class ZoomView(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setMinimumHeight(160)
         self.zoom = 1.0
+        self.fitted = True
 
     def set_image(self, image: QImage) -> None:
         self.item.setPixmap(QPixmap.fromImage(image))
@@ -65,11 +67,18 @@ class ZoomView(QGraphicsView):
         self.item.setPixmap(QPixmap())
 
     def fit(self) -> None:
+        self.fitted = True
         if not self.item.pixmap().isNull():
             self.fitInView(self.item, Qt.AspectRatioMode.KeepAspectRatio)
             self.zoom = self.transform().m11()
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.fitted:
+            self.fit()
+
     def wheelEvent(self, event: QWheelEvent) -> None:
+        self.fitted = False
         factor = 1.25 if event.angleDelta().y() > 0 else 0.8
         self.zoom *= factor
         self.scale(factor, factor)
@@ -195,6 +204,8 @@ class ImageInspector(QWidget):
         edit_layout.addLayout(form)
 
         self.tabs = QTabWidget()
+        self.tabs.tabBar().setElideMode(Qt.TextElideMode.ElideNone)  # no "Scores & ra…": the
+        self.tabs.tabBar().setUsesScrollButtons(False)  # inspector is at least as wide as its tabs
         self.tabs.addTab(edit, "Edit")
         self.tabs.addTab(self.tags_tree, "Tags by model")
         self.tabs.addTab(self.captions_tree, "Captions")
@@ -209,6 +220,7 @@ class ImageInspector(QWidget):
         top_layout.addWidget(self.preview, 1)
         top_layout.addLayout(preview_row)
         splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("inspector_splitter")  # the window saves its sizes by this name
         splitter.addWidget(top)
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 2)

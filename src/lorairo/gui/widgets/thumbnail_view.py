@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QPainter, QPaintEvent, QRegion, QResizeEvent
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QRegion, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyleOptionViewItem, QWidget
 
 Index = QModelIndex | QPersistentModelIndex
@@ -35,6 +35,7 @@ class ThumbnailGridView(QAbstractItemView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._cell: QSize | None = None
+        self.empty_message = ""  # painted in place of the cells when the result is empty
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.verticalScrollBar().setSingleStep(24)
 
@@ -258,11 +259,23 @@ class ThumbnailGridView(QAbstractItemView):
 
     # -- painting --------------------------------------------------------------------------
 
+    def set_empty_message(self, text: str) -> None:
+        self.empty_message = text
+        self.viewport().update()
+
+    def _paint_empty_message(self, painter: QPainter) -> None:
+        area = self.viewport().rect().adjusted(24, 24, -24, -24)
+        painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
+        painter.drawText(area, int(flags), self.empty_message)
+
     def paintEvent(self, event: QPaintEvent) -> None:
         model, selection = self.model(), self.selectionModel()
         if model is None:
             return
         painter = QPainter(self.viewport())
+        if self._count() == 0 and self.empty_message:
+            self._paint_empty_message(painter)
         option = QStyleOptionViewItem()
         option.initFrom(self)
         base_state = option.state
