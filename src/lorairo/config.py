@@ -104,7 +104,7 @@ class ImageProcessingSection(_Section):
     max_file_size_mb: float = Field(default=50, gt=0)
     max_pixels: int = Field(default=100_000_000, gt=0)
     near_duplicate_threshold: int = Field(default=6, ge=0, le=64)
-    thumbnail_size: int = Field(default=256, ge=32, le=1024)
+    thumbnail_size: int = Field(default=512, ge=32, le=1024)  # benchmarks/thumbnail_bench.py
 
     @field_validator("target_resolutions")
     @classmethod
@@ -237,7 +237,7 @@ upscale = false                  # never enlarge small images unless asked
 max_file_size_mb = 50
 max_pixels = 100000000           # decompression-bomb guard
 near_duplicate_threshold = 6     # pHash Hamming distance (of 64 bits)
-thumbnail_size = 256
+thumbnail_size = 512                # stored thumbnails: sharp up to the grid's largest size
 
 [annotation]
 batch_size = 8

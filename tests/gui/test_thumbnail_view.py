@@ -46,15 +46,19 @@ def test_cells_flow_left_to_right_and_hit_testing_inverts_layout(qtbot: QtBot) -
     view, model = _view(qtbot, 103)
     columns = view.columns()
     assert columns == view.viewport().width() // CELL_W
+    pitch = view.viewport().width() // columns  # the spare width is shared out between the columns
+    assert CELL_W <= pitch < CELL_W + CELL_W // columns + 1
     for row in (0, 1, columns - 1, columns, 57, 102):
         rect = view.visualRect(model.index(row))
-        assert rect.size().toTuple() == (CELL_W, CELL_H)
-        assert (rect.x(), rect.y()) == ((row % columns) * CELL_W, (row // columns) * CELL_H)
+        assert rect.size().toTuple() == (pitch, CELL_H)
+        assert (rect.x(), rect.y()) == ((row % columns) * pitch, (row // columns) * CELL_H)
+        assert rect.right() < view.viewport().width()
         if view.viewport().rect().contains(rect.center()):
             assert view.indexAt(rect.center()).row() == row
     view.itemDelegate().edge = EDGE // 2  # type: ignore[attr-defined]
     view.doItemsLayout()  # what the thumbnail-size slider does
-    assert view.visualRect(model.index(1)).x() == EDGE // 2 + 12
+    assert view.visualRect(model.index(1)).x() == view.viewport().width() // view.columns()
+    assert view.columns() == view.viewport().width() // (EDGE // 2 + 12)
     view.itemDelegate().edge = EDGE  # type: ignore[attr-defined]
     view.doItemsLayout()
     lines = -(-103 // columns)

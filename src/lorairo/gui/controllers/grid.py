@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, QTimer, Signal
-from PySide6.QtWidgets import QAbstractItemView, QSlider
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QAbstractItemView, QMenu, QSlider
 
 from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
-from lorairo.gui.models.thumbnail_model import ITEM_ROLE, ThumbnailModel
+from lorairo.gui.models.thumbnail_model import ITEM_ROLE, GridItem, ThumbnailModel
 from lorairo.gui.session import ProjectSession
 from lorairo.gui.widgets.thumbnail_delegate import ThumbnailDelegate
 from lorairo.gui.widgets.thumbnail_view import ThumbnailGridView
 
 DETAILS_DELAY_MS = 80  # arrow-key runs through the grid load the inspector once, at the end
+# A feature adds its entries to the grid's right-click menu: (menu, the item under the cursor).
+MenuSection = Callable[[QMenu, GridItem], None]
+
+
+def file_location(item: GridItem) -> Path:
+    """The folder to show for an image: where it was registered from, else the project's copy."""
+    return item.source.parent if item.source.is_file() else item.original.parent
 
 
 class GridController(QObject):
@@ -43,6 +54,40 @@ class GridController(QObject):
         self._settle.timeout.connect(self._settled)
         size_slider.setValue(delegate.edge)
         size_slider.valueChanged.connect(self.set_thumbnail_size)
+        self._menu_sections: list[MenuSection] = []
+        view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        view.customContextMenuRequested.connect(self._show_menu)
+
+    # -- the right-click menu ----------------------------------------------------------------
+
+    def add_menu_section(self, section: MenuSection) -> None:
+        """Entries of another feature (Find similar, reject, remove), in the order added."""
+        self._menu_sections.append(section)
+
+    def context_menu(self, index: QModelIndex) -> QMenu | None:
+        """The menu for the image at `index`; a click outside the selection selects that image."""
+        item = index.data(ITEM_ROLE)
+        if not isinstance(item, GridItem):
+            return None
+        selection = self.view.selectionModel()
+        if not selection.isSelected(index):
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        menu = QMenu(self.view)
+        for section in self._menu_sections:
+            section(menu, item)
+            menu.addSeparator()
+        open_folder = menu.addAction("Open file location")
+        open_folder.setToolTip(str(file_location(item)))
+        open_folder.triggered.connect(
+            lambda _checked=False: QDesktopServices.openUrl(QUrl.fromLocalFile(str(file_location(item))))
+        )
+        return menu
+
+    def _show_menu(self, point: QPoint) -> None:
+        menu = self.context_menu(self.view.indexAt(point))
+        if menu is not None:
+            menu.exec(self.view.viewport().mapToGlobal(point))
+            menu.deleteLater()
 
     def selection_ranges(self) -> list[tuple[int, int]]:
         selection = self.view.selectionModel().selection()
@@ -77,7 +122,9 @@ class GridController(QObject):
     def set_thumbnail_size(self, edge: int) -> None:
         self.delegate.edge = edge
         self.loader.set_edge(edge)
+        current = self.view.currentIndex()
         self.view.doItemsLayout()
+        self.view.keep_in_view(current)
         self.view.viewport().update()
         self.session.save_setting("gui", "thumbnail_size", edge)
 

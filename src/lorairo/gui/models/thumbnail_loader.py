@@ -1,7 +1,9 @@
 """Background thumbnail decoding with a bounded LRU cache.
 
-Only the stored thumbnails (`images.thumbnail_path`, a few hundred pixels) are read, scaled while
-decoding by `QImageReader`, never the originals. Requests go to a LIFO queue: while the user
+The stored thumbnails (`images.thumbnail_path`, 512 px since the grid offers that size) are read,
+scaled while decoding by `QImageReader`. Only a thumbnail smaller than the cell while its original
+is larger (stored at 256 px by an older version) is replaced by the original decoded at the cell's
+size, so a project registered before stays sharp without being re-registered. Requests go to a LIFO queue: while the user
 scrolls fast, the rows on screen now are decoded before the ones that scrolled past, and the queue
 is capped so stale requests are dropped (a row re-requests when painted again). Decoded images are
 handed back in batches: one queued wake-up per burst rather than one per image, so a screenful of
@@ -47,6 +49,14 @@ def decode_thumbnail(path: Path, edge: int) -> QImage:
     return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
 
 
+def _undersized(image: QImage, edge: int, original: Path) -> bool:
+    """A thumbnail smaller than the cell whose original has more pixels to give (header read only)."""
+    if image.isNull() or max(image.width(), image.height()) >= edge:
+        return False
+    size = QImageReader(str(original)).size()
+    return size.isValid() and max(size.width(), size.height()) > max(image.width(), image.height())
+
+
 class ThumbnailLoader(QObject):
     """`get` answers from the cache or queues a decode; `loaded(image_ids)` fires when a batch is ready."""
 
@@ -64,7 +74,7 @@ class ThumbnailLoader(QObject):
         self.edge = 160
         self._cache: OrderedDict[int, QImage] = OrderedDict()
         self._cached_bytes = 0
-        self._queue: OrderedDict[int, Path] = OrderedDict()
+        self._queue: OrderedDict[int, tuple[Path, Path | None]] = OrderedDict()
         self._lock = threading.Lock()
         self._generation = 0
         self._running = 0
@@ -89,8 +99,9 @@ class ThumbnailLoader(QObject):
         self._cache.clear()
         self._cached_bytes = 0
 
-    def get(self, image_id: int, path: Path | None) -> QImage | None:
-        """The cached thumbnail (a null QImage when it cannot be read) or None while it loads."""
+    def get(self, image_id: int, path: Path | None, original: Path | None = None) -> QImage | None:
+        """The cached thumbnail (a null QImage when it cannot be read) or None while it loads;
+        `original` stands in for a thumbnail smaller than the cell."""
         image = self._cache.get(image_id)
         if image is not None:
             self._cache.move_to_end(image_id)
@@ -98,7 +109,7 @@ class ThumbnailLoader(QObject):
         if path is None:
             return QImage()
         with self._lock:
-            self._queue[image_id] = path
+            self._queue[image_id] = (path, original)
             self._queue.move_to_end(image_id)
             while len(self._queue) > MAX_QUEUED:
                 self._queue.popitem(last=False)
@@ -117,9 +128,11 @@ class ThumbnailLoader(QObject):
                     self._running -= 1
                     last = self._running == 0
                     break
-                image_id, path = self._queue.popitem(last=True)
+                image_id, (path, original) = self._queue.popitem(last=True)
                 edge, generation = self.edge, self._generation
             image = decode_thumbnail(path, edge)
+            if original is not None and _undersized(image, edge, original):
+                image = decode_thumbnail(original, edge)
             with self._lock:
                 wake = not self._done
                 self._done.append((generation, image_id, image))

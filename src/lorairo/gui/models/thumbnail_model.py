@@ -46,6 +46,8 @@ class GridItem:
     rating: str | None
     reviewed: bool
     thumbnail: Path | None
+    original: Path  # the stored original: decoded when the thumbnail is smaller than the grid's cells
+    source: Path  # where the file was registered from (the user's folder)
     near_duplicate: bool
     failed: bool
     rejected_only: bool
@@ -120,6 +122,8 @@ class SearchGridSource:
                     rating=summary.rating,
                     reviewed=summary.reviewed,
                     thumbnail=self.root / thumbnail if thumbnail else None,
+                    original=self.root / summary.stored_path,
+                    source=Path(summary.file_path),
                     near_duplicate=bool(flag and flag.near_duplicate),
                     failed=bool(flag and flag.failed),
                     rejected_only=bool(flag and flag.rejected_only),
@@ -297,9 +301,9 @@ class ThumbnailModel(QAbstractListModel):
         if role == ITEM_ROLE:
             return item
         if role == THUMBNAIL_ROLE:
-            return self.loader.get(item.id, item.thumbnail)
+            return self.loader.get(item.id, item.thumbnail, item.original)
         if role == PAINT_ROLE:
-            return item, self.loader.get(item.id, item.thumbnail)
+            return item, self.loader.get(item.id, item.thumbnail, item.original)
         return None
 
     def _thumbnail_loaded(self, image_ids: list[int]) -> None:

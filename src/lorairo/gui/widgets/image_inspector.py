@@ -54,7 +54,7 @@ class ZoomView(QGraphicsView):
         self.scene().addItem(self.item)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.setMinimumHeight(160)
+        self.setMinimumHeight(120)
         self.zoom = 1.0
         self.fitted = True
 

@@ -155,6 +155,7 @@ class ProgressPanel(QWidget):
     def track(self, task: Task, title: str, unit: str = "images") -> ProgressRow:
         row = ProgressRow(task, title, unit, self)
         row.removed.connect(self.remove)
+        task.finished.connect(self._bound)
         self._layout.insertWidget(len(self.rows), row)
         self.rows.append(row)
         self.empty.hide()

@@ -104,7 +104,7 @@ class SearchBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.line = QLineEdit()
-        self.line.setPlaceholderText('Search: tag:1girl -tag:monochrome score:>6 caption:"red dress"')
+        self.line.setPlaceholderText("Search: tag:1girl -tag:monochrome score:>6")
         self.line.setToolTip("The query language: tag:, caption:, score:>6, rating:, -term, OR, ( ) (Ctrl+F)")
         self.line.setClearButtonEnabled(True)
         self.line.setMinimumWidth(MIN_LINE_WIDTH)

@@ -43,7 +43,7 @@ class TagEditor(QWidget):
         self.list.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.list.model().rowsMoved.connect(self._moved)
         self.input = QLineEdit()
-        self.input.setPlaceholderText("Add tags (comma-separated)…")
+        self.input.setPlaceholderText("Add tags…")
         self.list.installEventFilter(self)  # after `input` exists: the filter reads both
         self.input.installEventFilter(self)
         self._next_row: int | None = None  # where the selection goes once the list is redrawn

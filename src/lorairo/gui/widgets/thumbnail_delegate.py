@@ -35,7 +35,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         if selected:
             painter.fillRect(rect.adjusted(1, 1, -1, -1), palette.color(QPalette.ColorRole.Highlight))
-        square = QRect(rect.x() + 6, rect.y() + 6, self.edge, self.edge)
+        square = QRect(rect.x() + (rect.width() - self.edge) // 2, rect.y() + 6, self.edge, self.edge)
         item, image = index.data(PAINT_ROLE) or (None, None)
         if isinstance(image, QImage) and not image.isNull():
             x = square.x() + (square.width() - image.width()) // 2

@@ -58,6 +58,11 @@ class ThumbnailGridView(QAbstractItemView):
     def columns(self) -> int:
         return max(1, self.viewport().width() // self.cell_size().width())
 
+    def pitch(self) -> int:
+        """The column width: the cell plus an even share of the spare width, so the columns fill
+        the view instead of leaving a gap on the right."""
+        return max(self.cell_size().width(), self.viewport().width() // self.columns())
+
     def _row_at(self, point: QPoint, *, clamp: bool) -> int:
         """The row under a viewport point; with `clamp`, the nearest row for points off the cells."""
         count = self._count()
@@ -65,7 +70,7 @@ class ThumbnailGridView(QAbstractItemView):
             return -1
         cell, columns = self.cell_size(), self.columns()
         line = (point.y() + self.verticalOffset()) // cell.height()
-        column = point.x() // cell.width()
+        column = point.x() // self.pitch()
         if not clamp and (point.x() < 0 or point.y() + self.verticalOffset() < 0 or column >= columns):
             return -1
         row = max(0, line) * columns + min(max(0, column), columns - 1)
@@ -74,11 +79,11 @@ class ThumbnailGridView(QAbstractItemView):
         return row
 
     def _row_rect(self, row: int) -> QRect:
-        cell, columns = self.cell_size(), self.columns()
+        cell, columns, pitch = self.cell_size(), self.columns(), self.pitch()
         return QRect(
-            (row % columns) * cell.width(),
+            (row % columns) * pitch,
             (row // columns) * cell.height() - self.verticalOffset(),
-            cell.width(),
+            pitch,
             cell.height(),
         )
 
@@ -105,14 +110,26 @@ class ThumbnailGridView(QAbstractItemView):
         super().updateGeometries()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        """Keep the first visible row in view when the number of columns changes."""
+        """Keep the current image in view when the number of columns changes (else the first
+        visible row)."""
         cell = self.cell_size()
         frame = self.width() - self.viewport().width()
         old_columns = max(1, (event.oldSize().width() - frame) // cell.width())
         first = (self.verticalOffset() // cell.height()) * old_columns
+        current = self.currentIndex()
+        current_visible = current.isValid() and current.row() in self._visible_rows()
         super().resizeEvent(event)
-        if event.oldSize().isValid() and first:
+        if not event.oldSize().isValid():
+            return
+        if current_visible:
+            self.keep_in_view(current)
+        elif first:
             self.verticalScrollBar().setValue((first // self.columns()) * cell.height())
+
+    def keep_in_view(self, index: Index) -> None:
+        """After a layout change: the current image where the user can see it."""
+        if index.isValid() and not self.viewport().rect().contains(self.visualRect(index)):
+            self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     # -- QAbstractItemView interface ---------------------------------------------------------
 
@@ -232,8 +249,8 @@ class ThumbnailGridView(QAbstractItemView):
             return []
         cell, columns = self.cell_size(), self.columns()
         offset = self.verticalOffset()
-        left = max(0, rect.left() // cell.width())
-        right = min(columns - 1, rect.right() // cell.width())
+        left = max(0, rect.left() // self.pitch())
+        right = min(columns - 1, rect.right() // self.pitch())
         top = max(0, (rect.top() + offset) // cell.height())
         bottom = (rect.bottom() + offset) // cell.height()
         runs = []
