@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,10 @@ def make_image(path: Path, size: tuple[int, int], image_format: str, rng: random
     Image.fromarray(pixels).save(path, format=image_format, quality=90)
 
 
+def store(upright: Image.Image, edge: int, path: Path) -> None:
+    save_atomic(make_thumbnail(upright, edge), str(path), "WEBP")
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -70,12 +75,10 @@ def main() -> None:
             row: dict[str, float] = {}
             for edge in (256, 512):
                 stored = folder / f"{index}_{edge}.webp"
-                row[f"store_{edge}"] = timed(
-                    lambda e=edge, s=stored, u=upright: save_atomic(make_thumbnail(u, e), str(s), "WEBP")
-                )
+                row[f"store_{edge}"] = timed(partial(store, upright, edge, stored))
                 row[f"bytes_{edge}"] = stored.stat().st_size
-            row["show_stored_512"] = timed(lambda i=index: decode_thumbnail(folder / f"{i}_512.webp", 512))
-            row["show_original_512"] = timed(lambda o=original: decode_thumbnail(o, 512))
+            row["show_stored_512"] = timed(partial(decode_thumbnail, folder / f"{index}_512.webp", 512))
+            row["show_original_512"] = timed(partial(decode_thumbnail, original, 512))
             rows.append(row)
 
     def median(key: str) -> float:

@@ -3,7 +3,8 @@
     uv run python scripts/render_screenshots.py [--out docs/screenshots]
 
 Everything (settings, projects, images) lives in a temporary folder; the window registers the demo
-folder itself (a broken file included), so the progress panel shows a real run.
+folder itself (a broken file included), so the progress panel shows a real run. The main window is
+rendered at 1024x640, 1600x1000 and 3840x2160, light and dark, each in its default layout.
 """
 
 from __future__ import annotations
