@@ -1,0 +1,68 @@
+"""The grid: right-click menu, thumbnails sharp at the largest size, the current image kept in view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image as PILImage
+from PySide6.QtWidgets import QMenu
+from pytestqt.qtbot import QtBot
+
+from lorairo.gui.controllers.grid import file_location
+from lorairo.gui.main_window import MainWindow
+from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
+from lorairo.gui.models.thumbnail_model import ITEM_ROLE, THUMBNAIL_ROLE, GridItem
+from tests.gui.conftest import IMAGES
+
+
+def test_context_menu_offers_file_location_and_other_features_sections(
+    qtbot: QtBot, window: MainWindow, source_folder: object
+) -> None:
+    seen: list[int] = []
+    window.grid.add_menu_section(lambda menu, item: (seen.append(item.id), menu.addAction("Find similar")))
+    window.grid.select_rows([0])
+    index = window.model.index(3)
+    qtbot.waitUntil(lambda: window.model.item(3) is not None)
+    menu = window.grid.context_menu(index)
+    assert isinstance(menu, QMenu)
+    texts = [action.text() for action in menu.actions() if not action.isSeparator()]
+    assert texts == ["Find similar", "Open file location"]
+    item = index.data(ITEM_ROLE)
+    assert seen == [item.id]
+    assert window.grid.current_image_id() == item.id and window.grid.selection_count() == 1
+    assert file_location(item) == source_folder  # the user's folder, not the project's copy
+
+
+def test_thumbnails_are_sharp_at_the_largest_size_and_the_current_stays_in_view(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    window.resize(1100, 700)
+    window.grid.select_rows([IMAGES - 1])
+    window.size_slider.setValue(window.size_slider.maximum())
+    edge = window.size_slider.maximum()
+    current = window.view.currentIndex()
+    assert window.view.viewport().rect().contains(window.view.visualRect(current).center())
+    window.view.viewport().grab()
+    item: GridItem = current.data(ITEM_ROLE)
+    qtbot.waitUntil(lambda: current.data(THUMBNAIL_ROLE) is not None, timeout=10_000)
+    image = current.data(THUMBNAIL_ROLE)
+    # the demo images are 96x72: as sharp as they get is their own size (never upscaled)
+    assert (image.width(), image.height()) == (min(edge, item.width), min(edge, item.height))
+
+
+def test_a_thumbnail_stored_smaller_than_the_cell_is_replaced_by_the_original(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """Projects registered with 256 px thumbnails stay sharp at 512 without re-registering."""
+    original = tmp_path / "original.jpg"
+    PILImage.new("RGB", (1200, 900), (200, 120, 40)).save(original)
+    small = tmp_path / "thumb.webp"
+    PILImage.new("RGB", (256, 192), (200, 120, 40)).save(small)
+    loader = ThumbnailLoader()
+    loader.set_edge(512)
+    assert loader.get(1, small, original) is None and loader.get(2, small) is None
+    qtbot.waitUntil(lambda: loader.get(1, small, original) is not None and loader.get(2, small) is not None)
+    on_demand, stored = loader.get(1, small, original), loader.get(2, small)
+    assert on_demand is not None and (on_demand.width(), on_demand.height()) == (512, 384)
+    assert stored is not None and (stored.width(), stored.height()) == (256, 192)
+    loader.shutdown()
