@@ -213,7 +213,7 @@ def test_stored_files_are_relative_and_present(
     assert not Path(row.stored_path).is_absolute() and row.thumbnail_path
     assert (project.root / row.stored_path).read_bytes() == (source / "x.png").read_bytes()
     with PILImage.open(project.root / row.thumbnail_path) as thumbnail:
-        assert thumbnail.format == "WEBP" and max(thumbnail.size) == 256
+        assert thumbnail.format == "WEBP" and max(thumbnail.size) == 512  # sharp at the largest grid size
     with project.database.read_session() as session:
         copy = session.scalars(select(ProcessedImage)).one()
     assert (copy.resolution, copy.width, copy.height) == (1024, 1024, 512)
