@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from genai_tag_db_tools.cleaning import clean_tag
 from image_annotator_lib.core.types import AnnotationResult, TagPrediction
+from lorairo.database.change_feed import bump as bump_changes
 from lorairo.database.dialect import upsert
 from lorairo.database.engine import Database
 from lorairo.database.failures import AnnotationFailureRow
@@ -225,6 +226,18 @@ class AnnotationRepository:
         now = utcnow()
         with self.database.write_session() as session:
             if done:
+                # The markers first: their upsert locks each (model, image) row, so two workers
+                # finishing the same batch write one after the other and the second replaces
+                # the first's rows instead of adding to them.
+                marker = upsert(session, ModelAnnotation).values(
+                    [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids]
+                )
+                session.execute(
+                    marker.on_conflict_do_update(
+                        index_elements=[ModelAnnotation.model_id, ModelAnnotation.image_id],
+                        set_={"annotated_at": now},
+                    )
+                )
                 counts.tags = save_model_tags(session, model_id, [(i, r.tags) for i, r in done], preferred)
                 for table in (Rating, Score, Caption):
                     session.execute(
@@ -267,15 +280,6 @@ class AnnotationRepository:
                         AnnotationFailure.model_name == model_name, AnnotationFailure.image_id.in_(done_ids)
                     )
                 )
-                marker = upsert(session, ModelAnnotation).values(
-                    [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids]
-                )
-                session.execute(
-                    marker.on_conflict_do_update(
-                        index_elements=[ModelAnnotation.model_id, ModelAnnotation.image_id],
-                        set_={"annotated_at": now},
-                    )
-                )
                 counts.annotated = len(done)
             if failed:
                 session.execute(
@@ -298,6 +302,8 @@ class AnnotationRepository:
                 counts.policy_violations = sum(
                     1 for _, r in failed if r.failure is not None and r.failure.is_policy_violation
                 )
+            if results:
+                bump_changes(session)
         return counts
 
     # -- thresholds ----------------------------------------------------------------------------
