@@ -137,3 +137,27 @@ def test_a_killed_worker_loses_its_batch_and_every_image_is_annotated_once(
     twice = {name for name in set(opened[0]) if any(name in other for other in opened[1:])}
     assert twice <= {Path(names[i]).name for i in in_hand_images}
     project.close()
+
+
+def test_distributed_run_follows_a_live_worker_and_workers_lists_it(
+    tmp_path: Path, isolated_environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, project = make_farm(tmp_path, "small", 60)
+    worker, _ = start_worker(tmp_path, project, "live", "--batch", "8", "--poll", "0.1", "--lease", "30")
+    main(["--json", "annotate", "run", "--distributed", "-p", "small", "-m", MODEL, "--batch-size", "8"])
+    run = json.loads(capsys.readouterr().out)
+    assert run["images_queued"] == 60
+    assert run["progress"]["images_done"] == run["progress"]["images_total"] == 60
+
+    main(["--json", "workers", "-p", "small", "--lease", "30"])
+    (listed,) = json.loads(capsys.readouterr().out)["workers"]
+    assert f":{worker.pid}:" in listed["id"] and listed["model_name"] == MODEL
+    assert listed["images_done"] == 60 and listed["batches_done"] == 8
+
+    worker.send_signal(signal.SIGTERM)  # a clean stop: the worker reports and leaves the list
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    assert json.loads(out)["images_annotated"] == 60
+    main(["--json", "workers", "-p", "small"])
+    assert json.loads(capsys.readouterr().out)["workers"] == []
+    project.close()
