@@ -8,7 +8,7 @@ point resumes without duplicates. Everything the selection reads is paged by ima
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -216,9 +216,11 @@ class AnnotationRepository:
         provider: str,
         results: Sequence[tuple[int, AnnotationResult]],
         preferred: Mapping[str, str] | None = None,
+        and_then: Callable[[Session], None] | None = None,
     ) -> SaveCounts:
         """One transaction for a batch: successes replace earlier rows and get their marker;
-        failures get a failure row and no marker, so the next `missing` run retries them."""
+        failures get a failure row and no marker, so the next `missing` run retries them.
+        `and_then` runs last in the same transaction (marking the batch's work item done)."""
         counts = SaveCounts()
         done = [(image_id, result) for image_id, result in results if result.failure is None]
         failed = [(image_id, result) for image_id, result in results if result.failure is not None]
@@ -304,6 +306,8 @@ class AnnotationRepository:
                 )
             if results:
                 bump_changes(session)
+            if and_then is not None:
+                and_then(session)
         return counts
 
     # -- thresholds ----------------------------------------------------------------------------

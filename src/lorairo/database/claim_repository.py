@@ -22,7 +22,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -202,12 +202,19 @@ class ClaimRepository:
     def complete(self, item_id: int, images: int, now: float | None = None) -> None:
         """Mark an item done (its images are free for later runs) and count it to this worker.
         A second finisher changes nothing: the item is already done."""
-        now = time.time() if now is None else now
         with self.database.write_session() as session:
+            self.completion(item_id, images, now)(session)
+
+    def completion(self, item_id: int, images: int, now: float | None = None) -> Callable[[Session], None]:
+        """`complete` as a step of another write transaction: the one storing the item's results,
+        so an item is done exactly when its results are in."""
+
+        def finish(session: Session) -> None:
+            when = time.time() if now is None else now
             finished = session.execute(
                 update(WorkItem)
                 .where(WorkItem.id == item_id, WorkItem.state != DONE)
-                .values(state=DONE, owner=self.owner, lease_expires_at=None, finished_at=now)
+                .values(state=DONE, owner=self.owner, lease_expires_at=None, finished_at=when)
             )
             session.execute(delete(WorkItemImage).where(WorkItemImage.work_item_id == item_id))
             if finished.rowcount:  # type: ignore[attr-defined]
@@ -217,9 +224,11 @@ class ClaimRepository:
                     .values(
                         batches_done=Worker.batches_done + 1,
                         images_done=Worker.images_done + images,
-                        heartbeat_at=now,
+                        heartbeat_at=when,
                     )
                 )
+
+        return finish
 
     def release(self) -> None:
         """Give back what this owner holds: its own plain-run items go, queue items it holds

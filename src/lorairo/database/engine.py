@@ -14,10 +14,12 @@ wait for them.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,11 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQ
 from sqlalchemy.orm import Session, sessionmaker
 
 from lorairo.errors import DatabaseError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -147,6 +154,42 @@ def schema_exists(url: str, schema: str) -> bool:
         engine.dispose()
 
 
+class _WriterLock:
+    """The write lock taken before `BEGIN IMMEDIATE` and held until commit: a thread lock plus
+    `flock` on a file beside the database. SQLite's own busy handler waits with a backoff of up
+    to 100 ms per try, so several processes writing small transactions (annotation workers) spent
+    most of their time asleep; the kernel hands a released `flock` to the next waiter at once,
+    and frees it when its holder dies. Where `fcntl` is missing (Windows) SQLite's wait remains."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".writer-lock")
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if not self._thread_lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise DatabaseError(f"timed out waiting for the write lock on {self.path.parent}")
+        try:
+            if fcntl is None:
+                yield
+                return
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Database:
     """A project's database at the latest migration, with read and write sessions.
 
@@ -171,6 +214,8 @@ class Database:
                 connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
             )
             _configure_sqlite(self.engine)
+        # SQLite: writers queue on a file lock (PostgreSQL: the advisory lock of `_on_begin`).
+        self._writer_lock = _WriterLock(self.path) if self.path is not None else None
         self.dialect = self.engine.dialect.name
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
         self._concurrent_engine = self.engine.execution_options(**{_WRITE: False})
@@ -239,8 +284,11 @@ class Database:
         factory = (
             self._write_sessions if serialized or self.dialect == "sqlite" else self._concurrent_sessions
         )
-        with factory() as session, session.begin():
+        lock = self._writer_lock.held() if self._writer_lock is not None else nullcontext()
+        with lock, factory() as session, session.begin():
             yield session
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._writer_lock is not None:
+            self._writer_lock.close()

@@ -459,18 +459,21 @@ class AnnotationService:
         batch: _Batch | None = None,
     ) -> SaveCounts:
         """Runs in the store thread while the next batch is inferred, so the model never waits on
-        the store or the tag lookup. Each batch is still its own transaction; the work item it
-        finishes is marked done after it (a crash in between redoes the item, harmlessly)."""
-        counts = SaveCounts()
-        if results:
-            counts = self.repository.save_results(
-                model_id, model_name, provider, results, self._preferred_tags(results)
-            )
+        the store or the tag lookup. Each batch is its own transaction, which also marks the work
+        item it finishes done."""
+        item = batch.item if batch is not None else None
+        size = batch.item_size if batch is not None else 0
+        if not results:
+            if item is not None:
+                self.claims.complete(item, size)
+            return SaveCounts()
+        finish = self.claims.completion(item, size) if item is not None else None
+        counts = self.repository.save_results(
+            model_id, model_name, provider, results, self._preferred_tags(results), and_then=finish
+        )
         if self._style is not None and run_id is not None:
             stored = [image_id for image_id, result in results if result.ok]
             self.runs.record_styles(stored, model_id, run_id, (self._style.name, self._style.hash))
-        if batch is not None and batch.item is not None:
-            self.claims.complete(batch.item, batch.item_size)
         return counts
 
     @staticmethod
