@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from lorairo.database.annotation_repository import AnnotationRepository
@@ -108,3 +110,34 @@ def test_a_run_skips_images_another_run_holds_and_takes_them_once_its_lease_laps
     again = AnnotationService(project, config).run(["colour-tagger"], batch_size=2)
     assert (again.images_annotated, again.claimed_by_other_runs) == (2, 0)
     assert _held(project, model_id) == {}
+
+
+def test_on_postgresql_a_claim_skips_an_item_another_worker_is_claiming(project: Project) -> None:
+    """`FOR UPDATE SKIP LOCKED`: while one transaction holds the first item's row, another worker
+    gets the next item at once instead of waiting (SQLite serialises claims instead)."""
+    if project.database.dialect != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite claims one at a time under BEGIN IMMEDIATE")
+    ids = [add_solid_image(project, f"{i}.png", RED) for i in range(4)]
+    model = AnnotationRepository(project.database).ensure_model("m", provider="local", kind="tagger")
+    queue = ClaimRepository(project.database, "enqueuer")
+    queue.enqueue("job", model, ids[:2])
+    queue.enqueue("job", model, ids[2:])
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_first_item() -> None:
+        with project.database.write_session(serialized=False) as session:
+            session.execute(select(WorkItem.id).order_by(WorkItem.id).limit(1).with_for_update())
+            locked.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_first_item)
+    holder.start()
+    try:
+        assert locked.wait(30)
+        got = ClaimRepository(project.database, "worker").claim_next(model)
+    finally:
+        release.set()
+        holder.join()
+    # The second item: the first was skipped (a plain FOR UPDATE would wait out the holder, then
+    # take the first).
+    assert got is not None and got.image_ids == ids[2:]

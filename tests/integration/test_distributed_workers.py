@@ -53,7 +53,7 @@ def _expected_tags(
 
 @pytest.mark.slow
 def test_a_killed_worker_loses_its_batch_and_every_image_is_annotated_once(
-    tmp_path: Path, isolated_environment: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, store_engine: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, project = make_farm(tmp_path, "farm", IMAGES)
     main(["--json", "annotate", "run", "--distributed", "--detach", "-p", "farm", "-m", MODEL,
@@ -140,7 +140,7 @@ def test_a_killed_worker_loses_its_batch_and_every_image_is_annotated_once(
 
 
 def test_distributed_run_follows_a_live_worker_and_workers_lists_it(
-    tmp_path: Path, isolated_environment: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, store_engine: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, project = make_farm(tmp_path, "small", 60)
     worker, _ = start_worker(tmp_path, project, "live", "--batch", "8", "--poll", "0.1", "--lease", "30")
