@@ -161,3 +161,15 @@ def test_distributed_run_follows_a_live_worker_and_workers_lists_it(
     main(["--json", "workers", "-p", "small"])
     assert json.loads(capsys.readouterr().out)["workers"] == []
     project.close()
+
+
+def test_distributed_refuses_options_workers_do_not_apply(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, project = make_farm(tmp_path, "opts", 3)
+    project.close()
+    for extra in (["--dry-run"], ["--style", "booru-tags"], ["--retry-violations"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--json", "annotate", "run", "--distributed", "-p", "opts", "-m", MODEL, *extra])
+        assert exit_info.value.code == 2
+        assert "--distributed" in json.loads(capsys.readouterr().out)["error"]["message"]

@@ -90,6 +90,12 @@ def run(
     if sum((missing, all_images, ids is not None)) > 1:
         raise ValidationError("choose one of --missing, --all and --ids")
     selection: Selection = parse_ids(ids) if ids is not None else ("all" if all_images else "missing")
+    if distributed and (dry_run or style is not None or retry_violations):
+        raise ValidationError(
+            "--distributed queues plain work: drop --dry-run, --style and --retry-violations"
+        )
+    if detach and not distributed:
+        raise ValidationError("--detach only goes with --distributed")
     chosen = caption_style(style) if style is not None else None
     cli = state(ctx)
     opened = cli.open_project(project)
