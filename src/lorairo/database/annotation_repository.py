@@ -226,7 +226,17 @@ class AnnotationRepository:
         failed = [(image_id, result) for image_id, result in results if result.failure is not None]
         done_ids = [image_id for image_id, _ in done]
         now = utcnow()
-        with self.database.write_session() as session:
+        # Shared: workers store their batches side by side on PostgreSQL, while edits (which take
+        # the writer lock whole) never interleave with a batch; image row locks keep two batches
+        # touching one image (two models' workers) in turn.
+        with self.database.write_session(shared=True) as session:
+            if self.database.dialect == "postgresql":
+                session.execute(
+                    select(Image.id)
+                    .where(Image.id.in_(sorted({image_id for image_id, _ in results})))
+                    .order_by(Image.id)
+                    .with_for_update()
+                )
             if done:
                 # The markers first: their upsert locks each (model, image) row, so two workers
                 # finishing the same batch write one after the other and the second replaces
@@ -304,10 +314,10 @@ class AnnotationRepository:
                 counts.policy_violations = sum(
                     1 for _, r in failed if r.failure is not None and r.failure.is_policy_violation
                 )
-            if results:
-                bump_changes(session)
             if and_then is not None:
                 and_then(session)
+            if results:  # last: its one row is shared by every writer, so it is held briefly
+                bump_changes(session)
         return counts
 
     # -- thresholds ----------------------------------------------------------------------------

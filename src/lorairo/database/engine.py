@@ -43,6 +43,7 @@ StoreSession = Session
 
 BUSY_TIMEOUT_SECONDS = 60
 _WRITE = "lorairo_write"
+_SHARED = "shared"
 # The PostgreSQL advisory lock that stands for SQLite's write lock: (this number, the project's schema).
 WRITE_LOCK_KEY = 0x104A120
 _SCHEMA_UNSAFE = re.compile(r"[^a-z0-9_]")
@@ -93,10 +94,10 @@ def _configure_sqlite(engine: Engine) -> None:
 def _configure_postgresql(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(_WRITE, False):
-            connection.exec_driver_sql(
-                f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY}, hashtext(current_schema()))"
-            )
+        mode = connection.get_execution_options().get(_WRITE, False)
+        if mode:  # "shared": writers of disjoint rows, together, yet never beside an exclusive one
+            lock = "pg_advisory_xact_lock_shared" if mode == _SHARED else "pg_advisory_xact_lock"
+            connection.exec_driver_sql(f"SELECT {lock}({WRITE_LOCK_KEY}, hashtext(current_schema()))")
 
 
 def project_schema(name: str) -> str:
@@ -219,6 +220,9 @@ class Database:
         self.dialect = self.engine.dialect.name
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
         self._concurrent_engine = self.engine.execution_options(**{_WRITE: False})
+        self._shared_sessions = sessionmaker(
+            self.engine.execution_options(**{_WRITE: _SHARED}), expire_on_commit=False
+        )
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._concurrent_sessions = sessionmaker(self._concurrent_engine, expire_on_commit=False)
@@ -275,15 +279,18 @@ class Database:
             yield session
 
     @contextmanager
-    def write_session(self, *, serialized: bool = True) -> Iterator[Session]:
+    def write_session(self, *, serialized: bool = True, shared: bool = False) -> Iterator[Session]:
         """One write transaction: committed on success, rolled back on any exception.
 
         `serialized=False` (PostgreSQL only; SQLite always serialises) skips the writer lock, for
-        short transactions that rely on row locks instead.
+        short transactions that rely on row locks instead. `shared=True` (PostgreSQL) takes the
+        writer lock shared: such writers run side by side (they keep apart with row locks of
+        their own) and all of them wait for, and hold off, ordinary writers.
         """
-        factory = (
-            self._write_sessions if serialized or self.dialect == "sqlite" else self._concurrent_sessions
-        )
+        if self.dialect == "sqlite" or (serialized and not shared):
+            factory = self._write_sessions
+        else:
+            factory = self._shared_sessions if shared else self._concurrent_sessions
         lock = self._writer_lock.held() if self._writer_lock is not None else nullcontext()
         with lock, factory() as session, session.begin():
             yield session
