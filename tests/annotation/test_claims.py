@@ -141,3 +141,39 @@ def test_on_postgresql_a_claim_skips_an_item_another_worker_is_claiming(project:
     # The second item: the first was skipped (a plain FOR UPDATE would wait out the holder, then
     # take the first).
     assert got is not None and got.image_ids == ids[2:]
+
+
+def test_on_postgresql_stored_batches_share_the_writer_lock_and_edits_wait_for_them(project: Project) -> None:
+    """Workers' result transactions (`shared=True`) hold the writer lock together; an ordinary
+    writer (an edit) starts only once none of them is open, so it never interleaves with a batch."""
+    if project.database.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time, shared or not")
+    database = project.database
+    first_open, release = threading.Event(), threading.Event()
+    edit_started = threading.Event()
+
+    def batch() -> None:
+        with database.write_session(shared=True) as session:
+            session.execute(select(1))  # the lock comes with the transaction's first statement
+            first_open.set()
+            release.wait(30)
+
+    def edit() -> None:
+        with database.write_session() as session:
+            session.execute(select(1))
+            edit_started.set()
+
+    holder = threading.Thread(target=batch)
+    holder.start()
+    try:
+        assert first_open.wait(30)
+        with database.write_session(shared=True) as session:  # a second batch gets in beside the first
+            session.execute(select(1))
+        editor = threading.Thread(target=edit)
+        editor.start()
+        assert not edit_started.wait(1.0)  # the edit waits while a batch is open
+    finally:
+        release.set()
+        holder.join()
+    editor.join(30)
+    assert edit_started.is_set()
