@@ -149,6 +149,8 @@ def test_distributed_run_follows_a_live_worker_and_workers_lists_it(
     assert run["images_queued"] == 60
     assert run["progress"]["images_done"] == run["progress"]["images_total"] == 60
 
+    with project.database.read_session() as session:  # a job followed to its end leaves no items
+        assert session.scalar(select(func.count()).select_from(WorkItem)) == 0
     main(["--json", "workers", "-p", "small", "--lease", "30"])
     (listed,) = json.loads(capsys.readouterr().out)["workers"]
     assert f":{worker.pid}:" in listed["id"] and listed["model_name"] == MODEL

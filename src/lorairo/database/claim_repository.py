@@ -243,6 +243,17 @@ class ClaimRepository:
             )
             session.execute(update(Worker).where(Worker.id == self.owner).values(stopped=True))
 
+    def forget(self, *, job: str | None = None, finished_before: float | None = None) -> int:
+        """Delete done items (of one job, or finished before a time): they only served progress."""
+        condition = [WorkItem.state == DONE]
+        if job is not None:
+            condition.append(WorkItem.job == job)
+        if finished_before is not None:
+            condition.append(WorkItem.finished_at < finished_before)
+        with self.database.write_session() as session:
+            result = session.execute(delete(WorkItem).where(*condition))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     def progress(self, *, job: str | None = None, model_id: int | None = None) -> QueueProgress:
         """Images and items by state, for one job or one model's whole queue."""
         query = select(WorkItem.state, func.count(), func.coalesce(func.sum(WorkItem.size), 0)).group_by(

@@ -44,6 +44,8 @@ from lorairo.services.tag_service import TagService
 from lorairo.utils.chunks import chunked
 
 Selection = Literal["missing", "all"] | Sequence[int]
+# Done work items of jobs nobody followed to the end (`--detach`) go at the next enqueue after this.
+DONE_ITEMS_KEPT_SECONDS = 24 * 3600.0
 
 
 @dataclass
@@ -290,6 +292,7 @@ class AnnotationService:
         if size < 1:
             raise ValidationError(f"batch size must be at least 1, got {size}")
         report = EnqueueReport(self.project.name, f"job-{new_owner()}", names, mode, size)
+        self.claims.forget(finished_before=time.time() - DONE_ITEMS_KEPT_SECONDS)
         for name in names:
             spec = resolve_provider_model(self.registry, self.config, name) or self.registry.spec(name)
             kind = annotator_class(spec.class_name).kind
@@ -318,7 +321,10 @@ class AnnotationService:
             state = self.progress_of(job)
             workers = len(self.live_workers())
             progress(state.images_done, state.images_total, f"{workers} live workers")
-            if state.items_open == 0 or cancel.wait(poll_seconds):
+            if state.items_open == 0:
+                self.claims.forget(job=job)  # followed to the end: its done items served their use
+                return state
+            if cancel.wait(poll_seconds):
                 return state
 
     def live_workers(self, *, include_stopped: bool = False) -> list[WorkerRow]:
