@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from lorairo.database.schema import AnnotationClaim, ModelAnnotation
+from lorairo.database.schema import ModelAnnotation, WorkItem, WorkItemImage
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import ProjectService
 from tests.annotation.helpers import BLUE, RED, add_solid_image
@@ -94,6 +94,7 @@ def test_two_runs_annotate_each_image_once(tmp_path: Path, isolated_environment:
     try:
         with reopened.database.read_session() as session:
             assert session.scalar(select(func.count()).select_from(ModelAnnotation)) == IMAGES
-            assert session.scalar(select(func.count()).select_from(AnnotationClaim)) == 0  # all released
+            for table in (WorkItem, WorkItemImage):  # all released: the runs' own items are gone
+                assert session.scalar(select(func.count()).select_from(table)) == 0
     finally:
         reopened.close()

@@ -9,12 +9,13 @@ from rich.table import Column, Table
 
 from lorairo.annotations.ai_annotator import build_registry, get_available_annotator_models, install_model
 from lorairo.annotations.caption_styles import STYLE_NAMES, caption_style
-from lorairo.cli.app import ProjectOption, annotate_app, models_app, state
+from lorairo.cli.app import CliState, ProjectOption, annotate_app, models_app, state
 from lorairo.cli.output import MODEL_NAME_WIDTH, emit, progress_bar, shorten_middle, stdout
 from lorairo.errors import ValidationError
 from lorairo.services.annotation_plan import AnnotationPlan, plan_run
 from lorairo.services.annotation_results import AnnotationResults
 from lorairo.services.annotation_service import AnnotationService, Selection
+from lorairo.services.progress import CancelToken
 from lorairo.services.provider_service import add_discovered_models
 
 
@@ -74,16 +75,35 @@ def run(
         bool,
         typer.Option("--dry-run", help="Print images, requests and estimated input tokens; send nothing."),
     ] = False,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            "--distributed",
+            help="Queue the work for `lorairo worker` processes and show their progress.",
+        ),
+    ] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="With --distributed: queue and return at once.")
+    ] = False,
 ) -> None:
     """Annotate images with local taggers/scorers (or vision LLMs); results are committed per batch."""
     if sum((missing, all_images, ids is not None)) > 1:
         raise ValidationError("choose one of --missing, --all and --ids")
     selection: Selection = parse_ids(ids) if ids is not None else ("all" if all_images else "missing")
+    if distributed and (dry_run or style is not None or retry_violations):
+        raise ValidationError(
+            "--distributed queues plain work: drop --dry-run, --style and --retry-violations"
+        )
+    if detach and not distributed:
+        raise ValidationError("--detach only goes with --distributed")
     chosen = caption_style(style) if style is not None else None
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
         service = AnnotationService(opened, cli.config)
+        if distributed:
+            _distributed(cli, service, models, selection, batch_size, detach=detach)
+            return
         if dry_run:
             plan = plan_run(
                 service, models, selection, style=chosen, trigger=trigger, retry_violations=retry_violations
@@ -137,6 +157,41 @@ def run(
             stdout.print("See `lorairo annotate failures` for what failed and why.")
         if report.cancelled:
             stdout.print("Stopped early; run again to continue where it stopped.")
+
+    emit(cli, data, render)
+
+
+def _distributed(
+    cli: CliState,
+    service: AnnotationService,
+    models: list[str],
+    selection: Selection,
+    batch_size: int | None,
+    *,
+    detach: bool,
+) -> None:
+    """Queue the selection, then follow the workers until the job is done (Ctrl-C stops
+    watching; the queued work stays for the workers)."""
+    queued = service.enqueue(models, selection, batch_size)
+    final = service.progress_of(queued.job)
+    if not detach and queued.images_queued:
+        cancel = CancelToken()
+        try:
+            with progress_bar("Workers annotating") as bar:
+                final = service.watch(queued.job, bar, cancel)
+        except KeyboardInterrupt:
+            final = service.progress_of(queued.job)
+    data = queued.to_dict() | {"progress": final.to_dict()}
+
+    def render() -> None:
+        stdout.print(
+            f"Queued {queued.images_queued:,} images as job {queued.job} "
+            f"({queued.already_queued:,} were already queued)."
+        )
+        stdout.print(
+            f"Done {final.images_done:,} of {final.images_total:,}; "
+            "start workers with `lorairo worker -p PROJECT -m MODEL`, list them with `lorairo workers`."
+        )
 
     emit(cli, data, render)
 

@@ -23,6 +23,7 @@ from lorairo.cli import (
     register_commands,
     search_commands,
     tag_db_commands,
+    worker_commands,
 )
 from lorairo.cli.app import app
 from lorairo.errors import LoRAIroException
@@ -43,6 +44,7 @@ COMMAND_MODULES = (
     edit_commands,
     export_commands,
     gui_command,
+    worker_commands,
 )
 
 

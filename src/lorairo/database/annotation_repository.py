@@ -8,7 +8,7 @@ point resumes without duplicates. Everything the selection reads is paged by ima
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from genai_tag_db_tools.cleaning import clean_tag
 from image_annotator_lib.core.types import AnnotationResult, TagPrediction
+from lorairo.database.change_feed import bump as bump_changes
 from lorairo.database.dialect import upsert
 from lorairo.database.engine import Database
 from lorairo.database.failures import AnnotationFailureRow
@@ -215,16 +216,40 @@ class AnnotationRepository:
         provider: str,
         results: Sequence[tuple[int, AnnotationResult]],
         preferred: Mapping[str, str] | None = None,
+        and_then: Callable[[Session], None] | None = None,
     ) -> SaveCounts:
         """One transaction for a batch: successes replace earlier rows and get their marker;
-        failures get a failure row and no marker, so the next `missing` run retries them."""
+        failures get a failure row and no marker, so the next `missing` run retries them.
+        `and_then` runs last in the same transaction (marking the batch's work item done)."""
         counts = SaveCounts()
         done = [(image_id, result) for image_id, result in results if result.failure is None]
         failed = [(image_id, result) for image_id, result in results if result.failure is not None]
         done_ids = [image_id for image_id, _ in done]
         now = utcnow()
-        with self.database.write_session() as session:
+        # Shared: workers store their batches side by side on PostgreSQL, while edits (which take
+        # the writer lock whole) never interleave with a batch; image row locks keep two batches
+        # touching one image (two models' workers) in turn.
+        with self.database.write_session(shared=True) as session:
+            if self.database.dialect == "postgresql":
+                session.execute(
+                    select(Image.id)
+                    .where(Image.id.in_(sorted({image_id for image_id, _ in results})))
+                    .order_by(Image.id)
+                    .with_for_update()
+                )
             if done:
+                # The markers first: their upsert locks each (model, image) row, so two workers
+                # finishing the same batch write one after the other and the second replaces
+                # the first's rows instead of adding to them.
+                marker = upsert(session, ModelAnnotation).values(
+                    [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids]
+                )
+                session.execute(
+                    marker.on_conflict_do_update(
+                        index_elements=[ModelAnnotation.model_id, ModelAnnotation.image_id],
+                        set_={"annotated_at": now},
+                    )
+                )
                 counts.tags = save_model_tags(session, model_id, [(i, r.tags) for i, r in done], preferred)
                 for table in (Rating, Score, Caption):
                     session.execute(
@@ -267,15 +292,6 @@ class AnnotationRepository:
                         AnnotationFailure.model_name == model_name, AnnotationFailure.image_id.in_(done_ids)
                     )
                 )
-                marker = upsert(session, ModelAnnotation).values(
-                    [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids]
-                )
-                session.execute(
-                    marker.on_conflict_do_update(
-                        index_elements=[ModelAnnotation.model_id, ModelAnnotation.image_id],
-                        set_={"annotated_at": now},
-                    )
-                )
                 counts.annotated = len(done)
             if failed:
                 session.execute(
@@ -298,6 +314,10 @@ class AnnotationRepository:
                 counts.policy_violations = sum(
                     1 for _, r in failed if r.failure is not None and r.failure.is_policy_violation
                 )
+            if and_then is not None:
+                and_then(session)
+            if results:  # last: its one row is shared by every writer, so it is held briefly
+                bump_changes(session)
         return counts
 
     # -- thresholds ----------------------------------------------------------------------------

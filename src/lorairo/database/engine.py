@@ -14,10 +14,12 @@ wait for them.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,11 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQ
 from sqlalchemy.orm import Session, sessionmaker
 
 from lorairo.errors import DatabaseError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -36,6 +43,7 @@ StoreSession = Session
 
 BUSY_TIMEOUT_SECONDS = 60
 _WRITE = "lorairo_write"
+_SHARED = "shared"
 # The PostgreSQL advisory lock that stands for SQLite's write lock: (this number, the project's schema).
 WRITE_LOCK_KEY = 0x104A120
 _SCHEMA_UNSAFE = re.compile(r"[^a-z0-9_]")
@@ -43,7 +51,7 @@ _SCHEMA_UNSAFE = re.compile(r"[^a-z0-9_]")
 
 # The newest revision in migrations/versions. Kept here so opening an up-to-date database needs no
 # alembic import (a noticeable share of CLI start-up); a test checks it against the scripts.
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0015"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -86,10 +94,10 @@ def _configure_sqlite(engine: Engine) -> None:
 def _configure_postgresql(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(_WRITE, False):
-            connection.exec_driver_sql(
-                f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY}, hashtext(current_schema()))"
-            )
+        mode = connection.get_execution_options().get(_WRITE, False)
+        if mode:  # "shared": writers of disjoint rows, together, yet never beside an exclusive one
+            lock = "pg_advisory_xact_lock_shared" if mode == _SHARED else "pg_advisory_xact_lock"
+            connection.exec_driver_sql(f"SELECT {lock}({WRITE_LOCK_KEY}, hashtext(current_schema()))")
 
 
 def project_schema(name: str) -> str:
@@ -147,6 +155,42 @@ def schema_exists(url: str, schema: str) -> bool:
         engine.dispose()
 
 
+class _WriterLock:
+    """The write lock taken before `BEGIN IMMEDIATE` and held until commit: a thread lock plus
+    `flock` on a file beside the database. SQLite's own busy handler waits with a backoff of up
+    to 100 ms per try, so several processes writing small transactions (annotation workers) spent
+    most of their time asleep; the kernel hands a released `flock` to the next waiter at once,
+    and frees it when its holder dies. Where `fcntl` is missing (Windows) SQLite's wait remains."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".writer-lock")
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if not self._thread_lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise DatabaseError(f"timed out waiting for the write lock on {self.path.parent}")
+        try:
+            if fcntl is None:
+                yield
+                return
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Database:
     """A project's database at the latest migration, with read and write sessions.
 
@@ -171,9 +215,14 @@ class Database:
                 connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
             )
             _configure_sqlite(self.engine)
+        # SQLite: writers queue on a file lock (PostgreSQL: the advisory lock of `_on_begin`).
+        self._writer_lock = _WriterLock(self.path) if self.path is not None else None
         self.dialect = self.engine.dialect.name
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
         self._concurrent_engine = self.engine.execution_options(**{_WRITE: False})
+        self._shared_sessions = sessionmaker(
+            self.engine.execution_options(**{_WRITE: _SHARED}), expire_on_commit=False
+        )
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._concurrent_sessions = sessionmaker(self._concurrent_engine, expire_on_commit=False)
@@ -230,17 +279,23 @@ class Database:
             yield session
 
     @contextmanager
-    def write_session(self, *, serialized: bool = True) -> Iterator[Session]:
+    def write_session(self, *, serialized: bool = True, shared: bool = False) -> Iterator[Session]:
         """One write transaction: committed on success, rolled back on any exception.
 
         `serialized=False` (PostgreSQL only; SQLite always serialises) skips the writer lock, for
-        short transactions that rely on row locks instead.
+        short transactions that rely on row locks instead. `shared=True` (PostgreSQL) takes the
+        writer lock shared: such writers run side by side (they keep apart with row locks of
+        their own) and all of them wait for, and hold off, ordinary writers.
         """
-        factory = (
-            self._write_sessions if serialized or self.dialect == "sqlite" else self._concurrent_sessions
-        )
-        with factory() as session, session.begin():
+        if self.dialect == "sqlite" or (serialized and not shared):
+            factory = self._write_sessions
+        else:
+            factory = self._shared_sessions if shared else self._concurrent_sessions
+        lock = self._writer_lock.held() if self._writer_lock is not None else nullcontext()
+        with lock, factory() as session, session.begin():
             yield session
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._writer_lock is not None:
+            self._writer_lock.close()

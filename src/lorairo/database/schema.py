@@ -162,6 +162,17 @@ class Tag(Base):
             "removed_at",
             "image_id",
         ),
+        # Migration 0015: a model writes each tag once per image, even when two workers finish
+        # the same batch (the results of a batch finished twice are stored once).
+        Index(
+            "ux_tags_model_image_tag",
+            "model_id",
+            "image_id",
+            "tag",
+            unique=True,
+            sqlite_where=text("source = 'model'"),
+            postgresql_where=text("source = 'model'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -389,12 +400,58 @@ class ImageCrop(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class AnnotationClaim(Base):
-    """A run's lease on annotating one image with one model (see `claim_repository`)."""
+class WorkItem(Base):
+    """A batch of images for one model: queued, claimed under a lease, or done (see `claim_repository`).
 
-    __tablename__ = "annotation_claims"
+    `job` names the enqueue that made it (a distributed run, or a plain run's own owner id)."""
 
-    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    __tablename__ = "work_items"
+    __table_args__ = (Index("ix_work_items_model_state", "model_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(128), index=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(8), default="pending")  # pending | claimed | done
+    owner: Mapped[str | None] = mapped_column(String(128), index=True)
+    lease_expires_at: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)
+
+
+class WorkItemImage(Base):
+    """An image in an open work item: at most one open item per (model, image), so enqueuing twice
+    (or two runs at once) never queues an image twice. Rows go when their item is done."""
+
+    __tablename__ = "work_item_images"
+
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(128), index=True)
-    expires_at: Mapped[float] = mapped_column(Float)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    work_item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id", ondelete="CASCADE"), index=True)
+
+
+class Worker(Base):
+    """A process taking work items (a `lorairo worker` or a plain `annotate run`), with its heartbeat."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    model_name: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[float] = mapped_column(Float)
+    heartbeat_at: Mapped[float] = mapped_column(Float)
+    batches_done: Mapped[int] = mapped_column(Integer, default=0)
+    images_done: Mapped[int] = mapped_column(Integer, default=0)
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StoreChange(Base):
+    """One row whose `version` grows with every stored batch of results: the change feed's
+    cheap "anything new?" counter (PostgreSQL also sends NOTIFY; see `change_feed`)."""
+
+    __tablename__ = "store_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -10,6 +10,7 @@ stopped at any point keeps its work and `--missing` resumes after it.
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,20 +23,29 @@ from PIL import Image
 from image_annotator_lib.core.base import Annotator
 from image_annotator_lib.core.types import AnnotationFailure, AnnotationResult
 from image_annotator_lib.providers.styles import CaptionStyle
-from image_annotator_lib.registry import ModelRegistry
+from image_annotator_lib.registry import ModelRegistry, annotator_class
 from lorairo.annotations.ai_annotator import build_registry, load_annotator, run_stopping_error
 from lorairo.annotations.caption_styles import attach_prompt_values, with_style
 from lorairo.annotations.provider_settings import resolve_provider_model
 from lorairo.database.annotation_repository import AnnotationRepository, ImageToAnnotate, SaveCounts
-from lorairo.database.claim_repository import ClaimRepository
+from lorairo.database.claim_repository import (
+    DEFAULT_LEASE_SECONDS,
+    ClaimRepository,
+    QueueProgress,
+    WorkerRow,
+    new_owner,
+)
 from lorairo.database.run_repository import RunRepository, RunUsage
 from lorairo.errors import ValidationError
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 from lorairo.services.tag_service import TagService
+from lorairo.utils.chunks import chunked
 
 Selection = Literal["missing", "all"] | Sequence[int]
+# Done work items of jobs nobody followed to the end (`--detach`) go at the next enqueue after this.
+DONE_ITEMS_KEPT_SECONDS = 24 * 3600.0
 
 
 @dataclass
@@ -116,12 +126,64 @@ class AnnotationReport:
 
 
 @dataclass
+class EnqueueReport:
+    """What `annotate run --distributed` queued; `job` names it for progress."""
+
+    project: str
+    job: str
+    models: list[str]
+    selection: str
+    batch_size: int
+    images_queued: int = 0
+    already_queued: int = 0  # in an open item of an earlier enqueue or a running `annotate run`
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Heartbeat:
+    """Renews this process's leases and heartbeat every third of the lease while work runs, so
+    a slow batch is never taken from a live holder; a killed process simply stops renewing."""
+
+    def __init__(self, claims: ClaimRepository) -> None:
+        self.claims = claims
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.claims.lease_seconds / 3):
+            try:
+                self.claims.heartbeat()
+            except Exception:  # a busy or briefly unreachable store: try again next beat
+                logger.exception("renewing leases failed")
+
+
+@dataclass
+class _Page:
+    """Images to decode next; `item`, when set, is the work item done once this page is stored."""
+
+    refs: list[ImageToAnnotate]
+    item: int | None = None
+    item_size: int = 0
+
+
+@dataclass
 class _Batch:
     """A page after decoding and `prepare`: what to annotate, and what already failed."""
 
     to_annotate: list[int]  # image ids, in the order `prepared` holds them
     prepared: Any
     failed: list[tuple[int, AnnotationResult]]
+    item: int | None = None  # the work item this batch completes once stored
+    item_size: int = 0
 
 
 @dataclass
@@ -145,14 +207,23 @@ def _describe(selection: Selection) -> tuple[Literal["missing", "all", "ids"], l
 
 class AnnotationService:
     def __init__(
-        self, project: Project, config: ConfigurationService, registry: ModelRegistry | None = None
+        self,
+        project: Project,
+        config: ConfigurationService,
+        registry: ModelRegistry | None = None,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
+        """`lease_seconds`: how long a claim outlives a silent (killed) holder before others may
+        take its work; holders renew every third of it."""
+        if lease_seconds <= 0:
+            raise ValidationError(f"lease must be positive, got {lease_seconds}")
         self.project = project
         self.config = config
         self.registry = registry or build_registry(config)
         self.repository = AnnotationRepository(project.database)
         self.runs = RunRepository(project.database)
-        self.claims = ClaimRepository(project.database)
+        self.claims = ClaimRepository(project.database, lease_seconds=lease_seconds)
         self._style: CaptionStyle | None = None
         self._trigger = ""
         self.tags = TagService(config)
@@ -190,24 +261,133 @@ class AnnotationService:
         if style is not None:
             annotators = [with_style(annotator, style) for annotator in annotators]
             report.style = f"{style.name}@{style.hash}"
+        self.claims.register_worker(", ".join(names))
         try:
-            for annotator in annotators:
-                stats = ModelRunStats(annotator.name, execution_provider=annotator.execution_provider)
-                report.per_model.append(stats)
-                style_key = (style.name, style.hash) if style is not None else None
-                stats.run_id = self.runs.start(annotator.name, annotator.spec.provider or "local", style_key)
-                try:
-                    self._run_model(
-                        annotator, mode, ids, size, report, stats, progress, cancel, retry_violations
-                    )
-                finally:  # a stopped run still records what it cost
-                    self.runs.finish(stats.run_id, stats.usage())
-                if report.cancelled:
-                    break
+            with _Heartbeat(self.claims):
+                for annotator in annotators:
+                    stats = self._start_stats(annotator, report)
+                    try:
+                        self._run_model(
+                            annotator, mode, ids, size, report, stats, progress, cancel, retry_violations
+                        )
+                    finally:  # a stopped run still records what it cost
+                        self.runs.finish(stats.run_id or 0, stats.usage())
+                    if report.cancelled:
+                        break
         finally:  # other runs may take this run's unfinished images at once
             self.claims.release()
         report.elapsed_seconds = time.perf_counter() - started
         return report
+
+    def enqueue(
+        self, model_names: Sequence[str], selection: Selection = "missing", batch_size: int | None = None
+    ) -> EnqueueReport:
+        """Queue the selection as work items for `lorairo worker`s (`annotate run --distributed`);
+        images already queued for a model are not queued again. Nothing is loaded or annotated."""
+        names = list(dict.fromkeys(model_names))
+        if not names:
+            raise ValidationError("name at least one model (-m); `lorairo annotate models` lists them")
+        mode, ids = _describe(selection)
+        size = batch_size or self.config.config.annotation.batch_size
+        if size < 1:
+            raise ValidationError(f"batch size must be at least 1, got {size}")
+        report = EnqueueReport(self.project.name, f"job-{new_owner()}", names, mode, size)
+        self.claims.forget(finished_before=time.time() - DONE_ITEMS_KEPT_SECONDS)
+        for name in names:
+            spec = resolve_provider_model(self.registry, self.config, name) or self.registry.spec(name)
+            kind = annotator_class(spec.class_name).kind
+            model_id = self.repository.ensure_model(name, provider=spec.provider or "local", kind=kind)
+            for page in self.repository.iter_selection(model_id, mode, ids, page_size=size):
+                queued = self.claims.enqueue(report.job, model_id, [ref.id for ref in page])
+                report.images_queued += queued
+                report.already_queued += len(page) - queued
+        return report
+
+    def progress_of(self, job: str) -> QueueProgress:
+        """How far the workers are with an enqueued job."""
+        return self.claims.progress(job=job)
+
+    def watch(
+        self,
+        job: str,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+        poll_seconds: float = 1.0,
+    ) -> QueueProgress:
+        """Report a job's progress across all workers until none of its items is open (or the
+        caller cancels: the work stays queued for the workers)."""
+        cancel = cancel or CancelToken()
+        while True:
+            state = self.progress_of(job)
+            workers = len(self.live_workers())
+            progress(state.images_done, state.images_total, f"{workers} live workers")
+            if state.items_open == 0:
+                self.claims.forget(job=job)  # followed to the end: its done items served their use
+                return state
+            if cancel.wait(poll_seconds):
+                return state
+
+    def live_workers(self, *, include_stopped: bool = False) -> list[WorkerRow]:
+        """Workers (and plain runs) whose heartbeat is recent: a live one beats every third of
+        its lease, so one silent for a whole lease counts as gone."""
+        return self.claims.workers(stale_after=self.claims.lease_seconds, include_stopped=include_stopped)
+
+    def work(
+        self,
+        model_name: str,
+        batch_size: int | None = None,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+        *,
+        until_empty: bool = False,
+        poll_seconds: float = 2.0,
+        retry_violations: bool = False,
+    ) -> AnnotationReport:
+        """Be one worker (`lorairo worker`): take queued items of this model until cancelled (or,
+        with `until_empty`, until the model's queue has no open items left). The model loads once;
+        a batch that fails is recorded per image like in a plain run."""
+        size = batch_size or self.config.config.annotation.batch_size
+        if size < 1:
+            raise ValidationError(f"batch size must be at least 1, got {size}")
+        cancel = cancel or CancelToken()
+        report = AnnotationReport(self.project.name, [model_name], "queue", size)
+        started = time.perf_counter()
+        resolve_provider_model(self.registry, self.config, model_name)
+        annotator = load_annotator(self.registry, model_name)
+        self.claims.register_worker(model_name)
+        try:
+            with _Heartbeat(self.claims):
+                stats = self._start_stats(annotator, report)
+                provider = annotator.spec.provider or "local"
+                model_id = self.repository.ensure_model(
+                    annotator.name, provider=provider, kind=annotator.kind
+                )
+                pages = self._queued(
+                    model_id,
+                    annotator,
+                    size,
+                    report,
+                    stats,
+                    cancel,
+                    until_empty,
+                    poll_seconds,
+                    retry_violations,
+                )
+                try:
+                    self._process(annotator, model_id, pages, report, stats, progress, cancel, None)
+                finally:
+                    self.runs.finish(stats.run_id or 0, stats.usage())
+        finally:  # the item in hand goes back to the queue at once
+            self.claims.release()
+        report.elapsed_seconds = time.perf_counter() - started
+        return report
+
+    def _start_stats(self, annotator: Annotator, report: AnnotationReport) -> ModelRunStats:
+        stats = ModelRunStats(annotator.name, execution_provider=annotator.execution_provider)
+        report.per_model.append(stats)
+        style_key = (self._style.name, self._style.hash) if self._style is not None else None
+        stats.run_id = self.runs.start(annotator.name, annotator.spec.provider or "local", style_key)
+        return stats
 
     def _run_model(
         self,
@@ -221,18 +401,32 @@ class AnnotationService:
         cancel: CancelToken,
         retry_violations: bool = False,
     ) -> None:
-        started = time.perf_counter()
         provider = annotator.spec.provider or "local"
         model_id = self.repository.ensure_model(annotator.name, provider=provider, kind=annotator.kind)
         stats.selected = self.repository.count_selection(model_id, mode, ids)
         report.images_selected += stats.selected
-        pages = self._claimed(
-            self.repository.iter_selection(model_id, mode, ids, page_size=batch_size), model_id, mode, report
-        )
+        refs = self.repository.iter_selection(model_id, mode, ids, page_size=batch_size)
         if annotator.is_api and not retry_violations:
-            pages = self._skip_violations(pages, annotator.name, report)
+            refs = self._skip_violations(refs, annotator.name, report)
+        pages = self._claimed(refs, model_id, mode, report)
+        self._process(annotator, model_id, pages, report, stats, progress, cancel, stats.selected)
+
+    def _process(
+        self,
+        annotator: Annotator,
+        model_id: int,
+        pages: Iterator[_Page],
+        report: AnnotationReport,
+        stats: ModelRunStats,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+        total: int | None,
+    ) -> None:
+        """Decode ahead, annotate, store behind: the one loop of plain runs and workers."""
+        started = time.perf_counter()
+        provider = annotator.spec.provider or "local"
         done = 0
-        progress(0, stats.selected, annotator.name)
+        progress(0, total, annotator.name)
         with (
             ThreadPoolExecutor(self.config.max_workers, thread_name_prefix="decode") as decoders,
             ThreadPoolExecutor(1, thread_name_prefix="prefetch") as prefetch,
@@ -247,11 +441,13 @@ class AnnotationService:
                 if saving is not None:  # one batch in flight keeps commits in order and memory bounded
                     self._tally(saving, report, stats)
                 saving = _Saving(
-                    store.submit(self._save, model_id, annotator.name, provider, results, stats.run_id),
+                    store.submit(
+                        self._save, model_id, annotator.name, provider, results, stats.run_id, batch
+                    ),
                     results,
                 )
                 done += len(results)
-                progress(done, stats.selected, annotator.name)
+                progress(done, total, annotator.name)
                 if cancel.cancelled:
                     report.cancelled = True
                     pending = None
@@ -266,11 +462,20 @@ class AnnotationService:
         provider: str,
         results: list[tuple[int, AnnotationResult]],
         run_id: int | None = None,
+        batch: _Batch | None = None,
     ) -> SaveCounts:
         """Runs in the store thread while the next batch is inferred, so the model never waits on
-        SQLite or the tag lookup. Each batch is still its own transaction."""
+        the store or the tag lookup. Each batch is its own transaction, which also marks the work
+        item it finishes done."""
+        item = batch.item if batch is not None else None
+        size = batch.item_size if batch is not None else 0
+        if not results:
+            if item is not None:
+                self.claims.complete(item, size)
+            return SaveCounts()
+        finish = self.claims.completion(item, size) if item is not None else None
         counts = self.repository.save_results(
-            model_id, model_name, provider, results, self._preferred_tags(results)
+            model_id, model_name, provider, results, self._preferred_tags(results), and_then=finish
         )
         if self._style is not None and run_id is not None:
             stored = [image_id for image_id, result in results if result.ok]
@@ -304,14 +509,60 @@ class AnnotationService:
         model_id: int,
         mode: Literal["missing", "all", "ids"],
         report: AnnotationReport,
-    ) -> Iterator[list[ImageToAnnotate]]:
-        """Only the images this run could claim: another run on the same model keeps its own."""
+    ) -> Iterator[_Page]:
+        """Only the images this run could claim: another run, or the queue, keeps its own."""
         for page in pages:
-            claimed = set(self.claims.claim(model_id, [ref.id for ref in page], skip_done=mode == "missing"))
+            item = self.claims.claim(model_id, [ref.id for ref in page], skip_done=mode == "missing")
+            claimed = set(item.image_ids) if item is not None else set()
             report.claimed_by_other_runs += len(page) - len(claimed)
-            kept = [ref for ref in page if ref.id in claimed]
-            if kept:
-                yield kept
+            if item is not None:
+                yield _Page([ref for ref in page if ref.id in claimed], item.id, len(claimed))
+
+    def _queued(
+        self,
+        model_id: int,
+        annotator: Annotator,
+        batch_size: int,
+        report: AnnotationReport,
+        stats: ModelRunStats,
+        cancel: CancelToken,
+        until_empty: bool,
+        poll_seconds: float,
+        retry_violations: bool,
+    ) -> Iterator[_Page]:
+        """Items taken from the queue, split into inference batches. While the queue is empty it
+        yields empty pages, so the batch in hand is annotated and stored instead of waiting."""
+        idle = False
+        while not cancel.cancelled:
+            if idle and cancel.wait(poll_seconds):
+                return
+            item = self.claims.claim_next(model_id)
+            if item is None:
+                if until_empty and self.claims.progress(model_id=model_id).items_open == 0:
+                    return
+                idle = True
+                yield _Page([])
+                continue
+            idle = False
+            refs = (
+                [
+                    ref
+                    for page in self.repository.iter_selection(
+                        model_id, "ids", item.image_ids, page_size=max(len(item.image_ids), 1)
+                    )
+                    for ref in page
+                ]
+                if item.image_ids
+                else []
+            )
+            if annotator.is_api and not retry_violations:
+                refs = next(self._skip_violations(iter([refs]), annotator.name, report), [])
+            stats.selected += len(refs)
+            report.images_selected += len(refs)
+            chunks = list(chunked(refs, batch_size)) or [[]]
+            for index, chunk in enumerate(chunks):
+                last = index == len(chunks) - 1
+                yield _Page(chunk, item.id if last else None, len(refs))
 
     def _skip_violations(
         self, pages: Iterator[list[ImageToAnnotate]], model_name: str, report: AnnotationReport
@@ -329,15 +580,14 @@ class AnnotationService:
         prefetch: ThreadPoolExecutor,
         decoders: ThreadPoolExecutor,
         annotator: Annotator,
-        pages: Iterator[list[ImageToAnnotate]],
+        pages: Iterator[_Page],
     ) -> Future[_Batch] | None:
         page = next(pages, None)
         return None if page is None else prefetch.submit(self._load, decoders, annotator, page)
 
-    def _load(
-        self, decoders: ThreadPoolExecutor, annotator: Annotator, page: list[ImageToAnnotate]
-    ) -> _Batch:
+    def _load(self, decoders: ThreadPoolExecutor, annotator: Annotator, item: _Page) -> _Batch:
         """Runs in the prefetch thread: decode in parallel, then the annotator's `prepare`."""
+        page = item.refs
         decoded = list(decoders.map(self._open, page, itertools.repeat(annotator)))
         images = [
             (ref.id, item) for ref, item in zip(page, decoded, strict=True) if isinstance(item, Image.Image)
@@ -347,7 +597,7 @@ class AnnotationService:
             for ref, item in zip(page, decoded, strict=True)
             if isinstance(item, AnnotationFailure)
         ]
-        batch = _Batch([image_id for image_id, _ in images], None, failed)
+        batch = _Batch([image_id for image_id, _ in images], None, failed, item.item, item.item_size)
         if self._style is not None:
             attach_prompt_values(images, self._style, self._trigger, self.runs)
         if not images:

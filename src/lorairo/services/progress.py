@@ -35,6 +35,10 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, waking at once when cancelled; True if cancelled."""
+        return self._event.wait(seconds)
+
     def raise_if_cancelled(self) -> None:
         """Stop between batches; everything committed before this point stays committed."""
         if self._event.is_set():
