@@ -1,6 +1,7 @@
 """GUI responsiveness on a generated 100k-image project, offscreen.
 
     uv run python benchmarks/gui_bench.py [--n 100000] [--scroll-rows 5000] [--register 200]
+    uv run python benchmarks/gui_bench.py --review [--review-images 200]
 
 Measures (1) window creation to the first page of thumbnails painted, (2) the longest GUI-thread
 stall while scrolling through `--scroll-rows` rows, and (3) the longest stall while a registration
@@ -9,6 +10,12 @@ runs in the background. Stalls are measured with a 5 ms QTimer recording event-l
 Baseline, same run: the same view and delegate over a synchronous model (page queries and
 thumbnail decoding on the GUI thread, as a worker-less implementation would do), and the same
 registration called on the GUI thread.
+
+`--review` measures review mode instead: (4) the key presses per image of a scripted keyboard-only
+review session over `--review-images` images (add a tag, reject one, mark reviewed and go next),
+and (5) the median time to render one review-mode frame at 1920x1080 of a 12 MP JPEG from the
+cached preview decode: a repaint, a move to another cached image, and a repaint zoomed in.
+Baseline, same run: a naive view that scales the full-resolution QPixmap to the window each frame.
 """
 
 from __future__ import annotations
@@ -91,7 +98,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--scroll-rows", type=int, default=5000)
     parser.add_argument("--register", type=int, default=200)
+    parser.add_argument("--review", action="store_true", help="benchmark review mode only")
+    parser.add_argument("--review-images", type=int, default=200)
     args = parser.parse_args()
+    if args.review:
+        review_main(args)
+        return
     with tempfile.TemporaryDirectory(prefix="lorairo-guibench-") as temp:
         home = Path(temp)
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -266,6 +278,112 @@ def run(home: Path, args: argparse.Namespace) -> None:
     print(
         f"RSS: {rss_before / 2**20:.0f} MiB before the window, {peak / 2**20:.0f} MiB after scrolling and registering"
     )
+
+
+def review_main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="lorairo-reviewbench-") as temp:
+        home = Path(temp)
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        os.environ["LORAIRO_CONFIG_PATH"] = str(home / "config" / "lorairo.toml")
+        os.environ["LORAIRO_DATABASE_DIR"] = str(home / "projects")
+        frames = review_frames(home)
+        presses: list[tuple[str, float]] = []
+    print(f"{'review mode':<52}{'baseline':>12}{'ours':>12}{'ratio':>10}")
+    for name, base, ours in frames:
+        print(f"{name:<52}{base:>12.2f}{ours:>12.2f}{base / ours if ours else float('inf'):>9.1f}x")
+    for name, value in presses:
+        print(f"{name:<52}{value:>24.2f}")
+
+
+def make_photo(path: Path, size: tuple[int, int], seed: int) -> None:
+    """A photo-like JPEG: smooth gradients plus noise, so it decodes like a real one."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    y = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    base = np.stack([x * 200 + y * 30, y * 180 + 40 * x, (1 - x) * 120 + y * 100], axis=-1)
+    noise = rng.normal(0, 12, (height, width, 3)).astype(np.float32)
+    PILImage.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8)).save(path, quality=90)
+
+
+def review_frames(home: Path, width: int = 1920, height: int = 1080) -> list[tuple[str, float, float]]:
+    """Median ms per review-mode frame of a 12 MP image, ours against a naive full-size scale."""
+    import statistics
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage, QImageReader, QPainter, QPaintEvent, QPixmap
+    from PySide6.QtWidgets import QWidget
+
+    from lorairo.gui.app import application
+    from lorairo.gui.controllers.review import ReviewController
+    from lorairo.gui.models.thumbnail_loader import decode_thumbnail
+    from lorairo.gui.widgets.review_view import ReviewPage
+
+    app = application()
+    photos = []
+    for seed in range(2):
+        path = home / f"photo_{seed}.jpg"
+        make_photo(path, (4000 + 8 * seed, 3000), seed)
+        photos.append(path)
+    full = QImageReader(str(photos[0])).read()
+    assert full.width() * full.height() >= 12_000_000
+
+    def median_ms(frame: Callable[[], None], count: int = 40) -> float:
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            frame()
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    class NaiveView(QWidget):
+        """What a view without a preview cache does: the full image scaled to fit, every frame."""
+
+        def __init__(self, image: QImage) -> None:
+            super().__init__()
+            self.pixmap = QPixmap.fromImage(image)
+
+        def paintEvent(self, event: QPaintEvent) -> None:
+            painter = QPainter(self)
+            scaled = self.pixmap.scaled(
+                self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+            painter.drawPixmap(0, 0, scaled)
+
+    page = ReviewPage(ReviewController.filmstrip())
+    page.resize(width, height)
+    page.show()
+    app.processEvents()
+    view = page.view
+    naive = NaiveView(full)
+    naive.resize(view.size())
+    naive.show()
+    app.processEvents()
+    edge = max(width, height)  # what `preview_edge` gives on a 1920x1080 screen
+    decoded = [decode_thumbnail(path, edge) for path in photos]  # the cache holds these
+    started = time.perf_counter()
+    QImageReader(str(photos[0])).read()
+    full_decode = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    decode_thumbnail(photos[0], edge)
+    preview_decode = (time.perf_counter() - started) * 1000
+
+    view.set_image(decoded[0])
+    repaint = median_ms(view.repaint)
+    flip = iter(range(10**6))
+    switch = median_ms(lambda: (view.set_image(decoded[next(flip) % 2]), view.repaint()), 20)
+    view.set_zoom(2.5, view.rect().center().toPointF())
+    zoomed = median_ms(view.repaint)
+    base = median_ms(naive.repaint, 10)
+    view_size = f"{view.width()}x{view.height()}"
+    return [
+        (f"frame, repaint, view {view_size} (ms)", base, repaint),
+        ("frame, next cached image (ms)", base, switch),
+        ("frame, zoomed 2.5x (ms)", base, zoomed),
+        ("decode 12 MP, full vs preview (worker, ms)", full_decode, preview_decode),
+    ]
 
 
 if __name__ == "__main__":

@@ -241,6 +241,7 @@ class ReviewController(QObject):
         self._save("image_id", image_id)
         if changed:
             self.page.tag_editor.forget_selection()
+            self.page.tag_editor.set_entries([])  # never another image's tags under this one
             self.page.caption.show_caption(image_id, None)  # saves what was typed for the last one
             self.page.caption.setEnabled(False)  # until this image's caption has arrived
         self._describe_around(position)

@@ -7,9 +7,10 @@ F (outside a text box) also goes back. The wheel zooms around the cursor, draggi
 double-click fits.
 
 Painting never decodes or rescales a full image: the controller hands over a preview decoded in a
-worker at about screen size (`ThumbnailLoader`, whose decoder reads JPEGs at a reduced scale). The
-image at the fitted size is scaled once per image and size and then blitted, so a repaint costs a
-copy; zoomed in, only the visible part of the preview is drawn.
+worker at about screen size (`ThumbnailLoader`, whose decoder reads JPEGs at a reduced scale), and
+each frame draws only the visible part of it, bilinear-filtered (about 2 ms for a 1920 px preview in
+a 1080p window). Only when the view is much smaller than the preview is an area-averaged copy made,
+once per image and size, and blitted.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from lorairo.gui.widgets.filmstrip import Filmstrip
 from lorairo.gui.widgets.tag_editor import TagEditor
 
 MIN_ZOOM, MAX_ZOOM = 1.0, 16.0
+SMOOTH_BELOW = 0.5  # drawn at less than half the preview's size: area-average once, then blit
 BACKGROUND = QColor(30, 30, 30)
 NEXT_KEYS = ("Alt+Right", "PgDown")
 PREVIOUS_KEYS = ("Alt+Left", "PgUp")
@@ -111,7 +113,8 @@ class ReviewImageView(QWidget):
         return QPointF((point.x() - rect.left()) / rect.width(), (point.y() - rect.top()) / rect.height())
 
     def _fitted(self, size: QSize) -> QPixmap:
-        """The image scaled to the fitted size: made once per image and view size, then blitted."""
+        """The image area-averaged down to `size`, made once per image and view size: for views
+        much smaller than the preview, where bilinear sampling would alias."""
         key = (self.image.cacheKey(), size.width(), size.height())
         if key != self._frame_key:
             scaled = self.image.scaled(
@@ -129,16 +132,14 @@ class ReviewImageView(QWidget):
             painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignCenter), self.message)
             return
         rect = self.image_rect()
-        if self.zoom == MIN_ZOOM:
+        scale = rect.width() / self.image.width()
+        if scale < SMOOTH_BELOW:
             frame = self._fitted(rect.size().toSize())
-            painter.drawPixmap(
-                int((self.width() - frame.width()) / 2), int((self.height() - frame.height()) / 2), frame
-            )
+            painter.drawPixmap(rect.topLeft().toPoint(), frame)
             return
         visible = rect.intersected(QRectF(self.rect()))
         if visible.isEmpty():
             return
-        scale = rect.width() / self.image.width()
         source = QRectF(
             (visible.left() - rect.left()) / scale,
             (visible.top() - rect.top()) / scale,

@@ -156,7 +156,9 @@ class TagList(QListWidget):
     # -- contents --------------------------------------------------------------------------
 
     def set_entries(self, entries: list[TagEntry], total: int = 1) -> None:
-        """Redraw; after a Delete the selection lands on the row after the one acted on."""
+        """Redraw, keeping the current tag current; after a Delete the selection lands on the row
+        after the one acted on."""
+        current = self.current_tag()
         self.total = total
         self.setDragDropMode(
             QAbstractItemView.DragDropMode.InternalMove
@@ -188,6 +190,8 @@ class TagList(QListWidget):
             self.addItem(item)
         if self._next_row is not None and self.count():
             self.setCurrentRow(min(self._next_row, self.count() - 1))
+        elif current is not None and current[0] in (tags := self.entry_tags()):
+            self.setCurrentRow(tags.index(current[0]))
 
     def forget_selection(self) -> None:
         """Another image: its list starts without a carried-over selection."""
