@@ -27,8 +27,17 @@ class KeyLog:
     by_key: dict[str, int] = field(default_factory=dict)
 
     def focused(self, window: MainWindow) -> QWidget:
-        widget = QApplication.focusWidget()
-        assert widget is not None and widget.window() is window, "the keyboard focus is in the window"
+        """Where Qt sends a key: an open popup (a completion list) first, else the focus widget.
+
+        The offscreen platform makes a completion popup the active window and leaves it so once
+        the popup closes (a window system keeps the main window active); the window is made
+        active again, as it would be, before the key."""
+        popup = QApplication.activePopupWidget()
+        if popup is None and QApplication.activeWindow() is not window:
+            window.activateWindow()
+            QApplication.processEvents()
+        widget = popup or QApplication.focusWidget()
+        assert widget is not None and widget.window() in (window, widget), "the keyboard is in the window"
         return widget
 
     def press(

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSlider,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -30,6 +31,7 @@ from lorairo.gui.controllers.edit import EditController
 from lorairo.gui.controllers.export import ExportController
 from lorairo.gui.controllers.grid import GridController
 from lorairo.gui.controllers.register import RegisterController
+from lorairo.gui.controllers.review import ReviewController
 from lorairo.gui.controllers.search import SearchController
 from lorairo.gui.dialogs.settings_dialog import SettingsDialog
 from lorairo.gui.dialogs.shortcuts_dialog import ShortcutsDialog
@@ -39,6 +41,7 @@ from lorairo.gui.session import ProjectSession
 from lorairo.gui.widgets.facets_panel import FacetsPanel
 from lorairo.gui.widgets.image_inspector import ImageInspector
 from lorairo.gui.widgets.progress_panel import ProgressPanel
+from lorairo.gui.widgets.review_view import ReviewPage
 from lorairo.gui.widgets.search_bar import SearchBar
 from lorairo.gui.widgets.thumbnail_delegate import ThumbnailDelegate
 from lorairo.gui.widgets.thumbnail_view import ThumbnailGridView
@@ -69,7 +72,11 @@ class MainWindow(QMainWindow):
         top_layout.setContentsMargins(4, 4, 4, 4)
         top_layout.addWidget(self.search_bar)
         top_layout.addWidget(self.view, 1)
-        self.setCentralWidget(top)
+        self.review_page = ReviewPage(ReviewController.filmstrip(self))
+        self.pages = QStackedWidget()
+        self.pages.addWidget(top)
+        self.pages.addWidget(self.review_page)
+        self.setCentralWidget(self.pages)
 
         self.facets = FacetsPanel()
         self.inspector = ImageInspector()
@@ -91,7 +98,14 @@ class MainWindow(QMainWindow):
         self.register = RegisterController(session, self.search, self.progress)
         self.annotate = AnnotateController(session, self.grid, self.search, self.progress)
         self.export = ExportController(session, self.grid, self.search, self.progress)
-        self.edit.inspect_requested.connect(self._show_inspector)
+        self.review = ReviewController(session, self.review_page, self)
+        self.review.entered.connect(self._review_entered)
+        self.review.left.connect(self._review_left)
+        session.opened.connect(lambda _project: self.review.leave())
+        self.review.binding.search_requested.connect(self._find_from_review)
+        self.search.project_tags_loaded.connect(self.review_page.tag_editor.set_project_tags)
+        self.grid.opened.connect(lambda _image_id: self.enter_review())
+        self._docks_before_review: list[QDockWidget] = []
         session.opened.connect(self._opened)
         session.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         session.error.connect(lambda exc: self.statusBar().showMessage(f"Error: {exc}", 20_000))
@@ -114,9 +128,40 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _show_inspector(self) -> None:
-        self.inspector_dock.show()
-        self.inspector_dock.raise_()
+    # -- review mode -------------------------------------------------------------------------
+
+    def enter_review(self) -> None:
+        """F or Enter on the grid: review the current search from the current image."""
+        if self.session.search is not None and not self.review.active:
+            self.review.enter(self.search.query(), self.model.sort_key, self.grid.current_image_id())
+
+    def toggle_review(self) -> None:
+        if self.review.active:
+            self.review.leave()
+        else:
+            self.enter_review()
+
+    def _review_entered(self) -> None:
+        docks = (self.facets_dock, self.inspector_dock, self.progress_dock)
+        self._docks_before_review = [dock for dock in docks if dock.isVisible()]
+        for dock in self._docks_before_review:
+            dock.hide()
+        self.pages.setCurrentWidget(self.review_page)
+        self.review_page.focus_input()
+
+    def _review_left(self, _image_id: int | None) -> None:
+        self.pages.setCurrentIndex(0)
+        for dock in self._docks_before_review:
+            dock.show()
+        position = self.review.position
+        if not self.review_page.only_unreviewed.isChecked() and 0 <= position < self.model.rowCount():
+            self.grid.select_rows([position])  # the queue is the grid's search in the grid's order
+            self.view.scrollTo(self.model.index(position))
+        self.view.setFocus()
+
+    def _find_from_review(self, tag: str, replace: bool) -> None:
+        self.review.leave()
+        self.edit.find_tag(tag, replace)
 
     # -- menus and shortcuts -----------------------------------------------------------------
 
@@ -168,6 +213,10 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         self._action(view, "bigger", "&Larger thumbnails", lambda: self.grid.step_size(32), "Ctrl+=")
         self._action(view, "smaller", "&Smaller thumbnails", lambda: self.grid.step_size(-32), "Ctrl+-")
+        review = self._action(view, "review", "&Review mode", self.toggle_review, "F")
+        review.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.view.addAction(review)  # F on the grid; in review mode the page handles F itself
+        view.addSeparator()
         for dock in (self.facets_dock, self.inspector_dock, self.progress_dock):
             view.addAction(dock.toggleViewAction())
         help_menu = bar.addMenu("&Help")
@@ -248,5 +297,6 @@ class MainWindow(QMainWindow):
         self.session.runner.shutdown()
         self.model.queries.shutdown()
         self.loader.shutdown()
+        self.review.shutdown()
         self.session.close()
         event.accept()

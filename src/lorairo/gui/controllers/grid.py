@@ -17,7 +17,7 @@ DETAILS_DELAY_MS = 80  # arrow-key runs through the grid load the inspector once
 class GridController(QObject):
     """What the grid shows is the search controller's; what is selected in it is this one's."""
 
-    current_settled = Signal(int)  # the current image id, once the cursor rested briefly
+    current_settled = Signal(int)  # the current image id, once the cursor or selection rested briefly
     opened = Signal(int)  # Enter or double-click on an image
 
     def __init__(
@@ -41,6 +41,7 @@ class GridController(QObject):
         self._settle.setSingleShot(True)
         self._settle.setInterval(DETAILS_DELAY_MS)
         self._settle.timeout.connect(self._settled)
+        view.selectionModel().selectionChanged.connect(lambda *_: self._settle.start())
         size_slider.setValue(delegate.edge)
         size_slider.valueChanged.connect(self.set_thumbnail_size)
 

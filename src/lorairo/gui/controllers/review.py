@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QGuiApplication
 
 from lorairo.gui.controllers.tag_edits import EditQueue, Session, TagEditBinding
-from lorairo.gui.thumbnail_loader import ThumbnailLoader
+from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
 from lorairo.gui.widgets.filmstrip import Filmstrip, StripItem
 from lorairo.gui.widgets.review_view import ReviewPage
 from lorairo.gui.widgets.tag_list import tag_entries
@@ -93,6 +93,7 @@ class ReviewController(QObject):
         self.queue: list[int] = []
         self.items: dict[int, QueueItem] = {}
         self.position = -1
+        self.shown_id: int | None = None  # the image whose tags and caption are on screen
         self.active = False
         self.root: Path | None = None
         self._generation = 0
@@ -242,6 +243,7 @@ class ReviewController(QObject):
         if changed:
             self.page.tag_editor.forget_selection()
             self.page.tag_editor.set_entries([])  # never another image's tags under this one
+            self.shown_id = None
             self.page.caption.show_caption(image_id, None)  # saves what was typed for the last one
             self.page.caption.setEnabled(False)  # until this image's caption has arrived
         self._describe_around(position)
@@ -324,6 +326,7 @@ class ReviewController(QObject):
             self.page.caption.show_caption(image_id, manual[0] if manual else None)
             self.page.caption.setEnabled(True)
             self.page.tag_editor.set_entries(tag_entries(record["tags"]))
+            self.shown_id = image_id
             if image_id in self.items:
                 self.items[image_id] = replace(self.items[image_id], reviewed=bool(record.get("reviewed_at")))
                 self._show_title()

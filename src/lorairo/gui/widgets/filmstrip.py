@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from lorairo.gui.thumbnail_loader import ThumbnailLoader
+from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
 
 CELL = 96
 GAP = 6

@@ -147,6 +147,9 @@ class TagEditor(QWidget):
         if tags:
             self.add_requested.emit(tags)
             self.input.clear()
+            popup = self.completer.popup()
+            if popup is not None:
+                popup.hide()
 
     @staticmethod
     def _is_undo(event: QEvent) -> bool:
