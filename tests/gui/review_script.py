@@ -75,15 +75,15 @@ def review_session(window: MainWindow, count: int, wait: Wait, log: KeyLog) -> l
     for index in range(count):
         image_id = review.current_id()
         assert image_id is not None
-        wait(lambda: review.shown_id == image_id and bool(listed(window)))
+        wait(lambda shown=image_id: review.shown_id == shown and bool(listed(window)))
         first = listed(window)[0][0]
         new = f"look {index}"
         log.type(window, new)
         log.press(window, Qt.Key.Key_Return, name="Enter")
-        wait(lambda: (new, "accepted") in listed(window))
+        wait(lambda added=new: (added, "accepted") in listed(window))
         log.press(window, Qt.Key.Key_Down, name="Down")
         log.press(window, Qt.Key.Key_Delete, name="Delete")
-        wait(lambda: (first, "rejected") in listed(window))
+        wait(lambda gone=first: (gone, "rejected") in listed(window))
         log.press(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier, name="Ctrl+Enter")
         reviewed.append(image_id)
     wait(review.edits.idle)

@@ -16,7 +16,14 @@ from lorairo.gui.widgets.tag_list import STATE_ROLE, TagEntry, TagList, shared_e
 
 
 def _row(tag: str, **values: Any) -> dict[str, Any]:
-    return {"tag": tag, "is_accepted": True, "rejected_at": None, "removed_at": None, "confidence": None, **values}
+    return {
+        "tag": tag,
+        "is_accepted": True,
+        "rejected_at": None,
+        "removed_at": None,
+        "confidence": None,
+        **values,
+    }
 
 
 def test_entries_of_one_image_put_candidates_last_by_confidence() -> None:
@@ -94,7 +101,9 @@ def test_click_or_enter_accepts_a_candidate_and_delete_rejects(qtbot: QtBot) -> 
     candidate = tags.item(2)
     assert candidate.data(STATE_ROLE) == "candidate" and candidate.font().italic()
     with qtbot.waitSignal(tags.accept_requested) as accepted:
-        qtbot.mouseClick(tags.viewport(), Qt.MouseButton.LeftButton, pos=tags.visualItemRect(candidate).center())
+        qtbot.mouseClick(
+            tags.viewport(), Qt.MouseButton.LeftButton, pos=tags.visualItemRect(candidate).center()
+        )
     assert accepted.args == ["smile"]
     tags.setCurrentRow(1)
     with qtbot.waitSignal(tags.reject_requested) as restored:
