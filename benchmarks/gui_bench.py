@@ -281,13 +281,13 @@ def run(home: Path, args: argparse.Namespace) -> None:
 
 
 def review_main(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="lorairo-reviewbench-") as temp:
+    with tempfile.TemporaryDirectory(prefix="lorairo-reviewbench-", ignore_cleanup_errors=True) as temp:
         home = Path(temp)
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         os.environ["LORAIRO_CONFIG_PATH"] = str(home / "config" / "lorairo.toml")
         os.environ["LORAIRO_DATABASE_DIR"] = str(home / "projects")
         frames = review_frames(home)
-        presses: list[tuple[str, float]] = []
+        presses = review_keys(home, args.review_images)
     print(f"{'review mode':<52}{'baseline':>12}{'ours':>12}{'ratio':>10}")
     for name, base, ours in frames:
         print(f"{name:<52}{base:>12.2f}{ours:>12.2f}{base / ours if ours else float('inf'):>9.1f}x")
@@ -383,6 +383,66 @@ def review_frames(home: Path, width: int = 1920, height: int = 1080) -> list[tup
         ("frame, next cached image (ms)", base, switch),
         ("frame, zoomed 2.5x (ms)", base, zoomed),
         ("decode 12 MP, full vs preview (worker, ms)", full_decode, preview_decode),
+    ]
+
+
+def review_keys(home: Path, count: int) -> list[tuple[str, float]]:
+    """The scripted keyboard-only session of the GUI test (`tests/gui/review_script.py`) over
+    `count` registered images of mixed sizes: key presses and typed characters per image."""
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    from lorairo.gui.app import application, create_window
+    from lorairo.services.configuration_service import ConfigurationService
+    from lorairo.services.edit_service import EditService, EditTarget
+    from lorairo.services.project_service import ProjectService
+    from lorairo.services.registration_service import RegistrationService
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.gui.review_script import KeyLog, review_session
+
+    app = application()
+    folder = home / "review-images"
+    folder.mkdir()
+    rng = random.Random(5)
+    for index in range(count):
+        size = rng.choice([(640, 480), (480, 640), (512, 512), (900, 300), (300, 900)])
+        image = PILImage.new("RGB", size, tuple(rng.randint(0, 255) for _ in range(3)))
+        image.save(folder / f"r_{index:04d}.{'png' if index % 3 == 0 else 'jpg'}")
+    config = ConfigurationService()
+    project = ProjectService(config).create("review")
+    RegistrationService(project, config).register([folder])
+    EditService(project).add_tags(EditTarget(query="all"), ["draft"], apply=True)
+    project.close()
+
+    window = create_window(config, "review")
+    window.resize(1920, 1080)
+    window.show()
+    window.activateWindow()
+
+    def wait(condition: Callable[[], bool]) -> None:
+        end = time.monotonic() + 60
+        while not condition():
+            if time.monotonic() > end:
+                raise TimeoutError("review step did not finish")
+            app.processEvents()
+            time.sleep(0.001)
+
+    wait(lambda: window.model.total == count and window.model.item(0) is not None)
+    log = KeyLog()
+    started = time.perf_counter()
+    reviewed = review_session(window, count, wait, log)
+    elapsed = time.perf_counter() - started
+    window.close()
+    QApplication.processEvents()
+    assert len(reviewed) == count
+    add_and_next = (log.by_key["Enter"] + log.by_key["Ctrl+Enter"]) / count
+    return [
+        (f"key presses per image, add + reject + next ({count} images)", (log.presses - 1) / count),
+        ("key presses per image, add a tag + reviewed-and-next", add_and_next),
+        ("characters typed per image (the new tag)", log.typed / count),
+        ("scripted session, ms per image (waits for the store)", elapsed * 1000 / count),
     ]
 
 
