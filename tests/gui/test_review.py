@@ -111,9 +111,15 @@ def test_next_and_previous_work_from_every_box(qtbot: QtBot, window: MainWindow)
             qtbot.keyClick(box, key, modifier)
             position += step
             assert review.position == position, (box, key)
+    strip = page.filmstrip
+    qtbot.waitUntil(lambda: len(strip._cells()) >= 3, timeout=30_000)
+    rect, item = next((r, i) for r, i in strip._cells() if i.position == position - 1)
+    qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=rect.center())  # a neighbour in the strip
+    position -= 1
+    assert review.position == position and strip.current == position
     image_id = review.current_id()
+    assert image_id == item.image_id
     qtbot.waitUntil(lambda: review.shown_id == image_id and page.view.image.width() > 0, timeout=30_000)
-    assert window.review_page.filmstrip.current == position
 
     page.view.setFocus()
     qtbot.keyClick(page.view, Qt.Key.Key_F)  # F (outside a text box) goes back to the grid
@@ -166,6 +172,17 @@ def test_tag_box_keeps_focus_and_undo_works_inside_review(
         qtbot.keyClick(page.tag_editor.input, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: ("window light", "accepted") in listed(window), timeout=30_000)
     assert QApplication.focusWidget() in (page.tag_editor.input, None)
+    tags = page.tag_editor.list
+    tags.setFocus()
+    tags.setCurrentRow(1)
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
+        qtbot.keyClick(tags, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)  # a hand-made order
+    qtbot.waitUntil(lambda: [t for t, _ in listed(window)] == ["window light", "cat"], timeout=30_000)
+    assert tags.currentRow() == 0, "the moved tag stays selected"
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
+        window.actions_by_name["undo"].trigger()
+    qtbot.waitUntil(lambda: [t for t, _ in listed(window)] == ["cat", "window light"], timeout=30_000)
+    page.focus_input()
     assert page.tag_editor.tokens.text().split(" /")[0].isdigit()
     with qtbot.waitSignal(window.session.edited, timeout=30_000):
         qtbot.keyClick(page.tag_editor.input, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)

@@ -50,7 +50,7 @@ def test_three_selected_images_share_one_undoable_add_and_reject(
     rows = [0, CATS - 1, CATS]  # two cats and a dog, Ctrl+clicked as a person does
     view = window.view
     for row, modifier in zip(
-        rows, (Qt.KeyboardModifier.NoModifier, *[Qt.KeyboardModifier.ControlModifier] * 2)
+        rows, (Qt.KeyboardModifier.NoModifier, *[Qt.KeyboardModifier.ControlModifier] * 2), strict=True
     ):
         rect = view.visualRect(window.model.index(row))
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())

@@ -159,6 +159,13 @@ class MainWindow(QMainWindow):
             self.view.scrollTo(self.model.index(position))
         self.view.setFocus()
 
+    def _mark_reviewed(self) -> None:
+        """In review mode the image on screen (and on to the next), else the grid's current one."""
+        if self.review.active:
+            self.review.reviewed_next()
+        else:
+            self.edit.set_reviewed(True)
+
     def _find_from_review(self, tag: str, replace: bool) -> None:
         self.review.leave()
         self.edit.find_tag(tag, replace)
@@ -203,9 +210,7 @@ class MainWindow(QMainWindow):
         self._action(edit, "bulk", "&Bulk edit tags…", lambda: self.edit.open_bulk_edit(self), "Ctrl+B")
         self._action(edit, "select_all", "Select &all", self.select_all, QKeySequence.StandardKey.SelectAll)
         self._action(edit, "search", "&Search", self.search.focus, QKeySequence.StandardKey.Find)
-        self._action(
-            edit, "reviewed", "Mark current &reviewed", lambda: self.edit.set_reviewed(True), "Ctrl+D"
-        )
+        self._action(edit, "reviewed", "Mark current &reviewed", self._mark_reviewed, "Ctrl+D")
         annotate = bar.addMenu("&Annotate")
         self._action(
             annotate, "annotate", "&Annotate…", lambda: self.annotate.open_dialog(self), "Ctrl+Shift+A"
