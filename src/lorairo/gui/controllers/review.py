@@ -30,7 +30,7 @@ from lorairo.services.search_service import SearchService
 
 WINDOW = 24  # queue entries described (name, paths, reviewed) on each side of the current one
 PREFETCH_AHEAD, PREFETCH_BEHIND = 3, 1
-PREVIEW_CACHE_BYTES = 512 * 1024 * 1024
+PREVIEW_CACHE_BYTES = 256 * 1024 * 1024  # about 20 previews at 1080p, 6 at 4K
 STATE_FILE = "gui.ini"
 UNREVIEWED = "-reviewed"
 
