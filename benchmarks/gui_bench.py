@@ -376,12 +376,16 @@ def review_frames(home: Path, width: int = 1920, height: int = 1080) -> list[tup
     switch = median_ms(lambda: (view.set_image(decoded[next(flip) % 2]), view.repaint()), 20)
     view.set_zoom(2.5, view.rect().center().toPointF())
     zoomed = median_ms(view.repaint)
+    view.set_zoom(1.0)
+    whole = median_ms(page.repaint, 20)  # tags, caption, filmstrip and the image
+    view.set_zoom(2.5, view.rect().center().toPointF())
     base = median_ms(naive.repaint, 10)
     view_size = f"{view.width()}x{view.height()}"
     return [
         (f"frame, repaint, view {view_size} (ms)", base, repaint),
         ("frame, next cached image (ms)", base, switch),
         ("frame, zoomed 2.5x (ms)", base, zoomed),
+        (f"frame, whole review page {width}x{height} (ms)", base, whole),
         ("decode 12 MP, full vs preview (worker, ms)", full_decode, preview_decode),
     ]
 

@@ -160,9 +160,9 @@ class ReviewController(QObject):
         self.root = search.project.root
         self.active = True
         self._query, self._sort = query, sort
-        with_blocked = self.page.only_unreviewed.blockSignals(True)
+        was_blocked = self.page.only_unreviewed.blockSignals(True)  # restoring it is no click
         self.page.only_unreviewed.setChecked(self._load("only_unreviewed", False, bool))
-        self.page.only_unreviewed.blockSignals(with_blocked)
+        self.page.only_unreviewed.blockSignals(was_blocked)
         self.page.view.zoom = max(1.0, self._load("zoom", 1.0, float))
         self.entered.emit()
         return self._resolve(image_id if image_id is not None else self.remembered_image())

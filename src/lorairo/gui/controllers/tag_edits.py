@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox
 
+from genai_tag_db_tools.cleaning import clean_tag
 from lorairo.gui.widgets.tag_editor import TagEditor
 from lorairo.gui.workers import Task
 from lorairo.services.edit_service import EditReport, EditService, EditTarget, tag_target
@@ -75,8 +76,7 @@ class EditQueue(QObject):
         def finished(result: Any) -> None:
             if done is not None:
                 done(result)
-            report = result[0] if isinstance(result, tuple) else result
-            self.session.edited.emit(report)
+            self.session.edited.emit(result.report if isinstance(result, Counted) else result)
 
         task = self.session.start(what, lambda _p, _c: edit(service), finished)
         task.finished.connect(self._next)
@@ -126,7 +126,8 @@ class TagEditBinding(QObject):
         def run(service: EditService) -> Counted:
             report = edit(service)
             counts = {tag.casefold(): n for tag, n in service.search.tag_counts(list(ids)).items()}
-            return Counted(report, {tag: counts.get(tag.casefold(), 0) for tag in tags})
+            named = [cleaned for cleaned in (clean_tag(tag) for tag in tags) if cleaned]
+            return Counted(report, {tag: counts.get(tag.casefold(), 0) for tag in named})
 
         return run
 
@@ -187,7 +188,6 @@ class TagEditBinding(QObject):
         )
 
     def _confirm_everywhere(self, target: EditTarget, old: str, new: str, dry: EditReport) -> None:
-        parent = self.editor.window() if isinstance(self.editor.window(), QWidget) else None
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Rename everywhere",
@@ -195,7 +195,7 @@ class TagEditBinding(QObject):
             f"({dry.rows_inserted} added, {dry.rows_updated + dry.rows_deleted} replaced)?\n"
             "This is one edit: Ctrl+Z undoes it.",
             QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
-            parent,
+            self.editor.window(),
         )
         box.setDefaultButton(QMessageBox.StandardButton.Ok)
 
