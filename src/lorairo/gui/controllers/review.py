@@ -305,8 +305,9 @@ class ReviewController(QObject):
         self.page.show_title(text, self.position, len(self.queue), bool(item and item.reviewed))
 
     def _show_strip(self) -> None:
-        half = self.page.filmstrip.capacity() // 2 + 1
-        low, high = max(0, self.position - half), min(len(self.queue), self.position + half + 1)
+        """The described window around the current image; the strip draws as many as fit (so a
+        wider window shows more without asking again)."""
+        low, high = max(0, self.position - WINDOW), min(len(self.queue), self.position + WINDOW + 1)
         strip = [
             StripItem(position, image_id, item.thumbnail, item.reviewed)
             for position, image_id in enumerate(self.queue[low:high], start=low)
