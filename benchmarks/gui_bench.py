@@ -377,7 +377,7 @@ def review_frames(home: Path, width: int = 1920, height: int = 1080) -> list[tup
     view.set_zoom(2.5, view.rect().center().toPointF())
     zoomed = median_ms(view.repaint)
     view.set_zoom(1.0)
-    whole = median_ms(page.repaint, 20)  # tags, caption, filmstrip and the image
+    whole = median_ms(page.grab, 20)  # tags, caption, filmstrip and the image, rendered whole
     view.set_zoom(2.5, view.rect().center().toPointF())
     base = median_ms(naive.repaint, 10)
     view_size = f"{view.width()}x{view.height()}"

@@ -54,6 +54,7 @@ class EditController(QObject):
         self.session, self.inspector, self.grid, self.search = session, inspector, grid, search
         editor = inspector.tag_editor
         self.queue = EditQueue(session, self)
+        self._asked = 0
         self.tag_edits = TagEditBinding(editor, session, self.queue, lambda: inspector.selected_ids, self)
         self.tag_edits.search_requested.connect(self.find_tag)
         inspector.caption_save_requested.connect(
@@ -94,12 +95,19 @@ class EditController(QObject):
         elif len(self.inspector.selected_ids) > 1:
             self.load_selection()
 
+    def _ask(self) -> int:
+        """Number a read for the inspector: only the newest is shown, so an older one finishing
+        later (asked before an edit) never puts back what the edit changed."""
+        self._asked += 1
+        return self._asked
+
     def load_selection(self) -> None:
         """Several images selected: their count and shared tags ("n of N") in the inspector."""
         search = self.session.search
         if search is None:
             return
         resolve = self.grid.model.selection_resolver(self.grid.selection_ranges())
+        asked = self._ask()
 
         def work(_p: ProgressCallback, _c: CancelToken) -> tuple[list[int], dict[str, int]]:
             ids = resolve()
@@ -107,7 +115,7 @@ class EditController(QObject):
 
         def shown(result: tuple[list[int], dict[str, int]]) -> None:
             ids, counts = result
-            if self.grid.selection_count() == len(ids) > 1:
+            if asked == self._asked and self.grid.selection_count() == len(ids) > 1:
                 self.inspector.show_selection(ids, list(counts.items()))
 
         self.session.start("selection tags", work, shown)
@@ -122,6 +130,7 @@ class EditController(QObject):
             self.load_selection()
             return
         search, root = session.search, session.project.root
+        asked = self._ask()
 
         def work(_p: ProgressCallback, _c: CancelToken) -> tuple[dict[str, Any], QImage]:
             record = search.details([image_id])[0]
@@ -129,7 +138,7 @@ class EditController(QObject):
 
         def shown(result: tuple[dict[str, Any], QImage]) -> None:
             record, image = result
-            if self.grid.current_image_id() not in (None, image_id):
+            if asked != self._asked or self.grid.current_image_id() not in (None, image_id):
                 return
             self.inspector.show_record(record)
             self.inspector.set_preview(image_id, image)

@@ -98,6 +98,7 @@ class ReviewController(QObject):
         self.root: Path | None = None
         self._generation = 0
         self._describing: set[int] = set()
+        self._details_asked = 0
         page.next_requested.connect(lambda: self.step(1))
         page.previous_requested.connect(lambda: self.step(-1))
         page.reviewed_next_requested.connect(self.reviewed_next)
@@ -316,12 +317,16 @@ class ReviewController(QObject):
         self.page.filmstrip.set_items(strip, self.position)
 
     def _load_details(self, image_id: int) -> None:
+        """Only the newest request is shown: an older read finishing later (the one asked for on
+        arrival, overtaken by the one after an edit) must not put back the tags before the edit."""
         search = self.session.search
         if search is None:
             return
+        self._details_asked += 1
+        asked = self._details_asked
 
         def shown(record: dict[str, Any]) -> None:
-            if self.current_id() != image_id or not self.active:
+            if asked != self._details_asked or self.current_id() != image_id or not self.active:
                 return
             manual = [c["caption"] for c in record["captions"] if c["source"] == "manual"]
             self.page.caption.show_caption(image_id, manual[0] if manual else None)
