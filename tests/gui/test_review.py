@@ -192,3 +192,32 @@ def test_tag_box_keeps_focus_and_undo_works_inside_review(
         assert SearchService(project).summaries([image_id])[0].tags == ["cat"]
     finally:
         project.close()
+
+
+def test_a_missing_original_and_an_empty_search_are_said_not_fatal(
+    qtbot: QtBot, window: MainWindow, config: ConfigurationService
+) -> None:
+    project = ProjectService(config).open(PROJECT)
+    try:
+        stored = project.root / SearchService(project).details([window.model.item(1).id])[0]["stored_path"]
+    finally:
+        project.close()
+    stored.unlink()  # the file went away behind the project's back
+    _enter(qtbot, window, 1)
+    page = window.review_page
+    qtbot.waitUntil(lambda: page.view.message == "This image cannot be read", timeout=30_000)
+    assert listed(window) == [("cat", "accepted")], "its tags are still there to edit"
+    qtbot.keyClick(page.tag_editor.input, Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: not page.view.image.isNull(), timeout=30_000)
+    qtbot.keyClick(page.tag_editor.input, Qt.Key.Key_Escape)
+
+    window.search_bar.set_text("tag:nothing_has_this")
+    qtbot.waitUntil(lambda: window.model.total == 0, timeout=30_000)
+    window.enter_review()
+    qtbot.waitUntil(lambda: "Nothing to review" in page.view.message, timeout=30_000)
+    for key, modifier in (
+        (Qt.Key.Key_PageDown, Qt.KeyboardModifier.NoModifier),
+        (Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier),
+    ):
+        qtbot.keyClick(page.tag_editor.input, key, modifier)
+    assert window.review.current_id() is None and page.position.text() == "nothing to review"
