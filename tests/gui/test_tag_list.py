@@ -4,6 +4,7 @@ below-threshold tag, the right-click menu, "n of N" for a selection and the toke
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -154,3 +155,25 @@ def test_selection_shows_n_of_n_and_token_count_follows_the_tags(qtbot: QtBot) -
     editor.set_entries(long)
     assert counter(", ".join(e.tag for e in long)) > CLIP_WINDOW
     assert "d03030" in editor.tokens.styleSheet(), "over the window: shown in red"
+
+
+def test_a_configured_clip_tokenizer_gives_the_exact_count(qtbot: QtBot, tmp_path: Path) -> None:
+    """`[tags] clip_tokenizer`: a real `tokenizers` file (a tiny word-level vocabulary)."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    tokenizer = Tokenizer(WordLevel({"[UNK]": 0, "red": 1, "hair": 2, ",": 3}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = Whitespace()
+    path = tmp_path / "tokenizer.json"
+    tokenizer.save(str(path))
+    editor = TagEditor()
+    qtbot.addWidget(editor)
+    editor.tokenizer_file = str(path)
+    editor.set_entries([TagEntry("red hair"), TagEntry("1girl")])
+    assert editor.tokens.text() == f"4 / {CLIP_WINDOW} tokens", "red, hair, ',', [UNK]: no estimate"
+    editor.tokenizer_file = str(tmp_path / "missing.json")
+    editor.set_entries([TagEntry("red hair")])
+    counter, kind = default_counter()
+    fallback = f"{counter('red hair')} / {CLIP_WINDOW} tokens{'' if kind == 'clip' else ' (estimate)'}"
+    assert editor.tokens.text() == fallback, "a missing file falls back without an error"

@@ -99,6 +99,8 @@ class MainWindow(QMainWindow):
         self.annotate = AnnotateController(session, self.grid, self.search, self.progress)
         self.export = ExportController(session, self.grid, self.search, self.progress)
         self.review = ReviewController(session, self.review_page, self)
+        for editor in (self.inspector.tag_editor, self.review_page.tag_editor):
+            editor.tokenizer_file = config.config.tags.clip_tokenizer
         self.review.entered.connect(self._review_entered)
         self.review.left.connect(self._review_left)
         session.opened.connect(lambda _project: self.review.leave())

@@ -8,7 +8,8 @@ the list (first / last tag) when no completion is open, and Ctrl+Z in the empty 
 last edit, once the input has no text of its own to undo.
 
 The token count is of the tags as export writes them (joined by ", "): exact with the CLIP
-tokenizer when `tokenizers` and its `tokenizer.json` are installed, else the documented estimate of
+tokenizer when `tokenizers` is installed and a `tokenizer.json` is configured (`[tags]
+clip_tokenizer`) or in the Hugging Face cache, else the documented estimate of
 `lorairo.export.tokens` (the same counter the export lint uses).
 """
 
@@ -32,9 +33,9 @@ from lorairo.gui.widgets.tag_list import REJECTED_ROLE, STATE_ROLE, TAG_ROLE, Ta
 __all__ = ["REJECTED_ROLE", "STATE_ROLE", "TAG_ROLE", "TagEditor", "token_text"]
 
 
-def token_text(tags: list[str]) -> tuple[str, bool]:
-    """ "n / 75 tokens" for the tags as export joins them, and whether they overflow the window."""
-    counter, kind = default_counter()
+def token_text(tags: list[str], tokenizer_file: str = "") -> tuple[str, bool]:
+    """The "n / 75 tokens" line for the tags as export joins them, and whether they overflow."""
+    counter, kind = default_counter(tokenizer_file)
     count = counter(", ".join(tags)) if tags else 0
     suffix = "" if kind == "clip" else " (estimate)"
     return f"{count} / {CLIP_WINDOW} tokens{suffix}", count > CLIP_WINDOW
@@ -79,6 +80,7 @@ class TagEditor(QWidget):
         self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.input.setCompleter(self.completer)
         self.project_tags: dict[str, int] = {}
+        self.tokenizer_file = ""  # `[tags] clip_tokenizer`
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(150)
@@ -109,7 +111,7 @@ class TagEditor(QWidget):
         if total > 1:
             self.tokens.setText("")
         else:
-            text, over = token_text(self.list.entry_tags("accepted"))
+            text, over = token_text(self.list.entry_tags("accepted"), self.tokenizer_file)
             self.tokens.setText(text)
             self.tokens.setStyleSheet("color: #d03030;" if over else "")
 
