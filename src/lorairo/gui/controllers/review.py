@@ -189,6 +189,7 @@ class ReviewController(QObject):
             self.queue = ids
             self.items = {}
             self._describing = set()
+            self.position = -1  # a new queue: whatever is shown now belongs to the old one
             self.queue_ready.emit(len(ids))
             position = ids.index(start_at) if start_at in ids else 0
             self.go(position)
