@@ -221,3 +221,18 @@ def test_a_missing_original_and_an_empty_search_are_said_not_fatal(
     ):
         qtbot.keyClick(page.tag_editor.input, key, modifier)
     assert window.review.current_id() is None and page.position.text() == "nothing to review"
+
+
+def test_alt_arrows_in_the_inspector_tag_box_move_through_the_grid(qtbot: QtBot, window: MainWindow) -> None:
+    window.grid.select_rows([3])
+    inspector = window.inspector
+    qtbot.waitUntil(lambda: inspector.image_id == window.model.item(3).id, timeout=10_000)
+    box = inspector.tag_editor.input
+    box.setFocus()
+    qtbot.keyClick(box, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: inspector.image_id == window.model.item(4).id, timeout=10_000)
+    qtbot.keyClick(box, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(box, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: inspector.image_id == window.model.item(2).id, timeout=10_000)
+    assert window.grid.selection_count() == 1
+    assert QApplication.focusWidget() in (box, None), "the tag box keeps the keyboard"

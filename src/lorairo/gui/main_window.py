@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
     QInputDialog,
@@ -99,6 +99,10 @@ class MainWindow(QMainWindow):
         self.annotate = AnnotateController(session, self.grid, self.search, self.progress)
         self.export = ExportController(session, self.grid, self.search, self.progress)
         self.review = ReviewController(session, self.review_page, self)
+        for key, step in (("Alt+Right", 1), ("Alt+Left", -1)):  # review mode has its own
+            shortcut = QShortcut(QKeySequence(key), self.inspector)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda step=step: self.grid.step(step))
         for editor in (self.inspector.tag_editor, self.review_page.tag_editor):
             editor.tokenizer_file = config.config.tags.clip_tokenizer
         self.review.entered.connect(self._review_entered)

@@ -69,6 +69,15 @@ class GridController(QObject):
         if rows:
             selection.setCurrentIndex(self.model.index(rows[0]), QItemSelectionModel.SelectionFlag.NoUpdate)
 
+    def step(self, delta: int) -> None:
+        """The next or previous image becomes the only selected one (Alt+Right / Alt+Left from
+        the inspector, the tag box included)."""
+        row = self.view.currentIndex().row()
+        target = max(0, min(self.model.rowCount() - 1, row + delta))
+        if row >= 0 and target != row:
+            self.select_rows([target])
+            self.view.scrollTo(self.model.index(target))
+
     def select_all(self) -> None:
         self.view.selectAll()
 
