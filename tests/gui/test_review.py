@@ -236,3 +236,20 @@ def test_alt_arrows_in_the_inspector_tag_box_move_through_the_grid(qtbot: QtBot,
     qtbot.waitUntil(lambda: inspector.image_id == window.model.item(2).id, timeout=10_000)
     assert window.grid.selection_count() == 1
     assert QApplication.focusWidget() in (box, None), "the tag box keeps the keyboard"
+
+
+def test_a_caption_typed_in_review_survives_closing_the_window(
+    qtbot: QtBot, window: MainWindow, config: ConfigurationService
+) -> None:
+    _enter(qtbot, window, 0)
+    image_id = window.review.current_id()
+    qtbot.waitUntil(lambda: window.review_page.caption.isEnabled(), timeout=30_000)
+    qtbot.keyClicks(window.review_page.caption.edit, "typed, never saved by hand")
+    window.close()
+    assert window.inspector_dock.isVisible() or not window.isVisible()
+    project = ProjectService(config).open(PROJECT)
+    try:
+        captions = SearchService(project).details([image_id])[0]["captions"]
+    finally:
+        project.close()
+    assert [(c["caption"], c["source"]) for c in captions] == [("typed, never saved by hand", "manual")]

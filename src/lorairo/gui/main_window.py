@@ -8,6 +8,7 @@ cancelling, so batches that were being committed finish and nothing committed is
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QInputDialog,
     QLabel,
@@ -47,6 +49,8 @@ from lorairo.gui.widgets.thumbnail_delegate import ThumbnailDelegate
 from lorairo.gui.widgets.thumbnail_view import ThumbnailGridView
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import Project
+
+FINISH_EDITS_S = 10.0  # the longest closing waits for requested edits to be written
 
 
 class MainWindow(QMainWindow):
@@ -301,8 +305,23 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.register.register_paths(paths)
 
+    def finish_edits(self, timeout_s: float = FINISH_EDITS_S) -> None:
+        """Before workers are cancelled: leave review (its docks come back) and write what the
+        person asked for, a caption typed and not yet saved included, so closing loses none."""
+        self.review.leave()
+        self.inspector.commit_caption()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not (
+            self.review.edits.idle()
+            and self.edit.queue.idle()
+            and not any(task.name == "caption" for task in self.session.runner.active)
+        ):
+            QApplication.processEvents()
+            time.sleep(0.005)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         """Cancel running work and let each finish its current batch, so nothing committed is lost."""
+        self.finish_edits()
         if self.session.runner.active:
             self.statusBar().showMessage("Finishing the current batch before closing…")
         self.session.runner.shutdown()

@@ -226,6 +226,7 @@ class ReviewPage(QWidget):
         side_layout.addWidget(self.caption)
         side_layout.addWidget(keys)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("review_splitter")  # the window keeps its sizes by this name
         self.splitter.addWidget(left)
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(0, 3)
