@@ -48,18 +48,18 @@ class QueueItem:
 
 def describe(search: SearchService, ids: list[int]) -> dict[int, QueueItem]:
     """Name, size, file paths and reviewed mark of a window of the queue (worker thread)."""
-    root = search.project.root
+    project = search.project
     flags = search.grid_flags(ids)
     items = {}
     for summary in search.summaries(ids):
         flag = flags.get(summary.id)
-        thumbnail = root / flag.thumbnail_path if flag and flag.thumbnail_path else None
+        thumbnail = project.file_path(flag.thumbnail_path) if flag and flag.thumbnail_path else None
         items[summary.id] = QueueItem(
             summary.id,
             summary.name,
             summary.width,
             summary.height,
-            root / summary.stored_path,
+            project.file_path(summary.stored_path),
             thumbnail,
             summary.reviewed,
         )
