@@ -1,6 +1,7 @@
 """GUI responsiveness on a generated 100k-image project, offscreen.
 
     uv run python benchmarks/gui_bench.py [--n 100000] [--scroll-rows 5000] [--register 200]
+    uv run python benchmarks/gui_bench.py --review [--review-images 200]
 
 Measures (1) window creation to the first page of thumbnails painted, (2) the longest GUI-thread
 stall while scrolling through `--scroll-rows` rows, and (3) the longest stall while a registration
@@ -9,6 +10,13 @@ runs in the background. Stalls are measured with a 5 ms QTimer recording event-l
 Baseline, same run: the same view and delegate over a synchronous model (page queries and
 thumbnail decoding on the GUI thread, as a worker-less implementation would do), and the same
 registration called on the GUI thread.
+
+`--review` measures review mode instead: (4) the key presses per image of a scripted keyboard-only
+review session over `--review-images` images (add a tag, reject one, mark reviewed and go next),
+and (5) the median time to render one review-mode frame at 1920x1080 of a 12 MP JPEG from the
+cached preview decode: a repaint, a move to another cached image, a repaint zoomed in, the whole
+page. Baselines, same run: a naive view that scales the full-resolution QPixmap to the window each
+frame, and for moving on, that view decoding the next original on the GUI thread (taggui's way).
 """
 
 from __future__ import annotations
@@ -91,7 +99,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--scroll-rows", type=int, default=5000)
     parser.add_argument("--register", type=int, default=200)
+    parser.add_argument("--review", action="store_true", help="benchmark review mode only")
+    parser.add_argument("--review-images", type=int, default=200)
     args = parser.parse_args()
+    if args.review:
+        review_main(args)
+        return
     with tempfile.TemporaryDirectory(prefix="lorairo-guibench-") as temp:
         home = Path(temp)
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -266,6 +279,184 @@ def run(home: Path, args: argparse.Namespace) -> None:
     print(
         f"RSS: {rss_before / 2**20:.0f} MiB before the window, {peak / 2**20:.0f} MiB after scrolling and registering"
     )
+
+
+def review_main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="lorairo-reviewbench-", ignore_cleanup_errors=True) as temp:
+        home = Path(temp)
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        os.environ["LORAIRO_CONFIG_PATH"] = str(home / "config" / "lorairo.toml")
+        os.environ["LORAIRO_DATABASE_DIR"] = str(home / "projects")
+        frames = review_frames(home)
+        presses = review_keys(home, args.review_images)
+    print(f"{'review mode':<52}{'baseline':>12}{'ours':>12}{'ratio':>10}")
+    for name, base, ours in frames:
+        print(f"{name:<52}{base:>12.2f}{ours:>12.2f}{base / ours if ours else float('inf'):>9.1f}x")
+    for name, value in presses:
+        print(f"{name:<52}{value:>24.2f}")
+
+
+def make_photo(path: Path, size: tuple[int, int], seed: int) -> None:
+    """A photo-like JPEG: smooth gradients plus noise, so it decodes like a real one."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    y = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    base = np.stack([x * 200 + y * 30, y * 180 + 40 * x, (1 - x) * 120 + y * 100], axis=-1)
+    noise = rng.normal(0, 12, (height, width, 3)).astype(np.float32)
+    PILImage.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8)).save(path, quality=90)
+
+
+def review_frames(home: Path, width: int = 1920, height: int = 1080) -> list[tuple[str, float, float]]:
+    """Median ms per review-mode frame of a 12 MP image, ours against a naive full-size scale."""
+    import statistics
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage, QImageReader, QPainter, QPaintEvent, QPixmap
+    from PySide6.QtWidgets import QWidget
+
+    from lorairo.gui.app import application
+    from lorairo.gui.controllers.review import ReviewController
+    from lorairo.gui.models.thumbnail_loader import decode_thumbnail
+    from lorairo.gui.widgets.review_view import ReviewPage
+
+    app = application()
+    photos = []
+    for seed in range(2):
+        path = home / f"photo_{seed}.jpg"
+        make_photo(path, (4000 + 8 * seed, 3000), seed)
+        photos.append(path)
+    full = QImageReader(str(photos[0])).read()
+    assert full.width() * full.height() >= 12_000_000
+
+    def median_ms(frame: Callable[[], None], count: int = 40) -> float:
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            frame()
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    class NaiveView(QWidget):
+        """What a view without a preview cache does: the full image scaled to fit, every frame."""
+
+        def __init__(self, image: QImage) -> None:
+            super().__init__()
+            self.pixmap = QPixmap.fromImage(image)
+
+        def paintEvent(self, event: QPaintEvent) -> None:
+            painter = QPainter(self)
+            scaled = self.pixmap.scaled(
+                self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+            painter.drawPixmap(0, 0, scaled)
+
+    page = ReviewPage(ReviewController.filmstrip())
+    page.resize(width, height)
+    page.show()
+    app.processEvents()
+    view = page.view
+    naive = NaiveView(full)
+    naive.resize(view.size())
+    naive.show()
+    app.processEvents()
+    edge = max(width, height)  # what `preview_edge` gives on a 1920x1080 screen
+    decoded = [decode_thumbnail(path, edge) for path in photos]  # the cache holds these
+    started = time.perf_counter()
+    QImageReader(str(photos[0])).read()
+    full_decode = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    decode_thumbnail(photos[0], edge)
+    preview_decode = (time.perf_counter() - started) * 1000
+
+    view.set_image(decoded[0])
+    repaint = median_ms(view.repaint)
+    flip = iter(range(10**6))
+    switch = median_ms(lambda: (view.set_image(decoded[next(flip) % 2]), view.repaint()), 20)
+    view.set_zoom(2.5, view.rect().center().toPointF())
+    zoomed = median_ms(view.repaint)
+    view.set_zoom(1.0)
+    whole = median_ms(page.grab, 20)  # tags, caption, filmstrip and the image, rendered whole
+    view.set_zoom(2.5, view.rect().center().toPointF())
+    base = median_ms(naive.repaint, 10)
+    turn = iter(range(10**6))
+
+    def naive_next() -> None:
+        """Moving on as taggui does: the next original decoded on the GUI thread, then shown."""
+        naive.pixmap = QPixmap.fromImage(QImageReader(str(photos[next(turn) % 2])).read())
+        naive.repaint()
+
+    base_next = median_ms(naive_next, 6)
+    view_size = f"{view.width()}x{view.height()}"
+    return [
+        (f"frame, repaint, view {view_size} (ms)", base, repaint),
+        ("frame, next image (ms; baseline decodes on GUI thread)", base_next, switch),
+        ("frame, zoomed 2.5x (ms)", base, zoomed),
+        (f"frame, whole review page {width}x{height} (ms)", base, whole),
+        ("decode 12 MP, full vs preview (worker, ms)", full_decode, preview_decode),
+    ]
+
+
+def review_keys(home: Path, count: int) -> list[tuple[str, float]]:
+    """The scripted keyboard-only session of the GUI test (`tests/gui/review_script.py`) over
+    `count` registered images of mixed sizes: key presses and typed characters per image."""
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    from lorairo.gui.app import application, create_window
+    from lorairo.services.configuration_service import ConfigurationService
+    from lorairo.services.edit_service import EditService, EditTarget
+    from lorairo.services.project_service import ProjectService
+    from lorairo.services.registration_service import RegistrationService
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.gui.review_script import KeyLog, review_session
+
+    app = application()
+    folder = home / "review-images"
+    folder.mkdir()
+    rng = random.Random(5)
+    for index in range(count):
+        size = rng.choice([(640, 480), (480, 640), (512, 512), (900, 300), (300, 900)])
+        image = PILImage.new("RGB", size, tuple(rng.randint(0, 255) for _ in range(3)))
+        image.save(folder / f"r_{index:04d}.{'png' if index % 3 == 0 else 'jpg'}")
+    config = ConfigurationService()
+    project = ProjectService(config).create("review")
+    RegistrationService(project, config).register([folder])
+    EditService(project).add_tags(EditTarget(query="all"), ["draft"], apply=True)
+    project.close()
+
+    window = create_window(config, "review")
+    window.resize(1920, 1080)
+    window.show()
+    window.activateWindow()
+
+    def wait(condition: Callable[[], bool]) -> None:
+        end = time.monotonic() + 60
+        while not condition():
+            if time.monotonic() > end:
+                raise TimeoutError("review step did not finish")
+            app.processEvents()
+            time.sleep(0.001)
+
+    wait(lambda: window.model.total == count and window.model.item(0) is not None)
+    log = KeyLog()
+    started = time.perf_counter()
+    reviewed = review_session(window, count, wait, log)
+    elapsed = time.perf_counter() - started
+    window.close()
+    QApplication.processEvents()
+    assert len(reviewed) == count
+    add_and_next = (log.by_key["Enter"] + log.by_key["Ctrl+Enter"]) / count
+    return [
+        (f"key presses per image, add + reject + next ({count} images)", (log.presses - 1) / count),
+        ("key presses per image, add a tag + reviewed-and-next", add_and_next),
+        ("characters typed per image (the new tag)", log.typed / count),
+        ("scripted session, ms per image (waits for the store)", elapsed * 1000 / count),
+    ]
 
 
 if __name__ == "__main__":

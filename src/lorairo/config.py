@@ -153,6 +153,7 @@ class TagsSection(_Section):
     db_repo_id: str = "NEXTAltair/genai-image-tag-db"
     db_dir: str = ""
     format: Literal["danbooru", "e621"] = "danbooru"
+    clip_tokenizer: str = ""  # a CLIP tokenizer.json: exact token counts in the tag editor
 
 
 class ResourcesSection(_Section):
@@ -284,6 +285,7 @@ fields = ["tags", "caption", "score"]
 db_repo_id = "NEXTAltair/genai-image-tag-db"
 db_dir = ""                      # empty = user data dir/tag_db
 format = "danbooru"
+clip_tokenizer = ""              # a CLIP tokenizer.json for exact token counts; empty = HF cache, else estimate
 
 [resources]
 max_workers = 0                  # 0 = all cores (LORAIRO_MAX_WORKERS)

@@ -372,6 +372,27 @@ class SearchRepository:
                 out.append(record)
         return out
 
+    def tag_counts(self, ids: list[int]) -> dict[str, int]:
+        """How many of `ids` carry each tag that counts (`effective_tag`): a multi-selection's
+        shared tag list. A tag spelled in several cases on one image counts that image once."""
+        counts: dict[str, int] = defaultdict(int)
+        spelled: dict[str, str] = {}
+        with self.database.read_session() as session:
+            for chunk in chunked(sorted(set(ids)), _CHUNK):
+                pairs = session.execute(
+                    select(Tag.image_id, Tag.tag)
+                    .where(Tag.image_id.in_(chunk), effective_tag())
+                    .distinct()
+                    .order_by(Tag.image_id, Tag.tag)
+                )
+                seen: set[tuple[int, str]] = set()
+                for image_id, tag in pairs:
+                    key = tag.casefold()
+                    if (image_id, key) not in seen:
+                        seen.add((image_id, key))
+                        counts[spelled.setdefault(key, tag)] += 1
+        return dict(counts)
+
     def facets(self, node: Node, *, aliases: Mapping[str, str] | None = None, top: int = 50) -> Facets:
         """Facets over the images a query matches (the whole project for an empty query)."""
         facets = Facets()

@@ -1,7 +1,7 @@
 """How many CLIP tokens a caption takes, for the 75-token window lint.
 
-With the `tokenizers` package installed and a CLIP `tokenizer.json` already in the Hugging Face
-cache (nothing is downloaded), the count is exact. Otherwise it is an estimate built on CLIP's own
+With the `tokenizers` package installed and a CLIP `tokenizer.json` (`[tags] clip_tokenizer`, or
+one already in the Hugging Face cache; nothing is downloaded), the count is exact. Otherwise it is an estimate built on CLIP's own
 pre-tokenisation (`'s|'t|...|letters|single digit|other symbols`, lower-cased): each digit and each
 symbol run is one token, and a word is one token per started 6 letters. Common short words are
 single CLIP tokens and rare long words split, so the estimate errs high on long common words and is
@@ -42,10 +42,13 @@ def tokenizer_counter(path: Path) -> TokenCounter:
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
 
 
-@lru_cache(maxsize=1)
-def default_counter() -> tuple[TokenCounter, str]:
-    """The exact CLIP counter when available offline, else the estimate; and which one it is."""
+@lru_cache(maxsize=4)
+def default_counter(tokenizer_file: str = "") -> tuple[TokenCounter, str]:
+    """The exact CLIP counter when available offline (`tokenizer_file` if given and present, else
+    the Hugging Face cache), else the estimate; and which one it is."""
     if importlib.util.find_spec("tokenizers") is not None:
+        if tokenizer_file and Path(tokenizer_file).expanduser().is_file():
+            return tokenizer_counter(Path(tokenizer_file).expanduser()), "clip"
         cached = try_to_load_from_cache(CLIP_REPO, "tokenizer.json")
         if isinstance(cached, str):
             return tokenizer_counter(Path(cached)), "clip"

@@ -8,13 +8,23 @@ cancelling, so batches that were being committed finish and nothing committed is
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QInputDialog,
     QLabel,
@@ -22,6 +32,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSlider,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +42,7 @@ from lorairo.gui.controllers.edit import EditController
 from lorairo.gui.controllers.export import ExportController
 from lorairo.gui.controllers.grid import GridController
 from lorairo.gui.controllers.register import RegisterController
+from lorairo.gui.controllers.review import ReviewController
 from lorairo.gui.controllers.search import SearchController
 from lorairo.gui.dialogs.settings_dialog import SettingsDialog
 from lorairo.gui.dialogs.shortcuts_dialog import ShortcutsDialog
@@ -41,6 +53,7 @@ from lorairo.gui.theme import theme_manager
 from lorairo.gui.widgets.facets_panel import FacetsPanel
 from lorairo.gui.widgets.image_inspector import ImageInspector
 from lorairo.gui.widgets.progress_panel import ProgressPanel
+from lorairo.gui.widgets.review_view import ReviewPage
 from lorairo.gui.widgets.search_bar import SearchBar
 from lorairo.gui.widgets.thumbnail_delegate import ThumbnailDelegate
 from lorairo.gui.widgets.thumbnail_view import ThumbnailGridView
@@ -52,6 +65,7 @@ FACETS_SHARE, INSPECTOR_SHARE = 0.17, 0.32  # of the window's width, in the defa
 FACETS_WIDTH = (200, 360)  # the default layout's bounds on the docks' widths
 INSPECTOR_WIDTH = (340, 900)
 PREVIEW_SHARE = 0.45  # of the inspector's height, in the default layout
+FINISH_EDITS_S = 10.0  # the longest closing waits for requested edits to be written
 
 
 class MainWindow(QMainWindow):
@@ -80,7 +94,11 @@ class MainWindow(QMainWindow):
         top_layout.setContentsMargins(4, 4, 4, 4)
         top_layout.addWidget(self.search_bar)
         top_layout.addWidget(self.view, 1)
-        self.setCentralWidget(top)
+        self.review_page = ReviewPage(ReviewController.filmstrip(self))
+        self.pages = QStackedWidget()
+        self.pages.addWidget(top)
+        self.pages.addWidget(self.review_page)
+        self.setCentralWidget(self.pages)
 
         self.facets = FacetsPanel()
         self.inspector = ImageInspector()
@@ -107,7 +125,20 @@ class MainWindow(QMainWindow):
         self.register = RegisterController(session, self.search, self.progress)
         self.annotate = AnnotateController(session, self.grid, self.search, self.progress)
         self.export = ExportController(session, self.grid, self.search, self.progress)
-        self.edit.inspect_requested.connect(self._show_inspector)
+        self.review = ReviewController(session, self.review_page, self)
+        for key, step in (("Alt+Right", 1), ("Alt+Left", -1)):  # review mode has its own
+            shortcut = QShortcut(QKeySequence(key), self.inspector)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda step=step: self.grid.step(step))
+        for editor in (self.inspector.tag_editor, self.review_page.tag_editor):
+            editor.tokenizer_file = config.config.tags.clip_tokenizer
+        self.review.entered.connect(self._review_entered)
+        self.review.left.connect(self._review_left)
+        session.opened.connect(lambda _project: self.review.leave())
+        self.review.binding.search_requested.connect(self._find_from_review)
+        self.search.project_tags_loaded.connect(self.review_page.tag_editor.set_project_tags)
+        self.grid.opened.connect(lambda _image_id: self.enter_review())
+        self._docks_before_review: list[QDockWidget] = []
         session.opened.connect(self._opened)
         session.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         session.error.connect(lambda exc: self.statusBar().showMessage(f"Error: {exc}", 20_000))
@@ -178,9 +209,47 @@ class MainWindow(QMainWindow):
             self._layout_restored = True
             self.default_layout()
 
-    def _show_inspector(self) -> None:
-        self.inspector_dock.show()
-        self.inspector_dock.raise_()
+    # -- review mode -------------------------------------------------------------------------
+
+    def enter_review(self) -> None:
+        """F or Enter on the grid: review the current search from the current image."""
+        if self.session.search is not None and not self.review.active:
+            self.review.enter(self.search.query(), self.model.sort_key, self.grid.current_image_id())
+
+    def toggle_review(self) -> None:
+        if self.review.active:
+            self.review.leave()
+        else:
+            self.enter_review()
+
+    def _review_entered(self) -> None:
+        docks = (self.facets_dock, self.inspector_dock, self.progress_dock)
+        self._docks_before_review = [dock for dock in docks if dock.isVisible()]
+        for dock in self._docks_before_review:
+            dock.hide()
+        self.pages.setCurrentWidget(self.review_page)
+        self.review_page.focus_input()
+
+    def _review_left(self, _image_id: int | None) -> None:
+        self.pages.setCurrentIndex(0)
+        for dock in self._docks_before_review:
+            dock.show()
+        position = self.review.position
+        if not self.review_page.only_unreviewed.isChecked() and 0 <= position < self.model.rowCount():
+            self.grid.select_rows([position])  # the queue is the grid's search in the grid's order
+            self.view.scrollTo(self.model.index(position))
+        self.view.setFocus()
+
+    def _mark_reviewed(self) -> None:
+        """In review mode the image on screen (and on to the next), else the grid's current one."""
+        if self.review.active:
+            self.review.reviewed_next()
+        else:
+            self.edit.set_reviewed(True)
+
+    def _find_from_review(self, tag: str, replace: bool) -> None:
+        self.review.leave()
+        self.edit.find_tag(tag, replace)
 
     # -- menus and shortcuts -----------------------------------------------------------------
 
@@ -222,9 +291,7 @@ class MainWindow(QMainWindow):
         self._action(edit, "bulk", "&Bulk edit tags…", lambda: self.edit.open_bulk_edit(self), "Ctrl+B")
         self._action(edit, "select_all", "Select &all", self.select_all, QKeySequence.StandardKey.SelectAll)
         self._action(edit, "search", "&Search", self.search.focus, QKeySequence.StandardKey.Find)
-        self._action(
-            edit, "reviewed", "Mark current &reviewed", lambda: self.edit.set_reviewed(True), "Ctrl+D"
-        )
+        self._action(edit, "reviewed", "Mark current &reviewed", self._mark_reviewed, "Ctrl+D")
         annotate = bar.addMenu("&Annotate")
         self._action(
             annotate, "annotate", "&Annotate…", lambda: self.annotate.open_dialog(self), "Ctrl+Shift+A"
@@ -232,6 +299,10 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         self._action(view, "bigger", "&Larger thumbnails", lambda: self.grid.step_size(32), "Ctrl+=")
         self._action(view, "smaller", "&Smaller thumbnails", lambda: self.grid.step_size(-32), "Ctrl+-")
+        review = self._action(view, "review", "&Review mode", self.toggle_review, "F")
+        review.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.view.addAction(review)  # F on the grid; in review mode the page handles F itself
+        view.addSeparator()
         for dock in (self.facets_dock, self.inspector_dock, self.progress_dock):
             view.addAction(dock.toggleViewAction())
         help_menu = bar.addMenu("&Help")
@@ -310,13 +381,29 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.register.register_paths(paths)
 
+    def finish_edits(self, timeout_s: float = FINISH_EDITS_S) -> None:
+        """Before workers are cancelled: leave review (its docks come back) and write what the
+        person asked for, a caption typed and not yet saved included, so closing loses none."""
+        self.review.leave()
+        self.inspector.commit_caption()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not (
+            self.review.edits.idle()
+            and self.edit.queue.idle()
+            and not any(task.name == "caption" for task in self.session.runner.active)
+        ):
+            QApplication.processEvents()
+            time.sleep(0.005)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         """Cancel running work and let each finish its current batch, so nothing committed is lost."""
+        self.finish_edits()
         self.save_layout()
         if self.session.runner.active:
             self.statusBar().showMessage("Finishing the current batch before closing…")
         self.session.runner.shutdown()
         self.model.queries.shutdown()
         self.loader.shutdown()
+        self.review.shutdown()
         self.session.close()
         event.accept()

@@ -156,6 +156,18 @@ class SearchService:
             aliases=aliases,
         )
 
+    def ordered_ids(self, query: str, *, sort: str = "added", seed: int = 0) -> list[int]:
+        """Every matching id in `sort` order, ids only (a review queue is the whole result)."""
+        node, aliases = self.parse(query)
+        ids: list[int] = []
+        while True:
+            page = self.repository.page(
+                node, aliases=aliases, sort=sort, seed=seed, limit=MAX_PAGE, offset=len(ids)
+            )
+            ids.extend(page)
+            if len(page) < MAX_PAGE:
+                return ids
+
     def count(self, query: str) -> int:
         node, aliases = self.parse(query)
         return self.repository.count(node, aliases)
@@ -171,6 +183,11 @@ class SearchService:
 
     def summaries(self, ids: list[int]) -> list[ImageSummary]:
         return self.repository.summaries(ids)
+
+    def tag_counts(self, ids: list[int]) -> dict[str, int]:
+        """Each tag that counts on any of `ids`, with on how many of them (unknown ids: an error)."""
+        self.require_ids(ids)
+        return self.repository.tag_counts(ids)
 
     def details(self, ids: list[int]) -> list[dict[str, Any]]:
         """All stored annotations of the given images; unknown ids are an input error."""

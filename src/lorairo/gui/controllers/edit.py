@@ -1,4 +1,6 @@
-"""The inspector: show the current image, and turn its edits into undoable edit-log entries."""
+"""The inspector: show the current image (or say how many are selected and show their shared tags),
+and turn its edits into undoable edit-log entries. Tag edits go through `TagEditBinding`, so with
+several images selected one edit applies to all of them."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from PySide6.QtWidgets import QWidget
 
 from lorairo.gui.controllers.grid import GridController
 from lorairo.gui.controllers.search import SearchController
+from lorairo.gui.controllers.tag_edits import EditQueue, TagEditBinding
 from lorairo.gui.dialogs.bulk_edit_dialog import BulkEditDialog
 from lorairo.gui.session import ProjectSession
 from lorairo.gui.widgets.image_inspector import ImageInspector
+from lorairo.gui.widgets.search_bar import quote_tag
 from lorairo.gui.workers import Task
 from lorairo.services.edit_service import EditReport, EditService, EditTarget, ReplayReport
 from lorairo.services.progress import CancelToken, ProgressCallback
@@ -38,7 +42,6 @@ class EditController(QObject):
     `session.edited`."""
 
     details_shown = Signal(int)  # the image id the inspector now shows
-    inspect_requested = Signal()  # the user opened an image: the window shows the inspector
 
     def __init__(
         self,
@@ -50,18 +53,10 @@ class EditController(QObject):
         super().__init__(inspector)
         self.session, self.inspector, self.grid, self.search = session, inspector, grid, search
         editor = inspector.tag_editor
-        editor.add_requested.connect(
-            lambda tags: self.edit_current("add tags", lambda s, t: s.add_tags(t, tags, apply=True))
-        )
-        editor.reject_requested.connect(
-            lambda tag, restore: self.edit_current(
-                "restore tag" if restore else "reject tag",
-                lambda s, t: s.reject_tags(t, [tag], restore=restore, apply=True),
-            )
-        )
-        editor.reorder_requested.connect(self.reorder_current)
-        editor.prefix_typed.connect(self._suggest_tags)
-        editor.undo_requested.connect(self.undo)
+        self.queue = EditQueue(session, self)
+        self._asked = 0
+        self.tag_edits = TagEditBinding(editor, session, self.queue, lambda: inspector.selected_ids, self)
+        self.tag_edits.search_requested.connect(self.find_tag)
         inspector.caption_save_requested.connect(
             lambda image_id, text: self.edit_current(
                 "caption", lambda s, t: s.set_caption(t, text, apply=True), image_id=image_id
@@ -78,7 +73,6 @@ class EditController(QObject):
         inspector.reviewed_requested.connect(self.set_reviewed)
         search.project_tags_loaded.connect(editor.set_project_tags)
         grid.current_settled.connect(self.load_details)
-        grid.opened.connect(self._open)
         session.opened.connect(self._opened)
         session.edited.connect(lambda _report: self._reload())
 
@@ -86,21 +80,57 @@ class EditController(QObject):
         self.inspector.clear()
         self.inspector.score_kind = project.score_kind
 
-    def _open(self, image_id: int) -> None:
-        self.inspect_requested.emit()
-        self.load_details(image_id)
-        self.inspector.tag_editor.input.setFocus()
+    def find_tag(self, tag: str, replace: bool) -> None:
+        """The tag menu's "Find images with this tag" (a new search) or "Search for this tag"
+        (narrow the current one)."""
+        term = f"tag:{quote_tag(tag)}"
+        if replace:
+            self.search.search_bar.set_text(term)
+        else:
+            self.search.search_bar.add_term(term)
 
     def _reload(self) -> None:
         if self.inspector.image_id is not None:
             self.load_details(self.inspector.image_id)
+        elif len(self.inspector.selected_ids) > 1:
+            self.load_selection()
+
+    def _ask(self) -> int:
+        """Number a read for the inspector: only the newest is shown, so an older one finishing
+        later (asked before an edit) never puts back what the edit changed."""
+        self._asked += 1
+        return self._asked
+
+    def load_selection(self) -> None:
+        """Several images selected: their count and shared tags ("n of N") in the inspector."""
+        search = self.session.search
+        if search is None:
+            return
+        resolve = self.grid.model.selection_resolver(self.grid.selection_ranges())
+        asked = self._ask()
+
+        def work(_p: ProgressCallback, _c: CancelToken) -> tuple[list[int], dict[str, int]]:
+            ids = resolve()
+            return ids, search.tag_counts(ids)
+
+        def shown(result: tuple[list[int], dict[str, int]]) -> None:
+            ids, counts = result
+            if asked == self._asked and self.grid.selection_count() == len(ids) > 1:
+                self.inspector.show_selection(ids, list(counts.items()))
+
+        self.session.start("selection tags", work, shown)
 
     def load_details(self, image_id: int) -> None:
-        """Show everything stored about an image (and its preview) in the inspector."""
+        """Show everything stored about an image (and its preview) in the inspector; with several
+        selected, their shared tags."""
         session = self.session
         if session.search is None or session.project is None:
             return
+        if self.grid.selection_count() > 1:
+            self.load_selection()
+            return
         search, root = session.search, session.project.root
+        asked = self._ask()
 
         def work(_p: ProgressCallback, _c: CancelToken) -> tuple[dict[str, Any], QImage]:
             record = search.details([image_id])[0]
@@ -108,7 +138,7 @@ class EditController(QObject):
 
         def shown(result: tuple[dict[str, Any], QImage]) -> None:
             record, image = result
-            if self.grid.current_image_id() not in (None, image_id):
+            if asked != self._asked or self.grid.current_image_id() not in (None, image_id):
                 return
             self.inspector.show_record(record)
             self.inspector.set_preview(image_id, image)
@@ -120,13 +150,6 @@ class EditController(QObject):
 
     def set_reviewed(self, reviewed: bool) -> None:
         self.edit_current("reviewed", lambda s, t: s.mark_reviewed(t, reviewed=reviewed, apply=True))
-
-    def reorder_current(self, tags: list[str]) -> Task | None:
-        """Store the tag editor's dragged order as one undoable edit of the inspected image."""
-        image_id = self.inspector.image_id
-        if image_id is None:
-            return None
-        return self.edit_current("reorder tags", lambda s, _t: s.reorder_tags(image_id, tags, apply=True))
 
     def edit_current(
         self,
@@ -147,16 +170,6 @@ class EditController(QObject):
             self.session.edited.emit(report)
 
         return self.session.start(what, lambda _p, _c: edit(service, EditTarget(ids=(image_id,))), done)
-
-    def _suggest_tags(self, prefix: str) -> None:
-        if len(prefix) < 2:
-            return
-        tags = self.session.tags
-
-        def work(_p: ProgressCallback, _c: CancelToken) -> list[tuple[str, int]]:
-            return [(s.tag, s.usage_count) for s in tags.autocomplete(prefix, limit=15)]
-
-        self.session.start_quiet("autocomplete", work, self.inspector.tag_editor.set_suggestions)
 
     # -- undo / redo / bulk ----------------------------------------------------------------
 

@@ -28,7 +28,7 @@ def file_location(item: GridItem) -> Path:
 class GridController(QObject):
     """What the grid shows is the search controller's; what is selected in it is this one's."""
 
-    current_settled = Signal(int)  # the current image id, once the cursor rested briefly
+    current_settled = Signal(int)  # the current image id, once the cursor or selection rested briefly
     opened = Signal(int)  # Enter or double-click on an image
 
     def __init__(
@@ -52,6 +52,7 @@ class GridController(QObject):
         self._settle.setSingleShot(True)
         self._settle.setInterval(DETAILS_DELAY_MS)
         self._settle.timeout.connect(self._settled)
+        view.selectionModel().selectionChanged.connect(lambda *_: self._settle.start())
         size_slider.setValue(delegate.edge)
         size_slider.valueChanged.connect(self.set_thumbnail_size)
         self._menu_sections: list[MenuSection] = []
@@ -112,6 +113,15 @@ class GridController(QObject):
             selection.select(self.model.index(row), QItemSelectionModel.SelectionFlag.Select)
         if rows:
             selection.setCurrentIndex(self.model.index(rows[0]), QItemSelectionModel.SelectionFlag.NoUpdate)
+
+    def step(self, delta: int) -> None:
+        """The next or previous image becomes the only selected one (Alt+Right / Alt+Left from
+        the inspector, the tag box included)."""
+        row = self.view.currentIndex().row()
+        target = max(0, min(self.model.rowCount() - 1, row + delta))
+        if row >= 0 and target != row:
+            self.select_rows([target])
+            self.view.scrollTo(self.model.index(target))
 
     def select_all(self) -> None:
         self.view.selectAll()

@@ -2,16 +2,17 @@
 confidence bars and accepted/rejected state), captions, scores and ratings side by side, and
 editors for tags, caption, score, rating and the reviewed mark.
 
-A typed caption cannot be lost: it is saved (an edit-log entry, so undoable) when the caption box
-loses focus, when another image is shown, and on Ctrl+Enter."""
+A typed caption cannot be lost (`caption_box.CaptionBox`). With several images selected it says so
+in large type, and the tag editor shows their shared tags ("n of N"); an edit then applies to all of
+them, while the one-image editors (caption, score, rating) are disabled."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QRect, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap, QResizeEvent, QWheelEvent
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,7 +23,6 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QStyledItemDelegate,
@@ -35,7 +35,9 @@ from PySide6.QtWidgets import (
 )
 
 from lorairo.database.effective import DEFAULT_SCORE_KIND
+from lorairo.gui.widgets.caption_box import CaptionBox
 from lorairo.gui.widgets.tag_editor import TagEditor
+from lorairo.gui.widgets.tag_list import shared_entries, tag_entries
 from lorairo.search.query_language import RATINGS
 
 CONFIDENCE_COLUMN = 2
@@ -114,26 +116,13 @@ def tag_state(row: dict[str, Any]) -> str:
 
 
 def editor_tags(tags: list[dict[str, Any]]) -> list[tuple[str, bool]]:
-    """One entry per tag name: rejected only when no row of it still counts."""
-    order: list[str] = []
-    counts: dict[str, bool] = {}
-    rejected: set[str] = set()
-    for row in tags:
-        name = row["tag"]
-        if name not in counts:
-            order.append(name)
-            counts[name] = False
-        if row.get("rejected_at"):
-            rejected.add(name)
-        elif row.get("is_accepted") and not row.get("removed_at"):
-            counts[name] = True
+    """The tags on the image as (tag, rejected): rejected only when no row of it still counts."""
     return [
-        (name, name in rejected and not counts[name]) for name in order if counts[name] or name in rejected
+        (entry.tag, entry.state == "rejected") for entry in tag_entries(tags) if entry.state != "candidate"
     ]
 
 
 class ImageInspector(QWidget):
-    caption_save_requested = Signal(int, object)  # image id; str, or None to clear
     score_set_requested = Signal(object)  # float or None
     rating_set_requested = Signal(object)  # str or None
     reviewed_requested = Signal(bool)
@@ -141,7 +130,8 @@ class ImageInspector(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.image_id: int | None = None
+        self.image_id: int | None = None  # the one image shown; None with a multi-selection
+        self.selected_ids: tuple[int, ...] = ()  # what a tag edit applies to
         self.record: dict[str, Any] | None = None
         self.score_kind = DEFAULT_SCORE_KIND  # the project's default kind: the one the grid shows
         self.preview = ZoomView()
@@ -162,17 +152,10 @@ class ImageInspector(QWidget):
         self.scores_tree.setHeaderLabels(["Source", "What", "Value"])
 
         self.tag_editor = TagEditor()
-        self.caption_edit = QPlainTextEdit()
-        self.caption_edit.setPlaceholderText(
-            "Manual caption (wins over model captions at export); saved on leaving, Ctrl+Enter saves"
-        )
-        self.caption_edit.setMaximumHeight(90)
-        self.caption_edit.installEventFilter(self)
-        self._caption_shown = ""  # the manual caption as last shown or saved, to see what changed
-        self.save_caption_button = QPushButton("Save caption")
-        self.save_caption_button.clicked.connect(self._save_caption)
-        clear_caption = QPushButton("Clear manual caption")
-        clear_caption.clicked.connect(self._clear_caption)
+        self.caption = CaptionBox()
+        self.caption_edit = self.caption.edit
+        self.save_caption_button = self.caption.save_button
+        self.caption_save_requested = self.caption.save_requested
         self.score_spin = QDoubleSpinBox()
         self.score_spin.setRange(0, 10)
         self.score_spin.setSingleStep(0.5)
@@ -189,19 +172,17 @@ class ImageInspector(QWidget):
         edit_layout.addWidget(QLabel("Tags"))
         edit_layout.addWidget(self.tag_editor, 2)
         edit_layout.addWidget(QLabel("Caption"))
-        edit_layout.addWidget(self.caption_edit)
-        caption_row = QHBoxLayout()
-        caption_row.addWidget(self.save_caption_button)
-        caption_row.addWidget(clear_caption)
-        edit_layout.addLayout(caption_row)
-        form = QFormLayout()
+        edit_layout.addWidget(self.caption)
+        self.one_image_editors = QWidget()
+        form = QFormLayout(self.one_image_editors)
+        form.setContentsMargins(0, 0, 0, 0)
         score_row = QHBoxLayout()
         score_row.addWidget(self.score_spin)
         score_row.addWidget(set_score)
         form.addRow("Manual score", score_row)
         form.addRow("Rating", self.rating_combo)
         form.addRow("", self.reviewed)
-        edit_layout.addLayout(form)
+        edit_layout.addWidget(self.one_image_editors)
 
         self.tabs = QTabWidget()
         self.tabs.tabBar().setElideMode(Qt.TextElideMode.ElideNone)  # no "Scores & ra…": the
@@ -231,27 +212,28 @@ class ImageInspector(QWidget):
         self.setEnabled(False)
 
     def clear(self) -> None:
-        self.commit_caption()
+        self.caption.show_caption(None, None)
         self.image_id = None
+        self.selected_ids = ()
         self.record = None
         self.preview.clear()
         self.meta.setText("No image selected.")
         for tree in (self.tags_tree, self.captions_tree, self.scores_tree):
             tree.clear()
-        self.tag_editor.set_tags([])
-        self.caption_edit.clear()
-        self._caption_shown = ""
+        self.tag_editor.set_entries([])
         self.setEnabled(False)
 
     def show_record(self, record: dict[str, Any]) -> None:
         """Show `SearchService.details` of one image (a caption typed for the one shown before is
         saved first)."""
-        self.commit_caption()
         if int(record["id"]) != self.image_id:
             self.tag_editor.forget_selection()
+        self.caption.show_caption(int(record["id"]), self.manual_caption(record))
         self.image_id = int(record["id"])
+        self.selected_ids = (self.image_id,)
         self.record = record
         self.setEnabled(True)
+        self._one_image(True)
         reviewed = record.get("reviewed_at")
         self.meta.setText(
             f"<b>#{record['id']} {record['name']}</b><br>{record['width']}x{record['height']} "
@@ -262,10 +244,7 @@ class ImageInspector(QWidget):
         self._fill_tags(record["tags"])
         self._fill_captions(record["captions"])
         self._fill_scores(record["scores"], record["ratings"], record.get("failures", []))
-        self.tag_editor.set_tags(editor_tags(record["tags"]))
-        manual = [c["caption"] for c in record["captions"] if c["source"] == "manual"]
-        self._caption_shown = manual[0] if manual else ""
-        self.caption_edit.setPlainText(self._caption_shown)
+        self.tag_editor.set_entries(tag_entries(record["tags"]))
         manual_score = [
             s["score"] for s in record["scores"] if s["source"] == "manual" and s["kind"] == self.score_kind
         ]
@@ -273,6 +252,34 @@ class ImageInspector(QWidget):
             self.score_spin.setValue(float(manual_score[0]))
         manual_rating = [r["rating"] for r in record["ratings"] if r["source"] == "manual"]
         self.rating_combo.setCurrentText(manual_rating[0] if manual_rating else "(model)")
+
+    def show_selection(self, ids: list[int], counts: list[tuple[str, int]]) -> None:
+        """Several images: say how many, show their shared tags with "n of N"."""
+        if tuple(ids) != self.selected_ids:
+            self.tag_editor.forget_selection()
+        self.caption.show_caption(None, None)
+        self.image_id = None
+        self.selected_ids = tuple(ids)
+        self.record = None
+        self.setEnabled(True)
+        self._one_image(False)
+        self.preview.clear()
+        self.meta.setText(
+            f"<span style='font-size:x-large'><b>{len(ids)} images selected</b></span><br>"
+            "Tags added or rejected here apply to all of them (one undoable edit)."
+        )
+        for tree in (self.tags_tree, self.captions_tree, self.scores_tree):
+            tree.clear()
+        self.tag_editor.set_entries(shared_entries(counts, len(ids)), len(ids))
+
+    def _one_image(self, single: bool) -> None:
+        self.caption.setEnabled(single)
+        self.one_image_editors.setEnabled(single)
+
+    @staticmethod
+    def manual_caption(record: dict[str, Any]) -> str | None:
+        manual = [c["caption"] for c in record["captions"] if c["source"] == "manual"]
+        return manual[0] if manual else None
 
     @staticmethod
     def _source(row: dict[str, Any]) -> str:
@@ -328,37 +335,8 @@ class ImageInspector(QWidget):
         if image_id == self.image_id:
             self.preview.set_image(image)
 
-    def _save_caption(self) -> None:
-        if self.image_id is not None:
-            text = self.caption_edit.toPlainText().strip()
-            self._caption_shown = text
-            self.caption_save_requested.emit(self.image_id, text or None)
-
-    def _clear_caption(self) -> None:
-        self.caption_edit.clear()
-        self._save_caption()
-
     def commit_caption(self) -> None:
-        """Save the typed caption if it differs from the stored one (an emptied box clears it)."""
-        if (
-            self.image_id is not None
-            and self.caption_edit.toPlainText().strip() != self._caption_shown.strip()
-        ):
-            self._save_caption()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.caption_edit:
-            if event.type() == QEvent.Type.FocusOut:
-                self.commit_caption()
-            elif (
-                event.type() == QEvent.Type.KeyPress
-                and isinstance(event, QKeyEvent)
-                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-                and event.modifiers() & Qt.KeyboardModifier.ControlModifier
-            ):
-                self.commit_caption()
-                return True
-        return super().eventFilter(watched, event)
+        self.caption.commit()
 
     def _rating_chosen(self, index: int) -> None:
         self.rating_set_requested.emit(None if index == 0 else self.rating_combo.itemText(index))

@@ -1,54 +1,78 @@
-"""Tag editor for one image: the tags that count, rejected ones struck through, an input with
-autocomplete from the tag database and the project's own tags (post counts shown); drag a tag to
-reorder.
+"""Tag editor for one image or a multi-selection: the tag list (`tag_list.TagList`: reject,
+accept, rename, reorder, menu), an input with autocomplete from the tag database and the project's
+own tags (post counts shown), and the caption's token count against CLIP's 75-token window.
 
 Edits are requested by signal; the window runs them through `EditService` in a worker, so every
-change is in the edit log and undoable. Delete rejects (or restores) the current tag and moves to
-the next one, so Down+Delete never hits the wrong tag; Ctrl+Z in the empty input undoes the last
-edit, once the input has no text of its own to undo.
+change is in the edit log and undoable. In the input, Enter adds the typed tags, Down / Up move to
+the list (first / last tag) when no completion is open, and Ctrl+Z in the empty input undoes the
+last edit, once the input has no text of its own to undo.
+
+The token count is of the tags as export writes them (joined by ", "): exact with the CLIP
+tokenizer when `tokenizers` is installed and a `tokenizer.json` is configured (`[tags]
+clip_tokenizer`) or in the Hugging Face cache, else the documented estimate of
+`lorairo.export.tokens` (the same counter the export lint uses).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QKeyEvent, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QKeyEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCompleter,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-TAG_ROLE = Qt.ItemDataRole.UserRole + 1
-REJECTED_ROLE = Qt.ItemDataRole.UserRole + 2
+from lorairo.export.tokens import CLIP_WINDOW, default_counter
+from lorairo.gui.widgets.tag_list import REJECTED_ROLE, STATE_ROLE, TAG_ROLE, TagEntry, TagList
+
+__all__ = ["REJECTED_ROLE", "STATE_ROLE", "TAG_ROLE", "TagEditor", "token_text"]
+
+
+def token_text(tags: list[str], tokenizer_file: str = "") -> tuple[str, bool]:
+    """The "n / 75 tokens" line for the tags as export joins them, and whether they overflow."""
+    counter, kind = default_counter(tokenizer_file)
+    count = counter(", ".join(tags)) if tags else 0
+    suffix = "" if kind == "clip" else " (estimate)"
+    return f"{count} / {CLIP_WINDOW} tokens{suffix}", count > CLIP_WINDOW
 
 
 class TagEditor(QWidget):
     add_requested = Signal(list)
     reject_requested = Signal(str, bool)  # tag, restore
+    accept_requested = Signal(str)
+    rename_requested = Signal(str, str, bool)  # old, new, everywhere
     reorder_requested = Signal(list)  # every tag name, in the new order
+    search_requested = Signal(str, bool)  # tag, replace the query
     prefix_typed = Signal(str)
     undo_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.list = QListWidget()
-        self.list.setToolTip("Delete: reject the tag (again to restore it)")
-        self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
-        self.list.setDefaultDropAction(Qt.DropAction.MoveAction)
-        self.list.model().rowsMoved.connect(self._moved)
+        self.list = TagList()
+        self.list.reject_requested.connect(self.reject_requested)
+        self.list.accept_requested.connect(self.accept_requested)
+        self.list.rename_requested.connect(self.rename_requested)
+        self.list.reorder_requested.connect(self.reorder_requested)
+        self.list.search_requested.connect(self.search_requested)
+        self.selection_label = QLabel("")
+        self.selection_label.setVisible(False)
+        self.tokens = QLabel("")
+        self.tokens.setToolTip(
+            "CLIP reads 75 tokens; tags past that are cut off in training. Exact with the CLIP "
+            "tokenizer installed, else an estimate that errs high."
+        )
         self.input = QLineEdit()
         self.input.setPlaceholderText("Add tags…")
-        self.list.installEventFilter(self)  # after `input` exists: the filter reads both
+        self.input.setToolTip("Comma-separated; Enter adds · Down/Up: to the list")
         self.input.installEventFilter(self)
-        self._next_row: int | None = None  # where the selection goes once the list is redrawn
         self.add_button = QPushButton("Add")
-        self.reject_button = QPushButton("Reject / restore")
+        self.reject_button = QPushButton("Reject")
+        self.reject_button.setToolTip("Reject or restore the selected tag (Delete)")
         self.suggestions = QStandardItemModel(self)
         self.completer = QCompleter(self.suggestions, self)
         self.completer.setCompletionRole(TAG_ROLE)
@@ -56,6 +80,7 @@ class TagEditor(QWidget):
         self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.input.setCompleter(self.completer)
         self.project_tags: dict[str, int] = {}
+        self.tokenizer_file = ""  # `[tags] clip_tokenizer`
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(150)
@@ -63,42 +88,35 @@ class TagEditor(QWidget):
         self.input.textEdited.connect(lambda _t: self._debounce.start())
         self.input.returnPressed.connect(self._add)
         self.add_button.clicked.connect(self._add)
-        self.reject_button.clicked.connect(self.toggle_current)
+        self.reject_button.clicked.connect(self.list.toggle_current)
         row = QHBoxLayout()
         row.addWidget(self.input, 1)
         row.addWidget(self.add_button)
         row.addWidget(self.reject_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.selection_label)
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.tokens)
         layout.addLayout(row)
 
-    def set_tags(self, tags: list[tuple[str, bool]]) -> None:
-        """(tag, rejected) pairs in display order; the selection moves on after a Delete."""
-        self.list.clear()
-        for tag, rejected in tags:
-            item = QListWidgetItem(tag)
-            item.setData(TAG_ROLE, tag)
-            item.setData(REJECTED_ROLE, rejected)
-            if rejected:
-                font = QFont(item.font())
-                font.setStrikeOut(True)
-                item.setFont(font)
-                item.setForeground(QColor(140, 140, 140))
-                item.setToolTip("rejected: kept, but left out of search and export")
-            self.list.addItem(item)
-        if self._next_row is not None and self.list.count():
-            self.list.setCurrentRow(min(self._next_row, self.list.count() - 1))
+    def set_entries(self, entries: list[TagEntry], total: int = 1) -> None:
+        """Show one image's entries (`total` 1) or a selection's union ("n of N" each)."""
+        self.list.set_entries(entries, total)
+        self.selection_label.setVisible(total > 1)
+        self.selection_label.setText(
+            f"<b>{total} images selected</b>: adding or rejecting a tag applies to all of them"
+        )
+        self.add_button.setToolTip(f"Add to all {total} selected images" if total > 1 else "")
+        if total > 1:
+            self.tokens.setText("")
+        else:
+            text, over = token_text(self.list.entry_tags("accepted"), self.tokenizer_file)
+            self.tokens.setText(text)
+            self.tokens.setStyleSheet("color: #d03030;" if over else "")
 
     def forget_selection(self) -> None:
-        """Another image: its list starts without a carried-over selection."""
-        self._next_row = None
-
-    def tags(self) -> list[tuple[str, bool]]:
-        return [
-            (self.list.item(row).data(TAG_ROLE), bool(self.list.item(row).data(REJECTED_ROLE)))
-            for row in range(self.list.count())
-        ]
+        self.list.forget_selection()
 
     def set_project_tags(self, counts: dict[str, int]) -> None:
         self.project_tags = counts
@@ -131,22 +149,9 @@ class TagEditor(QWidget):
         if tags:
             self.add_requested.emit(tags)
             self.input.clear()
-
-    def toggle_current(self) -> None:
-        item = self.list.currentItem()
-        if item is not None:
-            self.reject_requested.emit(item.data(TAG_ROLE), bool(item.data(REJECTED_ROLE)))
-
-    def _moved(self) -> None:
-        """A drop moved a row: ask for the list's order to be stored (the refresh then redraws it)."""
-        self.reorder_requested.emit([tag for tag, _rejected in self.tags()])
-
-    def _delete_current(self) -> None:
-        row = self.list.currentRow()
-        self.toggle_current()
-        if row >= 0:
-            self._next_row = min(row + 1, self.list.count() - 1)
-            self.list.setCurrentRow(self._next_row)
+            popup = self.completer.popup()
+            if popup is not None:
+                popup.hide()
 
     @staticmethod
     def _is_undo(event: QEvent) -> bool:
@@ -157,18 +162,26 @@ class TagEditor(QWidget):
             and event.modifiers() == Qt.KeyboardModifier.ControlModifier
         )
 
+    def _completing(self) -> bool:
+        popup = self.completer.popup()
+        return popup is not None and popup.isVisible()
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (
-            watched is self.list
-            and event.type() == QEvent.Type.KeyPress
-            and isinstance(event, QKeyEvent)
-            and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
-        ):
-            self._delete_current()
-            return True
         if watched is self.input and not self.input.text() and self._is_undo(event):
             event.accept()
             if event.type() == QEvent.Type.KeyPress:
                 self.undo_requested.emit()
+            return True
+        if (
+            watched is self.input
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up)
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+            and self.list.count()
+            and not self._completing()
+        ):
+            self.list.setFocus()
+            self.list.setCurrentRow(0 if event.key() == Qt.Key.Key_Down else self.list.count() - 1)
             return True
         return super().eventFilter(watched, event)
