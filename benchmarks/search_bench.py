@@ -37,6 +37,8 @@ QUERIES = {
     "combined": "tag:1girl score:>6.5 rating:general,sensitive -tag:monochrome",
     "rare tag": "tag:tag_4321",
     "OR + size": "(tag:cat OR tag:dog) width:>=1024",
+    "bare word": "smile",
+    "bare word in tags": "hair",  # matches "long hair", "red hair"...: ranked after exact "hair"
 }
 COMMON = [
     "1girl",

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 
 class LoRAIroException(Exception):
     """Base exception for LoRAIro application."""
 
     exit_code = 1
+
+    def details(self) -> dict[str, object]:
+        """Machine-readable facts beside the message (the `--json` error object carries them)."""
+        return {}
+
+    def context_lines(self) -> list[str]:
+        """Lines a shell prints under the message for a person (such as a caret under a column)."""
+        return []
 
 
 class ValidationError(LoRAIroException):
@@ -16,12 +26,25 @@ class ValidationError(LoRAIroException):
 
 
 class QuerySyntaxError(ValidationError):
-    """A search query that does not parse; `column` (1-based) is where the problem starts."""
+    """A search query that does not parse; `column` (1-based) is where the problem starts and
+    `query` the text (set by the parser), so a shell can point at it."""
 
-    def __init__(self, reason: str, column: int) -> None:
+    def __init__(self, reason: str, column: int, query: str | None = None) -> None:
         super().__init__(f"at column {column}: {reason}")
         self.reason = reason
         self.column = column
+        self.query = query
+
+    def details(self) -> dict[str, object]:
+        return {"column": self.column, "reason": self.reason, "query": self.query}
+
+    def context_lines(self) -> list[str]:
+        """The query and a caret under the column (wide characters count twice)."""
+        if self.query is None:
+            return []
+        before = self.query[: self.column - 1]
+        width = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in before)
+        return [f"  {self.query}", "  " + " " * width + "^"]
 
 
 class ConfigurationError(LoRAIroException):

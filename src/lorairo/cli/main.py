@@ -70,11 +70,24 @@ def _plain_metavars(command: TyperCommand | TyperGroup) -> None:
                 _plain_metavars(sub)
 
 
-def _report(message: str, kind: str, *, as_json: bool) -> None:
+def _report(
+    message: str,
+    kind: str,
+    *,
+    as_json: bool,
+    details: dict[str, object] | None = None,
+    lines: list[str] | None = None,
+) -> None:
     message = redact(message)
     if as_json:
-        print(json.dumps({"error": {"type": kind, "message": message}}, ensure_ascii=False))
+        extra = {
+            key: redact(value) if isinstance(value, str) else value for key, value in (details or {}).items()
+        }
+        error = {"type": kind, "message": message, **extra}
+        print(json.dumps({"error": error}, ensure_ascii=False, default=str))
     print(f"Error: {message}", file=sys.stderr)
+    for line in lines or []:
+        print(redact(line), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,7 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     except LoRAIroException as exc:
         if debug:
             raise
-        _report(str(exc), type(exc).__name__, as_json=as_json)
+        _report(
+            str(exc), type(exc).__name__, as_json=as_json, details=exc.details(), lines=exc.context_lines()
+        )
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _report("interrupted", "KeyboardInterrupt", as_json=as_json)

@@ -56,8 +56,12 @@ def search(
             emit(cli, {"query": query, "total": total}, lambda: stdout.print(total))
             return
         page = service.search(query, sort=sort, limit=limit, offset=offset, seed=seed)
+        explanation = service.explain(query) if page.total == 0 else None
 
     def render() -> None:
+        if explanation is not None:
+            stdout.print(explanation.message, markup=False, highlight=False)
+            return
         table = Table("id", "name", "size", "score", "rating", "tags")
         for item in page.summaries:
             table.add_row(
@@ -71,7 +75,10 @@ def search(
         stdout.print(table)
         stdout.print(count_line(page.total, offset, len(page.ids)))
 
-    emit(cli, page.to_dict(), render)
+    data = page.to_dict()
+    if explanation is not None:
+        data["explanation"] = explanation.to_dict()
+    emit(cli, data, render)
 
 
 def count_line(total: int | None, offset: int, shown: int) -> str:

@@ -339,6 +339,48 @@ class TagField(TextField):
         return super().positive_stream(term, ctx)
 
 
+class TagWordField(TagField):
+    """Tags containing a word (or words) whole: `red` -> "red", "red theme", "dark red eyes".
+
+    Loose: the bare-word rule adds it beside the exact tag, and results it alone finds rank
+    after the others. Expanded over `tag_vocabulary` like a wildcard; never aliased.
+    """
+
+    def parse(self, spec: FieldValue) -> Node:
+        cleaned = clean_tag(spec.value)
+        if not cleaned:
+            raise query_error(spec.position, f"empty {spec.field} value")
+        return Term(self.name, "=", cleaned, spec.position)
+
+    def matches_tag(self, term: Term, tag: str) -> bool:
+        return f" {ascii_fold(str(term.value))} " in f" {ascii_fold(tag)} "
+
+    def _contains(self, column: Any, term: Term) -> ColumnElement[bool]:
+        word = like_literal(str(term.value))
+        patterns = (word, f"{word} %", f"% {word}", f"% {word} %")
+        return or_(*(column.like(pattern, escape=LIKE_ESCAPE) for pattern in patterns))
+
+    def vocabulary(self, term: Term) -> Select[Any] | None:
+        return select(TagVocabulary.tag).where(self._contains(TagVocabulary.tag, term))
+
+    def names(self, term: Term, ctx: SqlContext) -> list[str] | None:
+        expanded = ctx.expanded.get(term)
+        return None if expanded is None else list(expanded)
+
+    def _tag_match(self, term: Term, ctx: SqlContext) -> ColumnElement[bool]:
+        if self.names(term, ctx) is None:
+            return self._contains(Tag.tag, term)
+        return super()._tag_match(term, ctx)
+
+    def strictly_equal(self, term: Term, ctx: SqlContext) -> bool:
+        names = self.names(term, ctx)
+        word = ascii_fold(str(term.value))
+        return names is not None and all(ascii_fold(name) == word for name in names)
+
+    def format(self, term: Term) -> str:
+        return self.head(term) + quote_if_needed(str(term.value), literal=True)
+
+
 class PhraseField(QueryField):
     """A phrase searched as words in full text (the value kept as typed)."""
 
@@ -505,17 +547,12 @@ def ascii_fold(text: str) -> str:
 
 def like_pattern(pattern: str) -> str:
     """`*_hair` -> `%\\_hair`: escape LIKE's own wildcards, then map `*`/`?` onto them."""
-    out = []
-    for char in pattern:
-        if char in "%_\\":
-            out.append(LIKE_ESCAPE + char)
-        elif char == "*":
-            out.append("%")
-        elif char == "?":
-            out.append("_")
-        else:
-            out.append(char)
-    return "".join(out)
+    return "%".join("_".join(like_literal(piece) for piece in part.split("?")) for part in pattern.split("*"))
+
+
+def like_literal(text: str) -> str:
+    """`text` matched literally by LIKE: its `%`, `_` and escape characters escaped."""
+    return "".join(LIKE_ESCAPE + char if char in "%_\\" else char for char in text)
 
 
 def like_regex(pattern: str) -> re.Pattern[str]:
@@ -675,6 +712,15 @@ register(
 )
 register(
     TagField("rejected", "tags a person rejected", state=rejected_tag, fact=lambda image: image.rejected_tags)
+)
+register(
+    TagWordField(
+        "tagword",
+        "tags containing the word whole (red -> red theme); bare words add it",
+        state=effective_tag,
+        fact=lambda image: image.tags,
+        loose=True,
+    )
 )
 register(TextField("name", "file name; * and ? wildcards", row=_name_row, match=_name_match))
 register(

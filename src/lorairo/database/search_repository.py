@@ -42,6 +42,7 @@ from lorairo.database.schema import (
     Rating,
     Score,
     Tag,
+    TagVocabulary,
 )
 from lorairo.database.search_sql import (
     INDEXED_SORTS,
@@ -50,6 +51,7 @@ from lorairo.database.search_sql import (
     expansions,
     id_stream,
     select_ids,
+    without_loose,
 )
 from lorairo.utils.chunks import chunked
 
@@ -149,14 +151,17 @@ class SearchRepository:
         offset: int = 0,
         walk: bool | None = None,
         total: int | None = None,
+        rank: bool = False,
     ) -> list[int]:
         """One page of ids; `walk` forces a plan (tests compare both), else the count picks it:
         `total` when the caller knows it (a browsing grid, not recounting per page), else counted.
-        A known total only picks the plan; zero is recounted, as it would return no rows."""
+        A known total only picks the plan; zero is recounted, as it would return no rows.
+        `rank`: images found only through a loose term (a bare word inside a longer tag) come
+        after the others."""
         with self.database.read_session() as session:
             ctx = self.context(session, node, aliases)
             known = total or None
-            return self._page(session, node, ctx, sort, seed, limit, offset, known, walk)[0]
+            return self._page(session, node, ctx, sort, seed, limit, offset, known, walk, rank)[0]
 
     def page_and_total(
         self,
@@ -167,12 +172,13 @@ class SearchRepository:
         seed: int = 0,
         limit: int = 100,
         offset: int = 0,
+        rank: bool = False,
     ) -> tuple[list[int], int]:
         """One page and the full match count, from one snapshot and one wildcard expansion."""
         with self.database.read_session() as session:
             ctx = self.context(session, node, aliases)
             total = self._count(session, node, ctx)
-            return self._page(session, node, ctx, sort, seed, limit, offset, total, None)
+            return self._page(session, node, ctx, sort, seed, limit, offset, total, None, rank)
 
     def _page(
         self,
@@ -185,7 +191,11 @@ class SearchRepository:
         offset: int,
         total: int | None,
         walk: bool | None,
+        rank: bool = False,
     ) -> tuple[list[int], int]:
+        first = without_loose(node, ctx) if rank else None
+        if first is not None:
+            walk = False
         if walk is None:
             if total is None:
                 total = self._count(session, node, ctx)
@@ -202,6 +212,7 @@ class SearchRepository:
             seed=seed,
             walk=walk,
             score_kind=self.score_kind,
+            first=first,
         )
         ids = list(session.scalars(statement.limit(limit).offset(offset)))
         return ids, -1 if total is None else total
@@ -229,6 +240,11 @@ class SearchRepository:
                 return
             yield ids
             last = ids[-1]
+
+    def vocabulary(self) -> list[str]:
+        """Every distinct tag (ignoring case) in the project, for "did you mean" suggestions."""
+        with self.database.read_session() as session:
+            return list(session.scalars(select(TagVocabulary.tag)))
 
     def existing_ids(self, ids: list[int], session: Session | None = None) -> set[int]:
         """The ids among `ids` that name an image (inside `session` when given)."""

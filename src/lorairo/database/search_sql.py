@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, not_, or_, select, true
 
 from lorairo.database.effective import DEFAULT_SCORE_KIND, effective_score
 from lorairo.database.id_streams import Stream, combine, ids, link, ordered_ids
 from lorairo.database.query import And, Node, Not, Or, Term
-from lorairo.database.query_fields import SqlContext, field_of, terms
+from lorairo.database.query_fields import KEYWORDS, SqlContext, field_of, terms
 from lorairo.database.schema import Image
 from lorairo.errors import ValidationError
 
@@ -47,6 +47,29 @@ def expansions(node: Node) -> dict[Term, Select[Any]]:
         if query is not None and term not in found:
             found[term] = query
     return found
+
+
+def without_loose(node: Node, ctx: SqlContext) -> Node | None:
+    """The query with each loose term that reaches beyond its exact value (`tagword:red` finding
+    "red theme") made to match nothing: the images it matches rank first. None when no term is
+    loose that way, so there is nothing to rank."""
+    changed = False
+
+    def strict(item: Node) -> Node:
+        nonlocal changed
+        if isinstance(item, Term):
+            field = field_of(item)
+            if field.loose and not field.strictly_equal(item, ctx):
+                changed = True
+                return Not(KEYWORDS["all"].term(item.position))
+            return item
+        if isinstance(item, Not):
+            return Not(strict(item.child))
+        children = tuple(strict(child) for child in item.children)
+        return And(children) if isinstance(item, And) else Or(children)
+
+    result = strict(node)
+    return result if changed else None
 
 
 def compile_condition(node: Node, ctx: SqlContext | None = None) -> ColumnElement[bool]:
@@ -151,19 +174,23 @@ def select_ids(
     seed: int = 0,
     walk: bool = False,
     score_kind: str = DEFAULT_SCORE_KIND,
+    first: Node | None = None,
 ) -> Select[Any]:
     """Matching image ids in sort order; the caller adds LIMIT/OFFSET.
 
     `walk` tests images one by one in sort order (an indexed sort only), which wins when matches
     are dense enough that a page is found early; otherwise the id stream is built and sorted.
+    `first` (from `without_loose`): images matching it come before the others, each group in
+    sort order; it needs the sorted stream, not the walk.
     """
     if walk:
-        if sort not in INDEXED_SORTS:
+        if sort not in INDEXED_SORTS or first is not None:
             raise ValidationError(f"sort {sort!r} has no index to walk")
         condition = compile_condition(node, ctx)
     else:
         condition = Image.id.in_(ordered_ids(id_stream(node, ctx)))
-    return select(Image.id).where(condition).order_by(*order_by(sort, seed, score_kind))
+    ranks = [] if first is None else [case((compile_condition(first, ctx), 0), else_=1)]
+    return select(Image.id).where(condition).order_by(*ranks, *order_by(sort, seed, score_kind))
 
 
 def count_matches(node: Node, ctx: SqlContext | None = None) -> Select[Any]:

@@ -8,7 +8,7 @@ negation (`-term`, `NOT term`). Errors name the 1-based column so the GUI can po
 
     tag:1girl -tag:monochrome tag:*_hair (tag:cat OR tag:dog) caption:"red dress"
     score:>6.5 score[aesthetic]:>=5 rating:general,sensitive width:>=1024 aspect:<1
-    format:png model:wd-vit-tagger-v3 missing:wd-vit-tagger-v3 untagged near-duplicate
+    format:png model:wd-vit-tagger-v3 missing:wd-vit-tagger-v3 untagged near-duplicate tagword:red
     failed edited reviewed added:>2026-01-01 name:*cosplay* rejected:monochrome id:1..50 crop:set
 """
 
@@ -23,7 +23,17 @@ from lorairo.database.query_fields import FIELDS as FIELD_REGISTRY
 from lorairo.database.query_fields import KEYWORDS, RATINGS, WILDCARDS, FieldValue, query_error
 from lorairo.errors import QuerySyntaxError
 
-__all__ = ["FIELDS", "FLAGS", "MAX_DEPTH", "RATINGS", "WILDCARDS", "parse_query", "tokenize"]
+__all__ = [
+    "FIELDS",
+    "FLAGS",
+    "MAX_DEPTH",
+    "RATINGS",
+    "WILDCARDS",
+    "and_parts",
+    "parse_query",
+    "tokenize",
+    "word_span",
+]
 
 # Names for completion and help; the fields themselves live in `query_fields`.
 FIELDS = frozenset(FIELD_REGISTRY)
@@ -38,6 +48,7 @@ class _Token:
     kind: Literal["word", "lparen", "rparen", "neg"]
     text: str
     position: int
+    end: int  # offset just past the token in the query
     quoted: bool = False
     phrase: bool = False
 
@@ -76,19 +87,19 @@ def tokenize(query: str) -> list[_Token]:
         if char.isspace():
             i += 1
         elif char == "(":
-            tokens.append(_Token("lparen", char, i + 1))
+            tokens.append(_Token("lparen", char, i + 1, i + 1))
             i += 1
         elif char == ")":
-            tokens.append(_Token("rparen", char, i + 1))
+            tokens.append(_Token("rparen", char, i + 1, i + 1))
             i += 1
         elif char == "-" and i + 1 < len(query) and not query[i + 1].isspace() and query[i + 1] != ")":
-            tokens.append(_Token("neg", char, i + 1))
+            tokens.append(_Token("neg", char, i + 1, i + 1))
             i += 1
         elif char == "-":
             raise _error(i + 1, "'-' needs a search term right after it, like -tag:monochrome")
         elif char == '"':
             text, i_next = _read_quoted(query, i)
-            tokens.append(_Token("word", text, i + 1, quoted=True, phrase=True))
+            tokens.append(_Token("word", text, i + 1, i_next, quoted=True, phrase=True))
             i = i_next
         else:
             start = i
@@ -112,7 +123,7 @@ def tokenize(query: str) -> list[_Token]:
                 i += 1
             if opened:
                 raise _error(opened[-1], "unclosed '(' in a word (quote the value if it is part of a tag)")
-            tokens.append(_Token("word", "".join(parts), start + 1, quoted=quoted))
+            tokens.append(_Token("word", "".join(parts), start + 1, i, quoted=quoted))
     return tokens
 
 
@@ -122,6 +133,8 @@ class _Parser:
         self.tokens = tokenize(query)
         self.index = 0
         self.depth = 0
+        # (first, last) token index of each part of a top-level AND, per top-level OR branch
+        self.top_parts: list[list[tuple[int, int]]] = []
 
     def enter(self, token: _Token) -> None:
         self.depth += 1
@@ -156,14 +169,20 @@ class _Parser:
         return children[0] if len(children) == 1 else Or(tuple(children))
 
     def parse_and(self) -> Node:
+        spans = [(self.index, 0)]
         children = [self.parse_unary()]
+        spans[0] = (spans[0][0], self.index - 1)
         while True:
             token = self.peek()
             if token is None or token.kind == "rparen" or self.is_keyword(token, "OR"):
                 break
             if self.is_keyword(token, "AND"):
                 self.take()
+            first = self.index
             children.append(self.parse_unary())
+            spans.append((first, self.index - 1))
+        if self.depth == 0:
+            self.top_parts.append(spans)
         return children[0] if len(children) == 1 else And(tuple(children))
 
     def parse_unary(self) -> Node:
@@ -240,7 +259,8 @@ def _parse_term(token: _Token) -> Node:
 
 
 def _bare(token: _Token) -> Node:
-    """A bare word or phrase searches tags and captions."""
+    """A bare word or phrase searches tags and captions: the exact tag, the caption phrase, and
+    (loosely, ranked after those) tags containing it whole, so `red` also finds "red theme"."""
     cleaned = clean_tag(token.text)
     if not cleaned:
         raise _error(token.position, "empty search term")
@@ -248,10 +268,34 @@ def _bare(token: _Token) -> Node:
     tag = Term("tag", "=", cleaned, token.position, wildcard=wildcard)
     if wildcard:
         return tag
-    return Or((tag, Term("caption", "=", token.text, token.position)))
+    caption = Term("caption", "=", token.text, token.position)
+    return Or((tag, caption, Term("tagword", "=", cleaned, token.position)))
 
 
 def parse_query(query: str) -> Node:
     """Parse a query string; raises `QuerySyntaxError` (a `ValidationError`) with the column of
-    the first problem."""
-    return _Parser(query).parse()
+    the first problem and the query, so a shell can point at it."""
+    try:
+        return _Parser(query).parse()
+    except QuerySyntaxError as error:
+        error.query = query
+        raise
+
+
+def and_parts(query: str) -> list[tuple[int, int]]:
+    """The (start, end) offsets of the parts a top-level AND joins (`tag:a -tag:b (c OR d)` has
+    three); empty when the query is not an AND of several parts (an OR at the top, one term)."""
+    parser = _Parser(query)
+    parser.parse()
+    if len(parser.top_parts) != 1 or len(parser.top_parts[0]) < 2:
+        return []
+    tokens = parser.tokens
+    return [(tokens[first].position - 1, tokens[last].end) for first, last in parser.top_parts[0]]
+
+
+def word_span(query: str, column: int) -> tuple[int, int] | None:
+    """The (start, end) offsets of the word that starts at a term's column, as typed."""
+    for token in tokenize(query):
+        if token.kind == "word" and token.position == column:
+            return token.position - 1, token.end
+    return None

@@ -8,6 +8,7 @@ terms of fields that need values computed outside SQL (a field's `resolver`, see
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -15,24 +16,28 @@ from typing import Any
 from lorairo.database.browse_repository import GridFlags, grid_flags
 from lorairo.database.engine import StoreSession
 from lorairo.database.query import And, Node, Not, Or, Term
-from lorairo.database.query_fields import Resolver, resolve_terms
+from lorairo.database.query_fields import Resolver, canonical, quote_if_needed, resolve_terms, terms
 from lorairo.database.search_repository import Facets, ImageSummary, SearchRepository, TagCount
 from lorairo.database.search_sql import SORT_KEYS
-from lorairo.errors import ValidationError
-from lorairo.search.query_language import parse_query
+from lorairo.errors import QuerySyntaxError, ValidationError
+from lorairo.search.query_language import and_parts, parse_query, word_span
 from lorairo.services.project_service import Project
 
 AliasResolver = Callable[[list[str]], dict[str, str]]
 MAX_PAGE = 10_000
+# An empty result tries at most this many "drop one part" queries for its suggestion.
+MAX_DROP_TRIES = 12
 
 __all__ = [
     "SORT_KEYS",
     "AliasResolver",
     "Facets",
     "ImageSummary",
+    "QueryExplanation",
     "Resolver",
     "SearchPage",
     "SearchService",
+    "Suggestion",
     "TagCount",
 ]
 
@@ -63,6 +68,58 @@ class SearchPage:
             "ids": self.ids,
             "images": [summary.to_dict() for summary in self.summaries],
         }
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A query that finds something where the asked one found nothing, and why it is offered."""
+
+    query: str
+    reason: str
+    total: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "reason": self.reason, "total": self.total}
+
+
+@dataclass(frozen=True)
+class QueryExplanation:
+    """What a query was understood as (`parsed`, the canonical form of its tree), how many images
+    it matches, and for an empty result a `suggestion`; `message` says it in one sentence."""
+
+    query: str
+    parsed: str
+    total: int
+    suggestion: Suggestion | None
+
+    @property
+    def message(self) -> str:
+        if self.total:
+            return f"{self.total:,} images match {self.parsed}"
+        text = f"No images match {self.parsed}"
+        if self.suggestion is not None:
+            found = f"{self.suggestion.total:,} image{'' if self.suggestion.total == 1 else 's'}"
+            text += f". {self.suggestion.reason}: try {self.suggestion.query} ({found})"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "parsed": self.parsed,
+            "total": self.total,
+            "suggestion": None if self.suggestion is None else self.suggestion.to_dict(),
+            "message": self.message,
+        }
+
+
+def check_query(query: str) -> QuerySyntaxError | None:
+    """The query's syntax error (with its `column`), or None: for a query bar checking as the
+    user types, without touching the project."""
+    try:
+        parse_query(query)
+    except QuerySyntaxError as error:
+        return error
+    return None
 
 
 def exact_tag_terms(node: Node) -> list[str]:
@@ -138,11 +195,18 @@ class SearchService:
         total: int | None = None
         if with_total:
             ids, total = self.repository.page_and_total(
-                node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset
+                node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset, rank=True
             )
         else:
             ids = self.repository.page(
-                node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset, total=known_total
+                node,
+                aliases=aliases,
+                sort=sort,
+                seed=seed,
+                limit=limit,
+                offset=offset,
+                total=known_total,
+                rank=True,
             )
         return SearchPage(
             query=query,
@@ -167,6 +231,55 @@ class SearchService:
             ids.extend(page)
             if len(page) < MAX_PAGE:
                 return ids
+
+    def explain(self, query: str) -> QueryExplanation:
+        """The parsed form and match count of a query; when nothing matches, a suggestion: close
+        tag names for tags the project does not have, else the query without the part whose
+        removal finds the most images."""
+        node, aliases = self.parse(query)
+        total = self.repository.count(node, aliases)
+        suggestion = None
+        if total == 0:
+            suggestion = self._closer_tags(query, node) or self._without_one_part(query)
+        return QueryExplanation(query, canonical(node), total, suggestion)
+
+    def _closer_tags(self, query: str, node: Node) -> Suggestion | None:
+        """The query with each tag the project lacks spelled as its closest known tag."""
+        vocabulary = self.repository.vocabulary()
+        folded = {tag.casefold(): tag for tag in vocabulary}
+        edits: dict[tuple[int, int], tuple[str, str]] = {}
+        for term in terms(node):
+            if term.field not in {"tag", "rejected"} or term.wildcard or not isinstance(term.value, str):
+                continue
+            if term.value.casefold() in folded:
+                continue
+            close = difflib.get_close_matches(term.value.casefold(), list(folded), n=1, cutoff=0.75)
+            span = word_span(query, term.position)
+            if close and span is not None:
+                edits[span] = (term.value, folded[close[0]])
+        if not edits:
+            return None
+        text = query
+        for (start, end), (_old, new) in sorted(edits.items(), reverse=True):
+            typed = query[start:end]
+            head = typed[: typed.index(":") + 1] if ":" in typed and not typed.startswith('"') else ""
+            text = text[:start] + head + quote_if_needed(new, literal=True) + text[end:]
+        total = self.count(text)
+        if not total:
+            return None
+        pairs = ", ".join(f'"{old}" -> "{new}"' for old, new in edits.values())
+        return Suggestion(text, f"no tag named so in this project ({pairs})", total)
+
+    def _without_one_part(self, query: str) -> Suggestion | None:
+        """The query without the AND-ed part whose removal finds the most images."""
+        parts = and_parts(query)
+        best: Suggestion | None = None
+        for index, (start, end) in enumerate(parts[:MAX_DROP_TRIES]):
+            text = " ".join(query[s:e] for i, (s, e) in enumerate(parts) if i != index)
+            total = self.count(text)
+            if total and (best is None or total > best.total):
+                best = Suggestion(text, f"nothing matches all of it; without {query[start:end]}", total)
+        return best
 
     def count(self, query: str) -> int:
         node, aliases = self.parse(query)
