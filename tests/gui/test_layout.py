@@ -158,6 +158,9 @@ def test_error_and_empty_result_are_said_at_every_size(qtbot: QtBot, window: Mai
     window.search_bar.set_text("tag:unicorn")
     qtbot.waitUntil(lambda: window.model.total == 0 and bool(window.view.empty_message), timeout=10_000)
     assert "tag:unicorn" in window.view.empty_message
+    window.search_bar.set_text("tag:dogg")  # a typo of a tag the project has: the suggestion spells it
+    qtbot.waitUntil(lambda: "try tag:dog" in window.view.empty_message, timeout=10_000)
+    assert "(4 images)" in window.view.empty_message
     assert not bar.error_label.isVisible()
 
 

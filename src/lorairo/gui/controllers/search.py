@@ -14,19 +14,11 @@ from lorairo.gui.widgets.search_bar import SearchBar, quote_tag
 from lorairo.gui.widgets.thumbnail_view import ThumbnailGridView
 from lorairo.services.progress import CancelToken, ProgressCallback
 from lorairo.services.project_service import Project
-from lorairo.services.search_service import Facets
+from lorairo.services.search_service import Facets, QueryExplanation
 
 FACET_TAGS = 50
 PROJECT_TAGS = 500
 GROW_DELAY_MS = 500  # a registration's batches recount the result at most twice a second
-
-
-def empty_result_message(query: str) -> str:
-    return (
-        f"No images match\n{query}\n\n"
-        "Bare words look in tags and captions; tag:word needs the whole tag, tag:*word* a part.\n"
-        "Remove a term or a facet filter to widen the search."
-    )
 
 
 class SearchController(QObject):
@@ -114,7 +106,16 @@ class SearchController(QObject):
         if total or not query:
             self.view.set_empty_message("" if query or total else "No images yet: Project ▸ Register folder…")
             return
-        self.view.set_empty_message(empty_result_message(query))
+        self.view.set_empty_message(f"No images match\n{query}")
+        search = self.session.search
+        if search is not None:  # the parsed form and a suggestion need whole-result counts: a worker
+            self.session.start_quiet(
+                "explain", lambda _p, _c: search.explain(query), lambda found: self._explained(query, found)
+            )
+
+    def _explained(self, query: str, explanation: QueryExplanation) -> None:
+        if query == self.query() and explanation.total == 0:  # still the query on screen
+            self.view.set_empty_message(explanation.message)
 
     # -- loads deferred until the first page is on screen ----------------------------------
 
