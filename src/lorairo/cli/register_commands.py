@@ -1,4 +1,4 @@
-"""`lorairo images register | duplicates | process | rejections`: thin shells over RegistrationService."""
+"""`lorairo images register | duplicates | process | quality | rejections`: thin shells over RegistrationService."""
 
 from __future__ import annotations
 
@@ -166,6 +166,39 @@ def process(
             f"present, {len(report.failed)} failed in {report.seconds:.1f}s"
         ),
     )
+
+
+@images_app.command("quality")
+def quality(
+    ctx: typer.Context,
+    recompute: Annotated[
+        bool, typer.Option("--recompute", help="Measure every image again, not only those without measures.")
+    ] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Compute quality measures (blur, brightness, contrast, letterbox, JPEG quality) for images
+    registered without them. Ctrl-C stops after the files in flight; run again to continue."""
+    cli = state(ctx)
+    opened = cli.open_project(project)
+    try:
+        service = RegistrationService(opened, cli.config)
+        with progress_bar("Measuring quality") as progress, cancel_on_interrupt() as cancel:
+            report = service.measure_quality(progress, cancel, recompute=recompute)
+    finally:
+        opened.close()
+
+    def render() -> None:
+        stdout.print(
+            f"{report.measured} images measured, {report.already_measured} already measured, "
+            f"{len(report.failed)} failed in {report.seconds:.1f}s"
+            + (" [yellow](cancelled; run again to continue)[/]" if report.cancelled else "")
+        )
+        for failure in report.failed[:_SHOWN]:
+            stdout.print(
+                f"  #{failure['image_id']} {failure['path']}: {failure['reason']} {failure['message']}"
+            )
+
+    emit(cli, report.to_dict(), render)
 
 
 @images_app.command("rejections")

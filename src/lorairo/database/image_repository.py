@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lorairo.database.dialect import upsert
@@ -22,6 +22,7 @@ from lorairo.database.schema import (
     SOURCE_EXISTING,
     Caption,
     Image,
+    ImageQuality,
     ImageSimilarity,
     ProcessedImage,
     RegistrationFailure,
@@ -280,6 +281,55 @@ class ImageRepository:
                 rows = session.execute(
                     select(Image.id, Image.sha256, Image.stored_path, Image.format)
                     .where(Image.id > after, self._needs_processing(resolution, force))
+                    .order_by(Image.id)
+                    .limit(page_size)
+                ).all()
+            if not rows:
+                return
+            yield [ProcessingTask(*row) for row in rows]
+            after = rows[-1][0]
+
+    # -- quality measures ----------------------------------------------------------------------
+
+    def upsert_quality(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """One `image_quality` row per image (keys: `image_id`, `version` and the measures),
+        replacing an older one."""
+        if not rows:
+            return
+        statement = upsert(session, ImageQuality).values([{"computed_at": utcnow(), **row} for row in rows])
+        columns = [column.name for column in ImageQuality.__table__.columns if column.name != "image_id"]
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[ImageQuality.image_id],
+                set_={name: statement.excluded[name] for name in columns},
+            )
+        )
+
+    def _needs_quality(self, version: int) -> Any:
+        return ~exists().where(ImageQuality.image_id == Image.id, ImageQuality.version >= version)
+
+    def mark_quality_stale(self) -> int:
+        """Make every stored measure due for recomputing (values stay searchable until replaced),
+        so a forced recompute resumes like any other backfill after an interruption."""
+        with self.database.write_session() as session:
+            result: Any = session.execute(update(ImageQuality).values(version=0))
+            return int(result.rowcount or 0)
+
+    def count_needing_quality(self, version: int) -> int:
+        with self.database.read_session() as session:
+            return (
+                session.scalar(select(func.count()).select_from(Image).where(self._needs_quality(version)))
+                or 0
+            )
+
+    def iter_needing_quality(self, version: int, *, page_size: int) -> Iterator[list[ProcessingTask]]:
+        """Pages of images without measures of `version` or newer, keyset-paged by id."""
+        after = 0
+        while True:
+            with self.database.read_session() as session:
+                rows = session.execute(
+                    select(Image.id, Image.sha256, Image.stored_path, Image.format)
+                    .where(Image.id > after, self._needs_quality(version))
                     .order_by(Image.id)
                     .limit(page_size)
                 ).all()

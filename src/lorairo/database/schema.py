@@ -455,3 +455,21 @@ class StoreChange(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ImageQuality(Base):
+    """Quality measures of one image (`storage/quality.py` says what each means), written at
+    registration; `version` is the measures' version, so a changed measure can be recomputed."""
+
+    __tablename__ = "image_quality"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    sharpness: Mapped[float | None] = mapped_column(Float)
+    blur: Mapped[float | None] = mapped_column(Float, index=True)
+    brightness: Mapped[float] = mapped_column(Float, index=True)
+    contrast: Mapped[float] = mapped_column(Float)
+    border: Mapped[float] = mapped_column(Float)
+    letterbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    jpeg_quality: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

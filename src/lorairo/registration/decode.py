@@ -10,16 +10,19 @@ import contextlib
 import hashlib
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import scipy.fftpack  # noqa: F401  (imagehash imports it lazily; load it before workers fork)
+from loguru import logger
+from PIL import Image
 
 from lorairo.registration.pool import guard_worker
 from lorairo.registration.sidecars import Sidecar, read_sidecar
 from lorairo.storage import layout
 from lorairo.storage.imaging import bucket_size, has_alpha, make_thumbnail, phash64
+from lorairo.storage.quality import Quality, analysis_view, measure
 from lorairo.storage.render import (
     ProcessedCopy,
     Rejected,
@@ -31,6 +34,7 @@ from lorairo.storage.render import (
 )
 from lorairo.storage.validation import UNREADABLE_FILE, Rejection, check_file_size, open_image
 
+Quantization = Mapping[int, Sequence[int]]
 IsKnown = Callable[[str], bool]
 """Answers 'are these bytes (by SHA-256 hex digest) already in the project?'."""
 
@@ -62,6 +66,7 @@ class Decoded:
     staged_thumbnail: str
     processed: tuple[ProcessedCopy, ...]
     sidecar: Sidecar
+    quality: Quality | None  # None when measuring failed; the backfill tries again
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,7 @@ def _decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
     try:
         image = open_image(data, settings.max_pixels)
         image_format = str(image.format)
+        quantization = getattr(image, "quantization", None)
         mode = image.mode
         alpha = has_alpha(image)
         width, height = upright_size(image)
@@ -141,6 +147,7 @@ def _decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
     phash = phash64(thumbnail)  # pHash works on 32x32; the thumbnail is a cheaper start than 1024 px
     staged_thumbnail = f"{stem}.thumb.webp"
     save_atomic(thumbnail, staged_thumbnail, "WEBP")
+    quality = _measure(path, thumbnail, quantization)
     return Decoded(
         path=path,
         sha256=sha256,
@@ -155,4 +162,32 @@ def _decode_file(path: str, settings: DecodeSettings) -> DecodeOutcome:
         staged_thumbnail=staged_thumbnail,
         processed=copies,
         sidecar=sidecar,
+        quality=quality,
     )
+
+
+def _measure(path: str, thumbnail: Image.Image, quantization: Quantization | None) -> Quality | None:
+    """The quality measures of the thumbnail already in memory; a failure here never costs the
+    image its registration (the row is simply missing, and `images quality` fills it later)."""
+    try:
+        return measure(analysis_view(thumbnail), quantization)
+    except Exception as exc:
+        logger.opt(exception=exc).warning("quality measures failed for {}", path)
+        return None
+
+
+def measure_stored(source: str, thumbnail_size: int, max_pixels: int) -> Quality | Rejected:
+    """The quality measures of a stored original, for images registered before they existed (or
+    by an older version of them): decoded only as far as the thumbnail needs, measured on a
+    thumbnail made as registration makes it. Every problem becomes a `Rejected`."""
+    try:
+        image = open_image(Path(source).read_bytes(), max_pixels)
+        quantization = getattr(image, "quantization", None)
+        upright = decode_upright_rgb(image, (thumbnail_size, thumbnail_size))
+        return measure(analysis_view(make_thumbnail(upright, thumbnail_size)), quantization)
+    except Rejection as rejection:
+        return Rejected(source, rejection.reason, rejection.message)
+    except OSError as exc:
+        return Rejected(source, UNREADABLE_FILE, str(exc))
+    except Exception as exc:
+        return internal_error(source, exc)

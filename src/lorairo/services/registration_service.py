@@ -46,6 +46,7 @@ from lorairo.registration.decode import (
     DecodeSettings,
     decode_file,
     init_worker,
+    measure_stored,
 )
 from lorairo.registration.duplicates import BatchPlan, HammingIndex, group_links, plan_batch
 from lorairo.registration.pool import ordered_map
@@ -56,6 +57,7 @@ from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 from lorairo.services.tag_service import TagService
 from lorairo.storage import layout
+from lorairo.storage.quality import QUALITY_VERSION, Quality
 from lorairo.storage.render import ProcessedCopy, Rejected, render_stored
 from lorairo.storage.validation import DECODER_CRASHED, INTERNAL_ERROR, UNREADABLE_FOLDER
 
@@ -136,6 +138,19 @@ class ProcessReport:
     resolution: int
     processed: int = 0
     already_present: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    cancelled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class QualityReport:
+    project: str
+    measured: int = 0
+    already_measured: int = 0
     failed: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
@@ -406,6 +421,14 @@ class RegistrationService:
             id_by_sha = {sha: image_id for sha, (image_id, _) in found.items()}
             id_by_sha.update((item.sha256, image_id) for item, image_id in zip(plan.new, ids, strict=True))
             self._link_near_duplicates(session, plan.new, ids, index, report)
+            self.repository.upsert_quality(
+                session,
+                [
+                    _quality_row(image_id, item.quality)
+                    for item, image_id in zip(plan.new, ids, strict=True)
+                    if item.quality is not None
+                ],
+            )
             self.repository.upsert_processed(
                 session,
                 [
@@ -615,6 +638,80 @@ class RegistrationService:
         report.cancelled = cancel.cancelled
         report.seconds = time.monotonic() - started
         return report
+
+    # -- quality measures ----------------------------------------------------------------------
+
+    def measure_quality(
+        self,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+        *,
+        recompute: bool = False,
+    ) -> QualityReport:
+        """Measure every image without current quality measures (registered before they existed,
+        or whose measuring failed). Resumable: each batch commits, and a re-run continues with what
+        is left; `recompute` first marks every stored measure stale, then does the same. A file
+        that cannot be read is reported and skipped; the run goes on."""
+        cancel = cancel or CancelToken()
+        started = time.monotonic()
+        report = QualityReport(project=self.project.name)
+        if recompute:
+            self.repository.mark_quality_stale()
+        total = self.repository.count_needing_quality(QUALITY_VERSION)
+        report.already_measured = self.repository.count_images() - total
+        tasks = (
+            task
+            for page in self.repository.iter_needing_quality(QUALITY_VERSION, page_size=self.batch_size)
+            for task in page
+        )
+        root = self.project.root
+        thumbnail_size, max_pixels = self.settings.thumbnail_size, self.settings.max_pixels
+        rows: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            with self.project.database.write_session() as session:
+                self.repository.upsert_quality(session, rows)
+            report.measured += len(rows)
+            rows.clear()
+
+        results = ordered_map(
+            self._make_pool,
+            self.workers,
+            lambda pool, task: pool.submit(
+                measure_stored, str(root / task.stored_path), thumbnail_size, max_pixels
+            ),
+            tasks,
+            lambda: cancel.cancelled,
+        )
+        for done, (task, result) in enumerate(results, start=1):
+            if isinstance(result, Quality):
+                rows.append(_quality_row(task.image_id, result))
+            else:
+                reason, message = (
+                    (result.reason, result.message)
+                    if result is not None
+                    else (DECODER_CRASHED, "the decoder process died on this file")
+                )
+                report.failed.append(
+                    {
+                        "image_id": task.image_id,
+                        "path": task.stored_path,
+                        "reason": reason,
+                        "message": message,
+                    }
+                )
+            if len(rows) >= self.batch_size:
+                flush()
+            progress(done, total, f"{report.measured + len(rows)} measured")
+        if rows:
+            flush()
+        report.cancelled = cancel.cancelled
+        report.seconds = time.monotonic() - started
+        return report
+
+
+def _quality_row(image_id: int, quality: Quality) -> dict[str, Any]:
+    return {"image_id": image_id, "version": QUALITY_VERSION, **quality.to_dict()}
 
 
 def _changed_since(path: Path, moment: datetime) -> bool:
