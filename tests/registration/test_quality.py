@@ -206,7 +206,9 @@ def test_measures_are_defined_and_in_range_for_any_shape_and_mode(
     gain=st.floats(0.5, 1.0),
     seed=st.integers(0, 2**16),
 )
-def test_unflagged_pictures_stay_unflagged_at_any_size(width: int, height: int, gain: float, seed: int) -> None:
+def test_unflagged_pictures_stay_unflagged_at_any_size(
+    width: int, height: int, gain: float, seed: int
+) -> None:
     """A sharp scene of ordinary exposure, whatever its size or aspect ratio, carries no flag."""
     q = quality_of(scaled(scene((width, height), seed), gain, 128 * (1 - gain) * 0.5))
     assert not (flags(q) - {"flat"}), q  # a random scene may be genuinely low in contrast
@@ -229,7 +231,9 @@ def test_small_means_the_long_side_is_short_of_the_target(
     assert is_small(width, height, resolution) is small
 
 
-def jpeg(quality: int, size: tuple[int, int] = (320, 240), mode: str = "RGB", **options: object) -> Image.Image:
+def jpeg(
+    quality: int, size: tuple[int, int] = (320, 240), mode: str = "RGB", **options: object
+) -> Image.Image:
     buffer = io.BytesIO()
     scene(size, seed=quality).convert(mode).save(buffer, "JPEG", quality=quality, **options)
     buffer.seek(0)
