@@ -1,6 +1,6 @@
 """What the thumbnail grid needs beyond a search summary: the stored thumbnail and the badges.
 
-One page of ids at a time, four small indexed queries, so the grid never loads the whole table.
+One page of ids at a time, five small indexed queries, so the grid never loads the whole table.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from lorairo.database.effective import effective_tag, rejected_tag
 from lorairo.database.engine import Database
-from lorairo.database.schema import AnnotationFailure, Image, ImageSimilarity, Tag
+from lorairo.database.schema import AnnotationFailure, Image, ImageQuality, ImageSimilarity, Tag
 from lorairo.utils.chunks import chunked
 
 _CHUNK = 500
@@ -19,12 +19,16 @@ _CHUNK = 500
 
 @dataclass(frozen=True)
 class GridFlags:
-    """`thumbnail_path` is relative to the project root; the flags drive the grid's badges."""
+    """`thumbnail_path` is relative to the project root; the flags drive the grid's badges, as do
+    the quality measures (None where an image has none yet)."""
 
     thumbnail_path: str | None
     near_duplicate: bool
     failed: bool
     rejected_only: bool
+    blur: float | None = None
+    brightness: float | None = None
+    letterbox: bool = False
 
 
 def grid_flags(database: Database, ids: list[int]) -> dict[int, GridFlags]:
@@ -32,8 +36,18 @@ def grid_flags(database: Database, ids: list[int]) -> dict[int, GridFlags]:
     result: dict[int, GridFlags] = {}
     with database.read_session() as session:
         for chunk in chunked(ids, _CHUNK):
-            query = select(Image.id, Image.thumbnail_path).where(Image.id.in_(chunk))
-            thumbs = {image_id: path for image_id, path in session.execute(query)}
+            query = (
+                select(
+                    Image.id,
+                    Image.thumbnail_path,
+                    ImageQuality.blur,
+                    ImageQuality.brightness,
+                    ImageQuality.letterbox,
+                )
+                .outerjoin(ImageQuality, ImageQuality.image_id == Image.id)
+                .where(Image.id.in_(chunk))
+            )
+            thumbs = {row[0]: row[1:] for row in session.execute(query)}
             similar = set(
                 session.scalars(
                     select(ImageSimilarity.image_id).where(ImageSimilarity.image_id.in_(chunk)).distinct()
@@ -54,9 +68,12 @@ def grid_flags(database: Database, ids: list[int]) -> dict[int, GridFlags]:
                     select(Tag.image_id).where(Tag.image_id.in_(chunk), effective_tag()).distinct()
                 )
             )
-            for image_id, thumbnail in thumbs.items():
+            for image_id, (thumbnail, blur, brightness, letterbox) in thumbs.items():
                 result[image_id] = GridFlags(
                     thumbnail_path=thumbnail,
+                    blur=blur,
+                    brightness=brightness,
+                    letterbox=bool(letterbox),
                     near_duplicate=image_id in similar,
                     failed=image_id in failed,
                     rejected_only=image_id in rejected and image_id not in effective,

@@ -73,7 +73,8 @@ class SearchController(QObject):
 
     def _opened(self, _project: Project) -> None:
         assert self.session.search is not None
-        self.model.set_source(SearchGridSource(self.session.search), self.query())
+        resolution = max(self.session.config.config.image_processing.target_resolutions, default=None)
+        self.model.set_source(SearchGridSource(self.session.search, resolution), self.query())
         self._defer("facets", self.load_facets)
         self._defer("project tags", self.load_project_tags)
 

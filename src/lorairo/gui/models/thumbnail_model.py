@@ -24,6 +24,7 @@ from PySide6.QtCore import (
 from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
 from lorairo.gui.workers import TaskRunner
 from lorairo.services.search_service import SearchPage, SearchService
+from lorairo.storage.quality import is_blurry, is_dark, is_small
 
 PAGE_SIZE = 200
 MAX_PAGES = 60
@@ -51,10 +52,17 @@ class GridItem:
     near_duplicate: bool
     failed: bool
     rejected_only: bool
+    blurry: bool = False
+    dark: bool = False
+    letterbox: bool = False
+    small: bool = False
 
     @property
     def tooltip(self) -> str:
         lines = [f"#{self.id} {self.name} ({self.width}x{self.height})"]
+        quality = [name for name in ("blurry", "dark", "letterbox", "small") if getattr(self, name)]
+        if quality:
+            lines.append(", ".join(quality))
         if self.score is not None:
             lines.append(f"score {self.score:.2f}")
         if self.rating:
@@ -81,11 +89,13 @@ class GridSource(Protocol):
 
 
 class SearchGridSource:
-    """Rows from `SearchService`: one page of summaries plus thumbnail paths and badges."""
+    """Rows from `SearchService`: one page of summaries plus thumbnail paths and badges.
+    `resolution`: the training resolution an image is `small` for (None: no such badge)."""
 
-    def __init__(self, search: SearchService) -> None:
+    def __init__(self, search: SearchService, resolution: int | None = None) -> None:
         self.search = search
         self.root = search.project.root
+        self.resolution = resolution
 
     def count(self, query: str) -> int:
         return self.search.count(query)
@@ -127,6 +137,11 @@ class SearchGridSource:
                     near_duplicate=bool(flag and flag.near_duplicate),
                     failed=bool(flag and flag.failed),
                     rejected_only=bool(flag and flag.rejected_only),
+                    blurry=bool(flag and is_blurry(flag.blur)),
+                    dark=bool(flag and flag.brightness is not None and is_dark(flag.brightness)),
+                    letterbox=bool(flag and flag.letterbox),
+                    small=self.resolution is not None
+                    and is_small(summary.width, summary.height, self.resolution),
                 )
             )
         return items

@@ -16,6 +16,13 @@ BADGES = (
     ("rejected_only", "R", QColor(120, 120, 120), "only rejected tags"),
     ("reviewed", "✓", QColor(40, 160, 70), "reviewed"),
 )
+# Quality badges sit along the bottom edge, apart from the workflow badges above.
+QUALITY_BADGES = (
+    ("blurry", "B", QColor(60, 110, 200), "blurry"),
+    ("dark", "K", QColor(30, 30, 30), "dark"),
+    ("letterbox", "L", QColor(130, 70, 170), "letterboxed"),
+    ("small", "S", QColor(190, 150, 20), "too small for the training resolution"),
+)
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -64,15 +71,16 @@ class ThumbnailDelegate(QStyledItemDelegate):
         font.setBold(True)
         font.setPixelSize(11)
         painter.setFont(font)
-        x = square.right() - 16
-        for attribute, letter, colour, _meaning in BADGES:
-            if not getattr(item, attribute):
-                continue
-            badge = QRect(x, square.y() + 2, 15, 15)
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            painter.setBrush(colour)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.drawEllipse(badge)
-            painter.setPen(QColor("white"))
-            painter.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), letter)
-            x -= 17
+        for badges, y in ((BADGES, square.y() + 2), (QUALITY_BADGES, square.bottom() - 16)):
+            x = square.right() - 16
+            for attribute, letter, colour, _meaning in badges:
+                if not getattr(item, attribute):
+                    continue
+                badge = QRect(x, y, 15, 15)
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+                painter.setBrush(colour)
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.drawEllipse(badge)
+                painter.setPen(QColor("white"))
+                painter.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), letter)
+                x -= 17
