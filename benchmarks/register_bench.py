@@ -10,6 +10,11 @@ and panoramas. Floors, with a process pool of the same size on the same files:
 Ours is `lorairo images register` (a real CLI subprocess) in a fresh project, with the peak memory
 (PSS) of its whole process tree; `--memory-n` registers a second, larger corpus only for its peak.
 Goals: ours <= 0.6x floor (a) and <= 1.3x floor (b); peak memory flat as N grows.
+
+Quality measures (blur, brightness, contrast, bars, JPEG quality; `storage/quality.py`): the same
+pool decodes the corpus with the measures on and off, alternately, twice each (best of two), and
+each worker also times the measuring inside its own decodes. Goal: overhead < 5% of registration.
+`--quality-only` runs just this part.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ import numpy as np
 import psutil
 from PIL import Image
 
-from lorairo.registration.decode import WORKER_NICENESS
+from lorairo.registration import decode
+from lorairo.registration.decode import WORKER_NICENESS, DecodeSettings
 
 TARGET = 1024
 _GRAIN: np.ndarray | None = None
@@ -140,6 +146,63 @@ def floor(paths: list[str], workers: int, one: object) -> float:
     return time.monotonic() - started
 
 
+def _quality_worker() -> None:
+    _as_nice_as_ours()
+    decode.init_worker(None)
+
+
+def _timed_decode(task: tuple[str, DecodeSettings, bool]) -> tuple[float, float]:
+    """One registration decode with the measures on or off: (its seconds, the measuring's)."""
+    path, settings, with_quality = task
+    measuring = decode._measure
+    spent = [0.0]
+
+    def timed(*args: object) -> object:
+        started = time.perf_counter()
+        result = measuring(*args)  # type: ignore[arg-type]
+        spent[0] += time.perf_counter() - started
+        return result
+
+    decode._measure = timed if with_quality else (lambda *args: None)  # type: ignore[assignment]
+    try:
+        started = time.perf_counter()
+        outcome = decode.decode_file(path, settings)
+        seconds = time.perf_counter() - started
+    finally:
+        decode._measure = measuring
+    if isinstance(outcome, decode.Decoded):
+        for staged in (
+            outcome.staged_original,
+            outcome.staged_thumbnail,
+            *(c.staged for c in outcome.processed),
+        ):
+            Path(staged).unlink(missing_ok=True)
+    return seconds, spent[0]
+
+
+def quality_overhead(paths: list[str], workers: int, staging: Path) -> None:
+    staging.mkdir(parents=True, exist_ok=True)
+    settings = DecodeSettings(str(staging), (TARGET,), False, 256, 50 * 1024 * 1024, 100_000_000)
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    inside: list[tuple[float, float]] = []
+    with ProcessPoolExecutor(workers, initializer=_quality_worker) as pool:
+        for with_quality in (False, True, False, True):
+            started = time.monotonic()
+            timings = list(pool.map(_timed_decode, [(p, settings, with_quality) for p in paths], chunksize=4))
+            walls[with_quality].append(time.monotonic() - started)
+            if with_quality:
+                inside.extend(timings)
+    off, on = min(walls[False]), min(walls[True])
+    decode_seconds = sum(total for total, _ in inside)
+    measure_seconds = sum(spent for _, spent in inside)
+    print(f"decode pool without quality measures (best of 2): {off:7.2f}s")
+    print(f"decode pool with quality measures (best of 2):    {on:7.2f}s  ratio {on / off:.3f}x")
+    print(
+        f"measuring inside the workers' decodes: {1000 * measure_seconds / len(inside):.2f} ms per image, "
+        f"{100 * measure_seconds / decode_seconds:.2f}% of decode time (goal < 5%)"
+    )
+
+
 def register(folder: Path, home: Path, workers: int) -> tuple[dict[str, object], float, float]:
     """Run the real CLI; returns its JSON report, wall seconds and the peak memory (MB) of its process
     tree as PSS, so pages forked workers share with the parent are counted once."""
@@ -184,6 +247,7 @@ def main() -> None:
         "--memory-n", type=int, default=0, help="also register this many, for peak memory only"
     )
     parser.add_argument("--workers", type=int, default=0, help="0 = all cores")
+    parser.add_argument("--quality-only", action="store_true", help="only the quality-measure overhead")
     args = parser.parse_args()
     workers = args.workers or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="lorairo-bench-") as tmp:
@@ -193,6 +257,9 @@ def main() -> None:
         print(
             f"generated {args.n} images (60% 12 MP JPEG, 25% PNG, 10% WebP, 5% odd) in {time.monotonic() - started:.1f}s"
         )
+        quality_overhead(paths, workers, root / "staging")
+        if args.quality_only:
+            return
         naive = floor(paths, workers, _floor_naive)
         drafted = floor(paths, workers, _floor_draft)
         report, wall, peak_mb = register(root / "images", root / "home", workers)
