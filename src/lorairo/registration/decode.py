@@ -66,7 +66,7 @@ class Decoded:
     staged_thumbnail: str
     processed: tuple[ProcessedCopy, ...]
     sidecar: Sidecar
-    quality: Quality | None  # None when measuring failed; the backfill tries again
+    quality: Quality | None = None  # None when measuring failed; the backfill measures it later
 
 
 @dataclass(frozen=True)
