@@ -14,17 +14,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFilter
 
 from lorairo.storage.imaging import make_thumbnail
-from lorairo.storage.quality import (
-    Quality,
-    analysis_view,
-    is_blurry,
-    is_bright,
-    is_dark,
-    is_flat,
-    is_small,
-    jpeg_quality,
-    measure,
-)
+from lorairo.storage.quality import Quality, analysis_view, jpeg_quality, measure
+from lorairo.utils.quality_flags import is_blurry, is_bright, is_dark, is_low_contrast, is_small
 
 SIZES = [(4000, 3000), (3000, 4000), (1920, 1080), (1024, 1024), (800, 1200), (2400, 300), (300, 200)]
 
@@ -71,7 +62,7 @@ def flags(q: Quality) -> set[str]:
             ("blurry", is_blurry(q.blur)),
             ("dark", is_dark(q.brightness)),
             ("bright", is_bright(q.brightness)),
-            ("flat", is_flat(q.contrast)),
+            ("flat", is_low_contrast(q.contrast)),
             ("letterbox", q.letterbox),
         ]
         if on

@@ -18,7 +18,8 @@ from lorairo.services import registration_service
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import Project
 from lorairo.services.registration_service import RegistrationService
-from lorairo.storage.quality import QUALITY_VERSION, is_blurry, is_dark, is_small
+from lorairo.storage.quality import QUALITY_VERSION
+from lorairo.utils.quality_flags import is_blurry, is_dark, is_small
 from tests.registration.test_quality import boxed, scaled, scene
 
 

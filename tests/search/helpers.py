@@ -18,6 +18,7 @@ from lorairo.database.schema import (
     Caption,
     Image,
     ImageCrop,
+    ImageQuality,
     ImageSimilarity,
     Model,
     ModelAnnotation,
@@ -40,6 +41,7 @@ ANNOTATION_TABLES = (
     ModelAnnotation,
     AnnotationFailure,
     ImageSimilarity,
+    ImageQuality,
 )
 
 
@@ -103,6 +105,7 @@ class ImageData:
     failures: set[str] = field(default_factory=set)
     similar: bool = False
     cropped: bool = False
+    quality: dict[str, Any] = field(default_factory=dict)
     # (tag folded as NOCASE folds) -> (rejected, removed, manual position)
     decisions: dict[str, tuple[bool, bool, int | None]] = field(default_factory=dict)
 
@@ -143,6 +146,19 @@ def load(project: Project) -> list[ImageData]:
             )
         for image_id in session.scalars(select(ImageCrop.image_id)):
             images[image_id].cropped = True
+        for row in session.scalars(select(ImageQuality)):
+            images[row.image_id].quality = {
+                name: getattr(row, name)
+                for name in (
+                    "blur",
+                    "sharpness",
+                    "brightness",
+                    "contrast",
+                    "border",
+                    "letterbox",
+                    "jpeg_quality",
+                )
+            }
         for link in session.scalars(select(ImageSimilarity)):
             images[link.image_id].similar = images[link.similar_to_id].similar = True
         session.expunge_all()
@@ -224,6 +240,7 @@ def facts(image: ImageData) -> ImageFacts:
         near_duplicate=image.similar,
         edited=_is_edited(image),
         cropped=image.cropped,
+        quality=image.quality,
     )
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from lorairo.database.schema import (
     AnnotationFailure,
     Caption,
+    ImageQuality,
     ImageSimilarity,
     Model,
     ModelAnnotation,
@@ -22,7 +23,7 @@ from lorairo.database.schema import (
     TagDecision,
 )
 from lorairo.search.query_language import parse_query
-from lorairo.services.search_service import SearchService, with_score_kind
+from lorairo.services.search_service import SearchService, with_project_settings
 from tests.search.helpers import (
     clear_annotations,
     displayed,
@@ -73,6 +74,18 @@ image_data = st.fixed_dictionaries(
         "failures": st.sets(st.sampled_from(MODELS), max_size=1),
         "reviewed": st.booleans(),
         "similar": st.booleans(),
+        "quality": st.none()
+        | st.fixed_dictionaries(
+            {
+                "blur": st.none() | st.sampled_from([0.0, 0.5, 0.8, 0.81, 1.0]),
+                "sharpness": st.none() | st.sampled_from([0.0, 12.5, 300.0]),
+                "brightness": st.sampled_from([0.05, 0.2, 0.5, 0.85, 0.9]),
+                "contrast": st.sampled_from([0.0, 0.1, 0.4]),
+                "border": st.sampled_from([0.0, 0.25]),
+                "letterbox": st.booleans(),
+                "jpeg_quality": st.none() | st.integers(1, 100),
+            }
+        ),
     }
 )
 
@@ -105,6 +118,12 @@ leaf = st.one_of(
     st.sampled_from(MODELS).map(lambda m: f"missing:{m}"),
     st.sampled_from(MODELS).map(lambda m: f"failed:{m}"),
     st.sampled_from(["untagged", "reviewed", "edited", "failed", "near-duplicate", "all"]),
+    st.sampled_from(["blurry", "dark", "bright", "low-contrast", "letterbox", "small"]),
+    st.tuples(
+        st.sampled_from(["blur", "sharpness", "brightness", "contrast", "border", "jpeg_quality"]),
+        OPS,
+        st.sampled_from(["0", "0.2", "0.5", "0.8", "12.5", "60"]),
+    ).map(lambda t: f"{t[0]}:{t[1]}{t[2]}"),
     st.sampled_from(["added:>2000-01-01", "added:<2000-01-01", "added:<=2999-12-31"]),
     st.sampled_from(["cat", "red", "smile", '"red dress"', "*hair"]),
 )
@@ -165,6 +184,8 @@ def _store(project, ids, images) -> None:
                         image_id=image_id, model_name=name, provider="local", failure_reason="model_error"
                     )
                 )
+            if data["quality"] is not None:
+                session.add(ImageQuality(image_id=image_id, version=1, **data["quality"]))
             if data["similar"] and image_id != ids[0]:
                 session.add(ImageSimilarity(image_id=image_id, similar_to_id=ids[0], distance=3))
         session.flush()
@@ -185,6 +206,7 @@ def test_sql_search_matches_python_evaluation(
 ) -> None:
     project, ids = _project(tmp_path)
     project.score_kind = kind  # `[search] default_score_kind`
+    project.training_resolution = 64  # SIZES straddle it: `small` selects some images
     _store(project, ids, images)
     service = SearchService(project)
     reference_data = load(project)
@@ -204,7 +226,9 @@ def test_sql_search_matches_python_evaluation(
             shown = (summary.tags, summary.caption, summary.score, summary.rating)
             assert shown == displayed(by_id[summary.id], kind), summary
     for query in [*queries, "score:>5", f"score[{kind}]:>5"]:
-        expected = reference_ids(with_score_kind(parse_query(query), kind), reference_data)
+        expected = reference_ids(
+            with_project_settings(parse_query(query), kind, project.training_resolution), reference_data
+        )
         assert sorted(service.search(query, limit=100, sort="id").ids) == expected, query
         assert service.count(query) == len(expected), query
         streamed = [i for batch in service.iter_ids(query, batch=2) for i in batch]

@@ -32,6 +32,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Select,
+    case,
     cast,
     column,
     exists,
@@ -62,6 +63,7 @@ from lorairo.database.schema import (
     Caption,
     Image,
     ImageCrop,
+    ImageQuality,
     ImageSimilarity,
     Model,
     ModelAnnotation,
@@ -72,6 +74,18 @@ from lorairo.database.schema import (
     TagVocabulary,
 )
 from lorairo.errors import QuerySyntaxError, ValidationError
+from lorairo.utils.quality_flags import (
+    BLURRY_ABOVE,
+    BRIGHT_ABOVE,
+    DARK_BELOW,
+    DEFAULT_TRAINING_RESOLUTION,
+    LOW_CONTRAST_BELOW,
+    is_blurry,
+    is_bright,
+    is_dark,
+    is_low_contrast,
+    is_small,
+)
 
 RATINGS = ("general", "sensitive", "questionable", "explicit")
 WILDCARDS = frozenset("*?")
@@ -115,6 +129,7 @@ class ImageFacts:
     near_duplicate: bool = False
     edited: bool = False  # a person changed an annotation or decided on a tag
     cropped: bool = False
+    quality: Mapping[str, Any] = field(default_factory=dict)  # `image_quality` column -> value; {} = none
 
 
 # -- what a field gets to parse and compile -----------------------------------------------------
@@ -855,6 +870,99 @@ register(
         fact=lambda image: image.reviewed_at is not None,
     )
 )
+
+
+def _quality_number(name: str) -> dict[str, Any]:
+    """A measure of `image_quality` (an image without one matches no comparison)."""
+    measure = getattr(ImageQuality, name)
+    return {
+        "rows": lambda term, _ctx: (ImageQuality.image_id, [compare(measure, term.op, term.value)]),
+        "match": lambda term, image: (
+            image.quality.get(name) is not None and bool(compare(image.quality[name], term.op, term.value))
+        ),
+    }
+
+
+def _quality_flag(condition: Callable[[], ColumnElement[bool]]) -> Callable[[], ColumnElement[bool]]:
+    return lambda: exists().where(ImageQuality.image_id == Image.id, condition())
+
+
+for _name, _doc in (
+    ("blur", "0 (crisp) .. 1 (no edges); blur:>0.8 is what the `blurry` badge shows"),
+    ("sharpness", "variance of the Laplacian at the 256-px analysis scale"),
+    ("brightness", "mean luma, 0 (black) .. 1 (white)"),
+    ("contrast", "RMS contrast, 0 (flat) .. 1"),
+    ("border", "share of the image in uniform bars along its edges, 0..1"),
+    ("jpeg_quality", "the IJG quality 1..100 a JPEG was saved at (estimated)"),
+):
+    register(NumberField(_name, _doc, **_quality_number(_name)))
+register(
+    Keyword(
+        "blurry",
+        f"blur above {BLURRY_ABOVE}",
+        sql=_quality_flag(lambda: ImageQuality.blur > BLURRY_ABOVE),
+        fact=lambda image: is_blurry(image.quality.get("blur")),
+    )
+)
+register(
+    Keyword(
+        "dark",
+        f"brightness below {DARK_BELOW}",
+        sql=_quality_flag(lambda: ImageQuality.brightness < DARK_BELOW),
+        fact=lambda image: is_dark(image.quality.get("brightness")),
+    )
+)
+register(
+    Keyword(
+        "bright",
+        f"brightness above {BRIGHT_ABOVE}",
+        sql=_quality_flag(lambda: ImageQuality.brightness > BRIGHT_ABOVE),
+        fact=lambda image: is_bright(image.quality.get("brightness")),
+    )
+)
+register(
+    Keyword(
+        "low-contrast",
+        f"contrast below {LOW_CONTRAST_BELOW}",
+        sql=_quality_flag(lambda: ImageQuality.contrast < LOW_CONTRAST_BELOW),
+        fact=lambda image: is_low_contrast(image.quality.get("contrast")),
+    )
+)
+register(
+    Keyword(
+        "letterbox",
+        "bars of one colour on opposite sides (letterbox or pillarbox)",
+        sql=_quality_flag(lambda: ImageQuality.letterbox.is_(True)),
+        fact=lambda image: bool(image.quality.get("letterbox")),
+    )
+)
+
+
+class SmallKeyword(Keyword):
+    """`small`: the long side is shorter than the training resolution, which the search service
+    puts in the term's value (the project's largest target resolution)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "small",
+            "long side shorter than the training resolution",
+            sql=true,
+            fact=lambda _image: True,
+        )
+
+    def row(self, term: Term, ctx: SqlContext) -> ColumnElement[bool]:
+        long_side = case((Image.width >= Image.height, Image.width), else_=Image.height)
+        return long_side < self._resolution(term)
+
+    def match(self, term: Term, image: ImageFacts) -> bool:
+        return is_small(image.width, image.height, self._resolution(term))
+
+    @staticmethod
+    def _resolution(term: Term) -> int:
+        return int(term.value) if isinstance(term.value, int | float) else DEFAULT_TRAINING_RESOLUTION
+
+
+register(SmallKeyword())
 
 
 # -- whole queries ------------------------------------------------------------------------------

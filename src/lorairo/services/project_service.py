@@ -30,6 +30,7 @@ from lorairo.database.effective import DEFAULT_SCORE_KIND
 from lorairo.database.engine import Database, project_schema, schema_exists
 from lorairo.database.project_stats import ProjectCounts, count_rows
 from lorairo.errors import ProjectNotFoundError, ValidationError
+from lorairo.utils.quality_flags import DEFAULT_TRAINING_RESOLUTION
 
 DATABASE_FILE = "database.db"
 PROJECT_FILE = "project.toml"
@@ -46,6 +47,8 @@ class Project:
     database: Database
     score_kind: str = DEFAULT_SCORE_KIND  # `[search] default_score_kind`
     images_root: Path | None = None  # `[database] images_root`: where `images/...` paths live
+    # The resolution an image is `small` for: the largest `[image_processing] target_resolutions`.
+    training_resolution: int = DEFAULT_TRAINING_RESOLUTION
 
     @property
     def database_path(self) -> Path:
@@ -165,6 +168,9 @@ class ProjectService:
             database=database,
             score_kind=self.config.config.search.default_score_kind,
             images_root=images_root,
+            training_resolution=max(
+                self.config.config.image_processing.target_resolutions, default=DEFAULT_TRAINING_RESOLUTION
+            ),
         )
 
     def open(self, name: str | None = None, *, create: bool = False) -> Project:

@@ -134,15 +134,18 @@ def exact_tag_terms(node: Node) -> list[str]:
     return [value for child in node.children for value in exact_tag_terms(child)]
 
 
-def with_score_kind(node: Node, kind: str) -> Node:
-    """`score:` without `[kind]` made explicit as the configured default kind."""
+def with_project_settings(node: Node, kind: str, resolution: int) -> Node:
+    """`score:` without `[kind]` made explicit as the configured default kind, and `small` given
+    the project's training resolution."""
     if isinstance(node, Term):
         if node.field == "score" and node.qualifier is None:
             return replace(node, qualifier=kind)
+        if node.field == "flag" and node.qualifier == "small":
+            return replace(node, value=resolution)
         return node
     if isinstance(node, Not):
-        return Not(with_score_kind(node.child, kind))
-    children = tuple(with_score_kind(child, kind) for child in node.children)
+        return Not(with_project_settings(node.child, kind, resolution))
+    children = tuple(with_project_settings(child, kind, resolution) for child in node.children)
     return And(children) if isinstance(node, And) else Or(children)
 
 
@@ -160,7 +163,9 @@ class SearchService:
 
     def parse(self, query: str) -> tuple[Node, dict[str, str]]:
         """Parse, resolve terms and aliases once; reuse the pair for several calls on one query."""
-        node = with_score_kind(parse_query(query), self.project.score_kind)
+        node = with_project_settings(
+            parse_query(query), self.project.score_kind, self.project.training_resolution
+        )
         node = resolve_terms(node, self.term_resolvers)
         aliases: dict[str, str] = {}
         if self.resolver is not None:

@@ -26,8 +26,8 @@ What the numbers mean (all measured at the analysis scale, a long side of at mos
 - `jpeg_quality`: 1..100, the IJG quality whose quantisation tables are nearest the file's (as
   ImageMagick's estimate); None for other formats.
 
-The flags the GUI shows and the query language names (`blurry`, `dark`, `bright`, `flat`,
-`letterbox`, `small`) are the predicates at the bottom, one threshold each.
+The flags the GUI shows and the query language names (`blurry`, `dark`, `bright`,
+`low-contrast`, `small`) are thresholds over these, kept in `utils/quality_flags.py`.
 """
 
 from __future__ import annotations
@@ -41,11 +41,6 @@ from PIL import Image
 # Bump when a measure changes: the backfill recomputes rows measured by an older version.
 QUALITY_VERSION = 1
 ANALYSIS_SIDE = 256
-
-BLURRY_ABOVE = 0.8
-DARK_BELOW = 0.2
-BRIGHT_ABOVE = 0.85
-FLAT_BELOW = 0.1  # low contrast
 
 MIN_BAR = 0.02  # of the side, for a letterbox bar
 _BAR_TOLERANCE = 24.0  # per channel, of 255: JPEG noise and resampling ringing in a black bar
@@ -253,29 +248,3 @@ def jpeg_quality(quantization: Mapping[int, Sequence[int]]) -> int | None:
         distance += np.abs(_IJG_CHROMINANCE - np.asarray(chrominance, dtype=np.int64)[None, :]).sum(axis=1)
     best = np.flatnonzero(distance == distance.min())
     return int(best[-1]) + 1  # at the top, qualities share all-ones tables: report the highest
-
-
-# -- flags: the one place each threshold lives --------------------------------------------------
-
-
-def is_blurry(blur: float | None) -> bool:
-    return blur is not None and blur > BLURRY_ABOVE
-
-
-def is_dark(brightness: float) -> bool:
-    return brightness < DARK_BELOW
-
-
-def is_bright(brightness: float) -> bool:
-    return brightness > BRIGHT_ABOVE
-
-
-def is_flat(contrast: float) -> bool:
-    """Low contrast: fog, a washed-out scan, a near-uniform picture."""
-    return contrast < FLAT_BELOW
-
-
-def is_small(width: int, height: int, resolution: int) -> bool:
-    """Too small for training at `resolution`: its long side is shorter, so its processed copy
-    is smaller than the target (or would have to be enlarged)."""
-    return max(width, height) < resolution

@@ -24,7 +24,7 @@ from PySide6.QtCore import (
 from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
 from lorairo.gui.workers import TaskRunner
 from lorairo.services.search_service import SearchPage, SearchService
-from lorairo.storage.quality import is_blurry, is_dark, is_small
+from lorairo.utils.quality_flags import is_blurry, is_dark, is_small
 
 PAGE_SIZE = 200
 MAX_PAGES = 60
@@ -138,7 +138,7 @@ class SearchGridSource:
                     failed=bool(flag and flag.failed),
                     rejected_only=bool(flag and flag.rejected_only),
                     blurry=bool(flag and is_blurry(flag.blur)),
-                    dark=bool(flag and flag.brightness is not None and is_dark(flag.brightness)),
+                    dark=bool(flag and is_dark(flag.brightness)),
                     letterbox=bool(flag and flag.letterbox),
                     small=self.resolution is not None
                     and is_small(summary.width, summary.height, self.resolution),
