@@ -62,6 +62,8 @@ def _item(**flags: bool) -> GridItem:
         rating=None,
         reviewed=False,
         thumbnail=None,
+        original=Path("a.png"),
+        source=Path("a.png"),
         near_duplicate=False,
         failed=False,
         rejected_only=False,
