@@ -1,4 +1,4 @@
-"""Migration 0015: claims become work items, and duplicate model tags left by old races go."""
+"""Migration 0010: claims become work items, and duplicate model tags left by old races go."""
 
 from __future__ import annotations
 

@@ -56,6 +56,22 @@ tag_row = st.tuples(
     st.sampled_from([None, "rejected", "removed"]),
     st.sampled_from(SOURCES),
 )
+
+
+def _one_model_row_per_tag(
+    rows: list[tuple[str, bool, str | None, str]],
+) -> list[tuple[str, bool, str | None, str]]:
+    seen: set[str] = set()
+    kept = []
+    for row in rows:
+        if row[3] == "model":
+            if row[0] in seen:
+                continue
+            seen.add(row[0])
+        kept.append(row)
+    return kept
+
+
 caption_row = st.tuples(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6), st.sampled_from(SOURCES))
 score_row = st.tuples(
     st.sampled_from(["aesthetic", "quality"]),
@@ -65,7 +81,8 @@ score_row = st.tuples(
 rating_row = st.tuples(st.sampled_from(RATINGS), st.sampled_from(SOURCES))
 image_data = st.fixed_dictionaries(
     {
-        "tags": st.lists(tag_row, max_size=5),
+        # a model writes each tag once per image (a unique index since migration 0010); manual rows may repeat
+        "tags": st.lists(tag_row, max_size=5).map(_one_model_row_per_tag),
         "captions": st.lists(caption_row, max_size=2),
         "scores": st.lists(score_row, max_size=4),
         "order": st.permutations(range(5)).flatmap(lambda p: st.just(p[: len(p) // 2 + 1])) | st.none(),

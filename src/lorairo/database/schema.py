@@ -162,7 +162,7 @@ class Tag(Base):
             "removed_at",
             "image_id",
         ),
-        # Migration 0015: a model writes each tag once per image, even when two workers finish
+        # Migration 0010: a model writes each tag once per image, even when two workers finish
         # the same batch (the results of a batch finished twice are stored once).
         Index(
             "ux_tags_model_image_tag",

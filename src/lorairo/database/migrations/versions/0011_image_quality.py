@@ -1,8 +1,8 @@
 """Image quality measures: one row per image (sharpness, blur, brightness, contrast, border,
 letterbox, JPEG quality), written at registration and backfilled by `lorairo images quality`.
 
-Revision ID: 0010
-Revises: 0015
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0015"  # after main's 0015 (the lead may relink)
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

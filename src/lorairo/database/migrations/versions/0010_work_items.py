@@ -7,7 +7,7 @@ keeps an image in at most one open item per model. `workers` holds heartbeats an
 `store_changes` the change feed's counter. A partial unique index makes a model's tags unique per
 image, so a batch stored twice is stored once (duplicates left by earlier races are removed first).
 
-Revision ID: 0015
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-01
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
