@@ -12,6 +12,9 @@ from lorairo.cli.main import main
 from lorairo.database.schema import Caption, Tag
 from tests.search.helpers import new_project, snapshot
 
+# Every test here runs on each selected store engine (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("store_engine")
+
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
     with pytest.raises(SystemExit) as exit_info:

@@ -16,6 +16,9 @@ from lorairo.services.project_service import Project
 from lorairo.services.search_service import SearchService
 from tests.search.helpers import new_project, snapshot
 
+# Every test here runs on each selected store engine (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("store_engine")
+
 PREDICTIONS = [
     TagPrediction("a", 0.9),
     TagPrediction("b", 0.8),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
@@ -13,6 +14,9 @@ from sqlalchemy import delete, select, update
 from lorairo.database.schema import Rating, Score, Tag, TagDecision, TagVocabulary, utcnow
 from lorairo.services.project_service import Project
 from tests.search.helpers import clear_annotations, new_project
+
+# Every test here runs on each selected store engine (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("store_engine")
 
 SOURCES = ["model", "manual"]
 TAGS = ["cat", "Cat", "red hair", "RED HAIR", "smile", "ß"]

@@ -20,6 +20,9 @@ from lorairo.services.project_service import Project
 from lorairo.services.search_service import SearchService
 from tests.search.helpers import new_project, snapshot
 
+# Every test here runs on each selected store engine (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("store_engine")
+
 INJECTION = "x' OR 1=1 --"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +33,9 @@ from tests.search.helpers import (
     new_project,
     reference_ids,
 )
+
+# Every test here runs on each selected store engine (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("store_engine")
 
 TAGS = [
     "1girl",

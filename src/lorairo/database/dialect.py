@@ -14,9 +14,10 @@ Queries are written once with these constructs; each compiles to its engine's ow
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, String, literal
+from sqlalchemy import ColumnElement, Connection, String, Table, literal, text
 from sqlalchemy.dialects.postgresql import Insert as PGInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
@@ -24,7 +25,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER = _UPPER.lower()
@@ -106,3 +109,71 @@ def upsert(session: Session, entity: Any) -> SQLiteInsert | PGInsert:
     if session.get_bind().dialect.name == "postgresql":
         return pg_insert(entity)
     return sqlite_insert(entity)
+
+
+class by_dialect(ColumnElement[Any]):
+    """One expression per engine where the two have no common spelling (caption full text)."""
+
+    inherit_cache = True
+    _traverse_internals: ClassVar[list[tuple[str, Any]]] = [
+        ("sqlite", InternalTraversal.dp_clauseelement),
+        ("postgresql", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, *, sqlite: ColumnElement[Any], postgresql: ColumnElement[Any]) -> None:
+        self.sqlite = sqlite
+        self.postgresql = postgresql
+        self.type = sqlite.type
+
+
+@compiles(by_dialect)
+def _by_dialect_sqlite(element: by_dialect, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.sqlite, **kw))
+
+
+@compiles(by_dialect, "postgresql")
+def _by_dialect_postgresql(element: by_dialect, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.postgresql, **kw))
+
+
+class flat_compound(Grouping[Any]):
+    """A compound SELECT standing as the left member of another compound.
+
+    SQLite rejects parenthesised compounds and reads a flat chain left to right; PostgreSQL binds
+    INTERSECT tighter than UNION and EXCEPT, so there the member keeps its parentheses.
+    """
+
+    inherit_cache = True
+
+    def _ensure_disambiguated_names(self) -> flat_compound:
+        # Grouping hands unknown attributes to its element; a subquery of the outer compound
+        # would then swap this member for the bare compound and lose the parentheses.
+        inner = self.element._ensure_disambiguated_names()
+        return self if inner is self.element else flat_compound(inner)
+
+
+@compiles(flat_compound)
+def _flat_compound_sqlite(element: flat_compound, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.element, **kw))
+
+
+@compiles(flat_compound, "postgresql")
+def _flat_compound_postgresql(element: flat_compound, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.element, **kw)})"
+
+
+def sync_id_sequences(connection: Connection, tables: Iterable[Table]) -> None:
+    """After rows were inserted with explicit ids (edit replay, `project migrate`), move each
+    PostgreSQL id sequence past the highest id, so the next plain insert cannot collide. SQLite
+    takes max(rowid) + 1 by itself. Run under the writer lock."""
+    if connection.dialect.name != "postgresql":
+        return
+    for table in tables:
+        if "id" not in table.c or not table.c.id.autoincrement:
+            continue
+        connection.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 - our table names
+                f"(SELECT coalesce(max(id), 0) + 1 FROM {table.name}), false)"
+            )
+        )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sqlalchemy import DateTime, Table, bindparam, delete, func, insert, select,
 from sqlalchemy.orm import Session
 
 from genai_tag_db_tools.cleaning import clean_tag
+from lorairo.database.dialect import fold, nocase, sync_id_sequences
 from lorairo.database.effective import effective_tag
 from lorairo.database.schema import SOURCE_MANUAL, Base, EditChange, EditLog, Image, utcnow
 from lorairo.errors import ValidationError
@@ -36,7 +36,6 @@ TABLES: dict[str, Table] = {
     for name in ("tags", "tag_decisions", "captions", "scores", "ratings", "images", "image_crops")
 }
 BATCH = 500
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 @dataclass
@@ -73,11 +72,6 @@ def tag_matcher(patterns: Iterable[str]) -> re.Pattern[str]:
     return re.compile("(?:" + "|".join(parts) + ")", re.IGNORECASE | re.DOTALL)
 
 
-def _ascii_fold(text: str) -> str:
-    """SQLite's NOCASE: only ASCII letters fold."""
-    return text.translate(_ASCII_LOWER)
-
-
 class EditRepository:
     """Plans and writes bulk edits inside sessions the service opens."""
 
@@ -99,7 +93,7 @@ class EditRepository:
     def _decisions(self, session: Session, image_ids: list[int]) -> dict[tuple[int, str], dict[str, Any]]:
         """The batch's tag decisions by (image, tag folded as NOCASE folds)."""
         return {
-            (row["image_id"], _ascii_fold(row["tag"])): row
+            (row["image_id"], fold(row["tag"])): row
             for row in self._rows(session, "tag_decisions", image_ids)
         }
 
@@ -114,7 +108,7 @@ class EditRepository:
     ) -> RowChange | None:
         """Set decision columns of (image, tag): the row is created on the first decision and kept
         after (emptied, not deleted), so every edit-log entry about it stays replayable."""
-        row = decisions.get((image_id, _ascii_fold(tag)))
+        row = decisions.get((image_id, fold(tag)))
         if row is None:
             after = {
                 "image_id": image_id,
@@ -155,21 +149,21 @@ class EditRepository:
         present: dict[int, set[str]] = defaultdict(set)
         for image_id, tag in session.execute(
             select(t.c.image_id, t.c.tag).where(
-                t.c.tag.collate("NOCASE").in_(tags), effective_tag(), t.c.image_id.in_(image_ids)
+                nocase(t.c.tag).in_([fold(tag) for tag in tags]), effective_tag(), t.c.image_id.in_(image_ids)
             )
         ):
-            present[image_id].add(_ascii_fold(tag))
+            present[image_id].add(fold(tag))
         decisions = self._decisions(session, image_ids)
         now = utcnow()
         changes = []
         for image_id in image_ids:
-            missing = [tag for tag in tags if _ascii_fold(tag) not in present.get(image_id, ())]
+            missing = [tag for tag in tags if fold(tag) not in present.get(image_id, ())]
             low, high = span.get(image_id, (0, -1))  # no rows yet: the first tag goes at 0
             start = low - len(missing) if position == "front" else high + 1
             for offset, tag in enumerate(missing):
                 after = self._manual_tag(image_id, tag, start + offset, now)
                 changes.append(RowChange("tags", "insert", image_id, None, after, f"+{tag}"))
-                if (image_id, _ascii_fold(tag)) in decisions:
+                if (image_id, fold(tag)) in decisions:
                     lifted = self._decide(
                         decisions, image_id, tag, f"+{tag}", now, rejected_at=None, removed_at=None
                     )
@@ -205,7 +199,7 @@ class EditRepository:
             if row["source"] == SOURCE_MANUAL:
                 changes.append(RowChange("tags", "delete", row["image_id"], row, None, label, row["id"]))
                 continue
-            key = (row["image_id"], _ascii_fold(row["tag"]))
+            key = (row["image_id"], fold(row["tag"]))
             if key not in decided:
                 decided.add(key)
                 change = self._decide(decisions, row["image_id"], row["tag"], label, now, removed_at=now)
@@ -251,7 +245,7 @@ class EditRepository:
                     added.add(key)
                     after = self._manual_tag(image_id, replaced, row["position"], now)
                     inserts.append(RowChange("tags", "insert", image_id, None, after, f"+{replaced}"))
-                    if (image_id, _ascii_fold(replaced)) in decisions:
+                    if (image_id, fold(replaced)) in decisions:
                         lifted = self._decide(
                             decisions,
                             image_id,
@@ -278,7 +272,7 @@ class EditRepository:
         changes = []
         seen: set[tuple[int, str]] = set()
         for row in self._rows(session, "tags", image_ids):
-            key = (row["image_id"], _ascii_fold(row["tag"]))
+            key = (row["image_id"], fold(row["tag"]))
             if (
                 key in seen
                 or not matcher.fullmatch(row["tag"])
@@ -300,12 +294,12 @@ class EditRepository:
     def plan_reorder_tags(self, session: Session, image_id: int, ordered: list[str]) -> list[RowChange]:
         """Manual positions 0..n-1 follow `ordered` (a tag several models gave moves as one); tags
         not named lose any manual position and follow the ordered ones by the usual rule."""
-        spelled = {_ascii_fold(row["tag"]): row["tag"] for row in self._rows(session, "tags", [image_id])}
-        unknown = [tag for tag in ordered if _ascii_fold(tag) not in spelled]
+        spelled = {fold(row["tag"]): row["tag"] for row in self._rows(session, "tags", [image_id])}
+        unknown = [tag for tag in ordered if fold(tag) not in spelled]
         if unknown:
             raise ValidationError(f"image {image_id} has no tag {', '.join(unknown[:10])}")
         decisions = self._decisions(session, [image_id])
-        rank = {_ascii_fold(tag): index for index, tag in enumerate(ordered)}
+        rank = {fold(tag): index for index, tag in enumerate(ordered)}
         now = utcnow()
         changes = []
         for key, index in rank.items():
@@ -512,6 +506,7 @@ class EditRepository:
         connection = session.connection()
         for table, rows in inserts.items():
             connection.execute(insert(TABLES[table]), rows)
+        sync_id_sequences(connection, [TABLES[table] for table in inserts])
 
     # -- the log -------------------------------------------------------------------------------
 

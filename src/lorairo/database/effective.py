@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, select, true
 from sqlalchemy.orm import aliased
 
+from lorairo.database.dialect import nocase
 from lorairo.database.schema import SOURCE_MANUAL, Caption, Image, Rating, Score, Tag, TagDecision
 
 DEFAULT_SCORE_KIND = "aesthetic"
@@ -37,7 +38,10 @@ def tags_in_order(*columns: Any) -> Select[Any]:
     return (
         select(*columns)
         .select_from(Tag)
-        .outerjoin(TagDecision, and_(TagDecision.image_id == Tag.image_id, TagDecision.tag == Tag.tag))
+        .outerjoin(
+            TagDecision,
+            and_(TagDecision.image_id == Tag.image_id, nocase(TagDecision.tag) == nocase(Tag.tag)),
+        )
         .order_by(
             Tag.image_id,
             TagDecision.position.is_(None),

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import CompoundSelect, Select, except_, intersect, select, union
 
+from lorairo.database.dialect import flat_compound
 from lorairo.utils.chunks import chunked
 
 # SELECTs per flat compound, below SQLite's SQLITE_MAX_COMPOUND_SELECT (500); longer chains nest.
@@ -28,6 +29,11 @@ _COMPOUNDS: dict[SetOp, Callable[..., CompoundSelect[Any]]] = {
 }
 
 
+def _unflat(member: Any) -> Any:
+    """A compound's member as built, without the `flat_compound` grouping it got as a member."""
+    return member.element if isinstance(member, flat_compound) else member
+
+
 class _Chain(CompoundSelect[Any]):
     """A compound that stays unparenthesised as the *left* member of another compound.
 
@@ -40,11 +46,11 @@ class _Chain(CompoundSelect[Any]):
 
     def __init__(self, compound: CompoundSelect[Any]) -> None:
         """Re-home a compound built by a public constructor (`union`, ...) as a flat chain."""
-        super().__init__(compound.keyword, *compound.selects)
+        super().__init__(compound.keyword, *(_unflat(member) for member in compound.selects))
 
     def self_group(self, against: Any = None) -> Any:
         if isinstance(against, CompoundSelect):
-            return self
+            return flat_compound(self)
         return super().self_group(against)
 
 
@@ -63,7 +69,7 @@ def _plain(stream: Stream) -> Select[Any]:
 def _chain_length(stream: Any) -> int:
     """How many SELECTs SQLite sees in the flat chain `stream` renders to."""
     if isinstance(stream, _Chain):
-        return _chain_length(stream.selects[0]) + len(stream.selects) - 1
+        return _chain_length(_unflat(stream.selects[0])) + len(stream.selects) - 1
     return 1
 
 

@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 
 from genai_tag_db_tools.cleaning import clean_tag
+from lorairo.database.dialect import by_dialect, fold, nocase, nocase_like, text_match
 from lorairo.database.effective import (
     DEFAULT_SCORE_KIND,
     effective_caption_row,
@@ -337,20 +338,21 @@ class TagField(TextField):
     def _tag_match(self, term: Term, ctx: SqlContext) -> ColumnElement[bool]:
         names = self.names(term, ctx)
         if names is None:
-            return Tag.tag.like(like_pattern(str(term.value)), escape=LIKE_ESCAPE)
-        nocase = Tag.tag.collate("NOCASE")
+            return nocase_like(Tag.tag, like_pattern(str(term.value)), escape=LIKE_ESCAPE)
         if not names:
             return false()
         if len(names) == 1:
-            return nocase == names[0]
-        return nocase.in_(names)
+            return nocase(Tag.tag) == fold(names[0])
+        return nocase(Tag.tag).in_(sorted({fold(name) for name in names}))
 
     def positive_stream(self, term: Term, ctx: SqlContext) -> Stream:
         names = self.names(term, ctx)
         if names is not None and 1 < len(names) <= MAX_UNION_TAGS:
             # One index range per tag, each in image-id order: a merge, not a sort.
-            nocase = Tag.tag.collate("NOCASE")
-            return combine("UNION", [ids(Tag.image_id, nocase == name, self.state()) for name in names])
+            folded = sorted({fold(name) for name in names})
+            return combine(
+                "UNION", [ids(Tag.image_id, nocase(Tag.tag) == name, self.state()) for name in folded]
+            )
         return super().positive_stream(term, ctx)
 
 
@@ -597,7 +599,9 @@ def vocabulary_matches(pattern: str) -> Select[Any]:
     LIKE and NOCASE fold the same (ASCII) letters, so matching one spelling of a tag stands for
     all its case variants, which `tag COLLATE NOCASE IN (...)` then finds.
     """
-    return select(TagVocabulary.tag).where(TagVocabulary.tag.like(like_pattern(pattern), escape=LIKE_ESCAPE))
+    return select(TagVocabulary.tag).where(
+        nocase_like(TagVocabulary.tag, like_pattern(pattern), escape=LIKE_ESCAPE)
+    )
 
 
 _PLAIN = re.compile(r"[^\s\"()\[\]\\]+")
@@ -697,15 +701,18 @@ def _score(term: Term, image: ImageFacts) -> bool:
 
 
 def _caption_rows(term: Term, _ctx: SqlContext) -> tuple[Any, list[Any]]:
-    fts = select(_CAPTIONS_FTS.c.rowid).where(_FTS_COLUMN.match(fts_phrase(str(term.value))))
-    return Caption.image_id, [Caption.id.in_(fts), effective_caption_row()]
+    """FTS5 on SQLite, the GIN tsvector index on PostgreSQL (`database/dialect.py`)."""
+    phrase = str(term.value)
+    fts = select(_CAPTIONS_FTS.c.rowid).where(_FTS_COLUMN.match(fts_phrase(phrase)))
+    match = by_dialect(sqlite=Caption.id.in_(fts), postgresql=text_match(Caption.caption, phrase))
+    return Caption.image_id, [match, effective_caption_row()]
 
 
 def _name_row(term: Term, _ctx: SqlContext) -> ColumnElement[bool]:
     value = str(term.value)
     if term.wildcard:
-        return Image.name.like(like_pattern(value), escape=LIKE_ESCAPE)
-    return Image.name.collate("NOCASE") == value
+        return nocase_like(Image.name, like_pattern(value), escape=LIKE_ESCAPE)
+    return nocase(Image.name) == fold(value)
 
 
 def _name_match(term: Term, image: ImageFacts) -> bool:

@@ -35,6 +35,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# SQLite's NOCASE column; PostgreSQL has no such collation and folds with `lorairo_fold()` indexes
+# instead (migrations 0005 and 0007, `database/dialect.py`).
+NOCASE_TEXT = Text(collation="NOCASE").with_variant(Text(), "postgresql")
+
 SOURCE_MODEL = "model"
 SOURCE_MANUAL = "manual"
 SOURCE_EXISTING = "existing"
@@ -205,7 +209,7 @@ class TagDecision(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
-    tag: Mapped[str] = mapped_column(Text(collation="NOCASE"))
+    tag: Mapped[str] = mapped_column(NOCASE_TEXT)
     rejected_at: Mapped[datetime | None] = mapped_column(DateTime)
     removed_at: Mapped[datetime | None] = mapped_column(DateTime)
     position: Mapped[int | None] = mapped_column(Integer)
@@ -222,7 +226,7 @@ class TagVocabulary(Base):
     __tablename__ = "tag_vocabulary"
     __table_args__ = ({"sqlite_with_rowid": False},)
 
-    tag: Mapped[str] = mapped_column(Text(collation="NOCASE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(NOCASE_TEXT, primary_key=True)
 
 
 class Caption(Base):

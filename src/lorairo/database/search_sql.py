@@ -24,7 +24,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, not_, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 
 from lorairo.database.effective import DEFAULT_SCORE_KIND, effective_score
 from lorairo.database.id_streams import Stream, combine, ids, link, ordered_ids
@@ -139,11 +153,11 @@ def _shuffle_key(seed: int) -> Any:
     Multiply, XOR with the hashed seed (SQLite has no XOR: a ^ b = (a | b) - (a & b)), multiply
     again; without the XOR a seed would only rotate the order.
     """
-    mask = 4294967296
-    hashed_seed = (seed * 2246822519 + 374761393) % mask
-    mixed = (Image.id * 2654435761) % mask
+    mask = literal(4294967296, BigInteger)  # 64-bit arithmetic on both engines (PostgreSQL's int is 32)
+    hashed_seed = literal((seed * 2246822519 + 374761393) % 4294967296, BigInteger)
+    mixed = (cast(Image.id, BigInteger) * literal(2654435761, BigInteger)) % mask
     xored = mixed.op("|")(hashed_seed) - mixed.op("&")(hashed_seed)
-    return (xored * 668265263) % mask
+    return (xored * literal(668265263, BigInteger)) % mask
 
 
 def order_by(sort: str, seed: int, score_kind: str = DEFAULT_SCORE_KIND) -> list[Any]:
