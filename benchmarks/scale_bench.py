@@ -1,4 +1,12 @@
-"""Scale-out: annotation workers against one database.
+"""Scale-out: annotation workers against one database; search on PostgreSQL against SQLite.
+
+Search part (`search`, `search_part()`): one dataset (N images, ~T tags each from a Zipf vocabulary,
+one caption, score and rating per image) built with the same rows in a SQLite project and in a
+PostgreSQL project on a throwaway server, in the same run; the search benchmark's queries timed on
+each (a page of 50 ids + summaries + the total). Prints p50/p99 per query, the PostgreSQL/SQLite
+p99 ratio (goal: at most 2x) and PostgreSQL's EXPLAIN of the main query shapes.
+
+    uv run python benchmarks/scale_bench.py search [--n 100000] [--tags 30] [--reps 20]
 
 Worker part (`workers`): a project of tiny images (4 to 61 px, five modes, JPEG/PNG/WebP), the
 tiny colour tagger, and 1, 2 (and 4 where the machine has the cores) `lorairo worker` processes
@@ -26,11 +34,25 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+from sqlalchemy import insert, text
+
+from benchmarks.search_bench import COMMON, QUERIES, WORDS, time_queries
+from lorairo.database.engine import Database, project_schema
+from lorairo.database.schema import Base
+from lorairo.database.search_sql import select_ids
+from lorairo.search.query_language import parse_query
+from lorairo.services.project_service import Project
+from lorairo.services.search_service import SearchService
+from tests.postgres_server import start_server
 
 
 def _isolate(home: Path, database_url: str | None) -> None:
@@ -143,6 +165,146 @@ def worker_scaling(
     return result
 
 
+T = Base.metadata.tables
+
+
+def _chunks(n: int, tags_per_image: int, seed: int) -> Any:
+    """The dataset, 5k images at a time, identical for every engine (same seed)."""
+    rng = np.random.default_rng(seed)
+    vocab = COMMON + [f"tag {i}" for i in range(5000)]
+    common = np.linspace(0.03, 0.004, len(COMMON))
+    tail = 1.0 / np.arange(1, len(vocab) - len(COMMON) + 1) ** 0.9
+    weights = np.concatenate([common, tail / tail.sum() * (1 - common.sum())])
+    now = datetime(2026, 1, 1)
+    ratings = ["general", "sensitive", "questionable", "explicit"]
+    for start in range(0, n, 5_000):
+        ids = range(start + 1, min(n, start + 5_000) + 1)
+        rows: dict[str, list[dict[str, Any]]] = {"images": [], "tags": [], "captions": [], "scores": []}
+        rows.update({"ratings": [], "model_annotations": []})
+        for i in ids:
+            rows["images"].append(
+                {
+                    "id": i,
+                    "file_path": f"/src/{i}.png",
+                    "stored_path": f"images/originals/{i}.png",
+                    "name": f"img_{i}.png",
+                    "file_size": 1000,
+                    "width": 512 + (i * 37) % 1024,
+                    "height": 512 + (i * 53) % 1024,
+                    "format": "PNG",
+                    "mode": "RGB",
+                    "has_alpha": False,
+                    "sha256": f"{i:064x}",
+                    "phash": i,
+                    "created_at": now + timedelta(seconds=i),
+                    "updated_at": now,
+                }
+            )
+            chosen = rng.choice(len(vocab), size=tags_per_image, replace=False, p=weights)
+            for position, index in enumerate(chosen):
+                rows["tags"].append(
+                    {
+                        "image_id": i,
+                        "model_id": 1,
+                        "source": "model",
+                        "tag": vocab[index],
+                        "category": "general",
+                        "confidence": float(rng.random()),
+                        "is_accepted": True,
+                        "position": position,
+                        "is_edited_manually": False,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+            base = {
+                "image_id": i,
+                "model_id": 1,
+                "source": "model",
+                "is_edited_manually": False,
+                "created_at": now,
+            }
+            rows["captions"].append(
+                {**base, "caption": " ".join(rng.choice(WORDS, size=8)), "updated_at": now}
+            )
+            rows["scores"].append(
+                {**base, "kind": "aesthetic", "score": float(rng.uniform(0, 10)), "scale_max": 10.0}
+            )
+            rows["ratings"].append({**base, "rating": ratings[int(rng.integers(0, 4))]})
+            if i % 10 < 7:
+                rows["model_annotations"].append({"image_id": i, "model_id": 1, "annotated_at": now})
+        yield rows
+
+
+def build(database: Database, n: int, tags_per_image: int) -> float:
+    start = time.perf_counter()
+    with database.write_session() as session:
+        session.execute(
+            insert(T["models"]),
+            [{"id": 1, "name": "wd-vit-tagger-v3", "type": "tagger", "created_at": datetime(2026, 1, 1)}],
+        )
+    for rows in _chunks(n, tags_per_image, seed=7):
+        with database.write_session() as session:
+            for table, values in rows.items():
+                if values:
+                    session.execute(insert(T[table]), values)
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE"))
+    return time.perf_counter() - start
+
+
+def explain(database: Database) -> None:
+    """PostgreSQL's plans for the main shapes (an id-stream page and a count)."""
+    with database.read_session() as session:
+        for label in ("single tag", "AND of three", "wildcard", "caption phrase", "combined"):
+            statement = select_ids(parse_query(QUERIES[label])).limit(50)
+            compiled = statement.compile(
+                dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
+            )
+            plan = session.execute(text(f"EXPLAIN {compiled}")).scalars().all()
+            print(f"\n-- EXPLAIN {label}: {QUERIES[label]}")
+            print("\n".join(plan[:14]))
+
+
+def search_part(n: int, tags_per_image: int, reps: int) -> None:
+    server, reason = start_server()
+    if server is None:
+        print(f"no PostgreSQL server: {reason}")
+        return
+    try:
+        name = server.create_database()
+        results = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for engine, location in (
+                ("sqlite", str(Path(tmp) / "database.db")),
+                ("postgresql", server.url(name)),
+            ):
+                database = Database(
+                    location, schema=project_schema("bench") if engine == "postgresql" else None
+                )
+                seconds = build(database, n, tags_per_image)
+                print(f"{engine}: built {n:,} images, {n * tags_per_image:,} tag rows in {seconds:.1f} s")
+                project = Project("bench", Path(tmp), database)
+                results[engine] = time_queries(SearchService(project), reps, split=False)
+                if engine == "postgresql":
+                    explain(database)
+                database.close()
+        print(f"\nsearch at {n:,} images / {n * tags_per_image:,} tag rows, {reps} reps (ms, p50 / p99)")
+        print(f"{'query':<16} {'total':>7} {'SQLite':>17} {'PostgreSQL':>17} {'p99 PG/SQLite':>14}")
+        worst = 0.0
+        for label in QUERIES:
+            lite, pg = results["sqlite"][label], results["postgresql"][label]
+            ratio = pg["search"][1] / max(lite["search"][1], 1e-6)
+            worst = max(worst, ratio)
+            print(
+                f"{label:<16} {lite['total']:>7} {lite['search'][0]:>8.1f}/{lite['search'][1]:>7.1f}"
+                f" {pg['search'][0]:>8.1f}/{pg['search'][1]:>7.1f} {ratio:>13.2f}x"
+            )
+        print(f"worst p99 ratio {worst:.2f}x (goal <= 2x)")
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -155,7 +317,13 @@ def main() -> None:
     workers.add_argument("--read-latency-ms", type=float, default=0.0)
     workers.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="both")
     workers.add_argument("--database-url", help="an existing PostgreSQL server (default: a throwaway one)")
+    search = parts.add_parser("search", help="search p50/p99 on SQLite and PostgreSQL, same data, same run")
+    search.add_argument("--n", type=int, default=100_000, help="images")
+    search.add_argument("--tags", type=int, default=30, help="tags per image")
+    search.add_argument("--reps", type=int, default=20, help="runs per query")
     args = parser.parse_args()
+    if args.part == "search":
+        search_part(args.n, args.tags, args.reps)
     if args.part == "workers":
         engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
         results = []

@@ -15,7 +15,7 @@ Queries are written once with these constructs; each compiles to its engine's ow
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, String, Table, literal, text
 from sqlalchemy.dialects.postgresql import Insert as PGInsert
@@ -66,7 +66,7 @@ def _nocase_postgresql(element: nocase, compiler: SQLCompiler, **kw: Any) -> str
     return f"{FOLD_FUNCTION}({compiler.process(element.clauses, **kw)})"
 
 
-def nocase_like(column: ColumnElement[str], pattern: str, escape: str | None = "\\") -> ColumnElement[bool]:
+def nocase_like(column: Any, pattern: str, escape: str | None = "\\") -> ColumnElement[bool]:
     """`column LIKE pattern`, ASCII letters matching either case on both engines."""
     return nocase(column).like(fold(pattern), escape=escape)
 
@@ -115,7 +115,7 @@ class by_dialect(ColumnElement[Any]):
     """One expression per engine where the two have no common spelling (caption full text)."""
 
     inherit_cache = True
-    _traverse_internals: ClassVar[list[tuple[str, Any]]] = [
+    _traverse_internals = [  # noqa: RUF012 - SQLAlchemy's own declaration style
         ("sqlite", InternalTraversal.dp_clauseelement),
         ("postgresql", InternalTraversal.dp_clauseelement),
     ]
@@ -148,7 +148,7 @@ class flat_compound(Grouping[Any]):
     def _ensure_disambiguated_names(self) -> flat_compound:
         # Grouping hands unknown attributes to its element; a subquery of the outer compound
         # would then swap this member for the bare compound and lose the parentheses.
-        inner = self.element._ensure_disambiguated_names()
+        inner = self.element._ensure_disambiguated_names()  # type: ignore[union-attr]
         return self if inner is self.element else flat_compound(inner)
 
 

@@ -50,7 +50,7 @@ class _Chain(CompoundSelect[Any]):
 
     def self_group(self, against: Any = None) -> Any:
         if isinstance(against, CompoundSelect):
-            return flat_compound(self)
+            return flat_compound(self)  # type: ignore[arg-type]  # a compound is a valid Grouping element
         return super().self_group(against)
 
 

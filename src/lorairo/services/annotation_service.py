@@ -614,7 +614,7 @@ class AnnotationService:
 
     def _open(self, ref: ImageToAnnotate, annotator: Annotator) -> Image.Image | AnnotationFailure:
         """Open lazily so the annotator can pick a reduced JPEG scale before the pixels decode."""
-        path = self.project.root / ref.path
+        path = self.project.file_path(ref.path)
         try:
             image = Image.open(path)
             annotator.draft(image)

@@ -211,7 +211,7 @@ class BatchAnnotationService:
                 if written >= limit:
                     return
                 try:
-                    with Image.open(self.project.root / ref.path) as image:
+                    with Image.open(self.project.file_path(ref.path)) as image:
                         encoded = encode_image(image)
                 except (OSError, ValueError, Image.DecompressionBombError) as exc:
                     logger.warning(f"batch submit: image {ref.id} unreadable ({exc}); left out")

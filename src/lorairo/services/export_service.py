@@ -411,15 +411,14 @@ class ExportService:
     ) -> tuple[str, int, int]:
         """Put the image file into the staging folder under `stem` (a path relative to the export
         root, without extension); returns that path with its extension and the pixel size."""
-        root = self.project.root
         if options.resolution is None:
-            source = root / record.stored_path
+            source = self.project.file_path(record.stored_path)
             if options.image_format is None:
                 return self._copy_original(record, source, stem, staging, accepted, options, report)
             return self._write_encoded(source, stem, options.image_format, staging)
         if record.processed is not None:
             source, width, height = (
-                root / record.processed.path,
+                self.project.file_path(record.processed.path),
                 record.processed.width,
                 record.processed.height,
             )
@@ -488,7 +487,7 @@ class ExportService:
     ) -> tuple[str, int, int]:
         """Crop the upright original, then resize to the bucket when a resolution is chosen: the
         person's crop always applies, so this image is rendered even with --keep-originals/--link."""
-        image, extension = self._decode(self.project.root / record.stored_path, options.image_format)
+        image, extension = self._decode(self.project.file_path(record.stored_path), options.image_format)
         if not crop.fits(*image.size):
             raise _Skip("crop outside the image")
         image = crop.apply(image)
@@ -515,7 +514,7 @@ class ExportService:
     ) -> tuple[Path, int, int]:
         """No processed copy yet: render one into the staging folder with registration's own code,
         so it has exactly the pixels `images process` would have produced."""
-        original = self.project.root / record.stored_path
+        original = self.project.file_path(record.stored_path)
         if not original.is_file():
             raise _Skip("image file missing")
         settings = self.config.config.image_processing

@@ -254,7 +254,7 @@ class RegistrationService:
 
     @property
     def _staging_root(self) -> Path:
-        return self.project.root / layout.STAGING
+        return self.project.file_path(layout.STAGING)
 
     def _discard_run(self, run_dir: Path) -> None:
         """Delete a run's staging folder and any journalled file whose image never committed."""
@@ -268,7 +268,7 @@ class RegistrationService:
             for sha, paths in entries.items():
                 if sha not in committed:
                     for relative in paths:
-                        (self.project.root / relative).unlink(missing_ok=True)
+                        self.project.file_path(relative).unlink(missing_ok=True)
         shutil.rmtree(run_dir, ignore_errors=True)
 
     def recover_interrupted_runs(self) -> int:
@@ -402,7 +402,7 @@ class RegistrationService:
         _write_journal(run_dir, {sha: [final for _, final in pairs] for sha, pairs in moves.items()})
         for pairs in moves.values():
             for staged, final in pairs:
-                target = self.project.root / final
+                target = self.project.file_path(final)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 Path(staged).replace(target)
 
@@ -581,7 +581,7 @@ class RegistrationService:
             )
             for task in page
         )
-        root = self.project.root
+        project = self.project
         upscale, max_pixels = self.settings.upscale, self.settings.max_pixels
         rows: list[dict[str, Any]] = []
 
@@ -596,8 +596,8 @@ class RegistrationService:
             self.workers,
             lambda pool, task: pool.submit(
                 render_stored,
-                str(root / task.stored_path),
-                str(root / layout.processed_path(task.sha256, task.format, resolution)),
+                str(project.file_path(task.stored_path)),
+                str(project.file_path(layout.processed_path(task.sha256, task.format, resolution))),
                 resolution,
                 upscale,
                 max_pixels,

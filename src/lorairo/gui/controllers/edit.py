@@ -129,12 +129,12 @@ class EditController(QObject):
         if self.grid.selection_count() > 1:
             self.load_selection()
             return
-        search, root = session.search, session.project.root
+        search, project = session.search, session.project
         asked = self._ask()
 
         def work(_p: ProgressCallback, _c: CancelToken) -> tuple[dict[str, Any], QImage]:
             record = search.details([image_id])[0]
-            return record, load_preview(root / record["stored_path"])
+            return record, load_preview(project.file_path(record["stored_path"]))
 
         def shown(result: tuple[dict[str, Any], QImage]) -> None:
             record, image = result

@@ -94,7 +94,7 @@ class SearchGridSource:
 
     def __init__(self, search: SearchService, resolution: int | None = None) -> None:
         self.search = search
-        self.root = search.project.root
+        self.project = search.project
         self.resolution = resolution
 
     def count(self, query: str) -> int:
@@ -131,8 +131,8 @@ class SearchGridSource:
                     score=summary.score,
                     rating=summary.rating,
                     reviewed=summary.reviewed,
-                    thumbnail=self.root / thumbnail if thumbnail else None,
-                    original=self.root / summary.stored_path,
+                    thumbnail=self.project.file_path(thumbnail) if thumbnail else None,
+                    original=self.project.file_path(summary.stored_path),
                     source=Path(summary.file_path),
                     near_duplicate=bool(flag and flag.near_duplicate),
                     failed=bool(flag and flag.failed),
