@@ -47,6 +47,29 @@ def create(
     )
 
 
+@project_app.command("migrate")
+def migrate(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Project name.")],
+    to: Annotated[
+        str,
+        typer.Option("--to", help="postgresql+psycopg://user@host/db, or `sqlite` to come back to a file."),
+    ],
+) -> None:
+    """Copy a project to PostgreSQL (or back to SQLite), verify every table, switch to the copy.
+
+    The source database is never deleted; on any difference nothing is switched."""
+    cli = state(ctx)
+    data = cli.projects.migrate(name, to)
+    rows = data["rows"]
+    assert isinstance(rows, dict)
+    emit(
+        cli,
+        data,
+        lambda: stdout.print(f"Copied {sum(rows.values()):,} rows of {name} to {data['to']}; verified"),
+    )
+
+
 @project_app.command("list")
 def list_projects(ctx: typer.Context) -> None:
     """List the projects under the database directory."""

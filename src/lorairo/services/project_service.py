@@ -29,6 +29,7 @@ from lorairo.config import (
 from lorairo.database.effective import DEFAULT_SCORE_KIND
 from lorairo.database.engine import Database, project_schema, schema_exists
 from lorairo.database.project_stats import ProjectCounts, count_rows
+from lorairo.database.store_copy import copy_store
 from lorairo.errors import ProjectNotFoundError, ValidationError
 from lorairo.utils.quality_flags import DEFAULT_TRAINING_RESOLUTION
 
@@ -185,6 +186,50 @@ class ProjectService:
                 return self.create(name)
             raise ProjectNotFoundError(f"no project named {name!r} in {self.root}")
         return self.create(name)
+
+    def migrate(self, name: str, to: str) -> dict[str, object]:
+        """Copy a project to the other engine and switch it there; the source is never deleted.
+
+        `to` is a PostgreSQL URL (from SQLite) or `sqlite` (back into `<project>/database.db`).
+        The copy is verified (row counts and checksums) before it commits; on any failure the
+        project stays where it was.
+        """
+        source = self.open(name)
+        root = source.root
+        try:
+            if to == "sqlite":
+                if source.database.path is not None:
+                    raise ValidationError(f"project {name!r} already lives in SQLite")
+                target_file = root / DATABASE_FILE
+                if target_file.exists():
+                    raise ValidationError(f"{target_file} exists; move it away first")
+                target = Database(target_file)
+            else:
+                try:
+                    validate_database_url(to)
+                except ValueError as exc:
+                    raise ValidationError(str(exc)) from exc
+                if source.database.path is None:
+                    raise ValidationError(f"project {name!r} already lives in PostgreSQL")
+                target = Database(to, schema=project_schema(name))
+            try:
+                report = copy_store(source.database, target)
+            except Exception:
+                target.close()
+                if to == "sqlite":
+                    for leftover in root.glob(DATABASE_FILE + "*"):
+                        leftover.unlink()
+                raise
+            target.close()
+        finally:
+            source.close()
+        if to == "sqlite":
+            (root / PROJECT_FILE).rename(root / f"{PROJECT_FILE}.migrated-{datetime.now():%Y%m%d-%H%M%S}")
+        else:
+            document = tomlkit.document()
+            document["database"] = {"url": to}
+            write_private(root / PROJECT_FILE, tomlkit.dumps(document))
+        return {"name": name, "to": "sqlite" if to == "sqlite" else mask_url_password(to), **report.to_dict()}
 
     def list(self) -> list[str]:
         if not self.root.is_dir():
