@@ -249,7 +249,9 @@ def build(database: Database, n: int, tags_per_image: int) -> float:
                 if values:
                     session.execute(insert(T[table]), values)
     with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("ANALYZE"))
+        # PostgreSQL: VACUUM sets the visibility map, so covering indexes give index-only scans
+        # (autovacuum does this on a live server after a bulk load).
+        connection.execute(text("VACUUM ANALYZE" if database.dialect == "postgresql" else "ANALYZE"))
     return time.perf_counter() - start
 
 
