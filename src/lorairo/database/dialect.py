@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, String, Table, literal, text
+from sqlalchemy import ColumnElement, Connection, Integer, String, Table, literal, text
 from sqlalchemy.dialects.postgresql import Insert as PGInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
@@ -169,8 +169,12 @@ def sync_id_sequences(connection: Connection, tables: Iterable[Table]) -> None:
     if connection.dialect.name != "postgresql":
         return
     for table in tables:
-        if "id" not in table.c or not table.c.id.autoincrement:
-            continue
+        if (
+            "id" not in table.c
+            or table.c.id.autoincrement is False
+            or not isinstance(table.c.id.type, Integer)
+        ):
+            continue  # no id sequence: a text id, or one the application assigns
         connection.execute(
             text(
                 f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 - our table names

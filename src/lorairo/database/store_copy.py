@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy import Connection, Table, delete, func, insert, select
 
 from lorairo.database.dialect import fold, sync_id_sequences
 from lorairo.database.engine import Database
@@ -25,6 +25,8 @@ from lorairo.errors import DatabaseError
 
 # Rows the target's triggers derive from other tables; compared, never copied.
 DERIVED = frozenset({"tag_vocabulary"})
+# Rows a migration seeds in every new database (the change feed's counter): replaced by the source's.
+SEEDED = frozenset({"store_changes"})
 CHUNK = 5_000
 
 
@@ -74,7 +76,9 @@ def copy_store(
     with target.write_session() as session:
         connection = session.connection()
         for table in tables:
-            if connection.execute(select(func.count()).select_from(table)).scalar_one():
+            if table.name in SEEDED:
+                connection.execute(delete(table))
+            elif connection.execute(select(func.count()).select_from(table)).scalar_one():
                 raise DatabaseError(f"{target.display_location} is not empty ({table.name} has rows)")
         with source.engine.connect() as reader:
             for table in tables:
