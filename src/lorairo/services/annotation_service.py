@@ -89,6 +89,7 @@ class AnnotationReport:
     ratings_stored: int = 0
     scores_stored: int = 0
     captions_stored: int = 0
+    embeddings_stored: int = 0
     requests: int = 0
     retries: int = 0
     input_tokens: int = 0
@@ -109,6 +110,7 @@ class AnnotationReport:
         self.ratings_stored += counts.ratings
         self.scores_stored += counts.scores
         self.captions_stored += counts.captions
+        self.embeddings_stored += counts.embeddings
         self.policy_violations += counts.policy_violations
         for result in results:
             self.requests += result.usage.requests
