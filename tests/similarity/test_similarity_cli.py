@@ -63,12 +63,15 @@ def test_similar_ranks_by_the_cosine_of_the_pixels(
 
 
 def test_text_ranks_images_of_its_words(
-    capsys: pytest.CaptureFixture[str], project: Project, clip_model: Path
+    capsys: pytest.CaptureFixture[str], project: Project, clip_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     embedded_project(capsys, project)
     data = run_cli(capsys, "images", "similar", "--text", "blue dress on a beach", "-p", "t", "--limit", "2")
     assert data["text"] == "blue dress on a beach"
     assert [r["name"] for r in data["results"]] == ["blue.png", "blue-2.png"]
+    monkeypatch.setattr("lorairo.services.similarity_service.QUERY_LIMIT", 2)  # text: = the 2 nearest
+    found = run_cli(capsys, "images", "search", 'text:"blue dress" width:>=50', "-p", "t")
+    assert [image["name"] for image in found["images"]] == ["blue.png"]  # the text field combines
 
 
 def test_a_new_vector_is_found_after_the_index_was_built(

@@ -2,9 +2,10 @@
 similarity features need about images (names, sizes, scores, export rejections).
 
 Vectors are read as streams of numpy blocks keyed by row id, never as Python objects per vector,
-so building an index over 100k images holds one block at a time. A model's `fingerprint` (row
-count, newest and summed row ids) changes whenever a vector is added, replaced or deleted: index
-caches compare it to know they are stale.
+so building an index over 100k images holds one block at a time. A model's `fingerprint` (its id
+and newest row id, one index seek) changes whenever a vector is added or replaced, because row ids
+are never reused; a deleted image's vector may linger in an index until then, so readers drop ids
+whose image is gone.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ VECTOR_DTYPE = np.dtype("<f2")
 BLOCK = 4096
 _ID_CHUNK = 500
 
-Fingerprint = tuple[int, int, int]
+Fingerprint = tuple[int, int]
 
 
 def to_blob(vector: np.ndarray) -> bytes:
@@ -101,17 +102,32 @@ class EmbeddingRepository:
 
     def fingerprint(self, model_id: int) -> Fingerprint:
         with self.database.read_session() as session:
-            count, newest, total = session.execute(
-                select(
-                    func.count(ImageEmbedding.id),
-                    func.coalesce(func.max(ImageEmbedding.id), 0),
-                    func.coalesce(func.sum(ImageEmbedding.id), 0),
-                ).where(ImageEmbedding.model_id == model_id)
-            ).one()
-            return int(count), int(newest), int(total)
+            newest = session.scalar(
+                select(func.max(ImageEmbedding.id)).where(ImageEmbedding.model_id == model_id)
+            )
+            return model_id, int(newest or 0)
 
-    def iter_blocks(self, model_id: int, block: int = BLOCK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(image ids int64, vectors float16) blocks in row order, one short read per block."""
+    def count(self, model_id: int, up_to: int) -> int:
+        """Vectors of the model with row ids up to `up_to` (a fingerprint's newest)."""
+        with self.database.read_session() as session:
+            counted = session.scalar(
+                select(func.count(ImageEmbedding.id)).where(
+                    ImageEmbedding.model_id == model_id, ImageEmbedding.id <= up_to
+                )
+            )
+            return int(counted or 0)
+
+    def model_names(self) -> list[str]:
+        """Models with at least one stored vector (one index seek each, no counting)."""
+        with self.database.read_session() as session:
+            stored = select(ImageEmbedding.id).where(ImageEmbedding.model_id == Model.id).exists()
+            return list(session.scalars(select(Model.name).where(stored).order_by(Model.name)))
+
+    def iter_blocks(
+        self, model_id: int, up_to: int, block: int = BLOCK
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(image ids int64, vectors float16) blocks in row order up to row `up_to`, one short read
+        per block (rows added meanwhile wait for the next fingerprint)."""
         last = 0
         while True:
             with self.database.read_session() as session:
@@ -122,7 +138,11 @@ class EmbeddingRepository:
                         ImageEmbedding.dimensions,
                         ImageEmbedding.vector,
                     )
-                    .where(ImageEmbedding.model_id == model_id, ImageEmbedding.id > last)
+                    .where(
+                        ImageEmbedding.model_id == model_id,
+                        ImageEmbedding.id > last,
+                        ImageEmbedding.id <= up_to,
+                    )
                     .order_by(ImageEmbedding.id)
                     .limit(block)
                 ).all()

@@ -461,12 +461,13 @@ class StoreChange(Base):
 class ImageEmbedding(Base):
     """One image's vector from one embedding model (migration 0011): L2-normalised, stored as
     little-endian float16 bytes. The truth; any search index is a cache rebuilt from these rows.
-    A re-run deletes and inserts, so a new `id` marks a changed vector."""
+    A re-run deletes and inserts, so a new `id` (never reused) marks a changed vector."""
 
     __tablename__ = "image_embeddings"
     __table_args__ = (
         UniqueConstraint("image_id", "model_id"),
         Index("ix_image_embeddings_model_id", "model_id", "id"),
+        {"sqlite_autoincrement": True},  # ids never come back, so the fingerprint sees every change
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from image_annotator_lib.registry import ModelRegistry
 from lorairo.annotations.ai_annotator import build_registry, embed_text
 from lorairo.database.embedding_repository import EmbeddingModel, EmbeddingRepository, ImageFacts
+from lorairo.database.query import Term
 from lorairo.errors import ValidationError
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.edit_service import EditReport, EditService, EditTarget
@@ -27,6 +29,7 @@ from lorairo.storage.vector_index import VectorIndex, components
 
 CACHE_DIR = "cache/vectors"
 DEFAULT_THRESHOLD = 0.95
+QUERY_LIMIT = 50  # `similar:ID` and `text:"..."` without a threshold: this many nearest images
 
 
 @dataclass(frozen=True)
@@ -110,39 +113,48 @@ class SimilarityService:
         self.config = config
         self.repository = EmbeddingRepository(project.database)
         self._registry = registry
+        self._indexes: dict[str, VectorIndex] = {}
 
     def models(self) -> list[EmbeddingModel]:
         return self.repository.models()
 
     def resolve_model(self, model: str | None) -> str:
-        """The named model, else the one with the most stored vectors."""
-        known = self.repository.models()
+        """The named model, else the only one with stored vectors, else the one with the most."""
+        names = self.repository.model_names()
         if model is None:
-            if not known:
+            if not names:
                 raise ValidationError(
                     "no image embeddings in this project; run an embedder first, e.g. "
                     "`lorairo annotate run -m clip-vit-b32-embed`"
                 )
-            return known[0].name
-        if model not in {m.name for m in known}:
-            names = ", ".join(m.name for m in known) or "none"
+            return names[0] if len(names) == 1 else self.repository.models()[0].name
+        if model not in names:
             raise ValidationError(
-                f"model {model!r} has no stored embeddings here (models with some: {names})"
+                f"model {model!r} has no stored embeddings here (models with some: {', '.join(names) or 'none'})"
             )
         return model
 
     def index(self, model: str) -> VectorIndex:
-        """The model's index, rebuilt from the stored vectors when they changed since it was built."""
+        """The model's index, rebuilt from the stored vectors when they changed since it was built
+        (kept open while they do not)."""
         model_id = self.repository.model_id(model)
         if model_id is None:
             raise ValidationError(f"no model named {model!r} in this project")
         fingerprint = self.repository.fingerprint(model_id)
+        cached = self._indexes.get(model)
+        if cached is not None and cached.fingerprint == list(fingerprint):
+            return cached
         folder = self.project.root / CACHE_DIR / _folder_name(model)
         index = VectorIndex.open(folder, fingerprint)
         if index is None:
+            newest = fingerprint[1]
             index = VectorIndex.build(
-                folder, lambda: self.repository.iter_blocks(model_id), fingerprint[0], fingerprint
+                folder,
+                lambda: self.repository.iter_blocks(model_id, newest),
+                self.repository.count(model_id, newest),
+                fingerprint,
             )
+        self._indexes[model] = index
         return index
 
     def query_vector(self, image_id: int, model: str) -> np.ndarray:
@@ -202,6 +214,22 @@ class SimilarityService:
             for i, s in zip(ids, similarities, strict=True)
             if int(i) in facts  # an image deleted since the index was built
         ]
+
+    def term_resolvers(self) -> dict[str, Callable[[Term], list[int]]]:
+        """The resolvers the query fields `similar:` and `text:` name (for `SearchService`)."""
+        return {"similar": self._resolve_similar, "text": self._resolve_text}
+
+    def _resolve_similar(self, term: Term) -> list[int]:
+        assert isinstance(term.value, tuple)
+        image_id = int(term.value[0])
+        if len(term.value) == 1:
+            return [r.id for r in self.similar(image_id, limit=QUERY_LIMIT).results]
+        threshold = float(term.value[1])
+        found = self.similar(image_id, limit=None, min_similarity=threshold).results
+        return [r.id for r in found if term.op == ">=" or r.similarity > threshold]
+
+    def _resolve_text(self, term: Term) -> list[int]:
+        return [r.id for r in self.by_text(str(term.value), limit=QUERY_LIMIT).results]
 
     def duplicates(
         self,

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("vector", sa.LargeBinary, nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.UniqueConstraint("image_id", "model_id", name="uq_image_embeddings_image_id_model_id"),
+        sqlite_autoincrement=True,  # row ids are never reused: index caches key on them
     )
     op.create_index("ix_image_embeddings_model_id", "image_embeddings", ["model_id", "id"])
     op.create_table(
