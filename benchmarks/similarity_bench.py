@@ -103,7 +103,7 @@ def anonymous_rss() -> int:
     memory-mapped index files are page cache the kernel can drop, so they are left out; elsewhere
     plain RSS (an upper bound)."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
             for text in status:
                 if text.startswith("RssAnon:"):
                     return int(text.split()[1]) * 1024
