@@ -45,4 +45,12 @@ def test_find_similar_shows_the_current_images_neighbours(
     qtbot.waitUntil(lambda: window.model.item(IMAGES - 2) is not None, timeout=10_000)
     shown = {window.model.item(row).id for row in range(IMAGES - 1)}
     assert current not in shown and len(shown) == IMAGES - 1
+    index = window.model.index(0, 0)
+    first = window.model.item(0)
+    assert first is not None
+    menu = window.grid.context_menu(index)
+    assert menu is not None
+    [entry] = [a for a in menu.actions() if a.text() == "Find similar"]
+    entry.trigger()
+    assert window.search_bar.text == f"similar:{first.id}"
     window.close()
