@@ -27,6 +27,13 @@ similar_leaf = st.tuples(
 )
 
 
+def _unique_tags(data: dict) -> dict:
+    """One row per tag name (the store keeps a model's tag once per image)."""
+    seen: set[str] = set()
+    tags = [row for row in data["tags"] if not (row[0] in seen or seen.add(row[0]))]
+    return {**data, "tags": tags}
+
+
 def _similar_terms(node: Node) -> list[Term]:
     if isinstance(node, Term):
         return [node] if node.field == "similar" else []
@@ -57,7 +64,7 @@ _PROJECTS: dict[Path, tuple[object, list[int]]] = {}
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    images=st.lists(image_data, min_size=COUNT, max_size=COUNT),
+    images=st.lists(image_data.map(_unique_tags), min_size=COUNT, max_size=COUNT),
     vectors=st.lists(vector, min_size=COUNT, max_size=COUNT),
     similar=st.lists(similar_leaf, min_size=3, max_size=3),
     others=st.lists(query_strategy, min_size=3, max_size=3),
