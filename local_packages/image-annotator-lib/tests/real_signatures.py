@@ -130,6 +130,52 @@ def build_clip_encoder(path: Path, projection: np.ndarray, *, hidden: int = 5) -
     return save_model(helper.make_graph(nodes, "clip_vision", [value], outputs, inits), path)
 
 
+def build_clip_text_encoder(path: Path, table: np.ndarray, *, attention_mask: bool = False) -> Path:
+    """optimum's CLIPTextModelWithProjection signature: `input_ids` [batch_size, sequence_length]
+    int64 (and `attention_mask` where asked); outputs `last_hidden_state` (3-D, first) and
+    `text_embeds` [batch_size, E] = the sum of `table` rows of the ids (a pad row of zeros adds nothing)."""
+    inputs = [
+        helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"])
+    ]
+    if attention_mask:
+        inputs.append(
+            helper.make_tensor_value_info(
+                "attention_mask", TensorProto.INT64, ["batch_size", "sequence_length"]
+            )
+        )
+    width = table.shape[1]
+    inits = [
+        numpy_helper.from_array(table.astype(np.float32), "token_table"),
+        numpy_helper.from_array(np.array([1], np.int64), "seq_axis"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["token_table", "input_ids"], ["last_hidden_state"], axis=0),
+        helper.make_node("ReduceSum", ["last_hidden_state", "seq_axis"], ["text_embeds"], keepdims=0),
+    ]
+    outputs = [
+        helper.make_tensor_value_info(
+            "last_hidden_state", TensorProto.FLOAT, ["batch_size", "sequence_length", width]
+        ),
+        helper.make_tensor_value_info("text_embeds", TensorProto.FLOAT, ["batch_size", width]),
+    ]
+    return save_model(helper.make_graph(nodes, "clip_text", inputs, outputs, inits), path)
+
+
+def write_word_tokenizer(path: Path, words: Sequence[str], *, pad: str = "<|endoftext|>") -> Path:
+    """A `tokenizer.json` (Hugging Face tokenizers format): whitespace words, id 0 = the pad token,
+    then `words` in order, unknown words mapped to the pad token."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    vocab = {pad: 0, **{word: index + 1 for index, word in enumerate(words)}}
+    tokenizer = Tokenizer(WordLevel(vocab, unk_token=pad))
+    tokenizer.pre_tokenizer = Whitespace()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(path))
+    return path
+
+
 def write_wd_csv(path: Path, tags: Sequence[tuple[str, int]], *, with_category: bool = True) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:

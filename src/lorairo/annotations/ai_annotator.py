@@ -4,15 +4,18 @@ and turns the library's errors into LoRAIro's, so services and shells never see 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+import numpy as np
 from PIL import Image
 
 from image_annotator_lib.api import (
+    AestheticScorer,
     Annotator,
     AnnotatorConfigError,
     AnnotatorLibError,
     FileProgress,
+    ImageEmbedder,
     ModelInfo,
     ModelLoadError,
     ModelNotFoundError,
@@ -89,6 +92,41 @@ def load_annotator(registry: ModelRegistry, name: str) -> Annotator:
     except AnnotatorLibError as exc:
         raise AiAnnotatorError(f"cannot load model {name!r}: {exc}") from exc
     return annotator
+
+
+def embed_text(registry: ModelRegistry, name: str, texts: Sequence[str]) -> np.ndarray:
+    """Unit vectors of `texts` from an embedder's text encoder (bad input when it has none)."""
+    try:
+        embedder = registry.get(name)
+        if not isinstance(embedder, ImageEmbedder):
+            raise ValidationError(f"model {name!r} is not an image embedder (class ImageEmbedder)")
+        if not embedder.has_text:
+            raise ValidationError(
+                f"model {name!r} has no text encoder: set text_encoder_file and tokenizer_file in its entry"
+            )
+        return embedder.embed_text(texts)
+    except ModelNotFoundError as exc:
+        raise ValidationError(str(exc)) from exc
+    except AnnotatorLibError as exc:
+        raise AiAnnotatorError(f"{name}: {exc}") from exc
+
+
+def shared_encoder(registry: ModelRegistry, scorer: Annotator, embedders: Iterable[str]) -> str | None:
+    """The first of `embedders` whose stored vectors `scorer` may score instead of re-encoding
+    (same encoder file, preprocessing and output, and a head fed unit vectors), else None."""
+    if not isinstance(scorer, AestheticScorer):
+        return None
+    key = AestheticScorer.reuse_key(scorer.spec)
+    if key is None:
+        return None
+    for name in embedders:
+        try:
+            spec = registry.spec(name)
+        except ModelNotFoundError:
+            continue  # vectors of a model no longer configured
+        if spec.class_name == "ImageEmbedder" and ImageEmbedder.reuse_key(spec) == key:
+            return name
+    return None
 
 
 def install_model(registry: ModelRegistry, name: str, progress: FileProgress | None = None) -> ModelInfo:

@@ -22,6 +22,7 @@ from lorairo.cli import (
     providers_commands,
     register_commands,
     search_commands,
+    similarity_commands,
     tag_db_commands,
     worker_commands,
 )
@@ -37,6 +38,7 @@ COMMAND_MODULES = (
     config_commands,
     register_commands,
     search_commands,
+    similarity_commands,
     annotate_commands,
     annotate_batch_commands,
     providers_commands,

@@ -18,6 +18,7 @@ from lorairo.cli.app import ProjectOption, images_app, state
 from lorairo.cli.output import emit, progress_bar, stdout
 from lorairo.services.progress import CancelToken
 from lorairo.services.registration_service import RegistrationReport, RegistrationService
+from lorairo.services.similarity_service import DEFAULT_THRESHOLD, SemanticDuplicatesReport, SimilarityService
 
 _SHOWN = 20  # rows per section in the human rendering; --json always has everything
 
@@ -120,11 +121,59 @@ def register(
     emit(cli, report.to_dict(), lambda: _render_register(report))
 
 
+def _render_semantic(report: SemanticDuplicatesReport) -> None:
+    stdout.print(
+        f"{len(report.groups)} groups at cosine >= {report.threshold} ({report.model}, "
+        f"{report.images_indexed} images indexed); best by {', then '.join(report.ranked_by)}"
+    )
+    for number, group in enumerate(report.groups[:_SHOWN], start=1):
+        stdout.print(f"[bold]Group {number}[/] ({len(group.images)} images)")
+        for image in group.images:
+            mark = "keep" if image.id == group.keep else ("rejected" if image.export_rejected else "")
+            score = "-" if image.score is None else f"{image.score:.3g}"
+            stdout.print(f"  #{image.id} {image.width}x{image.height} score {score} {image.name} {mark}")
+    if report.keep_best is not None:
+        edit = report.keep_best
+        verb = (
+            f"rejected from export (edit #{edit.edit_id})" if edit.applied else "would be rejected (--apply)"
+        )
+        stdout.print(f"{edit.images_changed} images {verb}")
+
+
 @images_app.command("duplicates")
-def duplicates(ctx: typer.Context, project: ProjectOption = None) -> None:
-    """List near-duplicate groups (images linked by pHash distance at registration)."""
+def duplicates(
+    ctx: typer.Context,
+    semantic: Annotated[
+        bool, typer.Option("--semantic", help="Group by embedding similarity instead of pHash.")
+    ] = False,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="--semantic: cosine similarity that makes a pair.")
+    ] = DEFAULT_THRESHOLD,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="--semantic: embedding model.")] = None,
+    keep_best: Annotated[
+        bool,
+        typer.Option(
+            "--keep-best",
+            help="--semantic: reject all but each group's best (resolution, then score) from export; "
+            "a dry run until --apply, one undoable edit.",
+        ),
+    ] = False,
+    apply: Annotated[bool, typer.Option("--apply", help="Write the --keep-best edit.")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """List near-duplicate groups (pHash links made at registration, or --semantic)."""
     cli = state(ctx)
     opened = cli.open_project(project)
+    if semantic:
+        try:
+            with progress_bar("Keep best") as progress:
+                report = SimilarityService(opened, cli.config).duplicates(
+                    threshold=threshold, model=model, keep_best=keep_best, apply=apply, progress=progress
+                )
+        finally:
+            opened.close()
+        emit(cli, {"project": opened.name, **report.to_dict()}, lambda: _render_semantic(report))
+        return
     try:
         groups = RegistrationService(opened, cli.config).near_duplicate_groups()
     finally:

@@ -13,6 +13,7 @@ from lorairo.cli.app import CliState, ProjectOption, images_app, state, tags_app
 from lorairo.cli.output import emit, stdout
 from lorairo.services.project_service import Project
 from lorairo.services.search_service import SORT_KEYS, AliasResolver, SearchService
+from lorairo.services.similarity_service import SimilarityService
 from lorairo.services.tag_service import TagService
 
 QueryArgument = Annotated[
@@ -50,7 +51,7 @@ def search(
     """Find images with the query language (tags, captions, scores, ratings, size, models...)."""
     cli = state(ctx)
     with open_with_resolver(cli, project) as (opened, resolver):
-        service = SearchService(opened, resolver)
+        service = SearchService(opened, resolver, SimilarityService(opened, cli.config).term_resolvers())
         if count:
             total = service.count(query)
             emit(cli, {"query": query, "total": total}, lambda: stdout.print(total))
@@ -148,7 +149,7 @@ def stats(
     """Tag frequency by category, score histogram and rating counts over the matching images."""
     cli = state(ctx)
     with open_with_resolver(cli, project) as (opened, resolver):
-        service = SearchService(opened, resolver)
+        service = SearchService(opened, resolver, SimilarityService(opened, cli.config).term_resolvers())
         total = service.count(query)
         facets = service.facets(query, top=top)
 

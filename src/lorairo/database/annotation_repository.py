@@ -21,6 +21,7 @@ from genai_tag_db_tools.cleaning import clean_tag
 from image_annotator_lib.core.types import AnnotationResult, TagPrediction
 from lorairo.database.change_feed import bump as bump_changes
 from lorairo.database.dialect import upsert
+from lorairo.database.embedding_repository import save_embeddings
 from lorairo.database.engine import Database
 from lorairo.database.failures import AnnotationFailureRow
 from lorairo.database.schema import (
@@ -62,6 +63,7 @@ class SaveCounts:
     ratings: int = 0
     scores: int = 0
     captions: int = 0
+    embeddings: int = 0
     failures: int = 0
     policy_violations: int = 0
 
@@ -287,6 +289,9 @@ class AnnotationRepository:
                     if rows:
                         session.execute(insert(table), rows)
                 counts.ratings, counts.scores, counts.captions = len(ratings), len(scores), len(captions)
+                counts.embeddings = save_embeddings(
+                    session, model_id, [(i, r.embedding) for i, r in done if r.embedding is not None]
+                )
                 session.execute(
                     delete(AnnotationFailure).where(
                         AnnotationFailure.model_name == model_name, AnnotationFailure.image_id.in_(done_ids)

@@ -33,7 +33,16 @@ from lorairo.errors import ValidationError
 Action = Literal["insert", "update", "delete"]
 TABLES: dict[str, Table] = {
     name: Base.metadata.tables[name]
-    for name in ("tags", "tag_decisions", "captions", "scores", "ratings", "images", "image_crops")
+    for name in (
+        "tags",
+        "tag_decisions",
+        "captions",
+        "scores",
+        "ratings",
+        "images",
+        "image_crops",
+        "export_rejections",
+    )
 }
 BATCH = 500
 
@@ -369,6 +378,29 @@ class EditRepository:
             after = {**data, "reviewed_at": now if reviewed else None, "updated_at": now}
             label = "reviewed" if reviewed else "unreviewed"
             changes.append(RowChange("images", "update", data["id"], data, after, label, data["id"]))
+        return changes
+
+    def plan_export_rejection(
+        self, session: Session, image_ids: list[int], rejected: bool, reason: str | None = None
+    ) -> list[RowChange]:
+        """Leave the images out of every export (a row each), or bring them back (rows deleted)."""
+        now = utcnow()
+        table = TABLES["export_rejections"]
+        existing = {
+            row["image_id"]: dict(row)
+            for row in session.execute(select(table).where(table.c.image_id.in_(image_ids))).mappings()
+        }
+        changes = []
+        for image_id in image_ids:
+            row = existing.get(image_id)
+            if rejected and row is None:
+                after = {"image_id": image_id, "reason": reason, "rejected_at": now}
+                label = f"rejected from export ({reason})" if reason else "rejected from export"
+                changes.append(RowChange("export_rejections", "insert", image_id, None, after, label))
+            elif not rejected and row is not None:
+                changes.append(
+                    RowChange("export_rejections", "delete", image_id, row, None, "back in export", row["id"])
+                )
         return changes
 
     def plan_crop(

@@ -23,6 +23,7 @@ from lorairo.database.engine import Database
 from lorairo.database.schema import (
     SOURCE_MANUAL,
     Caption,
+    ExportRejection,
     Image,
     Model,
     ProcessedImage,
@@ -100,6 +101,7 @@ class ImageRecord:
     scores: list[ScoreRow] = field(default_factory=list)  # the effective one of each kind
     ratings: list[RatingRow] = field(default_factory=list)  # the effective one
     processed: ProcessedRow | None = None
+    export_rejected: bool = False  # a person left it out of exports (`export_rejections`)
 
 
 def iter_image_ids(database: Database, page: int = ID_PAGE) -> Iterator[int]:
@@ -156,6 +158,10 @@ def load_records(database: Database, ids: Sequence[int], resolution: int | None)
                 ).where(Image.id.in_(id_list))
             )
         }
+        for image_id in session.scalars(
+            select(ExportRejection.image_id).where(ExportRejection.image_id.in_(id_list))
+        ):
+            records[image_id].export_rejected = True
         tag_rows = session.execute(
             tags_in_order(
                 Tag.image_id,

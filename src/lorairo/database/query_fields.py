@@ -408,6 +408,31 @@ class PhraseField(QueryField):
         return self.head(term) + quote(str(term.value))
 
 
+class SimilarField(QueryField):
+    """`similar:ID` (the nearest images by embedding) or `similar:ID>0.9` / `>=0.9` (every image at
+    least that alike); the ids come from the service's `similar` resolver (a vector index)."""
+
+    _VALUE = re.compile(r"(\d+)(?:(>=|>)(-?\d*\.?\d+))?")
+
+    def parse(self, spec: FieldValue) -> Node:
+        found = self._VALUE.fullmatch(spec.value)
+        if found is None:
+            raise query_error(
+                spec.value_position, f"expected an image id, e.g. {self.name}:12 or {self.name}:12>0.9"
+            )
+        image_id, op, threshold = found.groups()
+        if threshold is not None and not -1 <= float(threshold) <= 1:
+            raise query_error(spec.value_position, f"a similarity is a cosine in [-1, 1], got {threshold}")
+        if threshold is None:
+            return Term(self.name, "=", (image_id,), spec.position)
+        return Term(self.name, ">=" if op == ">=" else ">", (image_id, threshold), spec.position)
+
+    def format(self, term: Term) -> str:
+        assert isinstance(term.value, tuple)
+        threshold = f"{term.op}{term.value[1]}" if len(term.value) > 1 else ""
+        return f"{self.head(term)}{term.value[0]}{threshold}"
+
+
 class ListField(QueryField):
     """`field:a,b,c`: one of several values; `normalise` checks and spells each item."""
 
@@ -941,6 +966,34 @@ register(
         "bars of one colour on opposite sides (letterbox or pillarbox)",
         sql=_quality_flag(lambda: ImageQuality.letterbox.is_(True)),
         fact=lambda image: bool(image.quality.get("letterbox")),
+    )
+)
+
+
+def _resolved_row(term: Term, _ctx: SqlContext) -> ColumnElement[bool]:
+    return Image.id.in_(term.resolved or ())
+
+
+def _resolved_match(term: Term, image: ImageFacts) -> bool:
+    return image.id in (term.resolved or ())
+
+
+register(
+    SimilarField(
+        "similar",
+        "images like image ID by embedding (similar:ID, similar:ID>0.9)",
+        resolver="similar",
+        row=_resolved_row,
+        match=_resolved_match,
+    )
+)
+register(
+    PhraseField(
+        "text",
+        'images an embedder\'s text encoder finds nearest the words (text:"red dress")',
+        resolver="text",
+        row=_resolved_row,
+        match=_resolved_match,
     )
 )
 

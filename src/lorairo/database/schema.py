@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -477,3 +478,36 @@ class ImageQuality(Base):
     jpeg_quality: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ImageEmbedding(Base):
+    """One image's vector from one embedding model (migration 0012): L2-normalised, stored as
+    little-endian float16 bytes. The truth; any search index is a cache rebuilt from these rows.
+    A re-run deletes and inserts, so a new `id` (never reused) marks a changed vector."""
+
+    __tablename__ = "image_embeddings"
+    __table_args__ = (
+        UniqueConstraint("image_id", "model_id"),
+        Index("ix_image_embeddings_model_id", "model_id", "id"),
+        {"sqlite_autoincrement": True},  # ids never come back, so the fingerprint sees every change
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    dimensions: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ExportRejection(Base):
+    """A person's decision to leave an image out of every export (migration 0012), e.g. the
+    copies "keep best" set aside. Written through the edit log (a row per rejected image; restoring
+    deletes it), so undoable; no model run touches it."""
+
+    __tablename__ = "export_rejections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    rejected_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

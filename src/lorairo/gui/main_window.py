@@ -44,6 +44,7 @@ from lorairo.gui.controllers.grid import GridController
 from lorairo.gui.controllers.register import RegisterController
 from lorairo.gui.controllers.review import ReviewController
 from lorairo.gui.controllers.search import SearchController
+from lorairo.gui.controllers.similarity import SimilarityController
 from lorairo.gui.dialogs.settings_dialog import SettingsDialog
 from lorairo.gui.dialogs.shortcuts_dialog import ShortcutsDialog
 from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
@@ -139,6 +140,7 @@ class MainWindow(QMainWindow):
         self.search.project_tags_loaded.connect(self.review_page.tag_editor.set_project_tags)
         self.grid.opened.connect(lambda _image_id: self.enter_review())
         self._docks_before_review: list[QDockWidget] = []
+        self.similarity = SimilarityController(session, self.grid, self.search_bar)
         session.opened.connect(self._opened)
         session.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         session.error.connect(lambda exc: self.statusBar().showMessage(f"Error: {exc}", 20_000))
@@ -291,6 +293,9 @@ class MainWindow(QMainWindow):
         self._action(edit, "bulk", "&Bulk edit tags…", lambda: self.edit.open_bulk_edit(self), "Ctrl+B")
         self._action(edit, "select_all", "Select &all", self.select_all, QKeySequence.StandardKey.SelectAll)
         self._action(edit, "search", "&Search", self.search.focus, QKeySequence.StandardKey.Find)
+        self._action(
+            edit, "find_similar", "Find s&imilar images", self.similarity.find_similar, "Ctrl+Shift+F"
+        )
         self._action(edit, "reviewed", "Mark current &reviewed", self._mark_reviewed, "Ctrl+D")
         annotate = bar.addMenu("&Annotate")
         self._action(

@@ -20,6 +20,7 @@ from lorairo.services.edit_service import EditService
 from lorairo.services.progress import CancelToken, ProgressCallback
 from lorairo.services.project_service import Project, ProjectService
 from lorairo.services.search_service import AliasResolver, SearchService
+from lorairo.services.similarity_service import SimilarityService
 from lorairo.services.tag_service import TagService
 
 LONG_RUNNING = frozenset({"register", "annotate", "export", "bulk edit"})
@@ -79,7 +80,8 @@ class ProjectSession(QObject):
             self.project.close()
         self.project = project
         self.resolver = self.tags.resolve_aliases if tag_db else None
-        self.search = SearchService(project, self.resolver)
+        similarity = SimilarityService(project, self.config).term_resolvers()  # similar:, text:
+        self.search = SearchService(project, self.resolver, similarity)
         self.edits = EditService(project, self.resolver)
         self.save_setting("gui", "last_project", project.name)
         self.opened.emit(project)

@@ -17,14 +17,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from loguru import logger
 from PIL import Image
 
+from image_annotator_lib.api import AestheticScorer
 from image_annotator_lib.core.base import Annotator
 from image_annotator_lib.core.types import AnnotationFailure, AnnotationResult
 from image_annotator_lib.providers.styles import CaptionStyle
 from image_annotator_lib.registry import ModelRegistry, annotator_class
-from lorairo.annotations.ai_annotator import build_registry, load_annotator, run_stopping_error
+from lorairo.annotations.ai_annotator import (
+    build_registry,
+    load_annotator,
+    run_stopping_error,
+    shared_encoder,
+)
 from lorairo.annotations.caption_styles import attach_prompt_values, with_style
 from lorairo.annotations.provider_settings import resolve_provider_model
 from lorairo.database.annotation_repository import AnnotationRepository, ImageToAnnotate, SaveCounts
@@ -35,6 +42,7 @@ from lorairo.database.claim_repository import (
     WorkerRow,
     new_owner,
 )
+from lorairo.database.embedding_repository import EmbeddingRepository
 from lorairo.database.run_repository import RunRepository, RunUsage
 from lorairo.errors import ValidationError
 from lorairo.services.configuration_service import ConfigurationService
@@ -63,6 +71,8 @@ class ModelRunStats:
     output_tokens: int = 0
     thinking_tokens: int = 0
     execution_provider: str | None = None  # local models: the ONNX Runtime provider that ran them
+    scored_from: str | None = None  # scorers: the embedder whose stored vectors replaced the encoder
+    scored_from_vectors: int = 0  # images scored from those vectors, never decoded
 
     def usage(self) -> RunUsage:
         return RunUsage(
@@ -89,6 +99,7 @@ class AnnotationReport:
     ratings_stored: int = 0
     scores_stored: int = 0
     captions_stored: int = 0
+    embeddings_stored: int = 0
     requests: int = 0
     retries: int = 0
     input_tokens: int = 0
@@ -109,6 +120,7 @@ class AnnotationReport:
         self.ratings_stored += counts.ratings
         self.scores_stored += counts.scores
         self.captions_stored += counts.captions
+        self.embeddings_stored += counts.embeddings
         self.policy_violations += counts.policy_violations
         for result in results:
             self.requests += result.usage.requests
@@ -184,6 +196,7 @@ class _Batch:
     failed: list[tuple[int, AnnotationResult]]
     item: int | None = None  # the work item this batch completes once stored
     item_size: int = 0
+    reused: list[tuple[int, AnnotationResult]] = field(default_factory=list)  # scored from stored vectors
 
 
 @dataclass
@@ -224,8 +237,10 @@ class AnnotationService:
         self.repository = AnnotationRepository(project.database)
         self.runs = RunRepository(project.database)
         self.claims = ClaimRepository(project.database, lease_seconds=lease_seconds)
+        self.embeddings = EmbeddingRepository(project.database)
         self._style: CaptionStyle | None = None
         self._trigger = ""
+        self._vectors_of: int | None = None  # model id of the stored vectors the current scorer reuses
         self.tags = TagService(config)
 
     def run(
@@ -404,6 +419,10 @@ class AnnotationService:
         provider = annotator.spec.provider or "local"
         model_id = self.repository.ensure_model(annotator.name, provider=provider, kind=annotator.kind)
         stats.selected = self.repository.count_selection(model_id, mode, ids)
+        stats.scored_from = shared_encoder(
+            self.registry, annotator, [m.name for m in self.embeddings.models()]
+        )
+        self._vectors_of = self.embeddings.model_id(stats.scored_from) if stats.scored_from else None
         report.images_selected += stats.selected
         refs = self.repository.iter_selection(model_id, mode, ids, page_size=batch_size)
         if annotator.is_api and not retry_violations:
@@ -437,7 +456,8 @@ class AnnotationService:
             while pending is not None:
                 batch = pending.result()
                 pending = None if cancel.cancelled else self._submit(prefetch, decoders, annotator, pages)
-                results = batch.failed + self._annotate(annotator, batch)
+                results = batch.failed + batch.reused + self._annotate(annotator, batch)
+                stats.scored_from_vectors += len(batch.reused)
                 if saving is not None:  # one batch in flight keeps commits in order and memory bounded
                     self._tally(saving, report, stats)
                 saving = _Saving(
@@ -588,6 +608,9 @@ class AnnotationService:
     def _load(self, decoders: ThreadPoolExecutor, annotator: Annotator, item: _Page) -> _Batch:
         """Runs in the prefetch thread: decode in parallel, then the annotator's `prepare`."""
         page = item.refs
+        reused = self._score_stored(annotator, page)
+        done = {image_id for image_id, _ in reused}
+        page = [ref for ref in page if ref.id not in done]
         decoded = list(decoders.map(self._open, page, itertools.repeat(annotator)))
         images = [
             (ref.id, item) for ref, item in zip(page, decoded, strict=True) if isinstance(item, Image.Image)
@@ -597,7 +620,7 @@ class AnnotationService:
             for ref, item in zip(page, decoded, strict=True)
             if isinstance(item, AnnotationFailure)
         ]
-        batch = _Batch([image_id for image_id, _ in images], None, failed, item.item, item.item_size)
+        batch = _Batch([image_id for image_id, _ in images], None, failed, item.item, item.item_size, reused)
         if self._style is not None:
             attach_prompt_values(images, self._style, self._trigger, self.runs)
         if not images:
@@ -611,6 +634,26 @@ class AnnotationService:
             batch.failed += self._model_error(annotator, batch.to_annotate, exc)
             batch.to_annotate = []
         return batch
+
+    def _score_stored(
+        self, annotator: Annotator, page: list[ImageToAnnotate]
+    ) -> list[tuple[int, AnnotationResult]]:
+        """A scorer whose encoder an embedder shares scores the page's stored vectors with its
+        head alone: no decode, no encoder run. Images without a stored vector go the usual way."""
+        if self._vectors_of is None or not isinstance(annotator, AestheticScorer):
+            return []
+        vectors = self.embeddings.vectors(self._vectors_of, [ref.id for ref in page])
+        if not vectors:
+            return []
+        ids = list(vectors)
+        try:
+            results = annotator.score_embeddings(np.stack([vectors[i] for i in ids]))
+        except Exception as exc:  # the head's own bug fails these images, not the run
+            if (error := run_stopping_error(annotator.name, exc)) is not None:
+                raise error from exc
+            logger.exception(f"{annotator.name}: scoring stored vectors failed")
+            return self._model_error(annotator, ids, exc)
+        return list(zip(ids, results, strict=True))
 
     def _open(self, ref: ImageToAnnotate, annotator: Annotator) -> Image.Image | AnnotationFailure:
         """Open lazily so the annotator can pick a reduced JPEG scale before the pixels decode."""

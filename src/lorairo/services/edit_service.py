@@ -442,6 +442,28 @@ class EditService:
             cancel=cancel,
         )
 
+    def reject_from_export(
+        self,
+        target: EditTarget,
+        *,
+        restore: bool = False,
+        reason: str | None = None,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport:
+        """Leave images out of every export (kept in the project), or restore them; one edit."""
+        return self._run(
+            "restore_export" if restore else "reject_export",
+            "restore to export" if restore else "reject from export",
+            target,
+            {"restore": restore, "reason": reason},
+            lambda s, ids: self.repository.plan_export_rejection(s, ids, not restore, reason),
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+        )
+
     def set_crop(
         self,
         target: EditTarget,

@@ -344,6 +344,8 @@ class ExportService:
                     try:
                         if record is None:
                             raise _Skip("not found")
+                        if record.export_rejected:
+                            raise _Skip("rejected from export")
                         text = build_text(record, concept_options, frequencies)
                         linter.image(concept, concept_options, record, text)
                         reason = text.skip_reason(concept_options)

@@ -27,16 +27,20 @@ from image_annotator_lib.exceptions import (
     ProviderRequestError,
     ProviderUnavailableError,
 )
+from image_annotator_lib.local.aesthetic_scorer import AestheticScorer
+from image_annotator_lib.local.image_embedder import ImageEmbedder
 from image_annotator_lib.model_files import FileProgress
 from image_annotator_lib.registry import AnnotatorConfigError, ModelInfo, ModelRegistry
 
 __all__ = [
+    "AestheticScorer",
     "AnnotationFailure",
     "AnnotationResult",
     "Annotator",
     "AnnotatorConfigError",
     "AnnotatorLibError",
     "FileProgress",
+    "ImageEmbedder",
     "ModelInfo",
     "ModelLoadError",
     "ModelNotFoundError",

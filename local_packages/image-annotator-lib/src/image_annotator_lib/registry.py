@@ -18,6 +18,7 @@ from image_annotator_lib.core.base import Annotator, ModelSpec
 from image_annotator_lib.exceptions import AnnotatorLibError, ModelNotFoundError
 from image_annotator_lib.local.aesthetic_scorer import AestheticScorer
 from image_annotator_lib.local.base import LocalOnnxAnnotator
+from image_annotator_lib.local.image_embedder import ImageEmbedder
 from image_annotator_lib.local.session_cache import SessionCache
 from image_annotator_lib.local.wd_tagger import WDTagger
 from image_annotator_lib.model_files import FileProgress, size_on_disk
@@ -155,10 +156,28 @@ BUILTIN_SPECS: tuple[ModelSpec, ...] = (
             "score_scale_max": 1.0,
         },
     ),
+    # OpenAI CLIP ViT-B/32 through Xenova's optimum export (https://huggingface.co/Xenova/clip-vit-base-patch32):
+    # `onnx/vision_model.onnx` (`pixel_values` -> `image_embeds` [batch, 512]) for image vectors,
+    # `onnx/text_model.onnx` (`input_ids` -> `text_embeds`) + `tokenizer.json` for text search. The
+    # vision file is waifu-aesthetic's encoder, so that scorer reuses these stored vectors.
+    ModelSpec(
+        "clip-vit-b32-embed",
+        "ImageEmbedder",
+        _CLIP_B32["encoder_path"],
+        options={
+            "model_file": _CLIP_B32["encoder_file"],
+            "text_encoder_file": "onnx/text_model.onnx",
+            "tokenizer_file": "tokenizer.json",
+        },
+    ),
 )
 _RESERVED_KEYS = {"class", "model_path", "provider"}
 
-_classes: dict[str, type[Annotator]] = {"WDTagger": WDTagger, "AestheticScorer": AestheticScorer}
+_classes: dict[str, type[Annotator]] = {
+    "WDTagger": WDTagger,
+    "AestheticScorer": AestheticScorer,
+    "ImageEmbedder": ImageEmbedder,
+}
 
 
 class AnnotatorConfigError(AnnotatorLibError):

@@ -15,7 +15,7 @@ from PIL import Image
 
 from image_annotator_lib.core.types import AnnotationResult
 
-ModelKind = Literal["tagger", "scorer", "vlm"]
+ModelKind = Literal["tagger", "scorer", "vlm", "embedder"]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 TagCategory = Literal["general", "character", "rating", "artist", "copyright", "meta"]
 FailureKind = Literal[
     "unreadable_image",  # the image could not be decoded
@@ -63,6 +65,7 @@ class AnnotationResult:
     rating: str | None = None
     rating_confidence: float | None = None
     failure: AnnotationFailure | None = None
+    embedding: np.ndarray | None = None  # embedders: one L2-normalised float32 vector
     usage: UsageStats = field(default_factory=UsageStats)
 
     @property

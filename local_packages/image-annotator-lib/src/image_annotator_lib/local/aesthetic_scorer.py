@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import onnxruntime as ort
@@ -26,6 +26,7 @@ from image_annotator_lib.core.base import ModelSpec
 from image_annotator_lib.core.types import AnnotationResult
 from image_annotator_lib.exceptions import ModelLoadError
 from image_annotator_lib.local.base import LocalOnnxAnnotator, ModelFile, PreparedBatch, prepare_each
+from image_annotator_lib.local.image_embedder import encoder_key
 from image_annotator_lib.local.preprocessing import CLIP_PREPROCESS, Preprocess, draft
 from image_annotator_lib.local.session_cache import SessionCache
 from image_annotator_lib.local.signature import SessionRunner, read_image_input, select_output
@@ -79,6 +80,36 @@ class AestheticScorer(LocalOnnxAnnotator):
         if head_file:
             files.append(ModelFile("head", str(options.get("head_path") or spec.model_path), head_file))
         return files
+
+    @classmethod
+    def reuse_key(cls, spec: ModelSpec) -> tuple[Any, ...] | None:
+        """The encoder identity (`image_embedder.encoder_key`) when stored unit vectors of it can
+        replace the encoder: a separate head fed L2-normalised embeddings. None otherwise."""
+        options = spec.options
+        if not options.get("head_file", HEAD_FILE) or not options.get("normalize_embedding", True):
+            return None
+        source = str(options.get("encoder_path") or spec.model_path)
+        return encoder_key(
+            source, str(options.get("encoder_file", ENCODER_FILE)), options, options.get("encoder_output")
+        )
+
+    def score_embeddings(self, embeddings: np.ndarray) -> list[AnnotationResult]:
+        """Scores from stored unit vectors of this scorer's encoder: the head alone runs."""
+        self.load()
+        if self._head is None:
+            raise ModelLoadError(f"model {self.name!r} has no separate head to score embeddings with")
+        vectors = np.asarray(embeddings, np.float32).reshape(len(embeddings), -1)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        scores = self._head(vectors / np.maximum(norms, 1e-12)).reshape(len(vectors), -1)
+        return self._results(scores[:, int(self.option("score_column", -1))])
+
+    def _results(self, scores: np.ndarray) -> list[AnnotationResult]:
+        scale = float(self.option("score_scale_max", 10.0))
+        kind = str(self.option("score_kind", "aesthetic"))
+        return [
+            AnnotationResult(self.name, score=float(score), score_kind=kind, score_scale_max=scale)
+            for score in scores
+        ]
 
     def _load_head(self, path: Path) -> MlpHead | _OnnxHead:
         if path.suffix.lower() in TORCH_SUFFIXES:
@@ -151,22 +182,11 @@ class AestheticScorer(LocalOnnxAnnotator):
 
     def annotate_prepared(self, prepared: PreparedBatch) -> list[AnnotationResult]:
         self.load()
-        scores = None
-        if prepared.tensor is not None:
-            scores = self.score(prepared.tensor)
-        scale = float(self.option("score_scale_max", 10.0))
-        kind = str(self.option("score_kind", "aesthetic"))
-        results = []
-        for index, row in enumerate(prepared.rows):
-            if row is None or scores is None:
-                results.append(AnnotationResult(self.name, failure=prepared.failures[index]))
-            else:
-                results.append(
-                    AnnotationResult(
-                        self.name, score=float(scores[row]), score_kind=kind, score_scale_max=scale
-                    )
-                )
-        return results
+        scored = self._results(self.score(prepared.tensor)) if prepared.tensor is not None else []
+        return [
+            AnnotationResult(self.name, failure=prepared.failures[index]) if row is None else scored[row]
+            for index, row in enumerate(prepared.rows)
+        ]
 
     def annotate_batch(self, images: Sequence[Image.Image]) -> list[AnnotationResult]:
         return self.annotate_prepared(self.prepare(images))

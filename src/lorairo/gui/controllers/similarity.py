@@ -1,0 +1,34 @@
+""" "Find similar": the grid's current image becomes the query `similar:ID`, so the look-alikes
+show in the grid and combine with whatever the user types next (`similar:12 -tag:monochrome`)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QMenu
+
+from lorairo.gui.controllers.grid import GridController
+from lorairo.gui.models.thumbnail_model import GridItem
+from lorairo.gui.session import ProjectSession
+from lorairo.gui.widgets.search_bar import SearchBar
+
+
+class SimilarityController(QObject):
+    def __init__(self, session: ProjectSession, grid: GridController, search_bar: SearchBar) -> None:
+        super().__init__(session)
+        self.session = session
+        self.grid = grid
+        self.search_bar = search_bar
+        grid.add_menu_section(self._menu_section)
+
+    def _menu_section(self, menu: QMenu, item: GridItem) -> None:
+        action = menu.addAction("Find similar")
+        action.triggered.connect(lambda _checked=False: self.search_bar.set_text(f"similar:{item.id}"))
+
+    def find_similar(self) -> None:
+        """Search for images like the current one (needs its stored embedding; the search says
+        so otherwise)."""
+        image_id = self.grid.current_image_id()
+        if image_id is None:
+            self.session.message.emit("Select an image to find images like it.")
+            return
+        self.search_bar.set_text(f"similar:{image_id}")

@@ -1,0 +1,272 @@
+"""Curating by meaning: images like a given one, images matching words, and near-duplicate groups
+from stored embeddings, with "keep best" rejecting the rest from export as one undoable edit.
+
+Vectors live in the database (`image_embeddings`, float16); this service keeps one coarse-cell
+index per model under `<project>/cache/vectors/` (`storage/vector_index.py`) and rebuilds it from
+the stored vectors whenever the store's fingerprint says it is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from image_annotator_lib.registry import ModelRegistry
+from lorairo.annotations.ai_annotator import build_registry, embed_text
+from lorairo.database.embedding_repository import EmbeddingModel, EmbeddingRepository, ImageFacts
+from lorairo.database.query import Term
+from lorairo.errors import ValidationError
+from lorairo.services.configuration_service import ConfigurationService
+from lorairo.services.edit_service import EditReport, EditService, EditTarget
+from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
+from lorairo.services.project_service import Project
+from lorairo.storage.vector_index import VectorIndex, components
+
+CACHE_DIR = "cache/vectors"
+DEFAULT_THRESHOLD = 0.95
+QUERY_LIMIT = 50  # `similar:ID` and `text:"..."` without a threshold: this many nearest images
+
+
+@dataclass(frozen=True)
+class SimilarImage:
+    id: int
+    name: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class SimilarReport:
+    """`images similar`: the nearest images, nearest first, the query image left out."""
+
+    image: int | None
+    model: str
+    results: list[SimilarImage]
+    text: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"image": self.image, "model": self.model}
+        if self.text is not None:
+            data["text"] = self.text
+        data["results"] = [
+            {"id": r.id, "name": r.name, "similarity": round(r.similarity, 6)} for r in self.results
+        ]
+        return data
+
+
+@dataclass(frozen=True)
+class DuplicateMember:
+    id: int
+    name: str
+    width: int
+    height: int
+    score: float | None
+    export_rejected: bool
+
+
+@dataclass(frozen=True)
+class SemanticGroup:
+    keep: int  # the best: most pixels, then highest score, then lowest id
+    images: list[DuplicateMember]
+
+
+@dataclass
+class SemanticDuplicatesReport:
+    model: str
+    threshold: float
+    images_indexed: int
+    pairs: int
+    groups: list[SemanticGroup] = field(default_factory=list)
+    keep_best: EditReport | None = None
+    ranked_by: list[str] = field(default_factory=lambda: ["resolution", "score"])
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["keep_best"] = self.keep_best.to_dict() if self.keep_best else None
+        return data
+
+
+def best_first(members: list[ImageFacts]) -> list[ImageFacts]:
+    """ "Keep best" order: resolution (pixels), then the effective score, then the older image."""
+    return sorted(members, key=lambda m: (-m.pixels, -(m.score if m.score is not None else -np.inf), m.id))
+
+
+def _folder_name(model: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model)[:80]
+    return f"{safe}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
+
+
+class SimilarityService:
+    """`config` is needed only for text search (the model registry holds the text encoders)."""
+
+    def __init__(
+        self,
+        project: Project,
+        config: ConfigurationService | None = None,
+        registry: ModelRegistry | None = None,
+    ) -> None:
+        self.project = project
+        self.config = config
+        self.repository = EmbeddingRepository(project.database)
+        self._registry = registry
+        self._indexes: dict[str, VectorIndex] = {}
+
+    def models(self) -> list[EmbeddingModel]:
+        return self.repository.models()
+
+    def resolve_model(self, model: str | None) -> str:
+        """The named model, else the only one with stored vectors, else the one with the most."""
+        names = self.repository.model_names()
+        if model is None:
+            if not names:
+                raise ValidationError(
+                    "no image embeddings in this project; run an embedder first, e.g. "
+                    "`lorairo annotate run -m clip-vit-b32-embed`"
+                )
+            return names[0] if len(names) == 1 else self.repository.models()[0].name
+        if model not in names:
+            raise ValidationError(
+                f"model {model!r} has no stored embeddings here (models with some: {', '.join(names) or 'none'})"
+            )
+        return model
+
+    def index(self, model: str) -> VectorIndex:
+        """The model's index, rebuilt from the stored vectors when they changed since it was built
+        (kept open while they do not)."""
+        model_id = self.repository.model_id(model)
+        if model_id is None:
+            raise ValidationError(f"no model named {model!r} in this project")
+        fingerprint = self.repository.fingerprint(model_id)
+        cached = self._indexes.get(model)
+        if cached is not None and cached.fingerprint == list(fingerprint):
+            return cached
+        folder = self.project.root / CACHE_DIR / _folder_name(model)
+        index = VectorIndex.open(folder, fingerprint)
+        if index is None:
+            newest = fingerprint[1]
+            index = VectorIndex.build(
+                folder,
+                lambda: self.repository.iter_blocks(model_id, newest),
+                self.repository.count(model_id, newest),
+                fingerprint,
+            )
+        self._indexes[model] = index
+        return index
+
+    def query_vector(self, image_id: int, model: str) -> np.ndarray:
+        model_id = self.repository.model_id(model)
+        found = self.repository.vectors(model_id, [image_id]) if model_id is not None else {}
+        if image_id not in found:
+            if not self.repository.image_exists(image_id):
+                raise ValidationError(f"no image with id {image_id}")
+            raise ValidationError(f"image {image_id} has no {model} embedding; run the model on it first")
+        return found[image_id]
+
+    def similar(
+        self,
+        image_id: int,
+        *,
+        limit: int | None = 50,
+        model: str | None = None,
+        min_similarity: float | None = None,
+    ) -> SimilarReport:
+        if limit is not None and limit < 1:
+            raise ValidationError(f"--limit must be at least 1, got {limit}")
+        name = self.resolve_model(model)
+        vector = self.query_vector(image_id, name)
+        found = self.index(name).search(
+            vector, limit=limit, min_similarity=min_similarity, exclude=[image_id]
+        )
+        return SimilarReport(image_id, name, self._named(found.ids, found.similarities))
+
+    def text_vector(self, text: str, model: str) -> np.ndarray:
+        """The unit vector of `text` from `model`'s text encoder, in its images' space."""
+        if not text.strip():
+            raise ValidationError("the text to search for is empty")
+        if self.config is None:
+            raise ValidationError("text search needs the settings (the model registry)")
+        if self._registry is None:
+            self._registry = build_registry(self.config)
+        return embed_text(self._registry, model, [text])[0]
+
+    def by_text(
+        self,
+        text: str,
+        *,
+        limit: int | None = 50,
+        model: str | None = None,
+        min_similarity: float | None = None,
+    ) -> SimilarReport:
+        """Images ranked by how well they match `text` (CLIP text encoder of the same model)."""
+        name = self.resolve_model(model)
+        vector = self.text_vector(text, name)
+        found = self.index(name).search(vector, limit=limit, min_similarity=min_similarity)
+        return SimilarReport(None, name, self._named(found.ids, found.similarities), text=text)
+
+    def _named(self, ids: np.ndarray, similarities: np.ndarray) -> list[SimilarImage]:
+        facts = self.repository.facts([int(i) for i in ids], self.project.score_kind)
+        return [
+            SimilarImage(int(i), facts[int(i)].name, float(s))
+            for i, s in zip(ids, similarities, strict=True)
+            if int(i) in facts  # an image deleted since the index was built
+        ]
+
+    def term_resolvers(self) -> dict[str, Callable[[Term], list[int]]]:
+        """The resolvers the query fields `similar:` and `text:` name (for `SearchService`)."""
+        return {"similar": self._resolve_similar, "text": self._resolve_text}
+
+    def _resolve_similar(self, term: Term) -> list[int]:
+        assert isinstance(term.value, tuple)
+        image_id = int(term.value[0])
+        if len(term.value) == 1:
+            return [r.id for r in self.similar(image_id, limit=QUERY_LIMIT).results]
+        threshold = float(term.value[1])
+        found = self.similar(image_id, limit=None, min_similarity=threshold).results
+        return [r.id for r in found if term.op == ">=" or r.similarity > threshold]
+
+    def _resolve_text(self, term: Term) -> list[int]:
+        return [r.id for r in self.by_text(str(term.value), limit=QUERY_LIMIT).results]
+
+    def duplicates(
+        self,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        model: str | None = None,
+        keep_best: bool = False,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> SemanticDuplicatesReport:
+        """Groups of images whose vectors are at least `threshold` alike (cosine). With
+        `keep_best`, all but each group's best are rejected from export in one edit (a dry run
+        unless `apply`); images a person already rejected stay rejected."""
+        if not -1.0 <= threshold <= 1.0:
+            raise ValidationError(f"--threshold is a cosine similarity in [-1, 1], got {threshold}")
+        name = self.resolve_model(model)
+        index = self.index(name)
+        first, second = index.pairs(threshold)
+        report = SemanticDuplicatesReport(name, threshold, len(index), len(first))
+        losers: list[int] = []
+        for group in components(first, second):
+            facts = self.repository.facts([int(i) for i in group], self.project.score_kind)
+            ranked = best_first(list(facts.values()))
+            if len(ranked) < 2:
+                continue
+            members = [
+                DuplicateMember(m.id, m.name, m.width, m.height, m.score, m.export_rejected) for m in ranked
+            ]
+            report.groups.append(SemanticGroup(ranked[0].id, members))
+            losers.extend(m.id for m in ranked[1:] if not m.export_rejected)
+        if keep_best and losers:
+            report.keep_best = EditService(self.project).reject_from_export(
+                EditTarget(ids=tuple(losers)),
+                reason=f"semantic duplicate ({name} >= {threshold})",
+                apply=apply,
+                progress=progress,
+                cancel=cancel,
+            )
+        return report

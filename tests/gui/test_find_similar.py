@@ -1,0 +1,56 @@
+""" "Find similar" in the real window, offscreen: the current image's look-alikes fill the grid
+through the `similar:` query, the image itself left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from lorairo.gui.app import create_window
+from lorairo.services.annotation_service import AnnotationService
+from lorairo.services.configuration_service import ConfigurationService
+from lorairo.services.project_service import ProjectService
+from tests.gui.conftest import IMAGES
+from tests.similarity.helpers import PROJECTION, real_signatures
+
+
+def test_find_similar_shows_the_current_images_neighbours(
+    qtbot: QtBot, config: ConfigurationService, demo_project: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "clip"
+    real_signatures().build_clip_encoder(folder / "onnx" / "vision_model.onnx", PROJECTION)
+    config.annotator_config_path.write_text(
+        f'[tiny-clip]\nclass = "ImageEmbedder"\nmodel_path = "{folder.as_posix()}"\ninput_size = 32\n',
+        encoding="utf-8",
+    )
+    project = ProjectService(config).open(demo_project)
+    try:
+        report = AnnotationService(project, config).run(["tiny-clip"])
+        assert report.embeddings_stored == IMAGES
+    finally:
+        project.close()
+
+    window = create_window(config, demo_project)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.project is not None and window.model.total == IMAGES, timeout=30_000)
+    qtbot.waitUntil(lambda: window.model.item(0) is not None, timeout=10_000)
+    window.grid.select_rows([2])
+    current = window.grid.current_image_id()
+    assert current is not None
+    window.actions_by_name["find_similar"].trigger()
+    assert window.search_bar.text == f"similar:{current}"
+    qtbot.waitUntil(lambda: window.model.total == IMAGES - 1, timeout=30_000)
+    qtbot.waitUntil(lambda: window.model.item(IMAGES - 2) is not None, timeout=10_000)
+    shown = {window.model.item(row).id for row in range(IMAGES - 1)}
+    assert current not in shown and len(shown) == IMAGES - 1
+    index = window.model.index(0, 0)
+    first = window.model.item(0)
+    assert first is not None
+    menu = window.grid.context_menu(index)
+    assert menu is not None
+    [entry] = [a for a in menu.actions() if a.text() == "Find similar"]
+    entry.trigger()
+    assert window.search_bar.text == f"similar:{first.id}"
+    window.close()
