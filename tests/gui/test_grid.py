@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from PIL import Image as PILImage
@@ -19,14 +20,19 @@ def test_context_menu_offers_file_location_and_other_features_sections(
     qtbot: QtBot, window: MainWindow, source_folder: object
 ) -> None:
     seen: list[int] = []
-    window.grid.add_menu_section(lambda menu, item: (seen.append(item.id), menu.addAction("Find similar")))
+    window.grid.add_menu_section(lambda menu, item: (seen.append(item.id), menu.addAction("Another feature")))
     window.grid.select_rows([0])
     index = window.model.index(3)
     qtbot.waitUntil(lambda: window.model.item(3) is not None)
     menu = window.grid.context_menu(index)
     assert isinstance(menu, QMenu)
     texts = [action.text() for action in menu.actions() if not action.isSeparator()]
-    assert texts == ["Find similar", "Open file location"]
+    assert sorted(texts[:3]) == [
+        "Find similar",
+        "Reject from export",
+        "Restore to export",
+    ]  # the window's own
+    assert texts[3:] == ["Another feature", "Open file location"]
     item = index.data(ITEM_ROLE)
     assert seen == [item.id]
     assert window.grid.current_image_id() == item.id and window.grid.selection_count() == 1
@@ -66,3 +72,34 @@ def test_a_thumbnail_stored_smaller_than_the_cell_is_replaced_by_the_original(
     assert on_demand is not None and (on_demand.width(), on_demand.height()) == (512, 384)
     assert stored is not None and (stored.width(), stored.height()) == (256, 192)
     loader.shutdown()
+
+
+def _rejected_from_export(window: MainWindow) -> set[int]:
+    project = window.project
+    assert project is not None
+    with sqlite3.connect(project.database_path) as connection:
+        return {row[0] for row in connection.execute("SELECT image_id FROM export_rejections")}
+
+
+def _trigger(window: MainWindow, row: int, text: str) -> None:
+    menu = window.grid.context_menu(window.model.index(row))
+    assert isinstance(menu, QMenu)
+    next(action for action in menu.actions() if action.text() == text).trigger()
+
+
+def test_reject_from_export_in_the_menu_covers_the_selection_and_undoes(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    window.grid.select_rows([1, 2, 4])
+    qtbot.waitUntil(lambda: window.grid.selection_count() == 3)
+    chosen = {window.model.item(row).id for row in (1, 2, 4)}  # type: ignore[union-attr]
+    _trigger(window, 2, "Reject from export")  # a row inside the selection keeps the selection
+    qtbot.waitUntil(lambda: _rejected_from_export(window) == chosen, timeout=10_000)
+    window.edit.undo()
+    qtbot.waitUntil(lambda: _rejected_from_export(window) == set(), timeout=10_000)
+    window.grid.select_rows([0])
+    _trigger(window, 0, "Reject from export")
+    first = {window.model.item(0).id}  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: _rejected_from_export(window) == first, timeout=10_000)
+    _trigger(window, 0, "Restore to export")
+    qtbot.waitUntil(lambda: _rejected_from_export(window) == set(), timeout=10_000)

@@ -10,12 +10,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMenu, QWidget
 
 from lorairo.gui.controllers.grid import GridController
 from lorairo.gui.controllers.search import SearchController
 from lorairo.gui.controllers.tag_edits import EditQueue, TagEditBinding
 from lorairo.gui.dialogs.bulk_edit_dialog import BulkEditDialog
+from lorairo.gui.models.thumbnail_model import GridItem
 from lorairo.gui.session import ProjectSession
 from lorairo.gui.widgets.image_inspector import ImageInspector
 from lorairo.gui.widgets.search_bar import quote_tag
@@ -75,6 +76,7 @@ class EditController(QObject):
         grid.current_settled.connect(self.load_details)
         session.opened.connect(self._opened)
         session.edited.connect(lambda _report: self._reload())
+        grid.add_menu_section(self._menu_section)
 
     def _opened(self, project: Project) -> None:
         self.inspector.clear()
@@ -170,6 +172,26 @@ class EditController(QObject):
             self.session.edited.emit(report)
 
         return self.session.start(what, lambda _p, _c: edit(service, EditTarget(ids=(image_id,))), done)
+
+    def _menu_section(self, menu: QMenu, _item: GridItem) -> None:
+        reject = menu.addAction("Reject from export")
+        reject.triggered.connect(lambda _checked=False: self.reject_selection_from_export())
+        restore = menu.addAction("Restore to export")
+        restore.triggered.connect(lambda _checked=False: self.reject_selection_from_export(restore=True))
+
+    def reject_selection_from_export(self, *, restore: bool = False) -> None:
+        """Leave the selected images out of every export (soft: the files and their tags stay),
+        as one edit-log entry, so Ctrl+Z brings them back."""
+        resolve = self.grid.model.selection_resolver(self.grid.selection_ranges())
+        self.queue.submit(
+            "restore to export" if restore else "reject from export",
+            lambda service: service.reject_from_export(
+                EditTarget(ids=tuple(resolve())), restore=restore, apply=True
+            ),
+            lambda report: self.session.message.emit(
+                f"{report.description}: {report.images_changed} images changed"
+            ),
+        )
 
     # -- undo / redo / bulk ----------------------------------------------------------------
 
