@@ -214,7 +214,9 @@ def test_bad_input_is_refused_and_changes_nothing(home: Home, case: Case) -> Non
     human = run_cli(home, args, env, as_json=False)
     assert human.returncode == 2, human.stderr
     lines = [line for line in human.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), human.stderr
+    # one error line; a query's error adds the query and a caret under its column, indented
+    assert lines[0].startswith("Error: ") and len(lines) in (1, 3), human.stderr
+    assert all(line.startswith("  ") for line in lines[1:]) and (len(lines) == 1 or lines[2].strip() == "^")
     assert case.problem in lines[0]
     assert "Traceback" not in human.stderr and human.stdout == ""
 

@@ -164,15 +164,20 @@ class _WriterLock:
 
     def __init__(self, path: Path) -> None:
         self.path = path.with_name(path.name + ".writer-lock")
-        self._thread_lock = threading.Lock()
+        # Re-entrant: a write session opened inside another on the same thread (before the outer
+        # one has written anything) behaves as it did under SQLite's own lock instead of waiting
+        # for itself; only the outermost holder takes and releases the file lock.
+        self._thread_lock = threading.RLock()
+        self._depth = 0
         self._fd: int | None = None
 
     @contextmanager
     def held(self) -> Iterator[None]:
         if not self._thread_lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
             raise DatabaseError(f"timed out waiting for the write lock on {self.path.parent}")
+        self._depth += 1
         try:
-            if fcntl is None:
+            if fcntl is None or self._depth > 1:
                 yield
                 return
             if self._fd is None:
@@ -183,6 +188,7 @@ class _WriterLock:
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
+            self._depth -= 1
             self._thread_lock.release()
 
     def close(self) -> None:
