@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
+from lorairo.database.dialect import fold, nocase
 from lorairo.database.schema import Rating, Score, Tag, TagDecision, TagVocabulary, utcnow
 from lorairo.services.project_service import Project
 from tests.search.helpers import clear_annotations, new_project
@@ -55,7 +56,9 @@ def _apply(project: Project, ids: list[int], operation: tuple[str, int, str, str
             session.add(Tag(image_id=ids[number], tag=value))
         elif action in {"decide", "undecide"}:
             decision = session.scalars(
-                select(TagDecision).where(TagDecision.image_id == ids[number], TagDecision.tag == value)
+                select(TagDecision).where(
+                    TagDecision.image_id == ids[number], nocase(TagDecision.tag) == fold(value)
+                )
             ).first()
             if action == "undecide":
                 if decision is not None:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lorairo.search.query_language import parse_query
-from lorairo.services.search_service import SearchService, with_score_kind
+from lorairo.services.search_service import SearchService, with_project_settings
 from tests.search.helpers import _counts, load, reference_ids
 from tests.search.test_search_property import _project, _store, image_data, query_strategy
 
@@ -43,5 +43,6 @@ def test_selection_tag_counts_and_ordered_ids_match_the_oracle(
     ordered = service.ordered_ids(query, sort=sort)
     assert ordered == service.search(query, sort=sort, limit=100).ids
     assert sorted(ordered) == reference_ids(
-        with_score_kind(parse_query(query), project.score_kind), list(by_id.values())
+        with_project_settings(parse_query(query), project.score_kind, project.training_resolution),
+        list(by_id.values()),
     )
