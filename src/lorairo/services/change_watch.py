@@ -1,7 +1,8 @@
 """Following a project's changes from other processes and machines (workers storing results),
 for a view that should refresh when the store changes: LISTEN/NOTIFY on PostgreSQL, polling a
 one-row counter on SQLite (`database/change_feed.py`). UI-free: the GUI runs `watch` in a worker
-thread and refreshes on each call of `on_change`."""
+thread and refreshes on each call of `on_change`. With `ignore_own`, changes this process
+committed itself (the window's own edits, which it has refreshed after already) call nothing."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from lorairo.services.project_service import Project
 
 
 class ChangeWatcher:
-    def __init__(self, project: Project, poll_seconds: float = POLL_SECONDS) -> None:
-        self.feed = ChangeFeed(project.database, poll_seconds)
+    def __init__(
+        self, project: Project, poll_seconds: float = POLL_SECONDS, *, ignore_own: bool = False
+    ) -> None:
+        self.feed = ChangeFeed(project.database, poll_seconds, track_own=ignore_own)
 
     def version(self) -> int:
         """The store's change counter now; pass it to `wait` to learn of later changes."""
@@ -28,14 +31,17 @@ class ChangeWatcher:
         self, on_change: Callable[[int], None], cancel: CancelToken, slice_seconds: float = 1.0
     ) -> None:
         """Call `on_change(version)` after each change (several quick ones may arrive as one)
-        until `cancel` is set; checks the token at least every `slice_seconds`."""
+        until `cancel` is set; checks the token at least every `slice_seconds` (SQLite's polls
+        end at once when it is set)."""
         seen = self.version()
         try:
             while not cancel.cancelled:
-                current = self.wait(seen, slice_seconds)
+                current = self.feed.wait(seen, slice_seconds, cancel.wait)
                 if current != seen and not cancel.cancelled:
+                    foreign = self.feed.foreign(seen, current)
                     seen = current
-                    on_change(current)
+                    if foreign:
+                        on_change(current)
         finally:
             self.feed.close()
 

@@ -76,6 +76,7 @@ class EditController(QObject):
         grid.current_settled.connect(self.load_details)
         session.opened.connect(self._opened)
         session.edited.connect(lambda _report: self._reload())
+        session.changed_elsewhere.connect(lambda _version: self._reload())  # a typed caption stays
         grid.add_menu_section(self._menu_section)
 
     def _opened(self, project: Project) -> None:
