@@ -55,18 +55,20 @@ def bump(session: Session) -> None:
     with _own_lock:
         if key not in _own:
             return
+        # ours from now: a follower woken by this commit's NOTIFY may ask before it returns here
+        _own[key][1].add(int(version))
     if _BUMPED not in session.info:
         session.info[_BUMPED] = (key, [])
-        event.listen(session, "after_commit", _committed)
+        event.listen(session, "after_rollback", _rolled_back)
     session.info[_BUMPED][1].append(int(version))
 
 
-def _committed(session: Session) -> None:
-    """Only committed versions are ours: a rolled-back one is handed to the next writer."""
+def _rolled_back(session: Session) -> None:
+    """A rolled-back version is not ours: the next writer (perhaps elsewhere) counts it again."""
     key, versions = session.info.pop(_BUMPED, (None, []))
     with _own_lock:
         if key in _own:
-            _own[key][1].update(versions)
+            _own[key][1].difference_update(versions)
 
 
 class ChangeFeed:
