@@ -99,8 +99,10 @@ def test_a_caption_being_typed_wins_over_one_stored_elsewhere(
     with qtbot.waitSignal(window.session.edited, timeout=30_000):
         window.inspector.commit_caption()  # saved as usual, over the other caption
     qtbot.waitUntil(
-        lambda: window.inspector.record is not None
-        and window.inspector.manual_caption(window.inspector.record) == "typed by me",
+        lambda: (
+            window.inspector.record is not None
+            and window.inspector.manual_caption(window.inspector.record) == "typed by me"
+        ),
         timeout=10_000,
     )
     assert box.toPlainText() == "typed by me"
@@ -112,7 +114,9 @@ def test_images_registered_elsewhere_append_and_leavers_go_keeping_the_selection
     resets: list[bool] = []
     window.model.modelReset.connect(lambda: resets.append(True))
     window.search_bar.set_text("-tag:gone")  # every image for now; the ones tagged gone leave it
-    qtbot.waitUntil(lambda: window.model.query == "-tag:gone" and window.model.item(0) is not None, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: window.model.query == "-tag:gone" and window.model.item(0) is not None, timeout=10_000
+    )
     qtbot.waitUntil(lambda: window.model.total == IMAGES, timeout=10_000)
     window.grid.select_rows([4, 6])
     selected = {window.model.item(4).id, window.model.item(6).id}

@@ -74,7 +74,9 @@ def _rolled_back(session: Session) -> None:
 class ChangeFeed:
     """`version()` now; `wait(since, timeout)` blocks until it moves past `since` or time is up."""
 
-    def __init__(self, database: Database, poll_seconds: float = POLL_SECONDS, *, track_own: bool = False) -> None:
+    def __init__(
+        self, database: Database, poll_seconds: float = POLL_SECONDS, *, track_own: bool = False
+    ) -> None:
         self.database = database
         self.poll_seconds = poll_seconds
         self._raw: Any = None

@@ -13,10 +13,9 @@ is announced on `changed_elsewhere`, bursts coalesced into at most one refresh p
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
-
-import time
 
 from loguru import logger
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
