@@ -481,8 +481,9 @@ from lorairo.services.project_service import ProjectService
 project = ProjectService(ConfigurationService()).open("bench")
 edits = EditService(project)
 print("ready", flush=True)
-for line in sys.stdin:
-    edits.add_tags(EditTarget(ids=(1,)), [line.strip()], apply=True)
+for line in sys.stdin:  # "image id,tag"
+    image_id, tag = line.strip().split(",")
+    edits.add_tags(EditTarget(ids=(int(image_id),)), [tag], apply=True)
     print(time.time(), flush=True)
 project.close()
 """
@@ -527,8 +528,7 @@ def live_main(args: argparse.Namespace) -> None:
 
 
 def live_latency(reps: int, idle_seconds: float) -> tuple[float, float, float, float, float]:
-    """Median and worst ms from the other process's commit to the grid's first row showing the
-    tag; idle CPU % of one core with the follower running and with it stopped (the live-worker
+    """Median and worst ms from the other process's commit to the grid's row showing the tag; idle CPU % of one core with the follower running and with it stopped (the live-worker
     count included); CPU ms of one change-counter read."""
     import statistics
     import subprocess
@@ -572,14 +572,17 @@ def live_latency(reps: int, idle_seconds: float) -> tuple[float, float, float, f
     latencies = []
     for rep in range(reps):
         idle(rng.uniform(1.1, 2.0))  # past the refresh limit, at a random phase of the polls
-        tag = f"live{rep}"
-        writer.stdin.write(tag + "\n")
+        tag = f"live{rep}"  # on image `rep + 1`, the grid's row `rep` (in view): a grid row
+        writer.stdin.write(f"{rep + 1},{tag}\n")  # shows only an image's first few tags
         writer.stdin.flush()
         committed = float(writer.stdout.readline())
-        seen = spin_until(lambda tag=tag: (row := window.model.item(0)) is not None and tag in row.tags)
+        seen = spin_until(
+            lambda rep=rep, tag=tag: (row := window.model.item(rep)) is not None and tag in row.tags
+        )
         latencies.append((seen - committed) * 1000)
     writer.stdin.close()
     writer.wait()
+    idle(3.0)  # the last refresh's facet and vocabulary reads finish first
     following = idle(idle_seconds)
     window.session.stop_following()
     baseline = idle(idle_seconds)
