@@ -67,6 +67,12 @@ def test_tags_added_by_the_cli_appear_in_grid_inspector_and_facets(
     resets: list[bool] = []
     window.model.modelReset.connect(lambda: resets.append(True))
     window.inspector.tag_editor.input.setText("half-typ")  # a tag being typed stays in its box
+    window.grid.set_thumbnail_size(512)  # big cells: the ten images need scrolling
+    bar = window.view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=10_000)
+    bar.setValue(bar.maximum() // 2)
+    first_visible = window.view.visible_rows().start
+    assert first_visible > 0
 
     _cli("tags", "add", "elsewhere", "--ids", f"{image_id}", "--apply", "-p", PROJECT)
 
@@ -76,6 +82,7 @@ def test_tags_added_by_the_cli_appear_in_grid_inspector_and_facets(
     assert _selected_rows(window) == [2], "the selection is kept"
     assert window.grid.current_image_id() == image_id
     assert window.inspector.tag_editor.input.text() == "half-typ"
+    assert window.view.visible_rows().start == first_visible, "the scroll position is kept"
     assert not resets, "the grid was updated in place, not reset"
 
 
@@ -162,3 +169,13 @@ def test_own_edits_are_not_refreshed_twice_and_the_follower_stops_on_close(
     window.close()
     assert window.session.follower is None
     assert follower.isFinished(), "no thread is left following a closed project"
+
+
+def test_the_status_bar_counts_live_workers(store_engine: str, qtbot: QtBot, window: MainWindow) -> None:
+    assert window.live.text() == ""
+    _elsewhere(
+        "from lorairo.database.claim_repository import ClaimRepository\n"
+        "ClaimRepository(project.database).register_worker('colour-tagger')\n"
+        "EditService(project).add_tags(EditTarget(ids=(1,)), ['annotated'], apply=True)"
+    )
+    qtbot.waitUntil(lambda: window.live.text() == "live: 1 worker", timeout=WAIT_MS)
