@@ -179,3 +179,23 @@ def test_the_status_bar_counts_live_workers(store_engine: str, qtbot: QtBot, win
         "EditService(project).add_tags(EditTarget(ids=(1,)), ['annotated'], apply=True)"
     )
     qtbot.waitUntil(lambda: window.live.text() == "live: 1 worker", timeout=WAIT_MS)
+
+
+def test_a_burst_of_changes_is_one_refresh_and_switching_projects_ends_the_follower(
+    store_engine: str, qtbot: QtBot, window: MainWindow
+) -> None:
+    session = window.session
+    heard: list[int] = []
+    session.changed_elsewhere.connect(heard.append)
+    for version in range(100, 132):  # a worker's 32 results, each heard by the follower
+        session._heard(version)
+    qtbot.waitUntil(lambda: bool(heard), timeout=10_000)
+    qtbot.wait(300)
+    assert heard == [131], "one refresh, for the newest version"
+
+    first = session.follower
+    assert first is not None
+    with qtbot.waitSignal(session.opened, timeout=30_000):
+        window.open_project("other", create=True)
+    assert first.isFinished(), "the old project's follower ended before its project closed"
+    assert session.follower is not None and session.follower is not first and session.follower.isRunning()
