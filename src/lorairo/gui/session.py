@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal
 
 from lorairo.gui.workers import ChangeFollower, Task, TaskRunner
 from lorairo.services.annotation_service import AnnotationService
@@ -73,6 +73,9 @@ class ProjectSession(QObject):
         self._workers_timer = QTimer(self)
         self._workers_timer.setInterval(WORKERS_RECOUNT_MS)
         self._workers_timer.timeout.connect(self.count_workers)
+        app = QCoreApplication.instance()
+        if app is not None:  # quitting without closing the window must not leave the thread running
+            app.aboutToQuit.connect(self.stop_following)
 
     def start(
         self,
