@@ -81,6 +81,7 @@ class ChangeFeed:
         self.poll_seconds = poll_seconds
         self._raw: Any = None
         self._listener: Any = None  # PostgreSQL: the psycopg connection in autocommit, LISTENing
+        self._quiet_at: int | None = None  # the version a notice-less LISTEN wait ended on
         self._key = _store_key(database.engine) if track_own else None
         if self._key is not None:
             with _own_lock:
@@ -91,23 +92,34 @@ class ChangeFeed:
         with self.database.read_session() as session:
             return session.scalar(select(StoreChange.version).where(StoreChange.id == 1)) or 0
 
+    @property
+    def listens(self) -> bool:
+        """PostgreSQL: `wait` blocks on LISTEN (else it polls)."""
+        return self.database.engine.dialect.name == "postgresql"
+
     def wait(self, since: int, timeout: float, sleep: Callable[[float], object] = time.sleep) -> int:
         """The current version once it differs from `since`, or `since` after `timeout` seconds.
-        `sleep` paces the SQLite polls (a cancel token's wait ends them early)."""
+        `sleep` paces the SQLite polls; when it returns true (a cancel token's `wait`, set),
+        waiting ends at once with `since`."""
         deadline = time.monotonic() + timeout
-        if self.database.engine.dialect.name == "postgresql":
+        if self.listens:
             self._listen()
+        # LISTENing, a wait that timed out without a notice knows the counter unchanged since
+        # its read: the next wait from that version skips the read (one per notice, not per wait)
+        quiet, self._quiet_at = self._quiet_at == since, None
         while True:
-            current = self.version()
+            current = since if quiet else self.version()
+            quiet = False
             left = deadline - time.monotonic()
             if current != since or left <= 0:
                 return current
             if self._listener is not None:
                 # LISTEN came before the read above, so no notice means no commit since it
                 if not any(True for _ in self._listener.notifies(timeout=left, stop_after=1)):
+                    self._quiet_at = since
                     return since
-            else:
-                sleep(min(self.poll_seconds, left))
+            elif sleep(min(self.poll_seconds, left)):
+                return since
 
     def foreign(self, since: int, current: int) -> bool:
         """Whether another process made any of the changes after `since` up to `current`
@@ -126,6 +138,7 @@ class ChangeFeed:
             self._listener.autocommit = False
             self._raw.close()
             self._listener = None
+            self._quiet_at = None
         if self._key is not None:
             with _own_lock:
                 feeds, versions = _own[self._key]

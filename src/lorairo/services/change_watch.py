@@ -12,6 +12,8 @@ from lorairo.database.change_feed import POLL_SECONDS, ChangeFeed
 from lorairo.services.progress import CancelToken
 from lorairo.services.project_service import Project
 
+POLL_SLICE_SECONDS = 3600.0
+
 
 class ChangeWatcher:
     def __init__(
@@ -31,12 +33,14 @@ class ChangeWatcher:
         self, on_change: Callable[[int], None], cancel: CancelToken, slice_seconds: float = 1.0
     ) -> None:
         """Call `on_change(version)` after each change (several quick ones may arrive as one)
-        until `cancel` is set; checks the token at least every `slice_seconds` (SQLite's polls
-        end at once when it is set)."""
+        until `cancel` is set; checks the token at least every `slice_seconds` while blocked on
+        LISTEN (PostgreSQL). Polls (SQLite) end at once when it is set, so they run in one long
+        wait: one counter read per poll, none extra per slice."""
         seen = self.version()
+        timeout = slice_seconds if self.feed.listens else max(slice_seconds, POLL_SLICE_SECONDS)
         try:
             while not cancel.cancelled:
-                current = self.feed.wait(seen, slice_seconds, cancel.wait)
+                current = self.feed.wait(seen, timeout, cancel.wait)
                 if current != seen and not cancel.cancelled:
                     foreign = self.feed.foreign(seen, current)
                     seen = current
