@@ -11,6 +11,7 @@ from lorairo.gui.app import create_window
 from lorairo.services.annotation_service import AnnotationService
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import ProjectService
+from lorairo.services.similarity_service import SimilarityService
 from tests.gui.conftest import IMAGES
 from tests.similarity.helpers import PROJECTION, real_signatures
 
@@ -43,8 +44,14 @@ def test_find_similar_shows_the_current_images_neighbours(
     assert window.search_bar.text == f"similar:{current}"
     qtbot.waitUntil(lambda: window.model.total == IMAGES - 1, timeout=30_000)
     qtbot.waitUntil(lambda: window.model.item(IMAGES - 2) is not None, timeout=10_000)
-    shown = {window.model.item(row).id for row in range(IMAGES - 1)}
-    assert current not in shown and len(shown) == IMAGES - 1
+    shown = [window.model.item(row).id for row in range(IMAGES - 1)]
+    assert current not in shown and len(set(shown)) == IMAGES - 1
+    project = ProjectService(config).open(demo_project)
+    try:  # the grid lists them most similar first, not in the order they were added
+        ranked = [r.id for r in SimilarityService(project).similar(current).results]
+    finally:
+        project.close()
+    assert shown == ranked and window.model.order == "similarity"
     index = window.model.index(0, 0)
     first = window.model.item(0)
     assert first is not None
