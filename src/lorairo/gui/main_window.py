@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
         self.search.project_tags_loaded.connect(self.review_page.tag_editor.set_project_tags)
         self.grid.opened.connect(lambda _image_id: self.enter_review())
         self._docks_before_review: list[QDockWidget] = []
-        self.similarity = SimilarityController(session, self.grid, self.search_bar)
+        self.similarity = SimilarityController(session, self.grid, self.search_bar, self.inspector)
         session.opened.connect(self._opened)
         session.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         session.error.connect(lambda exc: self.statusBar().showMessage(f"Error: {exc}", 20_000))
