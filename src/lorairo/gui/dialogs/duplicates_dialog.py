@@ -55,10 +55,10 @@ def images(count: int) -> str:
 
 def member_text(member: DuplicateMember, best: bool) -> str:
     """What a tile says under its thumbnail: id and size, score and sharpness, and its fate."""
-    score = "-" if member.score is None else f"{member.score:.2f}"
-    sharpness = "-" if member.sharpness is None else f"{member.sharpness:.0f}"
+    score = "no score" if member.score is None else f"score {member.score:.2f}"
+    sharpness = "sharpness ?" if member.sharpness is None else f"sharpness {member.sharpness:.0f}"
     fate = "★ keep" if best else ("rejected" if member.export_rejected else "lesser copy")
-    return f"#{member.id} · {member.width}x{member.height}\nscore {score} · sharp {sharpness}\n{fate}"
+    return f"#{member.id} · {member.width}x{member.height}\n{score} · {sharpness}\n{fate}"
 
 
 class MemberTile(QToolButton):
@@ -147,6 +147,7 @@ class DuplicatesDialog(QDialog):
         self.method.addItem("pHash near-duplicates", "phash")
         self.model = QComboBox()
         self.model.setMinimumWidth(220)
+        self.model.setPlaceholderText("no embeddings yet")
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.5, 1.0)
         self.threshold.setDecimals(3)
@@ -189,7 +190,7 @@ class DuplicatesDialog(QDialog):
         close.clicked.connect(self.close)
         bottom = QHBoxLayout()
         bottom.addWidget(self.keep_all)
-        bottom.addWidget(self.pending, 1)
+        bottom.addStretch(1)
         bottom.addWidget(self.apply_button)
         bottom.addWidget(self.cancel_button)
         bottom.addWidget(close)
@@ -198,6 +199,7 @@ class DuplicatesDialog(QDialog):
         layout.addLayout(controls)
         layout.addWidget(self.summary)
         layout.addWidget(scroll, 1)
+        layout.addWidget(self.pending)
         layout.addLayout(bottom)
         self.find_button.setEnabled(False)
         self.runner.start("embedding models", lambda _p, _c: service.models(), self._models_loaded)
