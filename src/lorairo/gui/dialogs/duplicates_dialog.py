@@ -210,6 +210,7 @@ class DuplicatesDialog(QDialog):
         self.model.clear()
         for model in models:
             self.model.addItem(f"{model.name} ({model.images:,} images)", model.name)
+        self.model.setCurrentIndex(0 if models else -1)  # a placeholder keeps -1 otherwise
         if not models:  # semantic groups need vectors: offer pHash, say how to get them
             self.method.setCurrentIndex(self.method.findData("phash"))
             self.method.setItemData(0, 0, Qt.ItemDataRole.UserRole - 1)  # disable the item

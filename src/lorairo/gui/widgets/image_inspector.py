@@ -202,8 +202,10 @@ class ImageInspector(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         preview_row = QHBoxLayout()
         preview_row.addWidget(self.meta, 1)
-        preview_row.addWidget(self.find_similar)
-        preview_row.addWidget(fit)
+        buttons = QVBoxLayout()  # stacked: the meta text keeps the row's width in a narrow dock
+        buttons.addWidget(self.find_similar)
+        buttons.addWidget(fit)
+        preview_row.addLayout(buttons)
         top_layout.addWidget(self.preview, 1)
         top_layout.addLayout(preview_row)
         splitter = QSplitter(Qt.Orientation.Vertical)
