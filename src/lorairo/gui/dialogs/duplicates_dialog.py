@@ -275,11 +275,7 @@ class DuplicatesDialog(QDialog):
             card.member_clicked.connect(lambda g, i: self.show_requested.emit([m.id for m in g.images], i))
             self.groups_layout.insertWidget(self.groups_layout.count() - 1, card)
             self.cards.append(card)
-            for tile in card.tiles:
-                thumbnail = tile.member.thumbnail_path
-                image = self.loader.get(tile.member.id, self.file_path(thumbnail) if thumbnail else None)
-                if image is not None:
-                    tile.set_thumbnail(image)
+        self._request_thumbnails()
         found = (
             f"at cosine ≥ {report.threshold:g} with {report.model} ({report.images_indexed:,} images indexed)"
             if report.method == "semantic"
@@ -296,12 +292,17 @@ class DuplicatesDialog(QDialog):
         )
         self.keep_all.setEnabled(rejectable > 0)
 
-    def _thumbnails_loaded(self, ids: list[int]) -> None:
-        wanted = set(ids)
+    def _thumbnails_loaded(self, _ids: list[int]) -> None:
+        self._request_thumbnails()
+
+    def _request_thumbnails(self) -> None:
+        """Show every cached thumbnail and ask for the others: a request the loader dropped
+        (its queue is capped) is asked again when the next batch arrives."""
         for card in self.cards:
             for tile in card.tiles:
-                if tile.member.id in wanted:
-                    image = self.loader.get(tile.member.id, None)
+                if tile.icon().isNull():
+                    thumbnail = tile.member.thumbnail_path
+                    image = self.loader.get(tile.member.id, self.file_path(thumbnail) if thumbnail else None)
                     if image is not None:
                         tile.set_thumbnail(image)
 
