@@ -50,6 +50,7 @@ BEST_STYLE = "QToolButton#duplicate_member[best=true] { border: 2px solid #3c9a4
 
 
 def images(count: int) -> str:
+    """ "1 image", "2 images": the counts the user reads before an edit."""
     return f"{count:,} image{'' if count == 1 else 's'}"
 
 
@@ -202,7 +203,12 @@ class DuplicatesDialog(QDialog):
         layout.addWidget(self.pending)
         layout.addLayout(bottom)
         self.find_button.setEnabled(False)
-        self.runner.start("embedding models", lambda _p, _c: service.models(), self._models_loaded)
+        self.runner.start(
+            "embedding models",
+            lambda _p, _c: service.models(),
+            self._models_loaded,
+            lambda exc: self._failed(self._generation, exc),
+        )
 
     # -- finding groups --------------------------------------------------------------------
 
