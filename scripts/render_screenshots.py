@@ -1,10 +1,11 @@
 """Render the README screenshots offscreen on a generated demo project.
 
-    uv run python scripts/render_screenshots.py [--out docs/screenshots]
+    uv run python scripts/render_screenshots.py [--out docs/screenshots] [--only duplicates ...]
 
 Everything (settings, projects, images) lives in a temporary folder; the window registers the demo
 folder itself (a broken file included), so the progress panel shows a real run. The main window is
-rendered at 1024x640, 1600x1000 and 3840x2160, light and dark, each in its default layout.
+rendered at 1024x640, 1600x1000 and 3840x2160, light and dark, each in its default layout; then
+the annotate, export and duplicates dialogs (`--only` renders some of them).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ CAPTIONS = (
 
 
 WINDOW_SIZES = ((1024, 640), (1600, 1000), (3840, 2160))
+SHOTS = ("main", "annotate", "export", "duplicates")
 
 
 def make_demo_folder(folder: Path, count: int, seed: int = 7) -> None:
@@ -70,6 +72,7 @@ def main() -> None:
         "--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "screenshots"
     )
     parser.add_argument("--images", type=int, default=36)
+    parser.add_argument("--only", nargs="+", choices=SHOTS, default=list(SHOTS), help="Render only these.")
     args = parser.parse_args()
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -79,10 +82,10 @@ def main() -> None:
         os.environ["LORAIRO_CONFIG_PATH"] = str(home / "config" / "lorairo.toml")
         os.environ["LORAIRO_DATABASE_DIR"] = str(home / "projects")
         make_demo_folder(home / "my-dataset", args.images)
-        render(home, out)
+        render(home, out, set(args.only))
 
 
-def render(home: Path, out: Path) -> None:
+def render(home: Path, out: Path, only: set[str]) -> None:
     from PySide6.QtWidgets import QApplication, QWidget
 
     from lorairo.gui.app import application, create_window
@@ -142,7 +145,7 @@ def render(home: Path, out: Path) -> None:
     window.view.viewport().grab()
     pump(lambda: window.loader.cached_count >= min(total, 12))
     themes = theme_manager(app)
-    for theme in ("light", "dark"):
+    for theme in ("light", "dark") if "main" in only else ():
         themes.apply(theme)
         for width, height in WINDOW_SIZES:
             window.resize(width, height)
@@ -154,23 +157,37 @@ def render(home: Path, out: Path) -> None:
     themes.apply("light")
     window.resize(1600, 1000)
 
-    annotate = window.annotate.open_dialog(window)
-    assert annotate is not None
-    annotate.resize(720, 600)
-    pump(annotate.run_button.isEnabled)
-    annotate.check_model("wd-vit-tagger-v3")
-    save(annotate, "annotate_dialog.png")
-    annotate.close()
+    if "annotate" in only:
+        annotate = window.annotate.open_dialog(window)
+        assert annotate is not None
+        annotate.resize(720, 600)
+        pump(annotate.run_button.isEnabled)
+        annotate.check_model("wd-vit-tagger-v3")
+        save(annotate, "annotate_dialog.png")
+        annotate.close()
 
-    export = window.export.open_dialog(window)
-    assert export is not None
-    export.trigger.setText("ohwx woman")
-    export.quality_tags.setChecked(True)
-    export.dataset_toml.setChecked(True)
-    pump(lambda: export.preview.toPlainText().startswith("ohwx"))
-    pump(lambda: "would be exported" in export.count_label.text())
-    save(export, "export_dialog.png")
-    export.close()
+    if "export" in only:
+        export = window.export.open_dialog(window)
+        assert export is not None
+        export.trigger.setText("ohwx woman")
+        export.quality_tags.setChecked(True)
+        export.dataset_toml.setChecked(True)
+        pump(lambda: export.preview.toPlainText().startswith("ohwx"))
+        pump(lambda: "would be exported" in export.count_label.text())
+        save(export, "export_dialog.png")
+        export.close()
+
+    if "duplicates" in only:  # the demo's pHash near-duplicates (no embedder runs here)
+        duplicates = window.duplicates.open_dialog(window)
+        assert duplicates is not None
+        duplicates.resize(980, 640)
+        pump(lambda: duplicates.report is not None and bool(duplicates.cards))
+        tiles = [tile for card in duplicates.cards for tile in card.tiles]
+        pump(lambda: all(not tile.icon().isNull() for tile in tiles))
+        duplicates.keep_best(duplicates.report.groups if duplicates.report else [])
+        pump(duplicates.apply_button.isEnabled)  # the dry run's count, as the user sees it first
+        save(duplicates, "duplicates_dialog.png")
+        duplicates.close()
     window.close()
     QApplication.processEvents()
 

@@ -1,5 +1,5 @@
 """Stored image embeddings: one little-endian float16 vector per (image, model), and the facts the
-similarity features need about images (names, sizes, scores, export rejections).
+similarity features need about images (names, sizes, scores, sharpness, export rejections).
 
 Vectors are read as streams of numpy blocks keyed by row id, never as Python objects per vector,
 so building an index over 100k images holds one block at a time. A model's `fingerprint` (its id
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from lorairo.database.effective import effective_score
 from lorairo.database.engine import Database
-from lorairo.database.schema import ExportRejection, Image, ImageEmbedding, Model
+from lorairo.database.schema import ExportRejection, Image, ImageEmbedding, ImageQuality, Model
 from lorairo.utils.chunks import chunked
 
 VECTOR_DTYPE = np.dtype("<f2")
@@ -75,6 +75,8 @@ class ImageFacts:
     height: int
     score: float | None
     export_rejected: bool
+    sharpness: float | None = None  # `image_quality.sharpness`; None when never measured
+    thumbnail_path: str | None = None  # relative to the project root, as stored
 
     @property
     def pixels(self) -> int:
@@ -176,16 +178,28 @@ class EmbeddingRepository:
             return session.get(Image, image_id) is not None
 
     def facts(self, image_ids: Sequence[int], score_kind: str) -> dict[int, ImageFacts]:
-        """Name, size, effective score of `score_kind` and export rejection of each image."""
+        """Name, size, effective score of `score_kind`, sharpness, thumbnail and export rejection
+        of each image."""
         out: dict[int, ImageFacts] = {}
         with self.database.read_session() as session:
             for chunk in chunked(list(image_ids), _ID_CHUNK):
                 rejected = select(ExportRejection.id).where(ExportRejection.image_id == Image.id).exists()
                 rows = session.execute(
                     select(
-                        Image.id, Image.name, Image.width, Image.height, effective_score(score_kind), rejected
-                    ).where(Image.id.in_(chunk))
+                        Image.id,
+                        Image.name,
+                        Image.width,
+                        Image.height,
+                        effective_score(score_kind),
+                        rejected,
+                        ImageQuality.sharpness,
+                        Image.thumbnail_path,
+                    )
+                    .outerjoin(ImageQuality, ImageQuality.image_id == Image.id)
+                    .where(Image.id.in_(chunk))
                 )
-                for image_id, name, width, height, score, is_rejected in rows:
-                    out[image_id] = ImageFacts(image_id, name, width, height, score, bool(is_rejected))
+                for image_id, name, width, height, score, is_rejected, sharpness, thumbnail in rows:
+                    out[image_id] = ImageFacts(
+                        image_id, name, width, height, score, bool(is_rejected), sharpness, thumbnail
+                    )
         return out

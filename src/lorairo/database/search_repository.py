@@ -38,6 +38,7 @@ from lorairo.database.schema import (
     AnnotationFailure,
     Caption,
     Image,
+    ImageEmbedding,
     Model,
     Rating,
     Score,
@@ -315,7 +316,8 @@ class SearchRepository:
         return {key: item for key, item in rows}
 
     def details(self, ids: list[int]) -> list[dict[str, Any]]:
-        """Everything stored about each image: all annotation rows with model and state."""
+        """Everything stored about each image: all annotation rows with model and state, and the
+        models that stored an embedding of it."""
         out = []
         with self.database.read_session() as session:
             models = {model_id: name for model_id, name in session.execute(select(Model.id, Model.name))}
@@ -385,6 +387,12 @@ class SearchRepository:
                     _row_dict(row, ("model_name", "failure_reason", "error_message", "failed_at"))
                     for row in failures
                 ]
+                record["embeddings"] = sorted(  # the models "Find similar" can search with
+                    models[model_id]
+                    for model_id in session.scalars(
+                        select(ImageEmbedding.model_id).where(ImageEmbedding.image_id == image.id)
+                    )
+                )
                 out.append(record)
         return out
 

@@ -4,6 +4,10 @@ A query string is parsed once; exact tag terms are passed through an optional al
 tag database's `TagService.resolve_aliases`) so `tag:kitty` also finds images stored as `cat`, and
 terms of fields that need values computed outside SQL (a field's `resolver`, see
 `lorairo.database.query_fields`) are resolved through `term_resolvers` by that name.
+
+Which order results come in is decided here, in `sort_for`: an explicit sort key wins; without
+one, a query with a `similar:` or `text:` term is ordered by similarity (most similar first, the
+order its resolver returned), any other by date added.
 """
 
 from __future__ import annotations
@@ -28,7 +32,14 @@ MAX_PAGE = 10_000
 # An empty result tries at most this many "drop one part" queries for its suggestion.
 MAX_DROP_TRIES = 12
 
+DEFAULT_SORT = "added"
+SIMILARITY_SORT = "similarity"
+SORTS = (*SORT_KEYS, SIMILARITY_SORT)
+
 __all__ = [
+    "DEFAULT_SORT",
+    "SIMILARITY_SORT",
+    "SORTS",
     "SORT_KEYS",
     "AliasResolver",
     "Facets",
@@ -134,6 +145,27 @@ def exact_tag_terms(node: Node) -> list[str]:
     return [value for child in node.children for value in exact_tag_terms(child)]
 
 
+def ranking(node: Node) -> tuple[int, ...] | None:
+    """The ids of the query's first resolved term (`similar:`, `text:`) that every result must
+    match, most similar first; None when it has none (under OR or NOT such a term only filters)."""
+    for part in node.children if isinstance(node, And) else (node,):
+        if isinstance(part, Term) and part.resolved is not None:
+            return part.resolved
+    return None
+
+
+def sort_for(sort: str | None, node: Node) -> str:
+    """The order of a query's results (see the module's docstring): `sort` when given, else
+    similarity for a query that ranks, else date added."""
+    if sort is None:
+        return SIMILARITY_SORT if ranking(node) is not None else DEFAULT_SORT
+    if sort == SIMILARITY_SORT and ranking(node) is None:
+        raise ValidationError("sort similarity needs a similar: or text: term that every result matches")
+    if sort not in SORTS:
+        raise ValidationError(f"unknown sort key {sort!r} (use {', '.join(SORTS)})")
+    return sort
+
+
 def with_project_settings(node: Node, kind: str, resolution: int) -> Node:
     """`score:` without `[kind]` made explicit as the configured default kind, and `small` given
     the project's training resolution."""
@@ -182,23 +214,27 @@ class SearchService:
         self,
         query: str,
         *,
-        sort: str = "added",
+        sort: str | None = None,
         limit: int = 100,
         offset: int = 0,
         seed: int = 0,
         with_total: bool = True,
         known_total: int | None = None,
     ) -> SearchPage:
-        """One page of summaries. `known_total` (with `with_total=False`): the result count the
-        caller already has, so the page is not preceded by a count; a stale one only affects the
-        query plan, never the rows."""
+        """One page of summaries in `sort_for(sort)`'s order (the page says which). `known_total`
+        (with `with_total=False`): the result count the caller already has, so the page is not
+        preceded by a count; a stale one only affects the query plan, never the rows."""
         if not 0 < limit <= MAX_PAGE:
             raise ValidationError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
         if offset < 0:
             raise ValidationError(f"offset must not be negative, got {offset}")
         node, aliases = self.parse(query)
+        sort = sort_for(sort, node)
         total: int | None = None
-        if with_total:
+        if sort == SIMILARITY_SORT:
+            ranked = self._by_similarity(node, aliases)
+            ids, total = ranked[offset : offset + limit], len(ranked) if with_total else None
+        elif with_total:
             ids, total = self.repository.page_and_total(
                 node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset, rank=True
             )
@@ -225,9 +261,24 @@ class SearchService:
             aliases=aliases,
         )
 
-    def ordered_ids(self, query: str, *, sort: str = "added", seed: int = 0) -> list[int]:
-        """Every matching id in `sort` order, ids only (a review queue is the whole result)."""
+    def _by_similarity(self, node: Node, aliases: Mapping[str, str]) -> list[int]:
+        """Every match in its ranking term's order. The matches are a subset of that term's ids
+        (a few hundred at most, or those over a threshold), so they are read whole and ordered
+        here rather than by an SQL CASE over every id."""
+        order = ranking(node)
+        assert order is not None
+        matched = {
+            i for batch in self.repository.iter_ids(node, aliases=aliases, batch=MAX_PAGE) for i in batch
+        }
+        return [image_id for image_id in order if image_id in matched]
+
+    def ordered_ids(self, query: str, *, sort: str | None = None, seed: int = 0) -> list[int]:
+        """Every matching id in `sort_for(sort)`'s order, ids only (a review queue is the whole
+        result)."""
         node, aliases = self.parse(query)
+        sort = sort_for(sort, node)
+        if sort == SIMILARITY_SORT:
+            return self._by_similarity(node, aliases)
         ids: list[int] = []
         while True:
             page = self.repository.page(

@@ -1,5 +1,6 @@
 """Curating by meaning: images like a given one, images matching words, and near-duplicate groups
-from stored embeddings, with "keep best" rejecting the rest from export as one undoable edit.
+(from stored embeddings, or from the pHash links registration made), with "keep best" rejecting
+the rest from export as one undoable edit.
 
 Vectors live in the database (`image_embeddings`, float16); this service keeps one coarse-cell
 index per model under `<project>/cache/vectors/` (`storage/vector_index.py`) and rebuilds it from
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,8 +20,10 @@ import numpy as np
 from image_annotator_lib.registry import ModelRegistry
 from lorairo.annotations.ai_annotator import build_registry, embed_text
 from lorairo.database.embedding_repository import EmbeddingModel, EmbeddingRepository, ImageFacts
+from lorairo.database.image_repository import ImageRepository
 from lorairo.database.query import Term
 from lorairo.errors import ValidationError
+from lorairo.registration.duplicates import group_links
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.edit_service import EditReport, EditService, EditTarget
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
@@ -65,24 +68,34 @@ class DuplicateMember:
     width: int
     height: int
     score: float | None
+    sharpness: float | None
     export_rejected: bool
+    thumbnail_path: str | None  # relative to the project root, as stored
 
 
 @dataclass(frozen=True)
-class SemanticGroup:
-    keep: int  # the best: most pixels, then highest score, then lowest id
-    images: list[DuplicateMember]
+class DuplicateGroup:
+    keep: int  # the best (see `best_first`)
+    images: list[DuplicateMember]  # best first
+
+
+RANKED_BY = ["resolution", "score", "sharpness"]
 
 
 @dataclass
-class SemanticDuplicatesReport:
-    model: str
-    threshold: float
+class DuplicatesReport:
+    """Near-duplicate groups, each best first, and the "keep best" edit (dry run or applied).
+    `method` "semantic": embedding pairs at cosine >= `threshold` of `model`; "phash": the
+    links registration stored (pHash Hamming distance), no model or threshold."""
+
+    method: str
+    model: str | None
+    threshold: float | None
     images_indexed: int
     pairs: int
-    groups: list[SemanticGroup] = field(default_factory=list)
+    groups: list[DuplicateGroup] = field(default_factory=list)
     keep_best: EditReport | None = None
-    ranked_by: list[str] = field(default_factory=lambda: ["resolution", "score"])
+    ranked_by: list[str] = field(default_factory=lambda: list(RANKED_BY))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -90,9 +103,27 @@ class SemanticDuplicatesReport:
         return data
 
 
+def lesser(groups: Iterable[DuplicateGroup]) -> list[int]:
+    """What "keep best" rejects: every group's images but its best, unless rejected already."""
+    return [m.id for g in groups for m in g.images[1:] if not m.export_rejected]
+
+
+def reason_of(report: DuplicatesReport) -> str:
+    """The edit log's reason for a "keep best" over `report`'s groups."""
+    if report.method == "semantic":
+        return f"semantic duplicate ({report.model} >= {report.threshold})"
+    return "near duplicate (pHash)"
+
+
 def best_first(members: list[ImageFacts]) -> list[ImageFacts]:
-    """ "Keep best" order: resolution (pixels), then the effective score, then the older image."""
-    return sorted(members, key=lambda m: (-m.pixels, -(m.score if m.score is not None else -np.inf), m.id))
+    """ "Keep best" order: resolution (pixels), then the effective score, then sharpness (the
+    Laplacian variance registration measured), then the older image. A missing score or
+    sharpness ranks below any measured one."""
+
+    def measured(value: float | None) -> float:
+        return -value if value is not None else np.inf
+
+    return sorted(members, key=lambda m: (-m.pixels, measured(m.score), measured(m.sharpness), m.id))
 
 
 def _folder_name(model: str) -> str:
@@ -240,7 +271,7 @@ class SimilarityService:
         apply: bool = False,
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
-    ) -> SemanticDuplicatesReport:
+    ) -> DuplicatesReport:
         """Groups of images whose vectors are at least `threshold` alike (cosine). With
         `keep_best`, all but each group's best are rejected from export in one edit (a dry run
         unless `apply`); images a person already rejected stay rejected."""
@@ -249,24 +280,62 @@ class SimilarityService:
         name = self.resolve_model(model)
         index = self.index(name)
         first, second = index.pairs(threshold)
-        report = SemanticDuplicatesReport(name, threshold, len(index), len(first))
-        losers: list[int] = []
-        for group in components(first, second):
-            facts = self.repository.facts([int(i) for i in group], self.project.score_kind)
-            ranked = best_first(list(facts.values()))
-            if len(ranked) < 2:
-                continue
-            members = [
-                DuplicateMember(m.id, m.name, m.width, m.height, m.score, m.export_rejected) for m in ranked
-            ]
-            report.groups.append(SemanticGroup(ranked[0].id, members))
-            losers.extend(m.id for m in ranked[1:] if not m.export_rejected)
-        if keep_best and losers:
-            report.keep_best = EditService(self.project).reject_from_export(
-                EditTarget(ids=tuple(losers)),
-                reason=f"semantic duplicate ({name} >= {threshold})",
-                apply=apply,
-                progress=progress,
-                cancel=cancel,
+        report = DuplicatesReport("semantic", name, threshold, len(index), len(first))
+        self._rank_groups(report, ([int(i) for i in group] for group in components(first, second)))
+        if keep_best:
+            report.keep_best = self.keep_best(
+                report.groups, reason_of(report), apply=apply, progress=progress, cancel=cancel
             )
         return report
+
+    def phash_duplicates(
+        self,
+        *,
+        keep_best: bool = False,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> DuplicatesReport:
+        """Groups of images registration linked as near-duplicates (pHash distance), ranked and
+        kept-best like the semantic groups."""
+        links = [(a, b) for a, b, _ in ImageRepository(self.project.database).iter_similarities()]
+        groups = group_links(links)
+        report = DuplicatesReport("phash", None, None, sum(len(g) for g in groups), len(links))
+        self._rank_groups(report, groups)
+        if keep_best:
+            report.keep_best = self.keep_best(
+                report.groups, reason_of(report), apply=apply, progress=progress, cancel=cancel
+            )
+        return report
+
+    def _rank_groups(self, report: DuplicatesReport, groups: Iterable[list[int]]) -> None:
+        for group in groups:
+            ranked = best_first(list(self.repository.facts(group, self.project.score_kind).values()))
+            if len(ranked) < 2:  # the others were deleted since
+                continue
+            members = [
+                DuplicateMember(
+                    m.id, m.name, m.width, m.height, m.score, m.sharpness, m.export_rejected, m.thumbnail_path
+                )
+                for m in ranked
+            ]
+            report.groups.append(DuplicateGroup(ranked[0].id, members))
+
+    def keep_best(
+        self,
+        groups: Iterable[DuplicateGroup],
+        reason: str,
+        *,
+        apply: bool,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport | None:
+        """Reject every group's lesser images from export as one edit-log entry (a dry run unless
+        `apply`); None when nothing is left to reject. The GUI's per-group and all-groups "Keep
+        best" and `--keep-best` all land here."""
+        losers = lesser(groups)
+        if not losers:
+            return None
+        return EditService(self.project).reject_from_export(
+            EditTarget(ids=tuple(losers)), reason=reason, apply=apply, progress=progress, cancel=cancel
+        )
