@@ -5,6 +5,7 @@ before its commit) change nothing, or are put right by the next removal, undo or
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 import lorairo.services.edit_service as edit_service_module
+from lorairo.cli.main import main
 from lorairo.database.edit_repository import NOT_REMOVED_WITH_IMAGE, REMOVED_WITH_IMAGE, EditRepository
 from lorairo.database.schema import (
     AnnotationFailure,
@@ -40,7 +42,7 @@ from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.edit_service import EditService, EditTarget
 from lorairo.services.project_service import Project
 from lorairo.services.registration_service import RegistrationService
-from lorairo.storage.trash import TrashError, TrashFolder
+from lorairo.storage.trash import TrashError
 from tests.factories import make_image_file
 
 # Bookkeeping of the log and the change feed, not data about images.
@@ -98,7 +100,10 @@ def registered(
                     ),
                     ImageCrop(image_id=image_id, x=0, y=0, width=100, height=100),
                     ImageEmbedding(
-                        image_id=image_id, model_id=embedder.id, dimensions=4, vector=bytes([n, 0, 255, 7] * 2)
+                        image_id=image_id,
+                        model_id=embedder.id,
+                        dimensions=4,
+                        vector=bytes([n, 0, 255, 7] * 2),
                     ),
                 ]
             )
@@ -290,3 +295,38 @@ def test_a_run_killed_before_its_commit_is_settled_by_the_next(
     assert report.files == len(stored)
     service.undo()
     assert state(project) == before_rows and files(project) == before_files
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--json", *args, "-p", "t"])
+        raise SystemExit(0)
+    out = capsys.readouterr().out.strip()
+    return int(exit_info.value.code or 0), json.loads(out) if out else {}
+
+
+def test_cli_dry_run_apply_and_undo(
+    registered: tuple[Project, list[int], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, ids, _source = registered
+    before_rows, before_files = state(project), files(project)
+    code, dry = cli(capsys, "images", "remove", f"{ids[0]},{ids[3]}")
+    assert code == 0 and dry["applied"] is False and dry["images_changed"] == 2 and dry["files"] == 6
+    assert state(project) == before_rows
+
+    code, dry = cli(capsys, "images", "remove", "--query", "tag:1girl")
+    assert code == 0 and dry["images_matched"] == 3 and dry["edit_id"] is None
+
+    code, applied = cli(capsys, "images", "remove", f"{ids[0]},{ids[3]}", "--apply")
+    assert code == 0 and applied["applied"] is True and applied["files"] == 6
+    assert applied["trash"] == str(project.trash_dir / str(applied["edit_id"]))
+    assert [row["id"] for row in state(project)["images"]] == [ids[1], ids[2]]
+
+    code, undone = cli(capsys, "edits", "undo")
+    assert code == 0 and undone["operation"] == "remove_images" and undone["edit_id"] == applied["edit_id"]
+    assert state(project) == before_rows and files(project) == before_files
+
+    code, error = cli(capsys, "images", "remove", "--apply")
+    assert code == 2 and "ids" in error["error"]["message"]
+    code, error = cli(capsys, "images", "remove", "999")
+    assert code == 2
