@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy import select
 
 import lorairo.services.edit_service as edit_service_module
+from image_annotator_lib.core.types import AnnotationResult, TagPrediction
 from lorairo.cli.main import main
+from lorairo.database.annotation_repository import AnnotationRepository
 from lorairo.database.edit_repository import NOT_REMOVED_WITH_IMAGE, REMOVED_WITH_IMAGE, EditRepository
 from lorairo.database.schema import (
     AnnotationFailure,
@@ -330,3 +332,23 @@ def test_cli_dry_run_apply_and_undo(
     assert code == 2 and "ids" in error["error"]["message"]
     code, error = cli(capsys, "images", "remove", "999")
     assert code == 2
+
+
+def test_a_batch_finishing_after_its_image_was_removed_stores_the_rest(
+    registered: tuple[Project, list[int], Path],
+) -> None:
+    """An annotate run that took an image before it was removed stores the others' results."""
+    project, ids, _source = registered
+    EditService(project).remove_images(EditTarget(ids=(ids[0],)), apply=True)
+    repository = AnnotationRepository(project.database)
+    model_id = repository.ensure_model("late-tagger", provider="local", kind="tagger")
+    counts = repository.save_results(
+        model_id,
+        "late-tagger",
+        "local",
+        [(image_id, AnnotationResult("late-tagger", tags=[TagPrediction("lake", 0.9)])) for image_id in ids],
+    )
+    assert counts.annotated == 3
+    with project.database.read_session() as session:
+        tagged = session.scalars(select(Tag.image_id).where(Tag.model_id == model_id)).all()
+    assert sorted(tagged) == ids[1:]
