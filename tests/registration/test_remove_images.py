@@ -205,6 +205,14 @@ def test_a_removed_file_registers_again_as_a_new_image(
         new = session.scalars(select(Image).where(Image.sha256 == sha)).one()
     assert project.file_path(new.stored_path).is_file()
 
+    # the person emptied the trash by hand: settling must not take the new image's file for it
+    for trashed in project.trash_dir.rglob("*"):
+        if trashed.is_file() and trashed.name != "manifest.json":
+            trashed.unlink()
+    assert service.settle_trash() == 0
+    assert project.file_path(new.stored_path).is_file()
+    before_files = files(project)
+
     with pytest.raises(ValidationError, match=r"cannot undo .* in the project again as image #"):
         service.undo()
     with project.database.read_session() as session:

@@ -542,6 +542,16 @@ class EditRepository:
         )
 
     @staticmethod
+    def paths_in_use(session: Session, stored: list[str]) -> set[str]:
+        """Which of these stored paths an image in the project uses (one registered again)."""
+        used: set[str] = set()
+        processed = Base.metadata.tables["processed_images"]
+        for chunk in (stored[i : i + BATCH] for i in range(0, len(stored), BATCH)):
+            for column in (Image.stored_path, Image.thumbnail_path, processed.c.path):
+                used.update(p for p in session.scalars(select(column).where(column.in_(chunk))) if p)
+        return used
+
+    @staticmethod
     def removed_images(session: Session, edit_id: int) -> list[dict[str, Any]]:
         """The image rows a removal deleted, from its snapshots."""
         rows = session.scalars(

@@ -610,7 +610,10 @@ class EditService:
         with self.database.write_session() as session:
             live = self.repository.live_removals(session, folders)
             for edit_id in folders:
-                moved += self._trash(edit_id).settle(in_trash=edit_id in live)
+                folder = self._trash(edit_id)
+                # a file an image uses again (registered since) stays where that image needs it
+                keep = self.repository.paths_in_use(session, folder.stored()) if edit_id in live else set()
+                moved += folder.settle(in_trash=edit_id in live, keep=keep)
         return moved
 
     # -- the log -----------------------------------------------------------------------------

@@ -68,13 +68,14 @@ class TrashFolder:
         self._move(stored, into_trash=False)
         return stored
 
-    def settle(self, in_trash: bool) -> int:
-        """Put every file of the manifest where the edit log says it belongs (after a run died
-        between moving files and committing); returns how many files moved."""
+    def settle(self, in_trash: bool, keep: set[str] | frozenset[str] = frozenset()) -> int:
+        """Put every file of the manifest (but those in `keep`) where the edit log says it
+        belongs, after a run died between moving files and committing; returns how many moved."""
         wrong = [
             path
             for path in self.stored()
-            if (self.resolve(path) if in_trash else self.trashed(path)).is_file()
+            if path not in keep
+            and (self.resolve(path) if in_trash else self.trashed(path)).is_file()
             and not (self.trashed(path) if in_trash else self.resolve(path)).exists()
         ]
         self._move(wrong, into_trash=in_trash)
