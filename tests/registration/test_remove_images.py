@@ -360,3 +360,30 @@ def test_a_batch_finishing_after_its_image_was_removed_stores_the_rest(
     with project.database.read_session() as session:
         tagged = session.scalars(select(Tag.image_id).where(Tag.model_id == model_id)).all()
     assert sorted(tagged) == ids[1:]
+
+
+def test_an_id_taken_since_the_removal_stops_the_undo_cleanly(
+    registered: tuple[Project, list[int], Path], store_engine: str
+) -> None:
+    """SQLite gives the next row max(id) + 1, so an annotation after the removal may take the id
+    of a removed tag row: the undo then refuses, saying so, and changes nothing. PostgreSQL's
+    sequences never go back, so there the undo goes through."""
+    project, ids, _source = registered
+    service = EditService(project)
+    with project.database.read_session() as session:
+        top_tag = session.scalars(select(Tag).order_by(Tag.id.desc()).limit(1)).one()
+    assert top_tag.image_id == ids[2]
+    service.remove_images(EditTarget(ids=(ids[2],)), apply=True)
+    repository = AnnotationRepository(project.database)
+    model_id = repository.ensure_model("later", provider="local", kind="tagger")
+    repository.save_results(
+        model_id, "later", "local", [(ids[3], AnnotationResult("later", tags=[TagPrediction("lake", 0.9)]))]
+    )
+    if store_engine == "postgresql":
+        service.undo()
+        assert ids[2] in [row["id"] for row in state(project)["images"]]
+        return
+    before_rows, before_files = state(project), files(project)
+    with pytest.raises(DatabaseError, match=r"cannot be undone: a row it puts back collides .* nothing"):
+        service.undo()
+    assert state(project) == before_rows and files(project) == before_files
