@@ -649,18 +649,19 @@ class EditService:
                         raise ValidationError(
                             f"cannot undo edit #{entry.id} (remove from project): "
                             + "; ".join(problems[:3])
-                            + f"{more}. Remove those images first, then undo; nothing was changed"
+                            + f"{more}; putting it back would hold the same image twice or "
+                            "lose the newer one, so the removal stays (nothing was changed)"
                         )
                 rows = self.repository.replay(session, entry.id, forward=forward)
                 self.repository.mark(session, entry.id, undone=not forward)
                 if removal:
                     folder = self._trash(entry.id)
                     if forward:
-                        folder.move_in(folder.stored())
+                        folder.move_all_in()
                         revert = folder.move_out
                     else:
                         folder.move_out()
-                        revert = lambda: folder.move_in(folder.stored())  # noqa: E731
+                        revert = folder.move_all_in
                 return ReplayReport(
                     "redo" if forward else "undo", entry.id, entry.operation, entry.description, rows
                 )

@@ -55,6 +55,10 @@ class TrashFolder:
         self._move(present, into_trash=True)
         return present
 
+    def move_all_in(self) -> list[str]:
+        """Move the manifest's files in again (a redo, or an undo whose commit failed)."""
+        return self.move_in(self.stored())
+
     def move_out(self) -> list[str]:
         """Put the folder's files back where they were; refuses (moving nothing) when a file
         already lies at a place one would go back to."""

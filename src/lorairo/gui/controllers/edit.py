@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QImageReader, QKeySequence, QShortcut
+from PySide6.QtGui import QImage, QImageReader
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from lorairo.gui.controllers.grid import GridController
@@ -84,9 +84,7 @@ class EditController(QObject):
         session.edited.connect(self._edited)
         grid.add_menu_section(self._menu_section)
         self.confirm_removal: QMessageBox | None = None  # the open "Remove from project" question
-        remove = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), grid.view)
-        remove.setContext(Qt.ShortcutContext.WidgetShortcut)  # the tag list's Delete stays its own
-        remove.activated.connect(self.ask_remove_selection)
+        grid.view.delete_pressed.connect(self.ask_remove_selection)
 
     def _opened(self, project: Project) -> None:
         self.inspector.clear()
