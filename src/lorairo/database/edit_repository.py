@@ -723,6 +723,7 @@ class EditRepository:
                 for row in rows
             ]
             try:
+                self._make_room(session, edit_id, changes, forward=forward)
                 self._write(session, changes, forward=forward)
             except IntegrityError as exc:
                 raise DatabaseError(
@@ -731,6 +732,53 @@ class EditRepository:
                 ) from exc
             written += len(rows)
             last = rows[-1].id
+
+    @staticmethod
+    def _make_room(
+        session: Session,
+        edit_id: int,
+        changes: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]],
+        *,
+        forward: bool,
+    ) -> None:
+        """Give a new id to each row written since the edit (annotation, registration: writers
+        the log does not record) that holds the id of a row this replay puts back. SQLite hands
+        out max(id) + 1, so deleting the top rows frees their ids for the next insert.
+
+        Only rows no later edit refers to are moved (delete and insert, so the triggers keep
+        derived columns, the vocabulary and the caption index right); images never are (their
+        children would follow). What cannot be moved stays, and the replay refuses."""
+        wanted: dict[str, list[int]] = defaultdict(list)
+        for table, action, before, after in changes:
+            snapshot = after if action == "insert" else before
+            creating = action != "update" and (action == "insert") == forward
+            if creating and table != "images" and snapshot and "id" in snapshot:
+                wanted[table].append(snapshot["id"])
+        for table, ids in wanted.items():
+            t = TABLES[table]
+            taken = [dict(row) for row in session.execute(select(t).where(t.c.id.in_(ids))).mappings()]
+            if not taken:
+                continue
+            referenced = set(
+                session.scalars(
+                    select(EditChange.row_id).where(
+                        EditChange.table_name == table,
+                        EditChange.edit_id > edit_id,
+                        EditChange.row_id.in_([row["id"] for row in taken]),
+                    )
+                )
+            )
+            movable = [row for row in taken if row["id"] not in referenced]
+            if not movable:
+                continue
+            restored = select(func.max(EditChange.row_id)).where(
+                EditChange.edit_id == edit_id, EditChange.table_name == table
+            )
+            top = max(session.scalar(select(func.max(t.c.id))) or 0, session.scalar(restored) or 0)
+            session.execute(delete(t).where(t.c.id.in_([row["id"] for row in movable])))
+            moved = [{**row, "id": top + 1 + n} for n, row in enumerate(movable)]
+            session.connection().execute(insert(t), moved)
+            sync_id_sequences(session.connection(), [t])
 
     @staticmethod
     def mark(session: Session, edit_id: int, undone: bool) -> None:
