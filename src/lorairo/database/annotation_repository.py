@@ -224,21 +224,23 @@ class AnnotationRepository:
         failures get a failure row and no marker, so the next `missing` run retries them.
         `and_then` runs last in the same transaction (marking the batch's work item done)."""
         counts = SaveCounts()
-        done = [(image_id, result) for image_id, result in results if result.failure is None]
-        failed = [(image_id, result) for image_id, result in results if result.failure is not None]
-        done_ids = [image_id for image_id, _ in done]
         now = utcnow()
         # Shared: workers store their batches side by side on PostgreSQL, while edits (which take
         # the writer lock whole) never interleave with a batch; image row locks keep two batches
         # touching one image (two models' workers) in turn.
         with self.database.write_session(shared=True) as session:
+            statement = (
+                select(Image.id)
+                .where(Image.id.in_(sorted({image_id for image_id, _ in results})))
+                .order_by(Image.id)
+            )
             if self.database.dialect == "postgresql":
-                session.execute(
-                    select(Image.id)
-                    .where(Image.id.in_(sorted({image_id for image_id, _ in results})))
-                    .order_by(Image.id)
-                    .with_for_update()
-                )
+                statement = statement.with_for_update()
+            # an image removed from the project while its batch ran has nothing left to annotate
+            present = set(session.scalars(statement))
+            done = [(i, result) for i, result in results if result.failure is None and i in present]
+            failed = [(i, result) for i, result in results if result.failure is not None and i in present]
+            done_ids = [image_id for image_id, _ in done]
             if done:
                 # The markers first: their upsert locks each (model, image) row, so two workers
                 # finishing the same batch write one after the other and the second replaces

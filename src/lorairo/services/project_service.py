@@ -64,6 +64,14 @@ class Project:
     def images_dir(self) -> Path:
         return self.images_root if self.images_root is not None else self.root / IMAGES_DIR
 
+    @property
+    def trash_dir(self) -> Path:
+        """Where removed images' files wait (`trash/<edit id>/`), beside the images so a move is
+        a rename; under a shared `images_root`, a folder of this project's own."""
+        if self.images_root is not None:
+            return self.images_root / ".trash" / self.name
+        return self.root / "trash"
+
     def file_path(self, stored: str) -> Path:
         """Where a stored path (`images/...`, relative to the project) is on this machine."""
         if self.images_root is not None:
