@@ -243,7 +243,8 @@ class ProjectService:
     def info(self, name: str) -> ProjectInfo:
         project = self.open(name)
         try:
-            counts = count_rows(project.database)
+            with project.database.read_session() as session:
+                counts = count_rows(session)
             revision = project.database.current_revision()
         finally:
             project.close()

@@ -321,4 +321,5 @@ class SearchService:
 
     def grid_flags(self, ids: list[int]) -> dict[int, GridFlags]:
         """Stored thumbnail path and badge flags (near-duplicate, failed, rejected-only) per image."""
-        return grid_flags(self.project.database, ids)
+        with self.project.database.read_session() as session:
+            return grid_flags(session, ids)
