@@ -73,7 +73,8 @@ def test_each_preset_sends_its_prompt_with_existing_tags_and_trigger(
                     select(AnnotationStyle.image_id, AnnotationStyle.style_name, AnnotationStyle.style_hash)
                 ).all()
             assert sorted(stored) == [(i, preset, style.hash) for i in ids]
-            assert RunRepository(project.database).images_with_style(preset, style.hash) == ids
+            with project.database.read_session() as session:
+                assert RunRepository.images_with_style(session, preset, style.hash) == ids
         finally:
             project.close()
     by_colour = sorted(server.annotation_requests(), key=lambda r: r.index)
