@@ -186,7 +186,9 @@ class ExportService:
             search = SearchService(self.project, self.resolver)
             batches = search.iter_ids(concept.query, batch=BATCH)
             return (image_id for batch in batches for image_id in batch), search.count(concept.query)
-        return self._all_ids(), ImageRepository(self.project.database).count_images()
+        with self.project.database.read_session() as session:
+            total = ImageRepository().count_images(session)
+        return self._all_ids(), total
 
     def _all_ids(self) -> Iterator[int]:
         """Every image id in id order, one short read transaction per page, so a long export
