@@ -213,7 +213,9 @@ class ProjectService:
                     raise ValidationError(f"project {name!r} already lives in PostgreSQL")
                 target = Database(to, schema=project_schema(name))
             try:
-                report = copy_store(source.database, target)
+                # One write transaction for the whole copy: verified before it commits.
+                with target.write_session() as writer, source.database.read_session() as reader:
+                    report = copy_store(reader, writer, target.display_location)
             except Exception:
                 target.close()
                 if to == "sqlite":
