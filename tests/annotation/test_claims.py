@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from lorairo.database.annotation_repository import AnnotationRepository
 from lorairo.database.schema import Tag, WorkItem, WorkItemImage
 from lorairo.services.annotation_service import AnnotationService
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import Project
 from lorairo.services.work_queue import WorkQueue
@@ -31,7 +31,7 @@ def _held(project: Project, model_id: int) -> dict[int, str | None]:
 
 def test_claims_are_exclusive_until_the_lease_lapses(project: Project) -> None:
     ids = [add_solid_image(project, f"{i}.png", RED) for i in range(4)]
-    model = AnnotationRepository(project.database).ensure_model("m", provider="local", kind="tagger")
+    model = AnnotationStore(project.database).ensure_model("m", provider="local", kind="tagger")
     first = WorkQueue(project.database, "first", lease_seconds=60)
     second = WorkQueue(project.database, "second", lease_seconds=60)
     now = time.time()
@@ -50,7 +50,7 @@ def test_claims_are_exclusive_until_the_lease_lapses(project: Project) -> None:
 
 def test_enqueue_queues_each_image_once_and_workers_split_the_items(project: Project) -> None:
     ids = [add_solid_image(project, f"{i}.png", BLUE) for i in range(6)]
-    model = AnnotationRepository(project.database).ensure_model("m", provider="local", kind="tagger")
+    model = AnnotationStore(project.database).ensure_model("m", provider="local", kind="tagger")
     queue = WorkQueue(project.database, "enqueuer")
     assert queue.enqueue("job", model, ids[:4]) == 4
     assert queue.enqueue("job", model, ids) == 2  # the first four are already queued
@@ -118,7 +118,7 @@ def test_on_postgresql_a_claim_skips_an_item_another_worker_is_claiming(project:
     if project.database.dialect != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite claims one at a time under BEGIN IMMEDIATE")
     ids = [add_solid_image(project, f"{i}.png", RED) for i in range(4)]
-    model = AnnotationRepository(project.database).ensure_model("m", provider="local", kind="tagger")
+    model = AnnotationStore(project.database).ensure_model("m", provider="local", kind="tagger")
     queue = WorkQueue(project.database, "enqueuer")
     queue.enqueue("job", model, ids[:2])
     queue.enqueue("job", model, ids[2:])

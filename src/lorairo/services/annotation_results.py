@@ -6,17 +6,18 @@ models; these commands only read or adjust what earlier runs stored.
 
 from __future__ import annotations
 
-from lorairo.database.annotation_repository import AnnotationRepository, RethresholdCounts
+from lorairo.database.annotation_repository import RethresholdCounts
 from lorairo.database.failures import AnnotationFailureRow
 from lorairo.database.run_repository import RunRepository, RunRow
 from lorairo.errors import ValidationError
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.project_service import Project
 
 
 class AnnotationResults:
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.annotations = AnnotationRepository(project.database)
+        self.annotations = AnnotationStore(project.database)
         self.run_log = RunRepository()
 
     def runs(self, model_name: str | None = None, limit: int = 50) -> list[RunRow]:

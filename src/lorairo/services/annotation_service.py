@@ -34,11 +34,12 @@ from lorairo.annotations.ai_annotator import (
 )
 from lorairo.annotations.caption_styles import attach_prompt_values, with_style
 from lorairo.annotations.provider_settings import resolve_provider_model
-from lorairo.database.annotation_repository import AnnotationRepository, ImageToAnnotate, SaveCounts
+from lorairo.database.annotation_repository import ImageToAnnotate, SaveCounts
 from lorairo.database.claim_repository import DEFAULT_LEASE_SECONDS, QueueProgress, WorkerRow, new_owner
 from lorairo.database.embedding_repository import EmbeddingRepository
 from lorairo.database.run_repository import RunRepository, RunUsage
 from lorairo.errors import ValidationError
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
@@ -229,10 +230,10 @@ class AnnotationService:
         self.project = project
         self.config = config
         self.registry = registry or build_registry(config)
-        self.repository = AnnotationRepository(project.database)
+        self.repository = AnnotationStore(project.database)
         self.runs = RunRepository()
         self.claims = WorkQueue(project.database, lease_seconds=lease_seconds)
-        self.embeddings = EmbeddingRepository(project.database)
+        self.embeddings = EmbeddingRepository()
         self._style: CaptionStyle | None = None
         self._trigger = ""
         self._vectors_of: int | None = None  # model id of the stored vectors the current scorer reuses
@@ -421,10 +422,12 @@ class AnnotationService:
         provider = annotator.spec.provider or "local"
         model_id = self.repository.ensure_model(annotator.name, provider=provider, kind=annotator.kind)
         stats.selected = self.repository.count_selection(model_id, mode, ids)
-        stats.scored_from = shared_encoder(
-            self.registry, annotator, [m.name for m in self.embeddings.models()]
-        )
-        self._vectors_of = self.embeddings.model_id(stats.scored_from) if stats.scored_from else None
+        with self.project.database.read_session() as session:
+            stored = [m.name for m in self.embeddings.models(session)]
+            stats.scored_from = shared_encoder(self.registry, annotator, stored)
+            self._vectors_of = (
+                self.embeddings.model_id(session, stats.scored_from) if stats.scored_from else None
+            )
         report.images_selected += stats.selected
         refs = self.repository.iter_selection(model_id, mode, ids, page_size=batch_size)
         if annotator.is_api and not retry_violations:
@@ -647,7 +650,8 @@ class AnnotationService:
         head alone: no decode, no encoder run. Images without a stored vector go the usual way."""
         if self._vectors_of is None or not isinstance(annotator, AestheticScorer):
             return []
-        vectors = self.embeddings.vectors(self._vectors_of, [ref.id for ref in page])
+        with self.project.database.read_session() as session:
+            vectors = self.embeddings.vectors(session, self._vectors_of, [ref.id for ref in page])
         if not vectors:
             return []
         ids = list(vectors)

@@ -28,9 +28,9 @@ from image_annotator_lib.providers.settings import ProviderSettings
 from image_annotator_lib.registry import ModelRegistry
 from lorairo.annotations.ai_annotator import build_registry
 from lorairo.annotations.provider_settings import resolve_provider_model
-from lorairo.database.annotation_repository import AnnotationRepository
 from lorairo.database.batch_repository import BatchJobRow, BatchRepository
 from lorairo.errors import AIProviderError, AuthenticationError, ValidationError
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
@@ -97,7 +97,7 @@ class BatchAnnotationService:
         self.project = project
         self.config = config
         self.registry = registry or build_registry(config)
-        self.annotations = AnnotationRepository(project.database)
+        self.annotations = AnnotationStore(project.database)
         self.jobs = BatchRepository()
 
     @property
