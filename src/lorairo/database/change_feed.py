@@ -8,8 +8,7 @@ single-page read.
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -28,45 +27,27 @@ def bump(session: Session) -> None:
         session.execute(select(func.pg_notify(CHANNEL, "")))
 
 
-class ChangeFeed:
-    """`version()` now; `wait(since, timeout)` blocks until it moves past `since` or time is up."""
+def version(session: Session) -> int:
+    """The counter now (a single-page read)."""
+    return session.scalar(select(StoreChange.version).where(StoreChange.id == 1)) or 0
 
-    def __init__(self, database: Database, poll_seconds: float = POLL_SECONDS) -> None:
-        self.database = database
-        self.poll_seconds = poll_seconds
-        self._raw: Any = None
-        self._listener: Any = None  # PostgreSQL: the psycopg connection in autocommit, LISTENing
 
-    def version(self) -> int:
-        with self.database.read_session() as session:
-            return session.scalar(select(StoreChange.version).where(StoreChange.id == 1)) or 0
+class Listener:
+    """PostgreSQL only: a pooled connection of its own in autocommit, LISTENing on `CHANNEL` while
+    this object lives. It holds no transaction; the caller reads `version` in its own sessions."""
 
-    def wait(self, since: int, timeout: float) -> int:
-        """The current version once it differs from `since`, or `since` after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        if self.database.engine.dialect.name == "postgresql":
-            self._listen()
-        while True:
-            current = self.version()
-            left = deadline - time.monotonic()
-            if current != since or left <= 0:
-                return current
-            if self._listener is not None:
-                for _ in self._listener.notifies(timeout=left, stop_after=1):
-                    pass
-            else:
-                time.sleep(min(self.poll_seconds, left))
+    def __init__(self, database: Database) -> None:
+        self._raw = database.engine.raw_connection()
+        self._connection: Any = cast(Any, self._raw.driver_connection)
+        self._connection.autocommit = True
+        self._connection.execute(f"LISTEN {CHANNEL}")
+
+    def wait(self, timeout: float) -> None:
+        """Return after the next notification, or after `timeout` seconds."""
+        for _ in self._connection.notifies(timeout=timeout, stop_after=1):
+            pass
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.execute(f"UNLISTEN {CHANNEL}")
-            self._listener.autocommit = False
-            self._raw.close()
-            self._listener = None
-
-    def _listen(self) -> None:
-        if self._listener is None:  # a pooled connection of its own, kept while this feed lives
-            self._raw = self.database.engine.raw_connection()
-            self._listener = self._raw.driver_connection
-            self._listener.autocommit = True
-            self._listener.execute(f"LISTEN {CHANNEL}")
+        self._connection.execute(f"UNLISTEN {CHANNEL}")
+        self._connection.autocommit = False
+        self._raw.close()

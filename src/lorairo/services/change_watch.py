@@ -5,24 +5,40 @@ thread and refreshes on each call of `on_change`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
-from lorairo.database.change_feed import POLL_SECONDS, ChangeFeed
+from lorairo.database.change_feed import POLL_SECONDS, Listener, version
 from lorairo.services.progress import CancelToken
 from lorairo.services.project_service import Project
 
 
 class ChangeWatcher:
     def __init__(self, project: Project, poll_seconds: float = POLL_SECONDS) -> None:
-        self.feed = ChangeFeed(project.database, poll_seconds)
+        self.database = project.database
+        self.poll_seconds = poll_seconds
+        self._listener: Listener | None = None  # PostgreSQL, opened on the first wait
 
     def version(self) -> int:
         """The store's change counter now; pass it to `wait` to learn of later changes."""
-        return self.feed.version()
+        with self.database.read_session() as session:
+            return version(session)
 
     def wait(self, since: int, timeout: float) -> int:
-        """The counter once it moves past `since`, or `since` when `timeout` seconds pass first."""
-        return self.feed.wait(since, timeout)
+        """The counter once it moves past `since`, or `since` when `timeout` seconds pass first.
+        Each look at the counter is its own short read (no snapshot held while waiting)."""
+        deadline = time.monotonic() + timeout
+        if self.database.dialect == "postgresql" and self._listener is None:
+            self._listener = Listener(self.database)
+        while True:
+            current = self.version()
+            left = deadline - time.monotonic()
+            if current != since or left <= 0:
+                return current
+            if self._listener is not None:
+                self._listener.wait(left)
+            else:
+                time.sleep(min(self.poll_seconds, left))
 
     def watch(
         self, on_change: Callable[[int], None], cancel: CancelToken, slice_seconds: float = 1.0
@@ -37,7 +53,9 @@ class ChangeWatcher:
                     seen = current
                     on_change(current)
         finally:
-            self.feed.close()
+            self.close()
 
     def close(self) -> None:
-        self.feed.close()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None

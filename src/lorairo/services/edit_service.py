@@ -153,14 +153,13 @@ class EditService:
             return
         assert target.query is not None
         node, aliases = self.search.parse(target.query)
-        yield from self.search.repository.iter_ids(node, aliases=aliases, batch=BATCH, session=session)
+        yield from self.search.id_batches(node, aliases, BATCH, session)
 
     def _total(self, target: EditTarget) -> int:
         if target.ids is not None:
             return len(set(target.ids))
         assert target.query is not None
-        node, aliases = self.search.parse(target.query)
-        return self.search.repository.count(node, aliases)
+        return self.search.count(target.query)
 
     def _canonical(self, tags: list[str]) -> list[str]:
         if self.resolver is None:

@@ -221,7 +221,9 @@ class ProjectService:
                     raise ValidationError(f"project {name!r} already lives in PostgreSQL")
                 target = Database(to, schema=project_schema(name))
             try:
-                report = copy_store(source.database, target)
+                # One write transaction for the whole copy: verified before it commits.
+                with target.write_session() as writer, source.database.read_session() as reader:
+                    report = copy_store(reader, writer, target.display_location)
             except Exception:
                 target.close()
                 if to == "sqlite":
@@ -251,7 +253,8 @@ class ProjectService:
     def info(self, name: str) -> ProjectInfo:
         project = self.open(name)
         try:
-            counts = count_rows(project.database)
+            with project.database.read_session() as session:
+                counts = count_rows(session)
             revision = project.database.current_revision()
         finally:
             project.close()

@@ -189,7 +189,7 @@ class SearchService:
         term_resolvers: Mapping[str, Resolver] | None = None,
     ) -> None:
         self.project = project
-        self.repository = SearchRepository(project.database, project.score_kind)
+        self.repository = SearchRepository(project.score_kind)
         self.resolver = resolver
         self.term_resolvers = dict(term_resolvers or {})
 
@@ -234,25 +234,38 @@ class SearchService:
         if sort == SIMILARITY_SORT:
             ranked = self._by_similarity(node, aliases)
             ids, total = ranked[offset : offset + limit], len(ranked) if with_total else None
-        elif with_total:
-            ids, total = self.repository.page_and_total(
-                node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset, rank=True
-            )
+            with self.project.database.read_session() as session:
+                summaries = self.repository.summaries(session, ids)
         else:
-            ids = self.repository.page(
-                node,
-                aliases=aliases,
-                sort=sort,
-                seed=seed,
-                limit=limit,
-                offset=offset,
-                total=known_total,
-                rank=True,
-            )
+            with self.project.database.read_session() as session:
+                if with_total:
+                    ids, total = self.repository.page_and_total(
+                        session,
+                        node,
+                        aliases=aliases,
+                        sort=sort,
+                        seed=seed,
+                        limit=limit,
+                        offset=offset,
+                        rank=True,
+                    )
+                else:
+                    ids = self.repository.page(
+                        session,
+                        node,
+                        aliases=aliases,
+                        sort=sort,
+                        seed=seed,
+                        limit=limit,
+                        offset=offset,
+                        total=known_total,
+                        rank=True,
+                    )
+                summaries = self.repository.summaries(session, ids)
         return SearchPage(
             query=query,
             ids=ids,
-            summaries=self.repository.summaries(ids),
+            summaries=summaries,
             total=total,
             limit=limit,
             offset=offset,
@@ -267,9 +280,7 @@ class SearchService:
         here rather than by an SQL CASE over every id."""
         order = ranking(node)
         assert order is not None
-        matched = {
-            i for batch in self.repository.iter_ids(node, aliases=aliases, batch=MAX_PAGE) for i in batch
-        }
+        matched = {i for batch in self.id_batches(node, aliases, MAX_PAGE) for i in batch}
         return [image_id for image_id in order if image_id in matched]
 
     def ordered_ids(self, query: str, *, sort: str | None = None, seed: int = 0) -> list[int]:
@@ -281,9 +292,10 @@ class SearchService:
             return self._by_similarity(node, aliases)
         ids: list[int] = []
         while True:
-            page = self.repository.page(
-                node, aliases=aliases, sort=sort, seed=seed, limit=MAX_PAGE, offset=len(ids)
-            )
+            with self.project.database.read_session() as session:
+                page = self.repository.page(
+                    session, node, aliases=aliases, sort=sort, seed=seed, limit=MAX_PAGE, offset=len(ids)
+                )
             ids.extend(page)
             if len(page) < MAX_PAGE:
                 return ids
@@ -293,7 +305,8 @@ class SearchService:
         tag names for tags the project does not have, else the query without the part whose
         removal finds the most images."""
         node, aliases = self.parse(query)
-        total = self.repository.count(node, aliases)
+        with self.project.database.read_session() as session:
+            total = self.repository.count(session, node, aliases)
         suggestion = None
         if total == 0:
             suggestion = self._closer_tags(query, node) or self._without_one_part(query)
@@ -301,7 +314,8 @@ class SearchService:
 
     def _closer_tags(self, query: str, node: Node) -> Suggestion | None:
         """The query with each tag the project lacks spelled as its closest known tag."""
-        vocabulary = self.repository.vocabulary()
+        with self.project.database.read_session() as session:
+            vocabulary = self.repository.vocabulary(session)
         folded = {tag.casefold(): tag for tag in vocabulary}
         edits: dict[tuple[int, int], tuple[str, str]] = {}
         for term in terms(node):
@@ -339,37 +353,66 @@ class SearchService:
 
     def count(self, query: str) -> int:
         node, aliases = self.parse(query)
-        return self.repository.count(node, aliases)
+        with self.project.database.read_session() as session:
+            return self.repository.count(session, node, aliases)
 
     def iter_ids(self, query: str, batch: int = 1000) -> Iterator[list[int]]:
         """Every matching id, ascending, in lists of at most `batch` (for export and bulk edits)."""
         node, aliases = self.parse(query)
-        return self.repository.iter_ids(node, aliases=aliases, batch=batch)
+        return self.id_batches(node, aliases, batch)
+
+    def id_batches(
+        self, node: Node, aliases: Mapping[str, str], batch: int, session: StoreSession | None = None
+    ) -> Iterator[list[int]]:
+        """Matching ids keyset-paged by id. Without `session`, one short read transaction per
+        batch, so a long export never holds one snapshot open; with it (a bulk edit's write
+        transaction), every batch is read there and sees the edit's own changes."""
+        last = 0
+        while True:
+            if session is None:
+                with self.project.database.read_session() as current:
+                    ids = self.repository.ids_after(current, node, last, aliases=aliases, batch=batch)
+            else:
+                ids = self.repository.ids_after(session, node, last, aliases=aliases, batch=batch)
+            if not ids:
+                return
+            yield ids
+            last = ids[-1]
 
     def facets(self, query: str = "", top: int = 50) -> Facets:
         node, aliases = self.parse(query)
-        return self.repository.facets(node, aliases=aliases, top=top)
+        with self.project.database.read_session() as session:
+            return self.repository.facets(session, node, aliases=aliases, top=top)
 
     def summaries(self, ids: list[int]) -> list[ImageSummary]:
-        return self.repository.summaries(ids)
+        with self.project.database.read_session() as session:
+            return self.repository.summaries(session, ids)
 
     def tag_counts(self, ids: list[int]) -> dict[str, int]:
         """Each tag that counts on any of `ids`, with on how many of them (unknown ids: an error)."""
         self.require_ids(ids)
-        return self.repository.tag_counts(ids)
+        with self.project.database.read_session() as session:
+            return self.repository.tag_counts(session, ids)
 
     def details(self, ids: list[int]) -> list[dict[str, Any]]:
         """All stored annotations of the given images; unknown ids are an input error."""
         self.require_ids(ids)
-        return self.repository.details(ids)
+        with self.project.database.read_session() as session:
+            return self.repository.details(session, ids)
 
     def require_ids(self, ids: list[int], session: StoreSession | None = None) -> None:
         """Unknown image ids are an input error naming (the first ten of) them."""
-        missing = sorted(set(ids) - self.repository.existing_ids(ids, session))
+        if session is None:
+            with self.project.database.read_session() as current:
+                existing = self.repository.existing_ids(current, ids)
+        else:
+            existing = self.repository.existing_ids(session, ids)
+        missing = sorted(set(ids) - existing)
         if missing:
             shown = ", ".join(map(str, missing[:10]))
             raise ValidationError(f"no image with id {shown}{' ...' if len(missing) > 10 else ''}")
 
     def grid_flags(self, ids: list[int]) -> dict[int, GridFlags]:
         """Stored thumbnail path and badge flags (near-duplicate, failed, rejected-only) per image."""
-        return grid_flags(self.project.database, ids)
+        with self.project.database.read_session() as session:
+            return grid_flags(session, ids)

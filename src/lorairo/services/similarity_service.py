@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -142,23 +142,25 @@ class SimilarityService:
     ) -> None:
         self.project = project
         self.config = config
-        self.repository = EmbeddingRepository(project.database)
+        self.repository = EmbeddingRepository()
         self._registry = registry
         self._indexes: dict[str, VectorIndex] = {}
 
     def models(self) -> list[EmbeddingModel]:
-        return self.repository.models()
+        with self.project.database.read_session() as session:
+            return self.repository.models(session)
 
     def resolve_model(self, model: str | None) -> str:
         """The named model, else the only one with stored vectors, else the one with the most."""
-        names = self.repository.model_names()
+        with self.project.database.read_session() as session:
+            names = self.repository.model_names(session)
         if model is None:
             if not names:
                 raise ValidationError(
                     "no image embeddings in this project; run an embedder first, e.g. "
                     "`lorairo annotate run -m clip-vit-b32-embed`"
                 )
-            return names[0] if len(names) == 1 else self.repository.models()[0].name
+            return names[0] if len(names) == 1 else self.models()[0].name
         if model not in names:
             raise ValidationError(
                 f"model {model!r} has no stored embeddings here (models with some: {', '.join(names) or 'none'})"
@@ -168,10 +170,11 @@ class SimilarityService:
     def index(self, model: str) -> VectorIndex:
         """The model's index, rebuilt from the stored vectors when they changed since it was built
         (kept open while they do not)."""
-        model_id = self.repository.model_id(model)
-        if model_id is None:
-            raise ValidationError(f"no model named {model!r} in this project")
-        fingerprint = self.repository.fingerprint(model_id)
+        with self.project.database.read_session() as session:
+            model_id = self.repository.model_id(session, model)
+            if model_id is None:
+                raise ValidationError(f"no model named {model!r} in this project")
+            fingerprint = self.repository.fingerprint(session, model_id)
         cached = self._indexes.get(model)
         if cached is not None and cached.fingerprint == list(fingerprint):
             return cached
@@ -179,20 +182,31 @@ class SimilarityService:
         index = VectorIndex.open(folder, fingerprint)
         if index is None:
             newest = fingerprint[1]
-            index = VectorIndex.build(
-                folder,
-                lambda: self.repository.iter_blocks(model_id, newest),
-                self.repository.count(model_id, newest),
-                fingerprint,
-            )
+            with self.project.database.read_session() as session:
+                count = self.repository.count(session, model_id, newest)
+            index = VectorIndex.build(folder, lambda: self._blocks(model_id, newest), count, fingerprint)
         self._indexes[model] = index
         return index
 
+    def _blocks(self, model_id: int, up_to: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """A model's vectors up to row `up_to`, one short read transaction per block, so building
+        a large index never holds one snapshot open."""
+        last = 0
+        while True:
+            with self.project.database.read_session() as session:
+                found = self.repository.block_after(session, model_id, last, up_to)
+            if found is None:
+                return
+            ids, vectors, last = found
+            yield ids, vectors
+
     def query_vector(self, image_id: int, model: str) -> np.ndarray:
-        model_id = self.repository.model_id(model)
-        found = self.repository.vectors(model_id, [image_id]) if model_id is not None else {}
+        with self.project.database.read_session() as session:
+            model_id = self.repository.model_id(session, model)
+            found = self.repository.vectors(session, model_id, [image_id]) if model_id is not None else {}
+            exists = image_id in found or self.repository.image_exists(session, image_id)
         if image_id not in found:
-            if not self.repository.image_exists(image_id):
+            if not exists:
                 raise ValidationError(f"no image with id {image_id}")
             raise ValidationError(f"image {image_id} has no {model} embedding; run the model on it first")
         return found[image_id]
@@ -239,7 +253,8 @@ class SimilarityService:
         return SimilarReport(None, name, self._named(found.ids, found.similarities), text=text)
 
     def _named(self, ids: np.ndarray, similarities: np.ndarray) -> list[SimilarImage]:
-        facts = self.repository.facts([int(i) for i in ids], self.project.score_kind)
+        with self.project.database.read_session() as session:
+            facts = self.repository.facts(session, [int(i) for i in ids], self.project.score_kind)
         return [
             SimilarImage(int(i), facts[int(i)].name, float(s))
             for i, s in zip(ids, similarities, strict=True)
@@ -298,7 +313,8 @@ class SimilarityService:
     ) -> DuplicatesReport:
         """Groups of images registration linked as near-duplicates (pHash distance), ranked and
         kept-best like the semantic groups."""
-        links = [(a, b) for a, b, _ in ImageRepository(self.project.database).iter_similarities()]
+        with self.project.database.read_session() as session:
+            links = [(a, b) for a, b, _ in ImageRepository().iter_similarities(session)]
         groups = group_links(links)
         report = DuplicatesReport("phash", None, None, sum(len(g) for g in groups), len(links))
         self._rank_groups(report, groups)
@@ -310,7 +326,9 @@ class SimilarityService:
 
     def _rank_groups(self, report: DuplicatesReport, groups: Iterable[list[int]]) -> None:
         for group in groups:
-            ranked = best_first(list(self.repository.facts(group, self.project.score_kind).values()))
+            with self.project.database.read_session() as session:
+                facts = self.repository.facts(session, group, self.project.score_kind)
+            ranked = best_first(list(facts.values()))
             if len(ranked) < 2:  # the others were deleted since
                 continue
             members = [
