@@ -46,7 +46,8 @@ def embedded_project(config: ConfigurationService, tmp_path: Path) -> dict[str, 
     try:
         assert RegistrationService(project, config).register([source]).counts.registered == len(SHADES)
         assert AnnotationService(project, config).run(["tiny-clip"]).embeddings_stored == len(SHADES)
-        facts = EmbeddingRepository(project.database).facts(range(1, 10), project.score_kind)
+        with project.database.read_session() as session:
+            facts = EmbeddingRepository.facts(session, range(1, 10), project.score_kind)
         return {fact.name: fact.id for fact in facts.values()}
     finally:
         project.close()
@@ -56,7 +57,8 @@ def rejected(config: ConfigurationService, ids: dict[str, int]) -> set[str]:
     """The names of the images rejected from export, read from the database."""
     project = ProjectService(config).open("dups")
     try:
-        facts = EmbeddingRepository(project.database).facts(list(ids.values()), project.score_kind)
+        with project.database.read_session() as session:
+            facts = EmbeddingRepository.facts(session, list(ids.values()), project.score_kind)
         return {fact.name for fact in facts.values() if fact.export_rejected}
     finally:
         project.close()

@@ -19,7 +19,6 @@ from sqlalchemy import select
 import lorairo.services.edit_service as edit_service_module
 from image_annotator_lib.core.types import AnnotationResult, TagPrediction
 from lorairo.cli.main import main
-from lorairo.database.annotation_repository import AnnotationRepository
 from lorairo.database.edit_repository import NOT_REMOVED_WITH_IMAGE, REMOVED_WITH_IMAGE, EditRepository
 from lorairo.database.schema import (
     AnnotationFailure,
@@ -40,6 +39,7 @@ from lorairo.database.schema import (
     Tag,
 )
 from lorairo.errors import DatabaseError, ValidationError
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.edit_service import EditService, EditTarget
 from lorairo.services.project_service import Project
@@ -349,7 +349,7 @@ def test_a_batch_finishing_after_its_image_was_removed_stores_the_rest(
     """An annotate run that took an image before it was removed stores the others' results."""
     project, ids, _source = registered
     EditService(project).remove_images(EditTarget(ids=(ids[0],)), apply=True)
-    repository = AnnotationRepository(project.database)
+    repository = AnnotationStore(project.database)
     model_id = repository.ensure_model("late-tagger", provider="local", kind="tagger")
     counts = repository.save_results(
         model_id,
@@ -377,7 +377,7 @@ def test_an_id_taken_since_the_removal_is_moved_aside_by_the_undo(
     assert top_tag.image_id == ids[2] and top_caption.image_id == ids[2]
     before = state(project)
     service.remove_images(EditTarget(ids=(ids[2],)), apply=True)
-    repository = AnnotationRepository(project.database)
+    repository = AnnotationStore(project.database)
     model_id = repository.ensure_model("later", provider="local", kind="captioner")
     later = AnnotationResult("later", tags=[TagPrediction("lake", 0.9)], caption="a lake at dusk")
     repository.save_results(model_id, "later", "local", [(ids[3], later)])

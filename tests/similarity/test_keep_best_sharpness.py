@@ -45,7 +45,8 @@ def test_sharpness_breaks_a_resolution_and_score_tie(
     assert measured["measured"] == 2
     unmeasured = add_checked_image(project, "unmeasured.png", 40)  # registered after the measuring
     run_cli(capsys, "annotate", "run", "-m", "tiny-clip", "-p", "t")
-    facts = EmbeddingRepository(project.database).facts([soft, sharp, unmeasured], "aesthetic")
+    with project.database.read_session() as session:
+        facts = EmbeddingRepository.facts(session, [soft, sharp, unmeasured], "aesthetic")
     assert facts[unmeasured].sharpness is None
     assert facts[sharp].sharpness is not None and facts[soft].sharpness is not None
     assert facts[sharp].sharpness > facts[soft].sharpness
@@ -85,8 +86,10 @@ def test_phash_groups_are_ranked_and_kept_best_in_one_undoable_edit(
 
     done = run_cli(capsys, "images", "duplicates", "--keep-best", "--apply", "-p", "t")
     assert done["keep_best"]["applied"] is True
-    facts = EmbeddingRepository(project.database).facts([soft, sharp, other], "aesthetic")
+    with project.database.read_session() as session:
+        facts = EmbeddingRepository.facts(session, [soft, sharp, other], "aesthetic")
     assert {i for i, f in facts.items() if f.export_rejected} == {soft, other}
     run_cli(capsys, "edits", "undo", "-p", "t")
-    facts = EmbeddingRepository(project.database).facts([soft, sharp, other], "aesthetic")
+    with project.database.read_session() as session:
+        facts = EmbeddingRepository.facts(session, [soft, sharp, other], "aesthetic")
     assert not any(f.export_rejected for f in facts.values())
