@@ -536,8 +536,8 @@ def live_latency(reps: int, idle_seconds: float) -> tuple[float, float, float, f
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from lorairo.database.change_feed import ChangeFeed
     from lorairo.gui.app import application, create_window
+    from lorairo.services.change_watch import ChangeWatcher
     from lorairo.services.configuration_service import ConfigurationService
 
     app = application()
@@ -587,7 +587,7 @@ def live_latency(reps: int, idle_seconds: float) -> tuple[float, float, float, f
     window.session.stop_following()
     baseline = idle(idle_seconds)
     assert window.project is not None
-    feed = ChangeFeed(window.project.database)
+    feed = ChangeWatcher(window.project)
     started = time.process_time()
     for _ in range(1000):
         feed.version()

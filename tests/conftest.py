@@ -5,6 +5,10 @@ selected by `--engine` or `LORAIRO_TEST_ENGINE`: `sqlite`, `postgresql` or `all`
 the one test command covers both). PostgreSQL runs come from a private server started once per
 test process (tests/postgres_server.py), each test in a fresh database; when no server can be
 started they are skipped with the reason, and the run ends with a warning saying so.
+
+Hypothesis tests draw a third of their examples on PostgreSQL (at least 10): the SQLite run explores
+the input space, and the PostgreSQL run checks that the same compiled queries mean the same there,
+at a server round trip per statement.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from lorairo.database.engine import Database, project_schema
 from lorairo.services.configuration_service import ConfigurationService
@@ -26,6 +31,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 ENGINES = ("sqlite", "postgresql")
+POSTGRESQL_EXAMPLES = 1 / 3
 _TEMPLATE = "lorairo_template"
 _postgres_unavailable: list[str] = []
 
@@ -49,6 +55,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for reason in _postgres_unavailable:
         terminalreporter.write_sep("!", f"PostgreSQL TESTS SKIPPED: {reason}", red=True, bold=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fewer Hypothesis examples on PostgreSQL (see the module docstring); the test function is
+    shared by both engines' items, so its settings are put back afterwards."""
+    test = getattr(item, "obj", None)
+    callspec = getattr(item, "callspec", None)
+    if (
+        not getattr(test, "is_hypothesis_test", False)
+        or callspec is None
+        or callspec.params.get("store_engine") != "postgresql"
+    ):
+        return (yield)
+    full = test._hypothesis_internal_use_settings  # type: ignore[union-attr]
+    test._hypothesis_internal_use_settings = settings(  # type: ignore[union-attr]
+        full, max_examples=max(10, round(full.max_examples * POSTGRESQL_EXAMPLES))
+    )
+    try:
+        return (yield)
+    finally:
+        test._hypothesis_internal_use_settings = full  # type: ignore[union-attr]
 
 
 @pytest.fixture(scope="session")

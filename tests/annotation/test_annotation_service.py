@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from lorairo.annotations.ai_annotator import AiAnnotatorError, build_registry, call_annotate_library
-from lorairo.database.annotation_repository import AnnotationRepository
 from lorairo.database.schema import AnnotationFailure, Model, ModelAnnotation, ProcessedImage, Rating, Tag
 from lorairo.errors import ValidationError
 from lorairo.services.annotation_service import AnnotationService
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken
 from lorairo.services.project_service import Project
@@ -80,7 +80,7 @@ def test_corrupt_image_is_recorded_and_the_rest_of_the_batch_annotated(
     report = AnnotationService(project, config).run([MODEL], batch_size=8)
     assert (report.images_annotated, report.failures) == (2, 1)
     assert tags_of(project, good) and tags_of(project, other) and not tags_of(project, bad)
-    total, failures = AnnotationRepository(project.database).list_failures(MODEL)
+    total, failures = AnnotationStore(project.database).list_failures(MODEL)
     assert total == 1
     assert (failures[0].image_id, failures[0].reason, failures[0].image_name) == (
         bad,
@@ -213,13 +213,13 @@ def test_rethreshold_changes_acceptance_without_the_model(
     with project.database.write_session() as session:
         session.add(Tag(image_id=red, model_id=None, source="manual", tag="kept", is_accepted=True))
 
-    counts = AnnotationRepository(project.database).rethreshold(MODEL, general=0.25, character=0.95)
+    counts = AnnotationStore(project.database).rethreshold(MODEL, general=0.25, character=0.95)
     assert counts.changed == {"general": 1, "character": 1}
     tags = tags_of(project, red)
     assert tags["mid (tag)"].is_accepted and not tags["hatsune miku"].is_accepted
     assert tags["red thing"].is_accepted and tags["kept"].is_accepted
 
-    back = AnnotationRepository(project.database).rethreshold(MODEL, general=0.35, character=None)
+    back = AnnotationStore(project.database).rethreshold(MODEL, general=0.35, character=None)
     assert back.changed == {"general": 1}
     assert not tags_of(project, red)["mid (tag)"].is_accepted
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from lorairo.database.change_feed import ChangeFeed, _own, bump
+from lorairo.database.change_feed import _own, bump
 from lorairo.database.schema import StoreChange
 from lorairo.services.annotation_service import AnnotationService
 from lorairo.services.change_watch import ChangeWatcher
@@ -72,11 +72,11 @@ def test_a_change_made_by_another_process_wakes_a_waiting_watcher(
     assert after == before + 1
 
 
-def test_a_tracking_feed_tells_this_process_s_commits_from_others(project: Project) -> None:
+def test_a_tracking_watcher_tells_this_process_s_commits_from_others(project: Project) -> None:
     """Own commits are not foreign; a rolled-back bump is not ours (the next writer reuses its
     number); a change counted without `bump` stands for another process's."""
     database = project.database
-    feed = ChangeFeed(database, poll_seconds=0.02, track_own=True)
+    feed = ChangeWatcher(project, poll_seconds=0.02, ignore_own=True)
     try:
         start = feed.version()
         with database.write_session() as session:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from lorairo.database.annotation_repository import AnnotationRepository
-from lorairo.database.claim_repository import ClaimRepository
 from lorairo.database.schema import Tag, WorkItem, WorkItemImage
 from lorairo.services.annotation_service import AnnotationService
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import Project
+from lorairo.services.work_queue import WorkQueue
 from tests.annotation.helpers import BLUE, RED, add_solid_image
 
 
@@ -31,9 +31,9 @@ def _held(project: Project, model_id: int) -> dict[int, str | None]:
 
 def test_claims_are_exclusive_until_the_lease_lapses(project: Project) -> None:
     ids = [add_solid_image(project, f"{i}.png", RED) for i in range(4)]
-    model = AnnotationRepository(project.database).ensure_model("m", provider="local", kind="tagger")
-    first = ClaimRepository(project.database, "first", lease_seconds=60)
-    second = ClaimRepository(project.database, "second", lease_seconds=60)
+    model = AnnotationStore(project.database).ensure_model("m", provider="local", kind="tagger")
+    first = WorkQueue(project.database, "first", lease_seconds=60)
+    second = WorkQueue(project.database, "second", lease_seconds=60)
     now = time.time()
     got = first.claim(model, ids[:3], skip_done=True, now=now)
     assert got is not None and got.image_ids == ids[:3]
@@ -50,19 +50,19 @@ def test_claims_are_exclusive_until_the_lease_lapses(project: Project) -> None:
 
 def test_enqueue_queues_each_image_once_and_workers_split_the_items(project: Project) -> None:
     ids = [add_solid_image(project, f"{i}.png", BLUE) for i in range(6)]
-    model = AnnotationRepository(project.database).ensure_model("m", provider="local", kind="tagger")
-    queue = ClaimRepository(project.database, "enqueuer")
+    model = AnnotationStore(project.database).ensure_model("m", provider="local", kind="tagger")
+    queue = WorkQueue(project.database, "enqueuer")
     assert queue.enqueue("job", model, ids[:4]) == 4
     assert queue.enqueue("job", model, ids) == 2  # the first four are already queued
-    a = ClaimRepository(project.database, "a", lease_seconds=10)
-    b = ClaimRepository(project.database, "b", lease_seconds=10)
+    a = WorkQueue(project.database, "a", lease_seconds=10)
+    b = WorkQueue(project.database, "b", lease_seconds=10)
     now = time.time()
     first, second = a.claim_next(model, now), b.claim_next(model, now)
     assert first is not None and second is not None
     assert (first.image_ids, second.image_ids) == (ids[:4], ids[4:])
     assert a.claim_next(model, now) is None  # both held, leases live
     # A plain run leaves queued images to the workers.
-    assert ClaimRepository(project.database, "run").claim(model, ids, skip_done=False) is None
+    assert WorkQueue(project.database, "run").claim(model, ids, skip_done=False) is None
     # `a` dies: after its lease, `b` takes its item; `a`'s late finish counts nothing twice.
     retaken = b.claim_next(model, now + 11)
     assert retaken is not None and retaken.id == first.id
@@ -99,14 +99,14 @@ def test_a_run_skips_images_another_run_holds_and_takes_them_once_its_lease_laps
     ids = [add_solid_image(project, f"{i}.png", RED if i % 2 else BLUE) for i in range(6)]
     service = AnnotationService(project, config)
     model_id = service.repository.ensure_model("colour-tagger", provider="local", kind="tagger")
-    ClaimRepository(project.database, "killed-run", lease_seconds=60).claim(model_id, ids[:2], skip_done=True)
+    WorkQueue(project.database, "killed-run", lease_seconds=60).claim(model_id, ids[:2], skip_done=True)
 
     report = service.run(["colour-tagger"], batch_size=2)
     assert (report.images_annotated, report.claimed_by_other_runs) == (4, 2)
     assert set(_held(project, model_id)) == set(ids[:2])  # only the other run's remain
 
     # Once the killed run's lease has lapsed, the next run annotates what it held.
-    ClaimRepository(project.database, "killed-run", lease_seconds=-1).heartbeat()  # lease into the past
+    WorkQueue(project.database, "killed-run", lease_seconds=-1).heartbeat()  # lease into the past
     again = AnnotationService(project, config).run(["colour-tagger"], batch_size=2)
     assert (again.images_annotated, again.claimed_by_other_runs) == (2, 0)
     assert _held(project, model_id) == {}
@@ -118,8 +118,8 @@ def test_on_postgresql_a_claim_skips_an_item_another_worker_is_claiming(project:
     if project.database.dialect != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite claims one at a time under BEGIN IMMEDIATE")
     ids = [add_solid_image(project, f"{i}.png", RED) for i in range(4)]
-    model = AnnotationRepository(project.database).ensure_model("m", provider="local", kind="tagger")
-    queue = ClaimRepository(project.database, "enqueuer")
+    model = AnnotationStore(project.database).ensure_model("m", provider="local", kind="tagger")
+    queue = WorkQueue(project.database, "enqueuer")
     queue.enqueue("job", model, ids[:2])
     queue.enqueue("job", model, ids[2:])
     locked, release = threading.Event(), threading.Event()
@@ -134,7 +134,7 @@ def test_on_postgresql_a_claim_skips_an_item_another_worker_is_claiming(project:
     holder.start()
     try:
         assert locked.wait(30)
-        got = ClaimRepository(project.database, "worker").claim_next(model)
+        got = WorkQueue(project.database, "worker").claim_next(model)
     finally:
         release.set()
         holder.join()

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from lorairo.gui.app import create_window
+from lorairo.gui.widgets.image_inspector import ImageInspector
 from lorairo.services.annotation_service import AnnotationService
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.project_service import ProjectService
+from lorairo.services.search_service import SearchService
+from lorairo.services.similarity_service import SimilarityService
 from tests.gui.conftest import IMAGES
 from tests.similarity.helpers import PROJECTION, real_signatures
 
@@ -43,8 +47,14 @@ def test_find_similar_shows_the_current_images_neighbours(
     assert window.search_bar.text == f"similar:{current}"
     qtbot.waitUntil(lambda: window.model.total == IMAGES - 1, timeout=30_000)
     qtbot.waitUntil(lambda: window.model.item(IMAGES - 2) is not None, timeout=10_000)
-    shown = {window.model.item(row).id for row in range(IMAGES - 1)}
-    assert current not in shown and len(shown) == IMAGES - 1
+    shown = [window.model.item(row).id for row in range(IMAGES - 1)]
+    assert current not in shown and len(set(shown)) == IMAGES - 1
+    project = ProjectService(config).open(demo_project)
+    try:  # the grid lists them most similar first, not in the order they were added
+        ranked = [r.id for r in SimilarityService(project).similar(current).results]
+    finally:
+        project.close()
+    assert shown == ranked and window.model.order == "similarity"
     index = window.model.index(0, 0)
     first = window.model.item(0)
     assert first is not None
@@ -53,4 +63,33 @@ def test_find_similar_shows_the_current_images_neighbours(
     [entry] = [a for a in menu.actions() if a.text() == "Find similar"]
     entry.trigger()
     assert window.search_bar.text == f"similar:{first.id}"
+    qtbot.waitUntil(lambda: window.model.item(0) is not None, timeout=30_000)
+    window.grid.select_rows([1])
+    chosen = window.grid.current_image_id()
+    button = window.inspector.find_similar
+    qtbot.waitUntil(lambda: window.inspector.image_id == chosen and button.isEnabled(), timeout=10_000)
+    assert "tiny-clip" in button.toolTip()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # the inspector's button: the same query
+    assert window.search_bar.text == f"similar:{chosen}"
     window.close()
+
+
+def test_the_inspector_offers_find_similar_only_with_an_embedding(
+    qtbot: QtBot, config: ConfigurationService, demo_project: str
+) -> None:
+    project = ProjectService(config).open(demo_project)
+    try:
+        record = SearchService(project).details([SearchService(project).ordered_ids("")[0]])[0]
+    finally:
+        project.close()
+    assert record["embeddings"] == []
+    inspector = ImageInspector()
+    qtbot.addWidget(inspector)
+    inspector.show_record(record)
+    assert inspector.isEnabled() and not inspector.find_similar.isEnabled()
+    assert "run an embedding model" in inspector.find_similar.toolTip()
+    inspector.show_record({**record, "embeddings": ["tiny-clip"]})
+    assert inspector.find_similar.isEnabled()
+    with qtbot.waitSignal(inspector.find_similar_requested) as asked:
+        qtbot.mouseClick(inspector.find_similar, Qt.MouseButton.LeftButton)
+    assert asked.args == [record["id"]]

@@ -6,7 +6,8 @@ import sqlite3
 from pathlib import Path
 
 from PIL import Image as PILImage
-from PySide6.QtWidgets import QMenu
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from lorairo.gui.controllers.grid import file_location
@@ -27,12 +28,13 @@ def test_context_menu_offers_file_location_and_other_features_sections(
     menu = window.grid.context_menu(index)
     assert isinstance(menu, QMenu)
     texts = [action.text() for action in menu.actions() if not action.isSeparator()]
-    assert sorted(texts[:3]) == [
+    assert sorted(texts[:4]) == [
         "Find similar",
         "Reject from export",
+        "Remove from project…",
         "Restore to export",
     ]  # the window's own
-    assert texts[3:] == ["Another feature", "Open file location"]
+    assert texts[4:] == ["Another feature", "Open file location"]
     item = index.data(ITEM_ROLE)
     assert seen == [item.id]
     assert window.grid.current_image_id() == item.id and window.grid.selection_count() == 1
@@ -103,3 +105,46 @@ def test_reject_from_export_in_the_menu_covers_the_selection_and_undoes(
     qtbot.waitUntil(lambda: _rejected_from_export(window) == first, timeout=10_000)
     _trigger(window, 0, "Restore to export")
     qtbot.waitUntil(lambda: _rejected_from_export(window) == set(), timeout=10_000)
+
+
+def _stored(window: MainWindow) -> dict[int, str]:
+    project = window.project
+    assert project is not None
+    with sqlite3.connect(project.database_path) as connection:
+        return dict(connection.execute("SELECT id, stored_path FROM images"))
+
+
+def test_remove_from_project_asks_with_the_count_and_undo_brings_the_images_back(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    project = window.project
+    assert project is not None
+    before = _stored(window)
+    window.grid.select_rows([1, 3, 4])
+    qtbot.waitUntil(lambda: window.grid.selection_count() == 3)
+    chosen = {window.model.item(row).id for row in (1, 3, 4)}  # type: ignore[union-attr]
+    menu = window.grid.context_menu(window.model.index(3))
+    assert isinstance(menu, QMenu)
+    remove = next(action for action in menu.actions() if action.text().startswith("Remove"))
+    assert remove.text() == "Remove 3 images from project…"
+    remove.trigger()
+    box = window.edit.confirm_removal
+    assert box is not None and "these 3 images" in box.text()
+    box.done(QMessageBox.StandardButton.Cancel)  # no: nothing happens
+    assert window.edit.confirm_removal is None and window.edit.queue.idle() and _stored(window) == before
+
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Delete)  # the grid's Delete asks the same question
+    box = window.edit.confirm_removal
+    assert box is not None and "these 3 images" in box.text()
+    box.done(QMessageBox.StandardButton.Ok)
+    qtbot.waitUntil(lambda: set(_stored(window)) == set(before) - chosen, timeout=30_000)
+    qtbot.waitUntil(lambda: window.model.total == IMAGES - 3, timeout=30_000)
+    for image_id in chosen:
+        assert not project.file_path(before[image_id]).exists()
+    assert len(list(project.trash_dir.glob("*/images/originals/*/*.png"))) == 3
+
+    window.edit.undo()
+    qtbot.waitUntil(lambda: _stored(window) == before, timeout=30_000)
+    qtbot.waitUntil(lambda: window.model.total == IMAGES, timeout=30_000)
+    assert all(project.file_path(path).is_file() for path in before.values())

@@ -34,7 +34,7 @@ def test_grid_items_carry_the_quality_flags_of_the_stored_measures(
     scene((400, 300), 5).save(folder / "small.png")
     RegistrationService(project, config).register([folder])
     source = SearchGridSource(SearchService(project), resolution=1024)
-    items, total = source.first_page("", "id", 50)
+    items, total, _order = source.first_page("", "id", 50)
     assert total == 5
     flags = {
         item.name: {name for name in ("blurry", "dark", "letterbox", "small") if getattr(item, name)}

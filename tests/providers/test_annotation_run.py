@@ -10,10 +10,10 @@ from loguru import logger
 from sqlalchemy import select
 
 from lorairo.annotations.ai_annotator import build_registry
-from lorairo.database.annotation_repository import AnnotationRepository
 from lorairo.database.schema import Caption, Image, Score, Tag
 from lorairo.errors import AuthenticationError, ConfigurationError
 from lorairo.services.annotation_service import AnnotationService
+from lorairo.services.annotation_store import AnnotationStore
 from tests.providers.app_setup import KEY_ENV, MODELS, project_with_images, set_keys, write_config
 from tests.providers.fake_llm_server import USAGE_IN, FakeRequest, expected_answer, running
 from tests.providers.helpers import KINDS, TEST_KEYS, colour
@@ -72,7 +72,7 @@ def test_twenty_images_with_faults_and_refusals(
                         expected = expected_answer(colour(i))
                         assert tags == expected["tags"]
                         assert caption == expected["caption"] and score == expected["score"]
-            repository = AnnotationRepository(project.database)
+            repository = AnnotationStore(project.database)
             total, failures = repository.list_failures(model)
             assert total == len(REFUSED)
             assert all(f.is_policy_violation and f.reason == "policy_violation" for f in failures)
@@ -107,7 +107,7 @@ def test_401_stops_the_run_with_one_clear_line(kind: str, monkeypatch: pytest.Mo
         try:
             with pytest.raises(AuthenticationError) as caught:
                 AnnotationService(project, config).run([MODELS[kind]], batch_size=3)
-            repository = AnnotationRepository(project.database)
+            repository = AnnotationStore(project.database)
             assert repository.list_failures()[0] == 0  # nothing recorded against the images
         finally:
             project.close()

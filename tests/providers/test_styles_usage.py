@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from image_annotator_lib.core.types import AnnotationResult, TagPrediction
 from image_annotator_lib.providers.styles import PRESETS
-from lorairo.database.annotation_repository import AnnotationRepository
 from lorairo.database.run_repository import RunRepository
 from lorairo.database.schema import AnnotationRun, AnnotationStyle, Model, ModelAnnotation
 from lorairo.services.annotation_service import AnnotationService
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.project_service import Project, ProjectService
 from tests.providers.app_setup import MODELS, project_with_images, set_keys, write_config
 from tests.providers.fake_llm_server import USAGE_IN, USAGE_OUT, USAGE_THINKING, FakeRequest, running
@@ -29,7 +29,7 @@ TAGGED = [
 
 
 def add_tagger_output(project: Project, image_id: int) -> None:
-    repository = AnnotationRepository(project.database)
+    repository = AnnotationStore(project.database)
     model_id = repository.ensure_model("wd-test", provider="local", kind="tagger")
     repository.save_results(
         model_id, "wd-test", "local", [(image_id, AnnotationResult("wd-test", tags=TAGGED))]
@@ -73,7 +73,8 @@ def test_each_preset_sends_its_prompt_with_existing_tags_and_trigger(
                     select(AnnotationStyle.image_id, AnnotationStyle.style_name, AnnotationStyle.style_hash)
                 ).all()
             assert sorted(stored) == [(i, preset, style.hash) for i in ids]
-            assert RunRepository(project.database).images_with_style(preset, style.hash) == ids
+            with project.database.read_session() as session:
+                assert RunRepository.images_with_style(session, preset, style.hash) == ids
         finally:
             project.close()
     by_colour = sorted(server.annotation_requests(), key=lambda r: r.index)

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import delete, select
 
 from image_annotator_lib.core.types import TagPrediction
-from lorairo.database.annotation_repository import AnnotationRepository, save_model_tags
+from lorairo.database.annotation_repository import save_model_tags
 from lorairo.database.schema import Model, Tag, TagDecision
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.edit_service import EditService, EditTarget
 from lorairo.services.project_service import Project
 from lorairo.services.search_service import SearchService
@@ -73,7 +74,7 @@ def test_decisions_outlive_the_deletion_of_a_models_rows(project: tuple[Project,
 def test_rethreshold_cannot_bring_back_a_removed_tag(project: tuple[Project, int, int]) -> None:
     opened, image_id, _model_id = project
     EditService(opened).remove_tags(EditTarget(ids=(image_id,)), ["c"], apply=True)
-    AnnotationRepository(opened.database).rethreshold("tagger", general=0.1, character=None)
+    AnnotationStore(opened.database).rethreshold("tagger", general=0.1, character=None)
     assert _shown(opened, image_id) == ["a", "b", "d"], "d passes the lower threshold; c stays removed"
 
 

@@ -77,7 +77,9 @@ def test_a_resolved_field_combines_with_other_terms(tmp_path: Path, near_field: 
         assert [i for batch in service.iter_ids(query) for i in batch] == expected, query
         node, aliases = service.parse(query)
         for walk in (True, False):
-            assert service.repository.page(node, aliases=aliases, sort="id", walk=walk) == expected
+            with project.database.read_session() as session:
+                page = service.repository.page(session, node, aliases=aliases, sort="id", walk=walk)
+            assert page == expected
     with pytest.raises(ValidationError, match="needs neighbours"):
         SearchService(project).search(f"tag:cat near:{centre}")
     project.close()

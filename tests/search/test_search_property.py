@@ -256,7 +256,10 @@ def test_sql_search_matches_python_evaluation(
         assert streamed == expected, query
         node, aliases = service.parse(query)
         for walk in (True, False):
-            page = service.repository.page(node, aliases=aliases, sort="id", limit=100, walk=walk)
+            with project.database.read_session() as session:
+                page = service.repository.page(
+                    session, node, aliases=aliases, sort="id", limit=100, walk=walk
+                )
             assert page == expected, (query, walk)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lorairo.cli.main import main
-from lorairo.database.embedding_repository import EmbeddingRepository
+from lorairo.database.embedding_repository import EmbeddingRepository, ImageFacts
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.edit_service import EditService, EditTarget
 from lorairo.services.project_service import Project
@@ -31,6 +31,11 @@ SHADES = {
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
     main(["--json", *args])
     return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def _facts(project: Project, ids: dict[str, int]) -> dict[int, ImageFacts]:
+    with project.database.read_session() as session:
+        return EmbeddingRepository.facts(session, list(ids.values()), "aesthetic")
 
 
 def embedded_project(capsys: pytest.CaptureFixture[str], project: Project) -> dict[str, int]:
@@ -99,12 +104,7 @@ def test_keep_best_rejects_the_lesser_copies_in_one_undoable_edit(
         ("blue-2.png", "blue.png"): ids["blue.png"],  # 2500 px beats 2100 px before any score
     }
     assert dry["keep_best"]["applied"] is False and dry["keep_best"]["images_changed"] == 2
-    assert (
-        EmbeddingRepository(project.database)
-        .facts(list(ids.values()), "aesthetic")[ids["red-small.png"]]
-        .export_rejected
-        is False
-    )
+    assert _facts(project, ids)[ids["red-small.png"]].export_rejected is False
 
     done = run_cli(
         capsys,
@@ -119,7 +119,7 @@ def test_keep_best_rejects_the_lesser_copies_in_one_undoable_edit(
         "t",
     )
     assert done["keep_best"]["edit_id"] is not None
-    facts = EmbeddingRepository(project.database).facts(list(ids.values()), "aesthetic")
+    facts = _facts(project, ids)
     assert {i for i, f in facts.items() if f.export_rejected} == {ids["red-small.png"], ids["blue-2.png"]}
     exported = run_cli(capsys, "export", "create", "-o", str(tmp_path / "out"), "-p", "t")
     assert exported["skipped"].get("rejected from export") == 2
@@ -130,7 +130,7 @@ def test_keep_best_rejects_the_lesser_copies_in_one_undoable_edit(
     assert again["keep_best"] is None  # already rejected: nothing more to do
 
     run_cli(capsys, "edits", "undo", "-p", "t")
-    facts = EmbeddingRepository(project.database).facts(list(ids.values()), "aesthetic")
+    facts = _facts(project, ids)
     assert not any(f.export_rejected for f in facts.values())
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 from image_annotator_lib.core.base import Annotator
 from image_annotator_lib.providers.prompt import PromptOptions
 from image_annotator_lib.providers.styles import PRESETS, PROMPT_VALUES_KEY, CaptionStyle, resolve_style
+from lorairo.database.engine import Database
 from lorairo.database.run_repository import RunRepository
 from lorairo.errors import ValidationError
 
@@ -39,15 +40,16 @@ def with_style(annotator: Annotator, style: CaptionStyle) -> Annotator:
 
 
 def attach_prompt_values(
-    images: Sequence[tuple[int, Image.Image]], style: CaptionStyle, trigger: str, runs: RunRepository
+    images: Sequence[tuple[int, Image.Image]], style: CaptionStyle, trigger: str, database: Database
 ) -> None:
     """Put each image's `{trigger}`, `{existing_tags}`, `{file_stem}` where the provider reads them."""
     needed = style.placeholders
     if not needed or not images:
         return
     ids = [image_id for image_id, _ in images]
-    tags = runs.accepted_tags(ids) if "existing_tags" in needed else {}
-    names = runs.image_names(ids) if "file_stem" in needed else {}
+    with database.read_session() as session:
+        tags = RunRepository.accepted_tags(session, ids) if "existing_tags" in needed else {}
+        names = RunRepository.image_names(session, ids) if "file_stem" in needed else {}
     for image_id, image in images:
         image.info[PROMPT_VALUES_KEY] = {
             "trigger": trigger,

@@ -1,5 +1,5 @@
-"""Bulk edits (`tags add|remove|replace|reject|restore|reorder`, `images set-caption|set-score|...`) and
-`edits log|undo|redo`. Every edit is a dry run unless `--apply` is given, and every applied edit
+"""Bulk edits (`tags add|remove|replace|reject|restore|reorder`, `images set-caption|set-score|...`,
+`images remove`) and `edits log|undo|redo`. Every edit is a dry run unless `--apply` is given, and every applied edit
 can be undone with `lorairo edits undo`."""
 
 from __future__ import annotations
@@ -263,6 +263,45 @@ def mark_reviewed(
         project,
         lambda s, p: s.mark_reviewed(target, reviewed=not clear, apply=apply, progress=p),
     )
+
+
+@images_app.command("remove")
+def remove_images(
+    ctx: typer.Context,
+    ids: Annotated[str | None, typer.Argument(help="Comma-separated image ids (or use --query).")] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="A search query instead of ids.")] = None,
+    apply: ApplyOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Take images out of the project: their rows go (snapshotted) and their files move to the
+    project's trash folder, never deleted. One edit: `lorairo edits undo` brings them back."""
+    if (ids is None) == (query is None):
+        raise ValidationError("say which images: ids (e.g. 3,7,12) or --query 'blurry'")
+    target = EditTarget(ids=_parse_ids(ids)) if ids is not None else EditTarget(query=query)
+    cli = state(ctx)
+    with open_with_resolver(cli, project) as (opened, resolver), progress_bar("Removing") as progress:
+        report = EditService(opened, resolver).remove_images(target, apply=apply, progress=progress)
+
+    def render() -> None:
+        files = f"{report.files} files" + (
+            f", {report.files_missing} already missing" if report.files_missing else ""
+        )
+        if not report.applied:
+            stdout.print(
+                f"Dry run: would remove {report.images_changed} images ({report.rows_deleted} rows, "
+                f"{files}) from the project, the files to its trash folder."
+            )
+            for image_id, labels in report.samples.items():
+                stdout.print(f"  #{image_id}: {', '.join(labels)}")
+            if report.images_changed:
+                stdout.print("Run again with --apply to remove them.")
+            return
+        stdout.print(
+            f"Edit #{report.edit_id}: removed {report.images_changed} images ({report.rows_deleted} "
+            f"rows); {files} moved to {report.trash}. Undo with: lorairo edits undo"
+        )
+
+    emit(cli, report.to_dict(), render)
 
 
 @edits_app.command("log")

@@ -18,7 +18,7 @@ from lorairo.cli.app import ProjectOption, images_app, state
 from lorairo.cli.output import emit, progress_bar, stdout
 from lorairo.services.progress import CancelToken
 from lorairo.services.registration_service import RegistrationReport, RegistrationService
-from lorairo.services.similarity_service import DEFAULT_THRESHOLD, SemanticDuplicatesReport, SimilarityService
+from lorairo.services.similarity_service import DEFAULT_THRESHOLD, DuplicatesReport, SimilarityService
 
 _SHOWN = 20  # rows per section in the human rendering; --json always has everything
 
@@ -121,17 +121,23 @@ def register(
     emit(cli, report.to_dict(), lambda: _render_register(report))
 
 
-def _render_semantic(report: SemanticDuplicatesReport) -> None:
-    stdout.print(
-        f"{len(report.groups)} groups at cosine >= {report.threshold} ({report.model}, "
-        f"{report.images_indexed} images indexed); best by {', then '.join(report.ranked_by)}"
+def _render_groups(report: DuplicatesReport) -> None:
+    found = (
+        f"at cosine >= {report.threshold} ({report.model}, {report.images_indexed} images indexed)"
+        if report.method == "semantic"
+        else f"linked by pHash at registration ({report.images_indexed} images)"
     )
+    stdout.print(f"{len(report.groups)} groups {found}; best by {', then '.join(report.ranked_by)}")
     for number, group in enumerate(report.groups[:_SHOWN], start=1):
         stdout.print(f"[bold]Group {number}[/] ({len(group.images)} images)")
         for image in group.images:
             mark = "keep" if image.id == group.keep else ("rejected" if image.export_rejected else "")
             score = "-" if image.score is None else f"{image.score:.3g}"
-            stdout.print(f"  #{image.id} {image.width}x{image.height} score {score} {image.name} {mark}")
+            sharpness = "-" if image.sharpness is None else f"{image.sharpness:.0f}"
+            stdout.print(
+                f"  #{image.id} {image.width}x{image.height} score {score} sharpness {sharpness} "
+                f"{image.name} {mark}"
+            )
     if report.keep_best is not None:
         edit = report.keep_best
         verb = (
@@ -154,8 +160,8 @@ def duplicates(
         bool,
         typer.Option(
             "--keep-best",
-            help="--semantic: reject all but each group's best (resolution, then score) from export; "
-            "a dry run until --apply, one undoable edit.",
+            help="Reject all but each group's best (resolution, then score, then sharpness) from "
+            "export; a dry run until --apply, one undoable edit.",
         ),
     ] = False,
     apply: Annotated[bool, typer.Option("--apply", help="Write the --keep-best edit.")] = False,
@@ -164,15 +170,19 @@ def duplicates(
     """List near-duplicate groups (pHash links made at registration, or --semantic)."""
     cli = state(ctx)
     opened = cli.open_project(project)
-    if semantic:
+    if semantic or keep_best:
         try:
+            service = SimilarityService(opened, cli.config)
             with progress_bar("Keep best") as progress:
-                report = SimilarityService(opened, cli.config).duplicates(
-                    threshold=threshold, model=model, keep_best=keep_best, apply=apply, progress=progress
-                )
+                if semantic:
+                    report = service.duplicates(
+                        threshold=threshold, model=model, keep_best=keep_best, apply=apply, progress=progress
+                    )
+                else:
+                    report = service.phash_duplicates(keep_best=keep_best, apply=apply, progress=progress)
         finally:
             opened.close()
-        emit(cli, {"project": opened.name, **report.to_dict()}, lambda: _render_semantic(report))
+        emit(cli, {"project": opened.name, **report.to_dict()}, lambda: _render_groups(report))
         return
     try:
         groups = RegistrationService(opened, cli.config).near_duplicate_groups()

@@ -12,7 +12,7 @@ from rich.table import Table
 from lorairo.cli.app import CliState, ProjectOption, images_app, state, tags_app
 from lorairo.cli.output import emit, stdout
 from lorairo.services.project_service import Project
-from lorairo.services.search_service import SORT_KEYS, AliasResolver, SearchService
+from lorairo.services.search_service import SORTS, AliasResolver, SearchService
 from lorairo.services.similarity_service import SimilarityService
 from lorairo.services.tag_service import TagService
 
@@ -44,7 +44,14 @@ def search(
     count: Annotated[bool, typer.Option("--count", help="Print only the number of matches.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Results per page.")] = 50,
     offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many results.")] = 0,
-    sort: Annotated[str, typer.Option("--sort", help=f"One of {', '.join(SORT_KEYS)}.")] = "added",
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            help=f"One of {', '.join(SORTS)}. Default: similarity (most similar first) when the "
+            "query has similar: or text:, else added.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --sort random.")] = 0,
     project: ProjectOption = None,
 ) -> None:

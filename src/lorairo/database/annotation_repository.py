@@ -8,7 +8,7 @@ point resumes without duplicates. Everything the selection reads is paged by ima
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -22,7 +22,6 @@ from image_annotator_lib.core.types import AnnotationResult, TagPrediction
 from lorairo.database.change_feed import bump as bump_changes
 from lorairo.database.dialect import upsert
 from lorairo.database.embedding_repository import save_embeddings
-from lorairo.database.engine import Database
 from lorairo.database.failures import AnnotationFailureRow
 from lorairo.database.schema import (
     SOURCE_MODEL,
@@ -134,24 +133,22 @@ def save_model_tags(
 
 
 class AnnotationRepository:
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    """Stateless: every method works inside the caller's session and never commits
+    (`services/annotation_store.py` opens the transactions)."""
 
     # -- models --------------------------------------------------------------------------------
 
-    def ensure_model(self, name: str, *, provider: str, kind: str) -> int:
-        with self.database.write_session() as session:
-            model_id = session.scalar(select(Model.id).where(Model.name == name))
-            if model_id is None:
-                model = Model(name=name, provider=provider, type=kind)
-                session.add(model)
-                session.flush()
-                model_id = model.id
-            return model_id
+    def ensure_model(self, session: Session, name: str, *, provider: str, kind: str) -> int:
+        model_id = session.scalar(select(Model.id).where(Model.name == name))
+        if model_id is None:
+            model = Model(name=name, provider=provider, type=kind)
+            session.add(model)
+            session.flush()
+            model_id = model.id
+        return model_id
 
-    def model_id(self, name: str) -> int | None:
-        with self.database.read_session() as session:
-            return session.scalar(select(Model.id).where(Model.name == name))
+    def model_id(self, session: Session, name: str) -> int | None:
+        return session.scalar(select(Model.id).where(Model.name == name))
 
     # -- selection -----------------------------------------------------------------------------
 
@@ -169,50 +166,41 @@ class AnnotationRepository:
             query = query.where(~done)
         return query
 
-    def count_selection(self, model_id: int, mode: SelectionMode, ids: Sequence[int] = ()) -> int:
-        with self.database.read_session() as session:
-            if mode == "ids":
-                unique = sorted(set(ids))
-                return sum(
-                    session.scalar(select(func.count()).select_from(Image).where(Image.id.in_(chunk))) or 0
-                    for chunk in chunked(unique, _ID_CHUNK)
-                )
-            query = self._selection(model_id, mode).subquery()
-            return session.scalar(select(func.count()).select_from(query)) or 0
-
-    def iter_selection(
-        self, model_id: int, mode: SelectionMode, ids: Sequence[int] = (), page_size: int = 100
-    ) -> Iterator[list[ImageToAnnotate]]:
-        """Pages of images in id order. `missing` is re-evaluated per page after the last id seen,
-        so images marked meanwhile are skipped and nothing is read twice."""
+    def count_selection(
+        self, session: Session, model_id: int, mode: SelectionMode, ids: Sequence[int] = ()
+    ) -> int:
         if mode == "ids":
             unique = sorted(set(ids))
-            for chunk in chunked(unique, page_size):
-                with self.database.read_session() as session:
-                    rows = session.execute(
-                        self._selection(model_id, "all").where(Image.id.in_(chunk)).order_by(Image.id)
-                    ).all()
-                if rows:
-                    yield [ImageToAnnotate(*row) for row in rows]
-            return
-        last_id = 0
-        while True:
-            with self.database.read_session() as session:
-                rows = session.execute(
-                    self._selection(model_id, mode)
-                    .where(Image.id > last_id)
-                    .order_by(Image.id)
-                    .limit(page_size)
-                ).all()
-            if not rows:
-                return
-            last_id = rows[-1][0]
-            yield [ImageToAnnotate(*row) for row in rows]
+            return sum(
+                session.scalar(select(func.count()).select_from(Image).where(Image.id.in_(chunk))) or 0
+                for chunk in chunked(unique, _ID_CHUNK)
+            )
+        query = self._selection(model_id, mode).subquery()
+        return session.scalar(select(func.count()).select_from(query)) or 0
+
+    def selection_of(self, session: Session, model_id: int, ids: Sequence[int]) -> list[ImageToAnnotate]:
+        """The images among `ids` (one page of an explicit selection), in id order."""
+        rows = session.execute(
+            self._selection(model_id, "all").where(Image.id.in_(list(ids))).order_by(Image.id)
+        ).all()
+        return [ImageToAnnotate(*row) for row in rows]
+
+    def selection_after(
+        self, session: Session, model_id: int, mode: SelectionMode, last_id: int, page_size: int
+    ) -> list[ImageToAnnotate]:
+        """The next page after image id `last_id`. The caller reads each page in its own short
+        transaction, so `missing` is re-evaluated per page: images marked meanwhile are skipped
+        and nothing is read twice."""
+        rows = session.execute(
+            self._selection(model_id, mode).where(Image.id > last_id).order_by(Image.id).limit(page_size)
+        ).all()
+        return [ImageToAnnotate(*row) for row in rows]
 
     # -- saving --------------------------------------------------------------------------------
 
     def save_results(
         self,
+        session: Session,
         model_id: int,
         model_name: str,
         provider: str,
@@ -220,120 +208,122 @@ class AnnotationRepository:
         preferred: Mapping[str, str] | None = None,
         and_then: Callable[[Session], None] | None = None,
     ) -> SaveCounts:
-        """One transaction for a batch: successes replace earlier rows and get their marker;
-        failures get a failure row and no marker, so the next `missing` run retries them.
-        `and_then` runs last in the same transaction (marking the batch's work item done)."""
+        """A batch, inside the caller's one write transaction: successes replace earlier rows and
+        get their marker; failures get a failure row and no marker, so the next `missing` run
+        retries them. `and_then` runs last in the same transaction (marking the batch's work item
+        done). Callers open it as `write_session(shared=True)`: workers store their batches side
+        by side on PostgreSQL, while edits (which take the writer lock whole) never interleave
+        with a batch."""
         counts = SaveCounts()
-        done = [(image_id, result) for image_id, result in results if result.failure is None]
-        failed = [(image_id, result) for image_id, result in results if result.failure is not None]
-        done_ids = [image_id for image_id, _ in done]
         now = utcnow()
-        # Shared: workers store their batches side by side on PostgreSQL, while edits (which take
-        # the writer lock whole) never interleave with a batch; image row locks keep two batches
-        # touching one image (two models' workers) in turn.
-        with self.database.write_session(shared=True) as session:
-            if self.database.dialect == "postgresql":
-                session.execute(
-                    select(Image.id)
-                    .where(Image.id.in_(sorted({image_id for image_id, _ in results})))
-                    .order_by(Image.id)
-                    .with_for_update()
+        # Image row locks keep two batches touching one image (two models' workers) in turn.
+        statement = (
+            select(Image.id)
+            .where(Image.id.in_(sorted({image_id for image_id, _ in results})))
+            .order_by(Image.id)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            statement = statement.with_for_update()
+        # an image removed from the project while its batch ran has nothing left to annotate
+        present = set(session.scalars(statement))
+        done = [(i, result) for i, result in results if result.failure is None and i in present]
+        failed = [(i, result) for i, result in results if result.failure is not None and i in present]
+        done_ids = [image_id for image_id, _ in done]
+        if done:
+            # The markers first: their upsert locks each (model, image) row, so two workers
+            # finishing the same batch write one after the other and the second replaces
+            # the first's rows instead of adding to them.
+            marker = upsert(session, ModelAnnotation).values(
+                [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids]
+            )
+            session.execute(
+                marker.on_conflict_do_update(
+                    index_elements=[ModelAnnotation.model_id, ModelAnnotation.image_id],
+                    set_={"annotated_at": now},
                 )
-            if done:
-                # The markers first: their upsert locks each (model, image) row, so two workers
-                # finishing the same batch write one after the other and the second replaces
-                # the first's rows instead of adding to them.
-                marker = upsert(session, ModelAnnotation).values(
-                    [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids]
-                )
+            )
+            counts.tags = save_model_tags(session, model_id, [(i, r.tags) for i, r in done], preferred)
+            for table in (Rating, Score, Caption):
                 session.execute(
-                    marker.on_conflict_do_update(
-                        index_elements=[ModelAnnotation.model_id, ModelAnnotation.image_id],
-                        set_={"annotated_at": now},
+                    delete(table).where(
+                        table.model_id == model_id,
+                        table.source == SOURCE_MODEL,
+                        table.image_id.in_(done_ids),
                     )
                 )
-                counts.tags = save_model_tags(session, model_id, [(i, r.tags) for i, r in done], preferred)
-                for table in (Rating, Score, Caption):
-                    session.execute(
-                        delete(table).where(
-                            table.model_id == model_id,
-                            table.source == SOURCE_MODEL,
-                            table.image_id.in_(done_ids),
-                        )
-                    )
-                ratings = [
+            ratings = [
+                {
+                    "image_id": i,
+                    "model_id": model_id,
+                    "rating": r.rating,
+                    "confidence": r.rating_confidence,
+                }
+                for i, r in done
+                if r.rating
+            ]
+            scores = [
+                {
+                    "image_id": i,
+                    "model_id": model_id,
+                    "kind": r.score_kind,
+                    "score": r.score,
+                    "scale_max": r.score_scale_max,
+                }
+                for i, r in done
+                if r.score is not None
+            ]
+            captions = [
+                {"image_id": i, "model_id": model_id, "caption": r.caption} for i, r in done if r.caption
+            ]
+            for table, rows in ((Rating, ratings), (Score, scores), (Caption, captions)):
+                if rows:
+                    session.execute(insert(table), rows)
+            counts.ratings, counts.scores, counts.captions = len(ratings), len(scores), len(captions)
+            counts.embeddings = save_embeddings(
+                session, model_id, [(i, r.embedding) for i, r in done if r.embedding is not None]
+            )
+            session.execute(
+                delete(AnnotationFailure).where(
+                    AnnotationFailure.model_name == model_name, AnnotationFailure.image_id.in_(done_ids)
+                )
+            )
+            counts.annotated = len(done)
+        if failed:
+            session.execute(
+                insert(AnnotationFailure),
+                [
                     {
                         "image_id": i,
-                        "model_id": model_id,
-                        "rating": r.rating,
-                        "confidence": r.rating_confidence,
+                        "model_name": model_name,
+                        "provider": provider,
+                        "failure_reason": r.failure.kind,
+                        "error_message": r.failure.message,
+                        "failed_at": now,
+                        "is_policy_violation": r.failure.is_policy_violation,
                     }
-                    for i, r in done
-                    if r.rating
-                ]
-                scores = [
-                    {
-                        "image_id": i,
-                        "model_id": model_id,
-                        "kind": r.score_kind,
-                        "score": r.score,
-                        "scale_max": r.score_scale_max,
-                    }
-                    for i, r in done
-                    if r.score is not None
-                ]
-                captions = [
-                    {"image_id": i, "model_id": model_id, "caption": r.caption} for i, r in done if r.caption
-                ]
-                for table, rows in ((Rating, ratings), (Score, scores), (Caption, captions)):
-                    if rows:
-                        session.execute(insert(table), rows)
-                counts.ratings, counts.scores, counts.captions = len(ratings), len(scores), len(captions)
-                counts.embeddings = save_embeddings(
-                    session, model_id, [(i, r.embedding) for i, r in done if r.embedding is not None]
-                )
-                session.execute(
-                    delete(AnnotationFailure).where(
-                        AnnotationFailure.model_name == model_name, AnnotationFailure.image_id.in_(done_ids)
-                    )
-                )
-                counts.annotated = len(done)
-            if failed:
-                session.execute(
-                    insert(AnnotationFailure),
-                    [
-                        {
-                            "image_id": i,
-                            "model_name": model_name,
-                            "provider": provider,
-                            "failure_reason": r.failure.kind,
-                            "error_message": r.failure.message,
-                            "failed_at": now,
-                            "is_policy_violation": r.failure.is_policy_violation,
-                        }
-                        for i, r in failed
-                        if r.failure is not None
-                    ],
-                )
-                counts.failures = len(failed)
-                counts.policy_violations = sum(
-                    1 for _, r in failed if r.failure is not None and r.failure.is_policy_violation
-                )
-            if and_then is not None:
-                and_then(session)
-            if results:  # last: its one row is shared by every writer, so it is held briefly
-                bump_changes(session)
+                    for i, r in failed
+                    if r.failure is not None
+                ],
+            )
+            counts.failures = len(failed)
+            counts.policy_violations = sum(
+                1 for _, r in failed if r.failure is not None and r.failure.is_policy_violation
+            )
+        if and_then is not None:
+            and_then(session)
+        if results:  # last: its one row is shared by every writer, so it is held briefly
+            bump_changes(session)
         return counts
 
     # -- thresholds ----------------------------------------------------------------------------
 
     def rethreshold(
-        self, model_name: str, *, general: float | None, character: float | None
+        self, session: Session, model_name: str, *, general: float | None, character: float | None
     ) -> RethresholdCounts:
         """Re-apply thresholds to stored confidences in SQL; manually edited tags are left alone.
         `general` covers every non-character category, as the tagger itself does."""
         counts = RethresholdCounts(model_name)
-        model_id = self.model_id(model_name)
+        model_id = self.model_id(session, model_name)
         if model_id is None:
             return counts
         base = and_(
@@ -343,76 +333,74 @@ class AnnotationRepository:
             Tag.is_edited_manually.is_(False),
         )
         now = utcnow()
-        with self.database.write_session() as session:
-            for label, threshold, in_category in (
-                ("general", general, Tag.category != "character"),
-                ("character", character, Tag.category == "character"),
-            ):
-                if threshold is None:
-                    continue
-                passes = Tag.confidence >= threshold
-                result = session.execute(
-                    update(Tag)
-                    .where(base, in_category, Tag.is_accepted != case((passes, True), else_=False))
-                    .values(is_accepted=case((passes, True), else_=False), updated_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-                counts.changed[label] = result.rowcount  # type: ignore[attr-defined]
-            counts.stored = session.scalar(select(func.count()).select_from(Tag).where(base)) or 0
-            counts.accepted = (
-                session.scalar(select(func.count()).select_from(Tag).where(base, Tag.is_accepted.is_(True)))
-                or 0
+        for label, threshold, in_category in (
+            ("general", general, Tag.category != "character"),
+            ("character", character, Tag.category == "character"),
+        ):
+            if threshold is None:
+                continue
+            passes = Tag.confidence >= threshold
+            result = session.execute(
+                update(Tag)
+                .where(base, in_category, Tag.is_accepted != case((passes, True), else_=False))
+                .values(is_accepted=case((passes, True), else_=False), updated_at=now)
+                .execution_options(synchronize_session=False)
             )
-            if any(counts.changed.values()):
-                bump_changes(session)
+            counts.changed[label] = result.rowcount  # type: ignore[attr-defined]
+        counts.stored = session.scalar(select(func.count()).select_from(Tag).where(base)) or 0
+        counts.accepted = (
+            session.scalar(select(func.count()).select_from(Tag).where(base, Tag.is_accepted.is_(True))) or 0
+        )
+        if any(counts.changed.values()):
+            bump_changes(session)
         return counts
 
     # -- failures ------------------------------------------------------------------------------
 
-    def check_policy_violations(self, image_ids: Sequence[int], model_name: str) -> set[int]:
+    def check_policy_violations(
+        self, session: Session, image_ids: Sequence[int], model_name: str
+    ) -> set[int]:
         """The images among `image_ids` this model has refused for content policy before."""
         found: set[int] = set()
         unique = sorted(set(image_ids))
-        with self.database.read_session() as session:
-            for chunk in chunked(unique, _ID_CHUNK):
-                found.update(
-                    session.scalars(
-                        select(AnnotationFailure.image_id)
-                        .where(
-                            AnnotationFailure.model_name == model_name,
-                            AnnotationFailure.is_policy_violation.is_(True),
-                            AnnotationFailure.image_id.in_(chunk),
-                        )
-                        .distinct()
+        for chunk in chunked(unique, _ID_CHUNK):
+            found.update(
+                session.scalars(
+                    select(AnnotationFailure.image_id)
+                    .where(
+                        AnnotationFailure.model_name == model_name,
+                        AnnotationFailure.is_policy_violation.is_(True),
+                        AnnotationFailure.image_id.in_(chunk),
                     )
+                    .distinct()
                 )
+            )
         return found
 
     def list_failures(
-        self, model_name: str | None = None, *, limit: int = 100, offset: int = 0
+        self, session: Session, model_name: str | None = None, *, limit: int = 100, offset: int = 0
     ) -> tuple[int, list[AnnotationFailureRow]]:
         """Total matching and one page, newest first."""
         condition = AnnotationFailure.model_name == model_name if model_name else true()
-        with self.database.read_session() as session:
-            total = session.scalar(select(func.count()).select_from(AnnotationFailure).where(condition)) or 0
-            rows = session.execute(
-                select(
-                    AnnotationFailure.id,
-                    AnnotationFailure.image_id,
-                    Image.name,
-                    AnnotationFailure.model_name,
-                    AnnotationFailure.provider,
-                    AnnotationFailure.failure_reason,
-                    AnnotationFailure.error_message,
-                    AnnotationFailure.failed_at,
-                    AnnotationFailure.is_policy_violation,
-                )
-                .join(Image, Image.id == AnnotationFailure.image_id)
-                .where(condition)
-                .order_by(AnnotationFailure.id.desc())
-                .limit(limit)
-                .offset(offset)
-            ).all()
+        total = session.scalar(select(func.count()).select_from(AnnotationFailure).where(condition)) or 0
+        rows = session.execute(
+            select(
+                AnnotationFailure.id,
+                AnnotationFailure.image_id,
+                Image.name,
+                AnnotationFailure.model_name,
+                AnnotationFailure.provider,
+                AnnotationFailure.failure_reason,
+                AnnotationFailure.error_message,
+                AnnotationFailure.failed_at,
+                AnnotationFailure.is_policy_violation,
+            )
+            .join(Image, Image.id == AnnotationFailure.image_id)
+            .where(condition)
+            .order_by(AnnotationFailure.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
         return total, [
             AnnotationFailureRow(
                 id=row[0],

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from lorairo.database.engine import Database
 from lorairo.database.schema import AnnotationFailure, BatchJob, Image, ModelAnnotation, utcnow
 from lorairo.utils.chunks import chunked
 
@@ -51,11 +51,11 @@ def _row(job: BatchJob) -> BatchJobRow:
 
 
 class BatchRepository:
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    """Reads and writes inside the caller's session; the service decides the transaction."""
 
+    @staticmethod
     def create_job(
-        self,
+        session: Session,
         *,
         provider: str,
         model_name: str,
@@ -64,80 +64,80 @@ class BatchRepository:
         request_count: int,
         status: str,
     ) -> BatchJobRow:
-        with self.database.write_session() as session:
-            job = BatchJob(
-                provider=provider,
-                model_name=model_name,
-                remote_id=remote_id,
-                request_file=request_file,
-                request_count=request_count,
-                status=status,
-            )
-            session.add(job)
-            session.flush()
-            return _row(job)
+        job = BatchJob(
+            provider=provider,
+            model_name=model_name,
+            remote_id=remote_id,
+            request_file=request_file,
+            request_count=request_count,
+            status=status,
+        )
+        session.add(job)
+        session.flush()
+        return _row(job)
 
-    def update_job(self, job_id: int, **values: object) -> None:
+    @staticmethod
+    def update_job(session: Session, job_id: int, **values: object) -> None:
         allowed = {"status", "result_file", "imported_at"}
         unknown = set(values) - allowed
         if unknown:
             raise ValueError(f"cannot update batch job fields {sorted(unknown)}")
-        with self.database.write_session() as session:
-            session.execute(update(BatchJob).where(BatchJob.id == job_id).values(**values))
+        session.execute(update(BatchJob).where(BatchJob.id == job_id).values(**values))
 
-    def mark_imported(self, job_id: int) -> None:
-        self.update_job(job_id, imported_at=utcnow())
+    @staticmethod
+    def mark_imported(session: Session, job_id: int) -> None:
+        BatchRepository.update_job(session, job_id, imported_at=utcnow())
 
-    def get(self, job_id: int) -> BatchJobRow | None:
-        with self.database.read_session() as session:
-            job = session.get(BatchJob, job_id)
-            return _row(job) if job else None
+    @staticmethod
+    def get(session: Session, job_id: int) -> BatchJobRow | None:
+        job = session.get(BatchJob, job_id)
+        return _row(job) if job else None
 
-    def by_result_file(self, path: str) -> BatchJobRow | None:
-        with self.database.read_session() as session:
-            job = session.scalar(
-                select(BatchJob).where(BatchJob.result_file == path).order_by(BatchJob.id.desc())
-            )
-            return _row(job) if job else None
+    @staticmethod
+    def by_result_file(session: Session, path: str) -> BatchJobRow | None:
+        job = session.scalar(
+            select(BatchJob).where(BatchJob.result_file == path).order_by(BatchJob.id.desc())
+        )
+        return _row(job) if job else None
 
-    def list_jobs(self, *, unfinished_only: bool = False, limit: int = 100) -> list[BatchJobRow]:
+    @staticmethod
+    def list_jobs(session: Session, *, unfinished_only: bool = False, limit: int = 100) -> list[BatchJobRow]:
         """Newest first; `unfinished_only` keeps jobs whose results are not imported yet."""
         query = select(BatchJob).order_by(BatchJob.id.desc()).limit(limit)
         if unfinished_only:
             query = query.where(BatchJob.imported_at.is_(None))
-        with self.database.read_session() as session:
-            return [_row(job) for job in session.scalars(query)]
+        return [_row(job) for job in session.scalars(query)]
 
-    def sha256_by_id(self, image_ids: Sequence[int]) -> dict[int, str]:
+    @staticmethod
+    def sha256_by_id(session: Session, image_ids: Sequence[int]) -> dict[int, str]:
         found: dict[int, str] = {}
         unique = sorted(set(image_ids))
-        with self.database.read_session() as session:
-            for chunk in chunked(unique, _ID_CHUNK):
-                found.update(session.execute(select(Image.id, Image.sha256).where(Image.id.in_(chunk))).all())
+        for chunk in chunked(unique, _ID_CHUNK):
+            found.update(session.execute(select(Image.id, Image.sha256).where(Image.id.in_(chunk))).all())
         return found
 
+    @staticmethod
     def already_recorded(
-        self, image_ids: Sequence[int], model_id: int, model_name: str
+        session: Session, image_ids: Sequence[int], model_id: int, model_name: str
     ) -> tuple[set[int], set[tuple[int, str]]]:
         """Images this model already has results for, and (image, reason) failures already recorded,
         so importing the same results twice writes nothing the second time."""
         annotated: set[int] = set()
         failed: set[tuple[int, str]] = set()
         unique = sorted(set(image_ids))
-        with self.database.read_session() as session:
-            for chunk in chunked(unique, _ID_CHUNK):
-                annotated.update(
-                    session.scalars(
-                        select(ModelAnnotation.image_id).where(
-                            ModelAnnotation.model_id == model_id, ModelAnnotation.image_id.in_(chunk)
-                        )
+        for chunk in chunked(unique, _ID_CHUNK):
+            annotated.update(
+                session.scalars(
+                    select(ModelAnnotation.image_id).where(
+                        ModelAnnotation.model_id == model_id, ModelAnnotation.image_id.in_(chunk)
                     )
                 )
-                failed.update(
-                    session.execute(
-                        select(AnnotationFailure.image_id, AnnotationFailure.failure_reason).where(
-                            AnnotationFailure.model_name == model_name, AnnotationFailure.image_id.in_(chunk)
-                        )
-                    ).all()
-                )
+            )
+            failed.update(
+                session.execute(
+                    select(AnnotationFailure.image_id, AnnotationFailure.failure_reason).where(
+                        AnnotationFailure.model_name == model_name, AnnotationFailure.image_id.in_(chunk)
+                    )
+                ).all()
+            )
         return annotated, failed

@@ -6,16 +6,15 @@ On PostgreSQL the bump also sends `NOTIFY lorairo_changes` (delivered when its t
 commits) and a watcher waits on `LISTEN`; on SQLite a watcher polls the one-row counter, a
 single-page read.
 
-A feed opened with `track_own=True` also learns which versions this process committed, so a
-window that already refreshed after its own edit can skip the same change arriving from the feed.
+While a watcher tracks its store (`track_own`), `bump` also records which versions this process
+committed, so a window that already refreshed after its own edit can skip the same change arriving
+from the feed (`foreign`). Nothing here opens a transaction: `services/change_watch.py` does.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.orm import Session
@@ -71,86 +70,54 @@ def _rolled_back(session: Session) -> None:
             _own[key][1].difference_update(versions)
 
 
-class ChangeFeed:
-    """`version()` now; `wait(since, timeout)` blocks until it moves past `since` or time is up."""
+def version(session: Session) -> int:
+    """The counter now (a single-page read)."""
+    return session.scalar(select(StoreChange.version).where(StoreChange.id == 1)) or 0
 
-    def __init__(
-        self, database: Database, poll_seconds: float = POLL_SECONDS, *, track_own: bool = False
-    ) -> None:
-        self.database = database
-        self.poll_seconds = poll_seconds
-        self._raw: Any = None
-        self._listener: Any = None  # PostgreSQL: the psycopg connection in autocommit, LISTENing
-        self._quiet_at: int | None = None  # the version a notice-less LISTEN wait ended on
-        self._key = _store_key(database.engine) if track_own else None
-        if self._key is not None:
-            with _own_lock:
-                feeds, versions = _own.get(self._key, (0, set()))
-                _own[self._key] = (feeds + 1, versions)
 
-    def version(self) -> int:
-        with self.database.read_session() as session:
-            return session.scalar(select(StoreChange.version).where(StoreChange.id == 1)) or 0
+def track_own(database: Database) -> str:
+    """Start recording this process's versions of the store; the key for `foreign`/`untrack_own`."""
+    key = _store_key(database.engine)
+    with _own_lock:
+        trackers, versions = _own.get(key, (0, set()))
+        _own[key] = (trackers + 1, versions)
+    return key
 
-    @property
-    def listens(self) -> bool:
-        """PostgreSQL: `wait` blocks on LISTEN (else it polls)."""
-        return self.database.engine.dialect.name == "postgresql"
 
-    def wait(self, since: int, timeout: float, sleep: Callable[[float], object] = time.sleep) -> int:
-        """The current version once it differs from `since`, or `since` after `timeout` seconds.
-        `sleep` paces the SQLite polls; when it returns true (a cancel token's `wait`, set),
-        waiting ends at once with `since`."""
-        deadline = time.monotonic() + timeout
-        if self.listens:
-            self._listen()
-        # LISTENing, a wait that timed out without a notice knows the counter unchanged since
-        # its read: the next wait from that version skips the read (one per notice, not per wait)
-        quiet, self._quiet_at = self._quiet_at == since, None
-        while True:
-            current = since if quiet else self.version()
-            quiet = False
-            left = deadline - time.monotonic()
-            if current != since or left <= 0:
-                return current
-            if self._listener is not None:
-                # LISTEN came before the read above, so no notice means no commit since it
-                if not any(True for _ in self._listener.notifies(timeout=left, stop_after=1)):
-                    self._quiet_at = since
-                    return since
-            elif sleep(min(self.poll_seconds, left)):
-                return since
+def untrack_own(key: str) -> None:
+    with _own_lock:
+        trackers, versions = _own[key]
+        if trackers > 1:
+            _own[key] = (trackers - 1, versions)
+        else:
+            del _own[key]
 
-    def foreign(self, since: int, current: int) -> bool:
-        """Whether another process made any of the changes after `since` up to `current`
-        (always True without `track_own`); forgets this process's versions up to `current`."""
-        if self._key is None:
-            return current != since
-        with _own_lock:
-            own = _own[self._key][1]
-            mine = sum(1 for version in own if since < version <= current)
-            own.difference_update([version for version in own if version <= current])
-        return current < since or mine < current - since
+
+def foreign(key: str, since: int, current: int) -> bool:
+    """Whether another process made any of the changes after `since` up to `current`; forgets
+    this process's versions up to `current`."""
+    with _own_lock:
+        own = _own[key][1]
+        mine = sum(1 for version in own if since < version <= current)
+        own.difference_update([version for version in own if version <= current])
+    return current < since or mine < current - since
+
+
+class Listener:
+    """PostgreSQL only: a pooled connection of its own in autocommit, LISTENing on `CHANNEL` while
+    this object lives. It holds no transaction; the caller reads `version` in its own sessions."""
+
+    def __init__(self, database: Database) -> None:
+        self._raw = database.engine.raw_connection()
+        self._connection: Any = cast(Any, self._raw.driver_connection)
+        self._connection.autocommit = True
+        self._connection.execute(f"LISTEN {CHANNEL}")
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a notice came within `timeout` seconds (returns at the first)."""
+        return any(True for _ in self._connection.notifies(timeout=timeout, stop_after=1))
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.execute(f"UNLISTEN {CHANNEL}")
-            self._listener.autocommit = False
-            self._raw.close()
-            self._listener = None
-            self._quiet_at = None
-        if self._key is not None:
-            with _own_lock:
-                feeds, versions = _own[self._key]
-                if feeds > 1:
-                    _own[self._key] = (feeds - 1, versions)
-                else:
-                    del _own[self._key]
-            self._key = None
-
-    def _listen(self) -> None:
-        if self._listener is None:  # a pooled connection of its own, kept while this feed lives
-            self._raw = self.database.engine.raw_connection()
-            self._listener = self._raw.driver_connection
-            self._listener.autocommit = True
-            self._listener.execute(f"LISTEN {CHANNEL}")
+        self._connection.execute(f"UNLISTEN {CHANNEL}")
+        self._connection.autocommit = False
+        self._raw.close()

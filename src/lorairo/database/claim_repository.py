@@ -30,8 +30,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from lorairo.database.dialect import upsert
-from lorairo.database.engine import Database
-from lorairo.database.schema import Model, ModelAnnotation, Worker, WorkItem, WorkItemImage
+from lorairo.database.schema import ModelAnnotation, Worker, WorkItem, WorkItemImage
 
 DEFAULT_LEASE_SECONDS = 300.0
 PENDING, CLAIMED, DONE = "pending", "claimed", "done"
@@ -96,119 +95,124 @@ def _claimable(now: float) -> Any:
     )
 
 
+# One step of a caller's write transaction (see `ClaimRepository.completion`).
+SessionStep = Callable[[Session], None]
+
+
 class ClaimRepository:
-    def __init__(
-        self, database: Database, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS
-    ) -> None:
-        self.database = database
+    """Who claims (`owner`) and for how long (`lease_seconds`); every method works inside the
+    caller's session and never opens or commits one. The transaction kind is part of a claim's
+    correctness, so callers (`services/work_queue.py`) run each method in its own short
+    transaction: `write_session()` for everything that writes, except `claim_next`, which takes
+    `write_session(serialized=False)` on PostgreSQL's row locks (`SKIP LOCKED`)."""
+
+    def __init__(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
         self.owner = owner or new_owner()
         self.lease_seconds = lease_seconds
 
     # -- plain runs: claim a page of the run's own selection -----------------------------------
 
     def claim(
-        self, model_id: int, image_ids: Sequence[int], *, skip_done: bool, now: float | None = None
+        self,
+        session: Session,
+        model_id: int,
+        image_ids: Sequence[int],
+        *,
+        skip_done: bool,
+        now: float | None = None,
     ) -> ClaimedItem | None:
         """A new item, held by this owner, of the ids no open item holds (and, with `skip_done`,
-        not annotated yet); images of lapsed items move to it. In one write transaction, so two
-        runs never both get an image. Also renews this owner's other leases."""
+        not annotated yet); images of lapsed items move to it. Run it as one write transaction, so
+        two runs never both get an image. Also renews this owner's other leases."""
         now = time.time() if now is None else now
         wanted = list(dict.fromkeys(image_ids))
         if not wanted:
             return None
-        with self.database.write_session() as session:
-            self._renew(session, now)
-            held = session.execute(
-                select(WorkItemImage.image_id, WorkItem.id, _claimable(now))
-                .join(WorkItem, WorkItem.id == WorkItemImage.work_item_id)
-                .where(WorkItemImage.model_id == model_id, WorkItemImage.image_id.in_(wanted))
-            ).all()
-            taken = {image_id for image_id, _, lapsed in held if not lapsed}
-            lapsed_items = {item_id for _, item_id, lapsed in held if lapsed}
-            if skip_done:
-                taken.update(
-                    session.scalars(
-                        select(ModelAnnotation.image_id).where(
-                            ModelAnnotation.model_id == model_id, ModelAnnotation.image_id.in_(wanted)
-                        )
+        self._renew(session, now)
+        held = session.execute(
+            select(WorkItemImage.image_id, WorkItem.id, _claimable(now))
+            .join(WorkItem, WorkItem.id == WorkItemImage.work_item_id)
+            .where(WorkItemImage.model_id == model_id, WorkItemImage.image_id.in_(wanted))
+        ).all()
+        taken = {image_id for image_id, _, lapsed in held if not lapsed}
+        lapsed_items = {item_id for _, item_id, lapsed in held if lapsed}
+        if skip_done:
+            taken.update(
+                session.scalars(
+                    select(ModelAnnotation.image_id).where(
+                        ModelAnnotation.model_id == model_id, ModelAnnotation.image_id.in_(wanted)
                     )
                 )
-            free = [image_id for image_id in wanted if image_id not in taken]
-            if not free:
-                return None
-            session.execute(
-                delete(WorkItemImage).where(
-                    WorkItemImage.model_id == model_id, WorkItemImage.image_id.in_(free)
-                )
             )
-            self._resize(session, lapsed_items)
-            item_id = self._new_item(session, self.owner, model_id, free, now, held=True)
+        free = [image_id for image_id in wanted if image_id not in taken]
+        if not free:
+            return None
+        session.execute(
+            delete(WorkItemImage).where(WorkItemImage.model_id == model_id, WorkItemImage.image_id.in_(free))
+        )
+        self._resize(session, lapsed_items)
+        item_id = self._new_item(session, self.owner, model_id, free, now, held=True)
         return ClaimedItem(item_id, model_id, free)
 
     # -- distributed: enqueue, then workers take items ------------------------------------------
 
-    def enqueue(self, job: str, model_id: int, image_ids: Sequence[int], now: float | None = None) -> int:
+    def enqueue(
+        self, session: Session, job: str, model_id: int, image_ids: Sequence[int], now: float | None = None
+    ) -> int:
         """Queue one item of the ids no open item holds yet; returns how many were queued."""
         now = time.time() if now is None else now
         wanted = list(dict.fromkeys(image_ids))
         if not wanted:
             return 0
-        with self.database.write_session() as session:
-            held = set(
-                session.scalars(
-                    select(WorkItemImage.image_id).where(
-                        WorkItemImage.model_id == model_id, WorkItemImage.image_id.in_(wanted)
-                    )
+        held = set(
+            session.scalars(
+                select(WorkItemImage.image_id).where(
+                    WorkItemImage.model_id == model_id, WorkItemImage.image_id.in_(wanted)
                 )
             )
-            free = [image_id for image_id in wanted if image_id not in held]
-            if free:
-                self._new_item(session, job, model_id, free, now, held=False)
+        )
+        free = [image_id for image_id in wanted if image_id not in held]
+        if free:
+            self._new_item(session, job, model_id, free, now, held=False)
         return len(free)
 
-    def claim_next(self, model_id: int, now: float | None = None) -> ClaimedItem | None:
+    def claim_next(self, session: Session, model_id: int, now: float | None = None) -> ClaimedItem | None:
         """Take the oldest claimable item of this model. Rows other workers are claiming right now
         are skipped, not waited for (`SKIP LOCKED`; SQLite serialises the transaction instead)."""
         now = time.time() if now is None else now
-        # Row locks alone keep claims apart, so on PostgreSQL this skips the writer lock.
-        with self.database.write_session(serialized=False) as session:
-            item_id = session.scalar(
-                select(WorkItem.id)
-                .where(WorkItem.model_id == model_id, _claimable(now))
-                .order_by(WorkItem.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
+        # Row locks alone keep claims apart, so on PostgreSQL the caller skips the writer lock.
+        item_id = session.scalar(
+            select(WorkItem.id)
+            .where(WorkItem.model_id == model_id, _claimable(now))
+            .order_by(WorkItem.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if item_id is None:
+            return None
+        session.execute(
+            update(WorkItem)
+            .where(WorkItem.id == item_id)
+            .values(
+                state=CLAIMED,
+                owner=self.owner,
+                lease_expires_at=now + self.lease_seconds,
+                attempts=WorkItem.attempts + 1,
             )
-            if item_id is None:
-                return None
-            session.execute(
-                update(WorkItem)
-                .where(WorkItem.id == item_id)
-                .values(
-                    state=CLAIMED,
-                    owner=self.owner,
-                    lease_expires_at=now + self.lease_seconds,
-                    attempts=WorkItem.attempts + 1,
-                )
+        )
+        image_ids = list(
+            session.scalars(
+                select(WorkItemImage.image_id)
+                .where(WorkItemImage.work_item_id == item_id)
+                .order_by(WorkItemImage.image_id)
             )
-            image_ids = list(
-                session.scalars(
-                    select(WorkItemImage.image_id)
-                    .where(WorkItemImage.work_item_id == item_id)
-                    .order_by(WorkItemImage.image_id)
-                )
-            )
+        )
         return ClaimedItem(item_id, model_id, image_ids)
 
-    def complete(self, item_id: int, images: int, now: float | None = None) -> None:
-        """Mark an item done (its images are free for later runs) and count it to this worker.
-        A second finisher changes nothing: the item is already done."""
-        with self.database.write_session() as session:
-            self.completion(item_id, images, now)(session)
-
-    def completion(self, item_id: int, images: int, now: float | None = None) -> Callable[[Session], None]:
-        """`complete` as a step of another write transaction: the one storing the item's results,
-        so an item is done exactly when its results are in."""
+    def completion(self, item_id: int, images: int, now: float | None = None) -> SessionStep:
+        """Marking an item done (its images are free for later runs) and counting it to this
+        worker, as a step of a write transaction: usually the one storing the item's results, so
+        an item is done exactly when its results are in. A second finisher changes nothing."""
 
         def finish(session: Session) -> None:
             when = time.time() if now is None else now
@@ -231,30 +235,32 @@ class ClaimRepository:
 
         return finish
 
-    def release(self) -> None:
+    def release(self, session: Session) -> None:
         """Give back what this owner holds: its own plain-run items go, queue items it holds
         return to the queue for other workers at once (no lease to wait out)."""
-        with self.database.write_session() as session:
-            session.execute(delete(WorkItem).where(WorkItem.job == self.owner))
-            session.execute(
-                update(WorkItem)
-                .where(WorkItem.owner == self.owner, WorkItem.state == CLAIMED)
-                .values(state=PENDING, owner=None, lease_expires_at=None)
-            )
-            session.execute(update(Worker).where(Worker.id == self.owner).values(stopped=True))
+        session.execute(delete(WorkItem).where(WorkItem.job == self.owner))
+        session.execute(
+            update(WorkItem)
+            .where(WorkItem.owner == self.owner, WorkItem.state == CLAIMED)
+            .values(state=PENDING, owner=None, lease_expires_at=None)
+        )
+        session.execute(update(Worker).where(Worker.id == self.owner).values(stopped=True))
 
-    def forget(self, *, job: str | None = None, finished_before: float | None = None) -> int:
+    def forget(
+        self, session: Session, *, job: str | None = None, finished_before: float | None = None
+    ) -> int:
         """Delete done items (of one job, or finished before a time): they only served progress."""
         condition = [WorkItem.state == DONE]
         if job is not None:
             condition.append(WorkItem.job == job)
         if finished_before is not None:
             condition.append(WorkItem.finished_at < finished_before)
-        with self.database.write_session() as session:
-            result = session.execute(delete(WorkItem).where(*condition))
+        result = session.execute(delete(WorkItem).where(*condition))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def progress(self, *, job: str | None = None, model_id: int | None = None) -> QueueProgress:
+    def progress(
+        self, session: Session, *, job: str | None = None, model_id: int | None = None
+    ) -> QueueProgress:
         """Images and items by state, for one job or one model's whole queue."""
         query = select(WorkItem.state, func.count(), func.coalesce(func.sum(WorkItem.size), 0)).group_by(
             WorkItem.state
@@ -264,21 +270,20 @@ class ClaimRepository:
         if model_id is not None:
             query = query.where(WorkItem.model_id == model_id)
         found = QueueProgress()
-        with self.database.read_session() as session:
-            for state, items, images in session.execute(query):
-                if state == DONE:
-                    found.images_done, found.items_done = int(images), items
+        for state, items, images in session.execute(query):
+            if state == DONE:
+                found.images_done, found.items_done = int(images), items
+            else:
+                found.items_open += items
+                if state == PENDING:
+                    found.images_pending += int(images)
                 else:
-                    found.items_open += items
-                    if state == PENDING:
-                        found.images_pending += int(images)
-                    else:
-                        found.images_claimed += int(images)
+                    found.images_claimed += int(images)
         return found
 
     # -- workers and heartbeats ----------------------------------------------------------------
 
-    def register_worker(self, model_name: str, now: float | None = None) -> None:
+    def register_worker(self, session: Session, model_name: str, now: float | None = None) -> None:
         """Start (or, for an owner that worked before, restart) this worker's heartbeat row."""
         now = time.time() if now is None else now
         row = {
@@ -292,45 +297,40 @@ class ClaimRepository:
             "images_done": 0,
             "stopped": False,
         }
-        with self.database.write_session() as session:
-            statement = upsert(session, Worker).values(row)
-            session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[Worker.id], set_={k: v for k, v in row.items() if k != "id"}
-                )
+        statement = upsert(session, Worker).values(row)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Worker.id], set_={k: v for k, v in row.items() if k != "id"}
             )
+        )
 
-    def heartbeat(self, now: float | None = None) -> None:
+    def heartbeat(self, session: Session, now: float | None = None) -> None:
         """This worker is alive: renew the leases of the items it holds."""
         now = time.time() if now is None else now
-        with self.database.write_session() as session:
-            self._renew(session, now)
+        self._renew(session, now)
 
-    def workers(self, *, stale_after: float, include_stopped: bool = False) -> list[WorkerRow]:
+    def workers(
+        self, session: Session, *, stale_after: float, include_stopped: bool = False
+    ) -> list[WorkerRow]:
         """Workers whose heartbeat is newer than `stale_after` seconds (all of them with
         `include_stopped`), busiest first."""
         query = select(Worker).order_by(Worker.images_done.desc(), Worker.id)
         if not include_stopped:
             query = query.where(Worker.stopped.is_(False), Worker.heartbeat_at > time.time() - stale_after)
-        with self.database.read_session() as session:
-            return [
-                WorkerRow(
-                    w.id,
-                    w.host,
-                    w.pid,
-                    w.model_name,
-                    w.started_at,
-                    w.heartbeat_at,
-                    w.batches_done,
-                    w.images_done,
-                    w.stopped,
-                )
-                for w in session.scalars(query)
-            ]
-
-    def model_id(self, name: str) -> int | None:
-        with self.database.read_session() as session:
-            return session.scalar(select(Model.id).where(Model.name == name))
+        return [
+            WorkerRow(
+                w.id,
+                w.host,
+                w.pid,
+                w.model_name,
+                w.started_at,
+                w.heartbeat_at,
+                w.batches_done,
+                w.images_done,
+                w.stopped,
+            )
+            for w in session.scalars(query)
+        ]
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from lorairo.database.engine import Database
 from lorairo.database.schema import ImageCrop
 
 
-def load_crops(database: Database, ids: Sequence[int]) -> dict[int, tuple[int, int, int, int]]:
+def load_crops(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, int, int, int]]:
     """`{image_id: (x, y, width, height)}` for the ids that have a crop."""
     if not ids:
         return {}
-    with database.read_session() as session:
-        rows = session.execute(
-            select(ImageCrop.image_id, ImageCrop.x, ImageCrop.y, ImageCrop.width, ImageCrop.height).where(
-                ImageCrop.image_id.in_(list(ids))
-            )
+    rows = session.execute(
+        select(ImageCrop.image_id, ImageCrop.x, ImageCrop.y, ImageCrop.width, ImageCrop.height).where(
+            ImageCrop.image_id.in_(list(ids))
         )
-        return {image_id: (x, y, width, height) for image_id, x, y, width, height in rows}
+    )
+    return {image_id: (x, y, width, height) for image_id, x, y, width, height in rows}

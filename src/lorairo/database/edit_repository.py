@@ -9,10 +9,15 @@ comes back with the id the log recorded.
 Model output is never overwritten: what a person decides about a tag on an image (reject, remove,
 order) is a `tag_decisions` row, which no model run touches, so undo and redo stay exact after any
 re-run. Removing a manual tag deletes its row.
+
+Removing an image from the project (`plan_remove_images`) is the same kind of edit: a delete of the
+image row and of every row that refers to it, children first, each snapshotted, so undo puts them
+all back with their ids (the files are the service's part, see `storage/trash.py`).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections import defaultdict
@@ -21,30 +26,54 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import DateTime, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    DateTime,
+    LargeBinary,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from genai_tag_db_tools.cleaning import clean_tag
 from lorairo.database.change_feed import bump as bump_changes
 from lorairo.database.dialect import fold, nocase, sync_id_sequences
 from lorairo.database.effective import effective_tag
 from lorairo.database.schema import SOURCE_MANUAL, Base, EditChange, EditLog, Image, utcnow
-from lorairo.errors import ValidationError
+from lorairo.errors import DatabaseError, ValidationError
 
 Action = Literal["insert", "update", "delete"]
-TABLES: dict[str, Table] = {
-    name: Base.metadata.tables[name]
-    for name in (
-        "tags",
-        "tag_decisions",
-        "captions",
-        "scores",
-        "ratings",
-        "images",
-        "image_crops",
-        "export_rejections",
-    )
-}
+# What removing an image deletes (and undo restores), children before the image row. Every table
+# with a foreign key to `images.id` is here, except the queue's `work_item_images` (a place in an
+# open work item, not the person's data: the image goes out of the queue, and after an undo a later
+# run queues it again).
+REMOVED_WITH_IMAGE = (
+    "tags",
+    "tag_decisions",
+    "captions",
+    "scores",
+    "ratings",
+    "model_annotations",
+    "annotation_failures",
+    "annotation_styles",
+    "image_crops",
+    "image_quality",
+    "image_embeddings",
+    "export_rejections",
+    "processed_images",
+    "image_similarities",
+)
+NOT_REMOVED_WITH_IMAGE = ("work_item_images",)
+TABLES: dict[str, Table] = {name: Base.metadata.tables[name] for name in (*REMOVED_WITH_IMAGE, "images")}
+_RANK = {table.name: rank for rank, table in enumerate(Base.metadata.sorted_tables)}
 BATCH = 500
 
 
@@ -61,8 +90,16 @@ class RowChange:
     row: int | None = None
 
 
+def _jsonable_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return value
+
+
 def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
+    return {key: _jsonable_value(value) for key, value in row.items()}
 
 
 def _from_json(table: Table, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -71,7 +108,18 @@ def _from_json(table: Table, data: Mapping[str, Any]) -> dict[str, Any]:
         value = out.get(column.name)
         if isinstance(column.type, DateTime) and isinstance(value, str):
             out[column.name] = datetime.fromisoformat(value)
+        elif isinstance(column.type, LargeBinary) and isinstance(value, str):
+            out[column.name] = base64.b64decode(value)
     return out
+
+
+def _key(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's primary key as bind values (`id`, or the columns of a composite key)."""
+    return {f"_k_{column.name}": row[column.name] for column in table.primary_key.columns}
+
+
+def _by_key(table: Table) -> Any:
+    return and_(*(column == bindparam(f"_k_{column.name}") for column in table.primary_key.columns))
 
 
 def tag_matcher(patterns: Iterable[str]) -> re.Pattern[str]:
@@ -448,6 +496,96 @@ class EditRepository:
                 )
         return changes
 
+    def plan_remove_images(
+        self, session: Session, image_ids: list[int], seen: set[tuple[str, int]]
+    ) -> list[RowChange]:
+        """Delete the images and every row referring to them, children first. `seen` carries the
+        rows already planned by an earlier batch (a similarity links two removed images)."""
+        changes = []
+        for name in (*REMOVED_WITH_IMAGE, "images"):
+            t = TABLES[name]
+            where: ColumnElement[bool]
+            if name == "images":
+                where = t.c.id.in_(image_ids)
+            elif name == "image_similarities":
+                where = or_(t.c.image_id.in_(image_ids), t.c.similar_to_id.in_(image_ids))
+            else:
+                where = t.c.image_id.in_(image_ids)
+            order = list(t.primary_key.columns)
+            for mapping in session.execute(select(t).where(where).order_by(*order)).mappings():
+                row = dict(mapping)
+                image_id = row["id"] if name == "images" else row["image_id"]
+                row_id = row["id"] if "id" in row else row["image_id"]
+                if (name, row_id) in seen:
+                    continue
+                seen.add((name, row_id))
+                if name == "images":
+                    label = f"remove {row['name']}"
+                elif name == "image_similarities" and row["image_id"] not in image_ids:
+                    image_id = row["similar_to_id"]
+                    label = name
+                else:
+                    label = name
+                changes.append(RowChange(name, "delete", image_id, row, None, label, row_id))
+        return changes
+
+    @staticmethod
+    def live_removals(session: Session, edit_ids: list[int]) -> set[int]:
+        """Which of these edits are committed removals not undone (their files belong in the trash)."""
+        return set(
+            session.scalars(
+                select(EditLog.id).where(
+                    EditLog.id.in_(edit_ids),
+                    EditLog.operation == "remove_images",
+                    EditLog.undone_at.is_(None),
+                )
+            )
+        )
+
+    @staticmethod
+    def paths_in_use(session: Session, stored: list[str]) -> set[str]:
+        """Which of these stored paths an image in the project uses (one registered again)."""
+        used: set[str] = set()
+        processed = Base.metadata.tables["processed_images"]
+        for chunk in (stored[i : i + BATCH] for i in range(0, len(stored), BATCH)):
+            for column in (Image.stored_path, Image.thumbnail_path, processed.c.path):
+                used.update(p for p in session.scalars(select(column).where(column.in_(chunk))) if p)
+        return used
+
+    @staticmethod
+    def removed_images(session: Session, edit_id: int) -> list[dict[str, Any]]:
+        """The image rows a removal deleted, from its snapshots."""
+        rows = session.scalars(
+            select(EditChange.before).where(EditChange.edit_id == edit_id, EditChange.table_name == "images")
+        )
+        return [json.loads(before) for before in rows if before]
+
+    @staticmethod
+    def restore_conflicts(session: Session, images: list[dict[str, Any]]) -> list[str]:
+        """Why these removed images cannot come back: an image registered since holds the id, the
+        content (SHA-256) or the stored path of one of them."""
+        problems = []
+        for chunk in (images[i : i + BATCH] for i in range(0, len(images), BATCH)):
+            by_sha = {row["sha256"]: row for row in chunk}
+            by_path = {row["stored_path"]: row for row in chunk}
+            by_id = {row["id"]: row for row in chunk}
+            for image in session.scalars(
+                select(Image).where(
+                    or_(
+                        Image.id.in_(by_id),
+                        Image.sha256.in_(by_sha),
+                        Image.stored_path.in_(by_path),
+                    )
+                )
+            ):
+                removed = by_sha.get(image.sha256) or by_path.get(image.stored_path) or by_id[image.id]
+                what = "the same file" if image.sha256 == removed["sha256"] else "its id"
+                problems.append(
+                    f"image #{removed['id']} ({removed['name']}): {what} is in the project again as "
+                    f"image #{image.id} ({image.name})"
+                )
+        return problems
+
     # -- writing -------------------------------------------------------------------------------
 
     @staticmethod
@@ -515,10 +653,11 @@ class EditRepository:
                 source, target = (before, after) if forward else (after, before)
                 target = _from_json(t, target)
                 source = _from_json(t, source)
-                columns = tuple(sorted(k for k in target if k != "id" and target[k] != source.get(k)))
+                keys = {column.name for column in t.primary_key.columns}
+                columns = tuple(sorted(k for k in target if k not in keys and target[k] != source.get(k)))
                 if columns:
                     updates[(table, columns)].append(
-                        {"_id": target["id"], **{f"v_{k}": target[k] for k in columns}}
+                        {**_key(t, target), **{f"v_{k}": target[k] for k in columns}}
                     )
                 continue
             creating = (action == "insert") == forward
@@ -527,18 +666,17 @@ class EditRepository:
             if creating:
                 inserts[table].append(_from_json(t, snapshot))
             else:
-                deletes[table].append({"_id": snapshot["id"]})
-        for table, rows in deletes.items():
+                deletes[table].append(_key(t, snapshot))
+        # parents are created before, and deleted after, the rows that refer to them
+        for table, rows in sorted(deletes.items(), key=lambda item: -_RANK[item[0]]):
             t = TABLES[table]
-            session.execute(delete(t).where(t.c.id == bindparam("_id")), rows)
+            session.execute(delete(t).where(_by_key(t)), rows)
         for (table, columns), rows in updates.items():
             t = TABLES[table]
-            statement = (
-                update(t).where(t.c.id == bindparam("_id")).values({k: bindparam(f"v_{k}") for k in columns})
-            )
+            statement = update(t).where(_by_key(t)).values({k: bindparam(f"v_{k}") for k in columns})
             session.execute(statement, rows)
         connection = session.connection()
-        for table, rows in inserts.items():
+        for table, rows in sorted(inserts.items(), key=lambda item: _RANK[item[0]]):
             connection.execute(insert(TABLES[table]), rows)
         sync_id_sequences(connection, [TABLES[table] for table in inserts])
 
@@ -577,21 +715,72 @@ class EditRepository:
             rows = list(session.scalars(statement.limit(5000)))
             if not rows:
                 return written
-            self._write(
-                session,
-                [
-                    (
-                        row.table_name,
-                        row.action,
-                        json.loads(row.before) if row.before else None,
-                        json.loads(row.after) if row.after else None,
-                    )
-                    for row in rows
-                ],
-                forward=forward,
-            )
+            changes = [
+                (
+                    row.table_name,
+                    row.action,
+                    json.loads(row.before) if row.before else None,
+                    json.loads(row.after) if row.after else None,
+                )
+                for row in rows
+            ]
+            try:
+                self._make_room(session, edit_id, changes, forward=forward)
+                self._write(session, changes, forward=forward)
+            except IntegrityError as exc:
+                raise DatabaseError(
+                    f"edit #{edit_id} cannot be {'redone' if forward else 'undone'}: a row it puts "
+                    f"back collides with one written since ({exc.orig}); nothing was changed"
+                ) from exc
             written += len(rows)
             last = rows[-1].id
+
+    @staticmethod
+    def _make_room(
+        session: Session,
+        edit_id: int,
+        changes: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]],
+        *,
+        forward: bool,
+    ) -> None:
+        """Give a new id to each row written since the edit (annotation, registration: writers
+        the log does not record) that holds the id of a row this replay puts back. SQLite hands
+        out max(id) + 1, so deleting the top rows frees their ids for the next insert.
+
+        Only rows no later edit refers to are moved (delete and insert, so the triggers keep
+        derived columns, the vocabulary and the caption index right); images never are (their
+        children would follow). What cannot be moved stays, and the replay refuses."""
+        wanted: dict[str, list[int]] = defaultdict(list)
+        for table, action, before, after in changes:
+            snapshot = after if action == "insert" else before
+            creating = action != "update" and (action == "insert") == forward
+            if creating and table != "images" and snapshot and "id" in snapshot:
+                wanted[table].append(snapshot["id"])
+        for table, ids in wanted.items():
+            t = TABLES[table]
+            taken = [dict(row) for row in session.execute(select(t).where(t.c.id.in_(ids))).mappings()]
+            if not taken:
+                continue
+            referenced = set(
+                session.scalars(
+                    select(EditChange.row_id).where(
+                        EditChange.table_name == table,
+                        EditChange.edit_id > edit_id,
+                        EditChange.row_id.in_([row["id"] for row in taken]),
+                    )
+                )
+            )
+            movable = [row for row in taken if row["id"] not in referenced]
+            if not movable:
+                continue
+            restored = select(func.max(EditChange.row_id)).where(
+                EditChange.edit_id == edit_id, EditChange.table_name == table
+            )
+            top = max(session.scalar(select(func.max(t.c.id))) or 0, session.scalar(restored) or 0)
+            session.execute(delete(t).where(t.c.id.in_([row["id"] for row in movable])))
+            moved = [{**row, "id": top + 1 + n} for n, row in enumerate(movable)]
+            session.connection().execute(insert(t), moved)
+            sync_id_sequences(session.connection(), [t])
 
     @staticmethod
     def mark(session: Session, edit_id: int, undone: bool) -> None:

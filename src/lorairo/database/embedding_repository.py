@@ -1,5 +1,5 @@
 """Stored image embeddings: one little-endian float16 vector per (image, model), and the facts the
-similarity features need about images (names, sizes, scores, export rejections).
+similarity features need about images (names, sizes, scores, sharpness, export rejections).
 
 Vectors are read as streams of numpy blocks keyed by row id, never as Python objects per vector,
 so building an index over 100k images holds one block at a time. A model's `fingerprint` (its id
@@ -10,7 +10,7 @@ whose image is gone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +18,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from lorairo.database.effective import effective_score
-from lorairo.database.engine import Database
-from lorairo.database.schema import ExportRejection, Image, ImageEmbedding, Model
+from lorairo.database.schema import ExportRejection, Image, ImageEmbedding, ImageQuality, Model
 from lorairo.utils.chunks import chunked
 
 VECTOR_DTYPE = np.dtype("<f2")
@@ -75,6 +74,8 @@ class ImageFacts:
     height: int
     score: float | None
     export_rejected: bool
+    sharpness: float | None = None  # `image_quality.sharpness`; None when never measured
+    thumbnail_path: str | None = None  # relative to the project root, as stored
 
     @property
     def pixels(self) -> int:
@@ -82,110 +83,120 @@ class ImageFacts:
 
 
 class EmbeddingRepository:
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    """Reads inside the caller's session; the service decides the transactions."""
 
-    def model_id(self, name: str) -> int | None:
-        with self.database.read_session() as session:
-            return session.scalar(select(Model.id).where(Model.name == name))
+    @staticmethod
+    def model_id(session: Session, name: str) -> int | None:
+        return session.scalar(select(Model.id).where(Model.name == name))
 
-    def models(self) -> list[EmbeddingModel]:
+    @staticmethod
+    def models(session: Session) -> list[EmbeddingModel]:
         """Models with stored vectors, most images first."""
-        with self.database.read_session() as session:
-            rows = session.execute(
-                select(Model.name, func.count(ImageEmbedding.id), func.max(ImageEmbedding.dimensions))
-                .join(ImageEmbedding, ImageEmbedding.model_id == Model.id)
-                .group_by(Model.name)
-                .order_by(func.count(ImageEmbedding.id).desc(), Model.name)
-            )
-            return [EmbeddingModel(name, count, dims) for name, count, dims in rows]
+        rows = session.execute(
+            select(Model.name, func.count(ImageEmbedding.id), func.max(ImageEmbedding.dimensions))
+            .join(ImageEmbedding, ImageEmbedding.model_id == Model.id)
+            .group_by(Model.name)
+            .order_by(func.count(ImageEmbedding.id).desc(), Model.name)
+        )
+        return [EmbeddingModel(name, count, dims) for name, count, dims in rows]
 
-    def fingerprint(self, model_id: int) -> Fingerprint:
-        with self.database.read_session() as session:
-            newest = session.scalar(
-                select(func.max(ImageEmbedding.id)).where(ImageEmbedding.model_id == model_id)
-            )
-            return model_id, int(newest or 0)
+    @staticmethod
+    def fingerprint(session: Session, model_id: int) -> Fingerprint:
+        newest = session.scalar(
+            select(func.max(ImageEmbedding.id)).where(ImageEmbedding.model_id == model_id)
+        )
+        return model_id, int(newest or 0)
 
-    def count(self, model_id: int, up_to: int) -> int:
+    @staticmethod
+    def count(session: Session, model_id: int, up_to: int) -> int:
         """Vectors of the model with row ids up to `up_to` (a fingerprint's newest)."""
-        with self.database.read_session() as session:
-            counted = session.scalar(
-                select(func.count(ImageEmbedding.id)).where(
-                    ImageEmbedding.model_id == model_id, ImageEmbedding.id <= up_to
-                )
+        counted = session.scalar(
+            select(func.count(ImageEmbedding.id)).where(
+                ImageEmbedding.model_id == model_id, ImageEmbedding.id <= up_to
             )
-            return int(counted or 0)
+        )
+        return int(counted or 0)
 
-    def model_names(self) -> list[str]:
+    @staticmethod
+    def model_names(session: Session) -> list[str]:
         """Models with at least one stored vector (one index seek each, no counting)."""
-        with self.database.read_session() as session:
-            stored = select(ImageEmbedding.id).where(ImageEmbedding.model_id == Model.id).exists()
-            return list(session.scalars(select(Model.name).where(stored).order_by(Model.name)))
+        stored = select(ImageEmbedding.id).where(ImageEmbedding.model_id == Model.id).exists()
+        return list(session.scalars(select(Model.name).where(stored).order_by(Model.name)))
 
-    def iter_blocks(
-        self, model_id: int, up_to: int, block: int = BLOCK
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(image ids int64, vectors float16) blocks in row order up to row `up_to`, one short read
-        per block (rows added meanwhile wait for the next fingerprint)."""
-        last = 0
-        while True:
-            with self.database.read_session() as session:
-                rows = session.execute(
-                    select(
-                        ImageEmbedding.id,
-                        ImageEmbedding.image_id,
-                        ImageEmbedding.dimensions,
-                        ImageEmbedding.vector,
-                    )
-                    .where(
-                        ImageEmbedding.model_id == model_id,
-                        ImageEmbedding.id > last,
-                        ImageEmbedding.id <= up_to,
-                    )
-                    .order_by(ImageEmbedding.id)
-                    .limit(block)
-                ).all()
-            if not rows:
-                return
-            dims = {row[2] for row in rows}
-            if len(dims) != 1:
-                raise ValueError(f"model {model_id} stores vectors of several lengths: {sorted(dims)}")
-            yield (
-                np.array([row[1] for row in rows], np.int64),
-                from_blobs([row[3] for row in rows], dims.pop()),
+    @staticmethod
+    def block_after(
+        session: Session, model_id: int, last: int, up_to: int, block: int = BLOCK
+    ) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """The next block after row `last` up to row `up_to`: (image ids int64, vectors float16,
+        its last row id), or None past the end. The caller reads one block per short read
+        transaction (rows added meanwhile wait for the next fingerprint)."""
+        rows = session.execute(
+            select(
+                ImageEmbedding.id,
+                ImageEmbedding.image_id,
+                ImageEmbedding.dimensions,
+                ImageEmbedding.vector,
             )
-            last = rows[-1][0]
+            .where(
+                ImageEmbedding.model_id == model_id,
+                ImageEmbedding.id > last,
+                ImageEmbedding.id <= up_to,
+            )
+            .order_by(ImageEmbedding.id)
+            .limit(block)
+        ).all()
+        if not rows:
+            return None
+        dims = {row[2] for row in rows}
+        if len(dims) != 1:
+            raise ValueError(f"model {model_id} stores vectors of several lengths: {sorted(dims)}")
+        return (
+            np.array([row[1] for row in rows], np.int64),
+            from_blobs([row[3] for row in rows], dims.pop()),
+            rows[-1][0],
+        )
 
-    def vectors(self, model_id: int, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    @staticmethod
+    def vectors(session: Session, model_id: int, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """Stored vectors (float32) of the given images that have one."""
         found: dict[int, np.ndarray] = {}
-        with self.database.read_session() as session:
-            for chunk in chunked(list(image_ids), _ID_CHUNK):
-                rows = session.execute(
-                    select(ImageEmbedding.image_id, ImageEmbedding.vector).where(
-                        ImageEmbedding.model_id == model_id, ImageEmbedding.image_id.in_(chunk)
-                    )
+        for chunk in chunked(list(image_ids), _ID_CHUNK):
+            rows = session.execute(
+                select(ImageEmbedding.image_id, ImageEmbedding.vector).where(
+                    ImageEmbedding.model_id == model_id, ImageEmbedding.image_id.in_(chunk)
                 )
-                for image_id, blob in rows:
-                    found[image_id] = np.frombuffer(blob, VECTOR_DTYPE).astype(np.float32)
+            )
+            for image_id, blob in rows:
+                found[image_id] = np.frombuffer(blob, VECTOR_DTYPE).astype(np.float32)
         return found
 
-    def image_exists(self, image_id: int) -> bool:
-        with self.database.read_session() as session:
-            return session.get(Image, image_id) is not None
+    @staticmethod
+    def image_exists(session: Session, image_id: int) -> bool:
+        return session.get(Image, image_id) is not None
 
-    def facts(self, image_ids: Sequence[int], score_kind: str) -> dict[int, ImageFacts]:
-        """Name, size, effective score of `score_kind` and export rejection of each image."""
+    @staticmethod
+    def facts(session: Session, image_ids: Sequence[int], score_kind: str) -> dict[int, ImageFacts]:
+        """Name, size, effective score of `score_kind`, sharpness, thumbnail and export rejection
+        of each image."""
         out: dict[int, ImageFacts] = {}
-        with self.database.read_session() as session:
-            for chunk in chunked(list(image_ids), _ID_CHUNK):
-                rejected = select(ExportRejection.id).where(ExportRejection.image_id == Image.id).exists()
-                rows = session.execute(
-                    select(
-                        Image.id, Image.name, Image.width, Image.height, effective_score(score_kind), rejected
-                    ).where(Image.id.in_(chunk))
+        for chunk in chunked(list(image_ids), _ID_CHUNK):
+            rejected = select(ExportRejection.id).where(ExportRejection.image_id == Image.id).exists()
+            rows = session.execute(
+                select(
+                    Image.id,
+                    Image.name,
+                    Image.width,
+                    Image.height,
+                    effective_score(score_kind),
+                    rejected,
+                    ImageQuality.sharpness,
+                    Image.thumbnail_path,
                 )
-                for image_id, name, width, height, score, is_rejected in rows:
-                    out[image_id] = ImageFacts(image_id, name, width, height, score, bool(is_rejected))
+                .outerjoin(ImageQuality, ImageQuality.image_id == Image.id)
+                .where(Image.id.in_(chunk))
+            )
+            for image_id, name, width, height, score, is_rejected, sharpness, thumbnail in rows:
+                out[image_id] = ImageFacts(
+                    image_id, name, width, height, score, bool(is_rejected), sharpness, thumbnail
+                )
         return out

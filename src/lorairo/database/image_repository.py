@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from lorairo.database.change_feed import bump as bump_changes
 from lorairo.database.dialect import upsert
-from lorairo.database.engine import Database
 from lorairo.database.failures import RegistrationFailureRow
 from lorairo.database.schema import (
     SOURCE_EXISTING,
@@ -46,14 +45,12 @@ class ProcessingTask:
 
 
 class ImageRepository:
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    """Stateless: every method works inside the caller's session and never commits."""
 
     # -- identity ------------------------------------------------------------------------------
 
-    def sha256_registered(self, sha256: str) -> bool:
-        with self.database.read_session() as session:
-            return bool(session.scalar(select(exists().where(Image.sha256 == sha256))))
+    def sha256_registered(self, session: Session, sha256: str) -> bool:
+        return bool(session.scalar(select(exists().where(Image.sha256 == sha256))))
 
     def find_by_sha(self, session: Session, shas: Iterable[str]) -> dict[str, tuple[int, str]]:
         """sha256 -> (image id, original file path) for those already registered."""
@@ -65,16 +62,15 @@ class ImageRepository:
             found.update({sha: (image_id, path) for sha, image_id, path in rows})
         return found
 
-    def registered_shas(self, shas: Iterable[str]) -> set[str]:
-        with self.database.read_session() as session:
-            return set(self.find_by_sha(session, shas))
+    def registered_shas(self, session: Session, shas: Iterable[str]) -> set[str]:
+        return set(self.find_by_sha(session, shas))
 
-    def iter_phashes(self) -> Iterator[tuple[int, int]]:
-        """Every (id, phash), streamed so a large project is never materialised as ORM rows."""
-        with self.database.read_session() as session:
-            result = session.execute(select(Image.id, Image.phash).execution_options(yield_per=_STREAM))
-            for row in result:
-                yield row[0], row[1]
+    def iter_phashes(self, session: Session) -> Iterator[tuple[int, int]]:
+        """Every (id, phash), streamed so a large project is never materialised as ORM rows
+        (consume it inside `session`'s transaction)."""
+        result = session.execute(select(Image.id, Image.phash).execution_options(yield_per=_STREAM))
+        for row in result:
+            yield row[0], row[1]
 
     def file_paths(self, session: Session, ids: Iterable[int]) -> dict[int, str]:
         paths: dict[int, str] = {}
@@ -140,38 +136,35 @@ class ImageRepository:
                 ],
             )
 
-    def standing_rejections(self, retried_reason: str) -> dict[str, datetime]:
+    def standing_rejections(self, session: Session, retried_reason: str) -> dict[str, datetime]:
         """file path -> when it was rejected, for every rejection except `retried_reason`: what a
         re-run leaves alone unless the file changed since."""
-        with self.database.read_session() as session:
-            rows = session.execute(
-                select(RegistrationFailure.file_path, RegistrationFailure.failed_at).where(
-                    RegistrationFailure.reason != retried_reason
-                )
+        rows = session.execute(
+            select(RegistrationFailure.file_path, RegistrationFailure.failed_at).where(
+                RegistrationFailure.reason != retried_reason
             )
-            return {path: failed_at for path, failed_at in rows}
+        )
+        return {path: failed_at for path, failed_at in rows}
 
-    def list_failures(self, limit: int, offset: int = 0) -> list[RegistrationFailureRow]:
-        with self.database.read_session() as session:
-            rows = session.execute(
-                select(
-                    RegistrationFailure.file_path,
-                    RegistrationFailure.reason,
-                    RegistrationFailure.message,
-                    RegistrationFailure.failed_at,
-                )
-                .order_by(RegistrationFailure.failed_at.desc(), RegistrationFailure.id.desc())
-                .limit(limit)
-                .offset(offset)
+    def list_failures(self, session: Session, limit: int, offset: int = 0) -> list[RegistrationFailureRow]:
+        rows = session.execute(
+            select(
+                RegistrationFailure.file_path,
+                RegistrationFailure.reason,
+                RegistrationFailure.message,
+                RegistrationFailure.failed_at,
             )
-            return [
-                RegistrationFailureRow(file_path=path, reason=reason, message=message, failed_at=failed_at)
-                for path, reason, message, failed_at in rows
-            ]
+            .order_by(RegistrationFailure.failed_at.desc(), RegistrationFailure.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [
+            RegistrationFailureRow(file_path=path, reason=reason, message=message, failed_at=failed_at)
+            for path, reason, message, failed_at in rows
+        ]
 
-    def count_failures(self) -> int:
-        with self.database.read_session() as session:
-            return session.scalar(select(func.count()).select_from(RegistrationFailure)) or 0
+    def count_failures(self, session: Session) -> int:
+        return session.scalar(select(func.count()).select_from(RegistrationFailure)) or 0
 
     # -- sidecar annotations -------------------------------------------------------------------
 
@@ -237,25 +230,23 @@ class ImageRepository:
 
     # -- duplicate groups ----------------------------------------------------------------------
 
-    def iter_similarities(self) -> Iterator[tuple[int, int, int]]:
+    def iter_similarities(self, session: Session) -> Iterator[tuple[int, int, int]]:
         """Every near-duplicate link as (image_id, similar_to_id, distance), streamed."""
-        with self.database.read_session() as session:
-            result = session.execute(
-                select(
-                    ImageSimilarity.image_id, ImageSimilarity.similar_to_id, ImageSimilarity.distance
-                ).execution_options(yield_per=_STREAM)
-            )
-            for row in result:
-                yield row[0], row[1], row[2]
+        result = session.execute(
+            select(
+                ImageSimilarity.image_id, ImageSimilarity.similar_to_id, ImageSimilarity.distance
+            ).execution_options(yield_per=_STREAM)
+        )
+        for row in result:
+            yield row[0], row[1], row[2]
 
-    def image_summaries(self, ids: Iterable[int]) -> dict[int, ImageSummary]:
+    def image_summaries(self, session: Session, ids: Iterable[int]) -> dict[int, ImageSummary]:
         """Id -> the one summary type search shows, for any number of ids."""
-        search = SearchRepository(self.database)
-        return {
-            summary.id: summary
-            for chunk in chunked(sorted(set(ids)), _CHUNK)
-            for summary in search.summaries(chunk)
-        }
+        search = SearchRepository()
+        found: dict[int, ImageSummary] = {}
+        for chunk in chunked(sorted(set(ids)), _CHUNK):
+            found.update((summary.id, summary) for summary in search.summaries(session, chunk))
+        return found
 
     # -- processed copies ----------------------------------------------------------------------
 
@@ -264,33 +255,26 @@ class ImageRepository:
             return Image.id.is_not(None)
         return ~exists().where(ProcessedImage.image_id == Image.id, ProcessedImage.resolution == resolution)
 
-    def count_for_processing(self, resolution: int, *, force: bool) -> int:
-        with self.database.read_session() as session:
-            return (
-                session.scalar(
-                    select(func.count()).select_from(Image).where(self._needs_processing(resolution, force))
-                )
-                or 0
+    def count_for_processing(self, session: Session, resolution: int, *, force: bool) -> int:
+        return (
+            session.scalar(
+                select(func.count()).select_from(Image).where(self._needs_processing(resolution, force))
             )
+            or 0
+        )
 
-    def iter_for_processing(
-        self, resolution: int, *, force: bool, page_size: int
-    ) -> Iterator[list[ProcessingTask]]:
-        """Pages of images lacking a copy at `resolution` (all with `force`), keyset-paged by id so
-        rows written meanwhile never shift a page."""
-        after = 0
-        while True:
-            with self.database.read_session() as session:
-                rows = session.execute(
-                    select(Image.id, Image.sha256, Image.stored_path, Image.format)
-                    .where(Image.id > after, self._needs_processing(resolution, force))
-                    .order_by(Image.id)
-                    .limit(page_size)
-                ).all()
-            if not rows:
-                return
-            yield [ProcessingTask(*row) for row in rows]
-            after = rows[-1][0]
+    def for_processing_after(
+        self, session: Session, after: int, resolution: int, *, force: bool, page_size: int
+    ) -> list[ProcessingTask]:
+        """The next page after image id `after` of images lacking a copy at `resolution` (all
+        with `force`), keyset-paged by id so rows written meanwhile never shift a page."""
+        rows = session.execute(
+            select(Image.id, Image.sha256, Image.stored_path, Image.format)
+            .where(Image.id > after, self._needs_processing(resolution, force))
+            .order_by(Image.id)
+            .limit(page_size)
+        ).all()
+        return [ProcessingTask(*row) for row in rows]
 
     # -- quality measures ----------------------------------------------------------------------
 
@@ -312,36 +296,29 @@ class ImageRepository:
     def _needs_quality(self, version: int) -> Any:
         return ~exists().where(ImageQuality.image_id == Image.id, ImageQuality.version >= version)
 
-    def mark_quality_stale(self) -> int:
+    def mark_quality_stale(self, session: Session) -> int:
         """Make every stored measure due for recomputing (values stay searchable until replaced),
         so a forced recompute resumes like any other backfill after an interruption."""
-        with self.database.write_session() as session:
-            result: Any = session.execute(update(ImageQuality).values(version=0))
-            return int(result.rowcount or 0)
+        result: Any = session.execute(update(ImageQuality).values(version=0))
+        return int(result.rowcount or 0)
 
-    def count_needing_quality(self, version: int) -> int:
-        with self.database.read_session() as session:
-            return (
-                session.scalar(select(func.count()).select_from(Image).where(self._needs_quality(version)))
-                or 0
-            )
+    def count_needing_quality(self, session: Session, version: int) -> int:
+        return (
+            session.scalar(select(func.count()).select_from(Image).where(self._needs_quality(version))) or 0
+        )
 
-    def iter_needing_quality(self, version: int, *, page_size: int) -> Iterator[list[ProcessingTask]]:
-        """Pages of images without measures of `version` or newer, keyset-paged by id."""
-        after = 0
-        while True:
-            with self.database.read_session() as session:
-                rows = session.execute(
-                    select(Image.id, Image.sha256, Image.stored_path, Image.format)
-                    .where(Image.id > after, self._needs_quality(version))
-                    .order_by(Image.id)
-                    .limit(page_size)
-                ).all()
-            if not rows:
-                return
-            yield [ProcessingTask(*row) for row in rows]
-            after = rows[-1][0]
+    def needing_quality_after(
+        self, session: Session, after: int, version: int, *, page_size: int
+    ) -> list[ProcessingTask]:
+        """The next page after image id `after` of images without measures of `version` or
+        newer, keyset-paged by id."""
+        rows = session.execute(
+            select(Image.id, Image.sha256, Image.stored_path, Image.format)
+            .where(Image.id > after, self._needs_quality(version))
+            .order_by(Image.id)
+            .limit(page_size)
+        ).all()
+        return [ProcessingTask(*row) for row in rows]
 
-    def count_images(self) -> int:
-        with self.database.read_session() as session:
-            return session.scalar(select(func.count()).select_from(Image)) or 0
+    def count_images(self, session: Session) -> int:
+        return session.scalar(select(func.count()).select_from(Image)) or 0

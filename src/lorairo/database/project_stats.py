@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from lorairo.database.engine import Database
 from lorairo.database.schema import AnnotationFailure, Caption, Image, Model, Rating, Score, Tag
 
 
@@ -24,7 +24,7 @@ class ProjectCounts:
         return asdict(self)
 
 
-def count_rows(database: Database) -> ProjectCounts:
+def count_rows(session: Session) -> ProjectCounts:
     tables = {
         "images": Image,
         "tags": Tag,
@@ -34,9 +34,7 @@ def count_rows(database: Database) -> ProjectCounts:
         "models": Model,
         "annotation_failures": AnnotationFailure,
     }
-    with database.read_session() as session:
-        counts = {
-            name: session.scalar(select(func.count()).select_from(table)) or 0
-            for name, table in tables.items()
-        }
+    counts = {
+        name: session.scalar(select(func.count()).select_from(table)) or 0 for name, table in tables.items()
+    }
     return ProjectCounts(**counts)

@@ -12,8 +12,7 @@ are sparse, building the sorted id stream (cost ~ matches) and sorting it is che
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
-from contextlib import nullcontext
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,7 +29,6 @@ from lorairo.database.effective import (
     effective_tag,
     tags_in_order,
 )
-from lorairo.database.engine import Database
 from lorairo.database.id_streams import ordered_ids
 from lorairo.database.query import Node
 from lorairo.database.query_fields import SqlContext
@@ -38,6 +36,7 @@ from lorairo.database.schema import (
     AnnotationFailure,
     Caption,
     Image,
+    ImageEmbedding,
     Model,
     Rating,
     Score,
@@ -119,10 +118,10 @@ def _row_dict(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
 
 
 class SearchRepository:
-    """`score_kind` is the kind `score` sorts on and summaries show (the default kind)."""
+    """`score_kind` is the kind `score` sorts on and summaries show (the default kind). Every
+    method reads inside the caller's session: one read transaction is one snapshot."""
 
-    def __init__(self, database: Database, score_kind: str = DEFAULT_SCORE_KIND) -> None:
-        self.database = database
+    def __init__(self, score_kind: str = DEFAULT_SCORE_KIND) -> None:
         self.score_kind = score_kind
 
     @staticmethod
@@ -136,12 +135,12 @@ class SearchRepository:
     def _count(session: Session, node: Node, ctx: SqlContext) -> int:
         return int(session.scalar(count_matches(node, ctx)) or 0)
 
-    def count(self, node: Node, aliases: Mapping[str, str] | None = None) -> int:
-        with self.database.read_session() as session:
-            return self._count(session, node, self.context(session, node, aliases))
+    def count(self, session: Session, node: Node, aliases: Mapping[str, str] | None = None) -> int:
+        return self._count(session, node, self.context(session, node, aliases))
 
     def page(
         self,
+        session: Session,
         node: Node,
         *,
         aliases: Mapping[str, str] | None = None,
@@ -158,13 +157,13 @@ class SearchRepository:
         A known total only picks the plan; zero is recounted, as it would return no rows.
         `rank`: images found only through a loose term (a bare word inside a longer tag) come
         after the others."""
-        with self.database.read_session() as session:
-            ctx = self.context(session, node, aliases)
-            known = total or None
-            return self._page(session, node, ctx, sort, seed, limit, offset, known, walk, rank)[0]
+        ctx = self.context(session, node, aliases)
+        known = total or None
+        return self._page(session, node, ctx, sort, seed, limit, offset, known, walk, rank)[0]
 
     def page_and_total(
         self,
+        session: Session,
         node: Node,
         *,
         aliases: Mapping[str, str] | None = None,
@@ -175,10 +174,9 @@ class SearchRepository:
         rank: bool = False,
     ) -> tuple[list[int], int]:
         """One page and the full match count, from one snapshot and one wildcard expansion."""
-        with self.database.read_session() as session:
-            ctx = self.context(session, node, aliases)
-            total = self._count(session, node, ctx)
-            return self._page(session, node, ctx, sort, seed, limit, offset, total, None, rank)
+        ctx = self.context(session, node, aliases)
+        total = self._count(session, node, ctx)
+        return self._page(session, node, ctx, sort, seed, limit, offset, total, None, rank)
 
     def _page(
         self,
@@ -217,76 +215,65 @@ class SearchRepository:
         ids = list(session.scalars(statement.limit(limit).offset(offset)))
         return ids, -1 if total is None else total
 
-    def iter_ids(
+    def ids_after(
         self,
+        session: Session,
         node: Node,
+        last: int,
         *,
         aliases: Mapping[str, str] | None = None,
         batch: int = 1000,
-        session: Session | None = None,
-    ) -> Iterator[list[int]]:
-        """Matching ids in ascending order, `batch` at a time, keyset-paged by id.
+    ) -> list[int]:
+        """The next `batch` matching ids after `last`, ascending (keyset paging by id). The caller
+        decides the transactions: one short read per batch, or every batch inside one write
+        transaction, so an edit that writes as it goes sees its own changes."""
+        condition = compile_condition(node, self.context(session, node, aliases))
+        statement = select(Image.id).where(condition, Image.id > last).order_by(Image.id).limit(batch)
+        return list(session.scalars(statement))
 
-        Without `session`, one short read per batch; with it, every batch is read inside that
-        transaction, so an edit that writes as it goes sees its own changes.
-        """
-        last = 0
-        while True:
-            with nullcontext(session) if session is not None else self.database.read_session() as current:
-                condition = compile_condition(node, self.context(current, node, aliases))
-                statement = select(Image.id).where(condition, Image.id > last).order_by(Image.id).limit(batch)
-                ids = list(current.scalars(statement))
-            if not ids:
-                return
-            yield ids
-            last = ids[-1]
-
-    def vocabulary(self) -> list[str]:
+    def vocabulary(self, session: Session) -> list[str]:
         """Every distinct tag (ignoring case) in the project, for "did you mean" suggestions."""
-        with self.database.read_session() as session:
-            return list(session.scalars(select(TagVocabulary.tag)))
+        return list(session.scalars(select(TagVocabulary.tag)))
 
-    def existing_ids(self, ids: list[int], session: Session | None = None) -> set[int]:
-        """The ids among `ids` that name an image (inside `session` when given)."""
+    def existing_ids(self, session: Session, ids: list[int]) -> set[int]:
+        """The ids among `ids` that name an image."""
         found: set[int] = set()
-        with nullcontext(session) if session is not None else self.database.read_session() as current:
-            for chunk in chunked(ids, _CHUNK):
-                found.update(current.scalars(select(Image.id).where(Image.id.in_(chunk))))
+        for chunk in chunked(ids, _CHUNK):
+            found.update(session.scalars(select(Image.id).where(Image.id.in_(chunk))))
         return found
 
-    def summaries(self, ids: list[int]) -> list[ImageSummary]:
+    def summaries(self, session: Session, ids: list[int]) -> list[ImageSummary]:
         """Summaries in the order of `ids` (one page; a few queries, not one per image)."""
         if not ids:
             return []
-        with self.database.read_session() as session:
-            # Columns, not ORM entities: identity-map bookkeeping was a third of a page's cost.
-            columns = (
-                Image.id,
-                Image.name,
-                Image.width,
-                Image.height,
-                Image.format,
-                Image.created_at,
-                Image.file_path,
+        # Columns, not ORM entities: identity-map bookkeeping was a third of a page's cost.
+        columns = (
+            Image.id,
+            Image.name,
+            Image.width,
+            Image.height,
+            Image.format,
+            Image.created_at,
+            Image.file_path,
+        )
+        images = {
+            row.id: row
+            for row in session.execute(
+                select(*columns, Image.stored_path, Image.reviewed_at).where(Image.id.in_(ids))
             )
-            images = {
-                row.id: row
-                for row in session.execute(
-                    select(*columns, Image.stored_path, Image.reviewed_at).where(Image.id.in_(ids))
-                )
-            }
-            tags: dict[int, list[str]] = defaultdict(list)
-            tag_rows = session.execute(
-                tags_in_order(Tag.image_id, Tag.tag).where(Tag.image_id.in_(ids), effective_tag())
-            )
-            for image_id, tag in tag_rows:
-                if tag not in tags[image_id] and len(tags[image_id]) < SUMMARY_TAGS:
-                    tags[image_id].append(tag)
-            captions = self._values(session, Caption.image_id, Caption.caption, ids, effective_caption_row())
-            ratings = self._values(session, Rating.image_id, Rating.rating, ids, effective_rating_row())
-            scores = self._values(
-                session, Score.image_id, Score.score, ids, *effective_score_row(self.score_kind)
-            )
+        }
+        tags: dict[int, list[str]] = defaultdict(list)
+        tag_rows = session.execute(
+            tags_in_order(Tag.image_id, Tag.tag).where(Tag.image_id.in_(ids), effective_tag())
+        )
+        for image_id, tag in tag_rows:
+            if tag not in tags[image_id] and len(tags[image_id]) < SUMMARY_TAGS:
+                tags[image_id].append(tag)
+        captions = self._values(session, Caption.image_id, Caption.caption, ids, effective_caption_row())
+        ratings = self._values(session, Rating.image_id, Rating.rating, ids, effective_rating_row())
+        scores = self._values(
+            session, Score.image_id, Score.score, ids, *effective_score_row(self.score_kind)
+        )
         return [
             ImageSummary(
                 id=image.id,
@@ -314,133 +301,139 @@ class SearchRepository:
         rows = session.execute(select(image_id, value).where(image_id.in_(ids), *effective))
         return {key: item for key, item in rows}
 
-    def details(self, ids: list[int]) -> list[dict[str, Any]]:
-        """Everything stored about each image: all annotation rows with model and state."""
+    def details(self, session: Session, ids: list[int]) -> list[dict[str, Any]]:
+        """Everything stored about each image: all annotation rows with model and state, and the
+        models that stored an embedding of it."""
         out = []
-        with self.database.read_session() as session:
-            models = {model_id: name for model_id, name in session.execute(select(Model.id, Model.name))}
-            for image in session.scalars(select(Image).where(Image.id.in_(ids)).order_by(Image.id)):
-                record = _row_dict(
-                    image,
+        models = {model_id: name for model_id, name in session.execute(select(Model.id, Model.name))}
+        for image in session.scalars(select(Image).where(Image.id.in_(ids)).order_by(Image.id)):
+            record = _row_dict(
+                image,
+                (
+                    "id",
+                    "name",
+                    "file_path",
+                    "stored_path",
+                    "width",
+                    "height",
+                    "format",
+                    "sha256",
+                    "reviewed_at",
+                    "created_at",
+                ),
+            )
+            sections: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
+                (
+                    "tags",
+                    Tag,
                     (
                         "id",
-                        "name",
-                        "file_path",
-                        "stored_path",
-                        "width",
-                        "height",
-                        "format",
-                        "sha256",
-                        "reviewed_at",
-                        "created_at",
+                        "tag",
+                        "category",
+                        "source",
+                        "confidence",
+                        "is_accepted",
+                        "rejected_at",
+                        "removed_at",
+                        "position",
+                        "is_edited_manually",
                     ),
-                )
-                sections: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
-                    (
-                        "tags",
-                        Tag,
-                        (
-                            "id",
-                            "tag",
-                            "category",
-                            "source",
-                            "confidence",
-                            "is_accepted",
-                            "rejected_at",
-                            "removed_at",
-                            "position",
-                            "is_edited_manually",
-                        ),
-                    ),
-                    ("captions", Caption, ("id", "caption", "source", "is_edited_manually")),
-                    (
-                        "scores",
-                        Score,
-                        ("id", "kind", "score", "scale_max", "source", "is_edited_manually", "is_effective"),
-                    ),
-                    (
-                        "ratings",
-                        Rating,
-                        ("id", "rating", "confidence", "source", "is_edited_manually", "is_effective"),
-                    ),
-                )
-                for key, model, columns in sections:
-                    if model is Tag:
-                        statement = tags_in_order(Tag).where(Tag.image_id == image.id)
-                    else:
-                        statement = select(model).where(model.image_id == image.id).order_by(model.id)
-                    record[key] = [
-                        {**_row_dict(row, columns), "model": models.get(row.model_id)}
-                        for row in session.scalars(statement)
-                    ]
-                effective = session.scalar(
-                    select(Caption.id).where(Caption.image_id == image.id, effective_caption_row())
-                )
-                for caption in record["captions"]:
-                    caption["is_effective"] = caption["id"] == effective
-                failures = session.scalars(
-                    select(AnnotationFailure).where(AnnotationFailure.image_id == image.id)
-                )
-                record["failures"] = [
-                    _row_dict(row, ("model_name", "failure_reason", "error_message", "failed_at"))
-                    for row in failures
+                ),
+                ("captions", Caption, ("id", "caption", "source", "is_edited_manually")),
+                (
+                    "scores",
+                    Score,
+                    ("id", "kind", "score", "scale_max", "source", "is_edited_manually", "is_effective"),
+                ),
+                (
+                    "ratings",
+                    Rating,
+                    ("id", "rating", "confidence", "source", "is_edited_manually", "is_effective"),
+                ),
+            )
+            for key, model, columns in sections:
+                if model is Tag:
+                    statement = tags_in_order(Tag).where(Tag.image_id == image.id)
+                else:
+                    statement = select(model).where(model.image_id == image.id).order_by(model.id)
+                record[key] = [
+                    {**_row_dict(row, columns), "model": models.get(row.model_id)}
+                    for row in session.scalars(statement)
                 ]
-                out.append(record)
+            effective = session.scalar(
+                select(Caption.id).where(Caption.image_id == image.id, effective_caption_row())
+            )
+            for caption in record["captions"]:
+                caption["is_effective"] = caption["id"] == effective
+            failures = session.scalars(
+                select(AnnotationFailure).where(AnnotationFailure.image_id == image.id)
+            )
+            record["failures"] = [
+                _row_dict(row, ("model_name", "failure_reason", "error_message", "failed_at"))
+                for row in failures
+            ]
+            record["embeddings"] = sorted(  # the models "Find similar" can search with
+                models[model_id]
+                for model_id in session.scalars(
+                    select(ImageEmbedding.model_id).where(ImageEmbedding.image_id == image.id)
+                )
+            )
+            out.append(record)
         return out
 
-    def tag_counts(self, ids: list[int]) -> dict[str, int]:
+    def tag_counts(self, session: Session, ids: list[int]) -> dict[str, int]:
         """How many of `ids` carry each tag that counts (`effective_tag`): a multi-selection's
         shared tag list. A tag spelled in several cases on one image counts that image once."""
         counts: dict[str, int] = defaultdict(int)
         spelled: dict[str, str] = {}
-        with self.database.read_session() as session:
-            for chunk in chunked(sorted(set(ids)), _CHUNK):
-                pairs = session.execute(
-                    select(Tag.image_id, Tag.tag)
-                    .where(Tag.image_id.in_(chunk), effective_tag())
-                    .distinct()
-                    .order_by(Tag.image_id, Tag.tag)
-                )
-                seen: set[tuple[int, str]] = set()
-                for image_id, tag in pairs:
-                    key = tag.casefold()
-                    if (image_id, key) not in seen:
-                        seen.add((image_id, key))
-                        counts[spelled.setdefault(key, tag)] += 1
+        for chunk in chunked(sorted(set(ids)), _CHUNK):
+            pairs = session.execute(
+                select(Tag.image_id, Tag.tag)
+                .where(Tag.image_id.in_(chunk), effective_tag())
+                .distinct()
+                .order_by(Tag.image_id, Tag.tag)
+            )
+            seen: set[tuple[int, str]] = set()
+            for image_id, tag in pairs:
+                key = tag.casefold()
+                if (image_id, key) not in seen:
+                    seen.add((image_id, key))
+                    counts[spelled.setdefault(key, tag)] += 1
         return dict(counts)
 
-    def facets(self, node: Node, *, aliases: Mapping[str, str] | None = None, top: int = 50) -> Facets:
+    def facets(
+        self, session: Session, node: Node, *, aliases: Mapping[str, str] | None = None, top: int = 50
+    ) -> Facets:
         """Facets over the images a query matches (the whole project for an empty query)."""
         facets = Facets()
-        with self.database.read_session() as session:
-            matched = ordered_ids(id_stream(node, self.context(session, node, aliases)))
-            counted = (
-                select(
-                    Tag.category.label("category"),
-                    Tag.tag.label("tag"),
-                    func.count(distinct(Tag.image_id)).label("images"),
-                )
-                .where(effective_tag(), Tag.image_id.in_(matched))
-                .group_by(Tag.category, Tag.tag)
-                .subquery()
+        matched = ordered_ids(id_stream(node, self.context(session, node, aliases)))
+        counted = (
+            select(
+                Tag.category.label("category"),
+                Tag.tag.label("tag"),
+                func.count(distinct(Tag.image_id)).label("images"),
             )
-            ranked = select(
-                counted.c.category,
-                counted.c.tag,
-                counted.c.images,
-                func.row_number()
-                .over(
-                    partition_by=counted.c.category,
-                    order_by=(counted.c.images.desc(), counted.c.tag),
-                )
-                .label("rank"),
-            ).subquery()
-            for category, tag, images, _rank in session.execute(
-                select(ranked).where(ranked.c.rank <= top).order_by(ranked.c.category, ranked.c.rank)
-            ):
-                facets.tags.setdefault(category, []).append(TagCount(tag, category, images))
-            facets.score_histogram = self._score_histogram(session, matched)
-            facets.ratings = self._rating_counts(session, matched)
+            .where(effective_tag(), Tag.image_id.in_(matched))
+            .group_by(Tag.category, Tag.tag)
+            .subquery()
+        )
+        ranked = select(
+            counted.c.category,
+            counted.c.tag,
+            counted.c.images,
+            func.row_number()
+            .over(
+                partition_by=counted.c.category,
+                order_by=(counted.c.images.desc(), counted.c.tag),
+            )
+            .label("rank"),
+        ).subquery()
+        for category, tag, images, _rank in session.execute(
+            select(ranked).where(ranked.c.rank <= top).order_by(ranked.c.category, ranked.c.rank)
+        ):
+            facets.tags.setdefault(category, []).append(TagCount(tag, category, images))
+        facets.score_histogram = self._score_histogram(session, matched)
+        facets.ratings = self._rating_counts(session, matched)
         return facets
 
     @staticmethod

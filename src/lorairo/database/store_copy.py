@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, insert, select
+from sqlalchemy.orm import Session
 
 from lorairo.database.dialect import fold, sync_id_sequences
-from lorairo.database.engine import Database
 from lorairo.database.schema import Base
 from lorairo.errors import DatabaseError
 
@@ -69,38 +69,42 @@ def table_checksum(connection: Connection, table: Table) -> tuple[int, str]:
 
 
 def copy_store(
-    source: Database, target: Database, progress: Callable[[str, int], None] | None = None
+    source: Session,
+    target: Session,
+    target_name: str,
+    progress: Callable[[str, int], None] | None = None,
 ) -> CopyReport:
-    """Copy every row of `source` into the empty `target`, then verify counts and checksums."""
+    """Copy every row read in `source` into the empty store of `target`, then verify counts and
+    checksums. `target` is the caller's one write transaction: a difference raises before it
+    commits, so a failed copy writes nothing. `target_name` names the store in errors."""
     tables = list(Base.metadata.sorted_tables)
-    with target.write_session() as session:
-        connection = session.connection()
-        for table in tables:
-            if table.name in SEEDED:
-                connection.execute(delete(table))
-            elif connection.execute(select(func.count()).select_from(table)).scalar_one():
-                raise DatabaseError(f"{target.display_location} is not empty ({table.name} has rows)")
-        with source.engine.connect() as reader:
-            for table in tables:
-                if table.name in DERIVED:
-                    continue
-                copied = 0
-                result = reader.execute(select(table).order_by(*_order(table))).yield_per(CHUNK)
-                for chunk in result.partitions(CHUNK):
-                    connection.execute(insert(table), [dict(row._mapping) for row in chunk])
-                    copied += len(chunk)
-                    if progress is not None:
-                        progress(table.name, copied)
-            sync_id_sequences(connection, tables)
-            # Verified before the commit: a difference rolls the whole copy back.
-            report = CopyReport()
-            for table in tables:
-                expected = table_checksum(reader, table)
-                got = table_checksum(connection, table)
-                if expected != got:
-                    raise DatabaseError(
-                        f"copy differs in {table.name}: {expected[0]} rows -> {got[0]} rows "
-                        "(checksums differ); nothing was written and the source is unchanged"
-                    )
-                report.rows[table.name], report.checksums[table.name] = expected
+    connection = target.connection()
+    for table in tables:
+        if table.name in SEEDED:
+            connection.execute(delete(table))
+        elif connection.execute(select(func.count()).select_from(table)).scalar_one():
+            raise DatabaseError(f"{target_name} is not empty ({table.name} has rows)")
+    reader = source.connection()
+    for table in tables:
+        if table.name in DERIVED:
+            continue
+        copied = 0
+        result = reader.execute(select(table).order_by(*_order(table))).yield_per(CHUNK)
+        for chunk in result.partitions(CHUNK):
+            connection.execute(insert(table), [dict(row._mapping) for row in chunk])
+            copied += len(chunk)
+            if progress is not None:
+                progress(table.name, copied)
+    sync_id_sequences(connection, tables)
+    # Verified before the caller commits: a difference rolls the whole copy back.
+    report = CopyReport()
+    for table in tables:
+        expected = table_checksum(reader, table)
+        got = table_checksum(connection, table)
+        if expected != got:
+            raise DatabaseError(
+                f"copy differs in {table.name}: {expected[0]} rows -> {got[0]} rows "
+                "(checksums differ); nothing was written and the source is unchanged"
+            )
+        report.rows[table.name], report.checksums[table.name] = expected
     return report

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from lorairo.gui.controllers.annotate import AnnotateController
+from lorairo.gui.controllers.duplicates import DuplicatesController
 from lorairo.gui.controllers.edit import EditController
 from lorairo.gui.controllers.export import ExportController
 from lorairo.gui.controllers.grid import GridController
@@ -140,7 +141,8 @@ class MainWindow(QMainWindow):
         self.search.project_tags_loaded.connect(self.review_page.tag_editor.set_project_tags)
         self.grid.opened.connect(lambda _image_id: self.enter_review())
         self._docks_before_review: list[QDockWidget] = []
-        self.similarity = SimilarityController(session, self.grid, self.search_bar)
+        self.similarity = SimilarityController(session, self.grid, self.search_bar, self.inspector)
+        self.duplicates = DuplicatesController(session, self.grid, self.search_bar)
         session.opened.connect(self._opened)
         session.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         session.error.connect(lambda exc: self.statusBar().showMessage(f"Error: {exc}", 20_000))
@@ -304,6 +306,14 @@ class MainWindow(QMainWindow):
         annotate = bar.addMenu("&Annotate")
         self._action(
             annotate, "annotate", "&Annotate…", lambda: self.annotate.open_dialog(self), "Ctrl+Shift+A"
+        )
+        tools = bar.addMenu("&Tools")
+        self._action(
+            tools,
+            "find_duplicates",
+            "Find &duplicates…",
+            lambda: self.duplicates.open_dialog(self),
+            "Ctrl+Shift+D",
         )
         view = bar.addMenu("&View")
         self._action(view, "bigger", "&Larger thumbnails", lambda: self.grid.step_size(32), "Ctrl+=")

@@ -68,7 +68,7 @@ def plan_run(
         raise ValidationError("name at least one model (-m); `lorairo annotate models` lists them")
     mode, ids = _describe(selection)
     plan = AnnotationPlan(service.project.name, mode, f"{style.name}@{style.hash}" if style else None)
-    runs = RunRepository(service.project.database)
+    runs = RunRepository()
     for name in names:
         if (
             name not in service.registry.names()
@@ -91,8 +91,10 @@ def plan_run(
             if not isinstance(annotator, VisionProvider):
                 continue
             model.requests += len(page_ids)
-            sizes = runs.image_sizes(page_ids)
-            tags = runs.accepted_tags(page_ids) if style and "existing_tags" in style.placeholders else {}
+            with service.project.database.read_session() as session:
+                sizes = runs.image_sizes(session, page_ids)
+                wanted = style is not None and "existing_tags" in style.placeholders
+                tags = runs.accepted_tags(session, page_ids) if wanted else {}
             for image_id in page_ids:
                 values = {"trigger": trigger, "existing_tags": ", ".join(tags.get(image_id, []))}
                 prompt = build_prompt(annotator.prompt_options, values)

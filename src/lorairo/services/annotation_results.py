@@ -6,26 +6,29 @@ models; these commands only read or adjust what earlier runs stored.
 
 from __future__ import annotations
 
-from lorairo.database.annotation_repository import AnnotationRepository, RethresholdCounts
+from lorairo.database.annotation_repository import RethresholdCounts
 from lorairo.database.failures import AnnotationFailureRow
 from lorairo.database.run_repository import RunRepository, RunRow
 from lorairo.errors import ValidationError
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.project_service import Project
 
 
 class AnnotationResults:
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.annotations = AnnotationRepository(project.database)
-        self.run_log = RunRepository(project.database)
+        self.annotations = AnnotationStore(project.database)
+        self.run_log = RunRepository()
 
     def runs(self, model_name: str | None = None, limit: int = 50) -> list[RunRow]:
         """Past runs, newest first, with their usage and caption style."""
-        return self.run_log.runs(model_name, limit)
+        with self.project.database.read_session() as session:
+            return self.run_log.runs(session, model_name, limit)
 
     def images_with_style(self, style_name: str) -> list[int]:
         """Images whose results a caption style made."""
-        return self.run_log.images_with_style(style_name)
+        with self.project.database.read_session() as session:
+            return self.run_log.images_with_style(session, style_name)
 
     def failures(
         self, model_name: str | None = None, *, limit: int = 100, offset: int = 0

@@ -34,21 +34,17 @@ from lorairo.annotations.ai_annotator import (
 )
 from lorairo.annotations.caption_styles import attach_prompt_values, with_style
 from lorairo.annotations.provider_settings import resolve_provider_model
-from lorairo.database.annotation_repository import AnnotationRepository, ImageToAnnotate, SaveCounts
-from lorairo.database.claim_repository import (
-    DEFAULT_LEASE_SECONDS,
-    ClaimRepository,
-    QueueProgress,
-    WorkerRow,
-    new_owner,
-)
+from lorairo.database.annotation_repository import ImageToAnnotate, SaveCounts
+from lorairo.database.claim_repository import DEFAULT_LEASE_SECONDS, QueueProgress, WorkerRow, new_owner
 from lorairo.database.embedding_repository import EmbeddingRepository
 from lorairo.database.run_repository import RunRepository, RunUsage
 from lorairo.errors import ValidationError
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 from lorairo.services.tag_service import TagService
+from lorairo.services.work_queue import WorkQueue
 from lorairo.utils.chunks import chunked
 
 Selection = Literal["missing", "all"] | Sequence[int]
@@ -157,7 +153,7 @@ class _Heartbeat:
     """Renews this process's leases and heartbeat every third of the lease while work runs, so
     a slow batch is never taken from a live holder; a killed process simply stops renewing."""
 
-    def __init__(self, claims: ClaimRepository) -> None:
+    def __init__(self, claims: WorkQueue) -> None:
         self.claims = claims
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
@@ -234,10 +230,10 @@ class AnnotationService:
         self.project = project
         self.config = config
         self.registry = registry or build_registry(config)
-        self.repository = AnnotationRepository(project.database)
-        self.runs = RunRepository(project.database)
-        self.claims = ClaimRepository(project.database, lease_seconds=lease_seconds)
-        self.embeddings = EmbeddingRepository(project.database)
+        self.repository = AnnotationStore(project.database)
+        self.runs = RunRepository()
+        self.claims = WorkQueue(project.database, lease_seconds=lease_seconds)
+        self.embeddings = EmbeddingRepository()
         self._style: CaptionStyle | None = None
         self._trigger = ""
         self._vectors_of: int | None = None  # model id of the stored vectors the current scorer reuses
@@ -286,7 +282,7 @@ class AnnotationService:
                             annotator, mode, ids, size, report, stats, progress, cancel, retry_violations
                         )
                     finally:  # a stopped run still records what it cost
-                        self.runs.finish(stats.run_id or 0, stats.usage())
+                        self._finish_run(stats)
                     if report.cancelled:
                         break
         finally:  # other runs may take this run's unfinished images at once
@@ -391,7 +387,7 @@ class AnnotationService:
                 try:
                     self._process(annotator, model_id, pages, report, stats, progress, cancel, None)
                 finally:
-                    self.runs.finish(stats.run_id or 0, stats.usage())
+                    self._finish_run(stats)
         finally:  # the item in hand goes back to the queue at once
             self.claims.release()
         report.elapsed_seconds = time.perf_counter() - started
@@ -401,8 +397,15 @@ class AnnotationService:
         stats = ModelRunStats(annotator.name, execution_provider=annotator.execution_provider)
         report.per_model.append(stats)
         style_key = (self._style.name, self._style.hash) if self._style is not None else None
-        stats.run_id = self.runs.start(annotator.name, annotator.spec.provider or "local", style_key)
+        with self.project.database.write_session() as session:
+            stats.run_id = self.runs.start(
+                session, annotator.name, annotator.spec.provider or "local", style_key
+            )
         return stats
+
+    def _finish_run(self, stats: ModelRunStats) -> None:
+        with self.project.database.write_session() as session:
+            self.runs.finish(session, stats.run_id or 0, stats.usage())
 
     def _run_model(
         self,
@@ -419,10 +422,12 @@ class AnnotationService:
         provider = annotator.spec.provider or "local"
         model_id = self.repository.ensure_model(annotator.name, provider=provider, kind=annotator.kind)
         stats.selected = self.repository.count_selection(model_id, mode, ids)
-        stats.scored_from = shared_encoder(
-            self.registry, annotator, [m.name for m in self.embeddings.models()]
-        )
-        self._vectors_of = self.embeddings.model_id(stats.scored_from) if stats.scored_from else None
+        with self.project.database.read_session() as session:
+            stored = [m.name for m in self.embeddings.models(session)]
+            stats.scored_from = shared_encoder(self.registry, annotator, stored)
+            self._vectors_of = (
+                self.embeddings.model_id(session, stats.scored_from) if stats.scored_from else None
+            )
         report.images_selected += stats.selected
         refs = self.repository.iter_selection(model_id, mode, ids, page_size=batch_size)
         if annotator.is_api and not retry_violations:
@@ -499,7 +504,10 @@ class AnnotationService:
         )
         if self._style is not None and run_id is not None:
             stored = [image_id for image_id, result in results if result.ok]
-            self.runs.record_styles(stored, model_id, run_id, (self._style.name, self._style.hash))
+            with self.project.database.write_session() as session:
+                self.runs.record_styles(
+                    session, stored, model_id, run_id, (self._style.name, self._style.hash)
+                )
         return counts
 
     @staticmethod
@@ -622,7 +630,7 @@ class AnnotationService:
         ]
         batch = _Batch([image_id for image_id, _ in images], None, failed, item.item, item.item_size, reused)
         if self._style is not None:
-            attach_prompt_values(images, self._style, self._trigger, self.runs)
+            attach_prompt_values(images, self._style, self._trigger, self.project.database)
         if not images:
             return batch
         try:
@@ -642,7 +650,8 @@ class AnnotationService:
         head alone: no decode, no encoder run. Images without a stored vector go the usual way."""
         if self._vectors_of is None or not isinstance(annotator, AestheticScorer):
             return []
-        vectors = self.embeddings.vectors(self._vectors_of, [ref.id for ref in page])
+        with self.project.database.read_session() as session:
+            vectors = self.embeddings.vectors(session, self._vectors_of, [ref.id for ref in page])
         if not vectors:
             return []
         ids = list(vectors)

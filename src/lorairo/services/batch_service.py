@@ -28,9 +28,9 @@ from image_annotator_lib.providers.settings import ProviderSettings
 from image_annotator_lib.registry import ModelRegistry
 from lorairo.annotations.ai_annotator import build_registry
 from lorairo.annotations.provider_settings import resolve_provider_model
-from lorairo.database.annotation_repository import AnnotationRepository
 from lorairo.database.batch_repository import BatchJobRow, BatchRepository
 from lorairo.errors import AIProviderError, AuthenticationError, ValidationError
+from lorairo.services.annotation_store import AnnotationStore
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
@@ -97,8 +97,8 @@ class BatchAnnotationService:
         self.project = project
         self.config = config
         self.registry = registry or build_registry(config)
-        self.annotations = AnnotationRepository(project.database)
-        self.jobs = BatchRepository(project.database)
+        self.annotations = AnnotationStore(project.database)
+        self.jobs = BatchRepository()
 
     @property
     def results_dir(self) -> Path:
@@ -171,14 +171,16 @@ class BatchAnnotationService:
             )
         finally:
             client.close()
-        job = self.jobs.create_job(
-            provider=target.settings.name,
-            model_name=model_name,
-            remote_id=info.remote_id,
-            request_file=str(path),
-            request_count=count,
-            status=info.status,
-        )
+        with self.project.database.write_session() as session:
+            job = self.jobs.create_job(
+                session,
+                provider=target.settings.name,
+                model_name=model_name,
+                remote_id=info.remote_id,
+                request_file=str(path),
+                request_count=count,
+                status=info.status,
+            )
         report.job = job.to_dict()
         return report
 
@@ -204,7 +206,8 @@ class BatchAnnotationService:
                 else self.annotations.check_policy_violations([r.id for r in page], report.model)
             )
             report.violations_skipped += len(refused)
-            hashes = self.jobs.sha256_by_id([r.id for r in page])
+            with self.project.database.read_session() as session:
+                hashes = self.jobs.sha256_by_id(session, [r.id for r in page])
             for ref in page:
                 if ref.id in refused:
                     continue
@@ -225,7 +228,11 @@ class BatchAnnotationService:
 
     def status(self, job_id: int | None = None) -> BatchStatusReport:
         """Refresh unfinished jobs (or one job) and download the results of completed ones."""
-        jobs = [self._job(job_id)] if job_id is not None else self.jobs.list_jobs(unfinished_only=True)
+        if job_id is not None:
+            jobs = [self._job(job_id)]
+        else:
+            with self.project.database.read_session() as session:
+                jobs = self.jobs.list_jobs(session, unfinished_only=True)
         report = BatchStatusReport()
         for job in jobs:
             job = self._refresh(job)
@@ -233,7 +240,8 @@ class BatchAnnotationService:
         return report
 
     def _job(self, job_id: int) -> BatchJobRow:
-        job = self.jobs.get(job_id)
+        with self.project.database.read_session() as session:
+            job = self.jobs.get(session, job_id)
         if job is None:
             raise ValidationError(f"no batch job {job_id} in project {self.project.name!r}")
         return job
@@ -253,8 +261,9 @@ class BatchAnnotationService:
         values: dict[str, object] = {"status": info.status}
         if result_file is not None:
             values["result_file"] = result_file
-        self.jobs.update_job(job.id, **values)
-        refreshed = self.jobs.get(job.id)
+        with self.project.database.write_session() as session:
+            self.jobs.update_job(session, job.id, **values)
+            refreshed = self.jobs.get(session, job.id)
         assert refreshed is not None
         return refreshed
 
@@ -263,7 +272,9 @@ class BatchAnnotationService:
     def import_pending(self, progress: ProgressCallback = no_progress) -> list[BatchImportReport]:
         """Import every downloaded, not yet imported job's results (refreshing jobs first)."""
         reports = []
-        for job in self.jobs.list_jobs(unfinished_only=True):
+        with self.project.database.read_session() as session:
+            pending = self.jobs.list_jobs(session, unfinished_only=True)
+        for job in pending:
             job = self._refresh(job)
             if job.result_file:
                 reports.append(self.import_file(Path(job.result_file), job.model_name, progress=progress))
@@ -276,7 +287,8 @@ class BatchAnnotationService:
         path = path.expanduser().resolve()
         if not path.is_file():
             raise ValidationError(f"no such results file: {path}")
-        job = self.jobs.by_result_file(str(path))
+        with self.project.database.read_session() as session:
+            job = self.jobs.by_result_file(session, str(path))
         name = model_name or (job.model_name if job else None)
         if name is None:
             raise ValidationError(
@@ -296,7 +308,8 @@ class BatchAnnotationService:
         self._store(chunk, model_id, target, report)
         progress(report.lines, report.lines, "imported")
         if job is not None and job.imported_at is None:
-            self.jobs.mark_imported(job.id)
+            with self.project.database.write_session() as session:
+                self.jobs.mark_imported(session, job.id)
         return report
 
     def _store(
@@ -313,8 +326,9 @@ class BatchAnnotationService:
                 report.unmatched += 1
                 continue
             matched.append((parsed[0], parsed[1], result))
-        hashes = self.jobs.sha256_by_id([image_id for image_id, _, _ in matched])
-        annotated, failed = self.jobs.already_recorded(list(hashes), model_id, target.model_name)
+        with self.project.database.read_session() as session:
+            hashes = self.jobs.sha256_by_id(session, [image_id for image_id, _, _ in matched])
+            annotated, failed = self.jobs.already_recorded(session, list(hashes), model_id, target.model_name)
         fresh: list[tuple[int, AnnotationResult]] = []
         for image_id, prefix, result in matched:
             if not hashes.get(image_id, "").startswith(prefix):

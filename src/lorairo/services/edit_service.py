@@ -23,11 +23,16 @@ from lorairo.search.query_language import RATINGS, WILDCARDS
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 from lorairo.services.search_service import AliasResolver, SearchService
+from lorairo.storage.trash import TrashFolder
 from lorairo.utils.chunks import chunked
 
 Position = Literal["front", "back"]
 Planner = Callable[[StoreSession, list[int]], list[RowChange]]
+# Called with the new edit's id once its rows are written, before the log entry is finished and
+# committed; what it returns undoes it if anything after fails.
+BeforeCommit = Callable[[int], Callable[[], object]]
 SAMPLE_IMAGES = 20
+REMOVE_IMAGES = "remove_images"
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,15 @@ class EditReport:
         data = asdict(self)
         data["samples"] = {str(k): v for k, v in self.samples.items()}
         return data
+
+
+@dataclass
+class RemovalReport(EditReport):
+    """A removal: its row counts, and the files moved (or, in a dry run, to move) to the trash."""
+
+    files: int = 0
+    files_missing: int = 0
+    trash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,14 +153,13 @@ class EditService:
             return
         assert target.query is not None
         node, aliases = self.search.parse(target.query)
-        yield from self.search.repository.iter_ids(node, aliases=aliases, batch=BATCH, session=session)
+        yield from self.search.id_batches(node, aliases, BATCH, session)
 
     def _total(self, target: EditTarget) -> int:
         if target.ids is not None:
             return len(set(target.ids))
         assert target.query is not None
-        node, aliases = self.search.parse(target.query)
-        return self.search.repository.count(node, aliases)
+        return self.search.count(target.query)
 
     def _canonical(self, tags: list[str]) -> list[str]:
         if self.resolver is None:
@@ -167,6 +180,7 @@ class EditService:
         apply: bool,
         progress: ProgressCallback,
         cancel: CancelToken | None,
+        before_commit: BeforeCommit | None = None,
     ) -> EditReport:
         cancel = cancel or CancelToken()
         report = EditReport(operation, description, applied=apply)
@@ -193,18 +207,26 @@ class EditService:
                 progress(report.images_matched, total, description)
 
         if apply:
-            with self.database.write_session() as session:
-                edit_id = self.repository.start_edit(
-                    session,
-                    operation,
-                    description,
-                    target.query,
-                    json.dumps(self._params(target, parameters)),
-                )
-                run(session, edit_id)
-                cancel.raise_if_cancelled()
-                self.repository.finish_edit(session, edit_id, len(changed))
-                report.edit_id = edit_id if changed else None
+            revert: Callable[[], object] | None = None
+            try:
+                with self.database.write_session() as session:
+                    edit_id = self.repository.start_edit(
+                        session,
+                        operation,
+                        description,
+                        target.query,
+                        json.dumps(self._params(target, parameters)),
+                    )
+                    run(session, edit_id)
+                    cancel.raise_if_cancelled()
+                    if changed and before_commit is not None:
+                        revert = before_commit(edit_id)
+                    self.repository.finish_edit(session, edit_id, len(changed))
+                    report.edit_id = edit_id if changed else None
+            except BaseException:
+                if revert is not None:
+                    revert()
+                raise
         else:
             with self.database.read_session() as session:
                 run(session, None)
@@ -501,6 +523,98 @@ class EditService:
             cancel=cancel,
         )
 
+    def remove_images(
+        self,
+        target: EditTarget,
+        *,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> RemovalReport:
+        """Take images out of the project, as one undoable edit: every row about them is
+        snapshotted and deleted, and their files (original copy, processed copies, thumbnail)
+        move to `trash/<edit id>/`, never deleted.
+
+        The files move after the rows are written and before the commit; if the move fails the
+        transaction rolls back, and if the commit fails the files move back. A run killed in
+        between leaves the manifest, and the next removal, undo or redo settles the files where
+        the committed log says they belong."""
+        seen: set[tuple[str, int]] = set()
+        files: list[str] = []
+
+        def planner(session: StoreSession, ids: list[int]) -> list[RowChange]:
+            changes = self.repository.plan_remove_images(session, ids, seen)
+            for change in changes:
+                row = change.before or {}
+                if change.table == "images":
+                    files.extend(p for p in (row["stored_path"], row["thumbnail_path"]) if p)
+                elif change.table == "processed_images":
+                    files.append(row["path"])
+            return changes
+
+        moved: list[str] = []
+
+        def move_files(edit_id: int) -> Callable[[], object]:
+            folder = self._trash(edit_id)
+            moved.extend(folder.move_in(files))
+
+            def put_back() -> None:
+                folder.move_out()
+                folder.discard()
+
+            return put_back
+
+        if apply:
+            self.settle_trash()
+        report = self._run(
+            REMOVE_IMAGES,
+            "remove from project",
+            target,
+            {},
+            planner,
+            apply=apply,
+            progress=progress,
+            cancel=cancel,
+            before_commit=move_files,
+        )
+        present = moved if apply else [p for p in files if self.project.file_path(p).is_file()]
+        samples = {
+            image_id: [label for label in dict.fromkeys(labels) if label.startswith("remove ")]
+            + [
+                f"{label} x{labels.count(label)}"
+                for label in dict.fromkeys(labels)
+                if not label.startswith("remove ")
+            ]
+            for image_id, labels in report.samples.items()
+        }
+        return RemovalReport(
+            **{**report.__dict__, "samples": samples},
+            files=len(present),
+            files_missing=len(files) - len(present),
+            trash=str(self._trash(report.edit_id).folder) if report.edit_id is not None else None,
+        )
+
+    def _trash(self, edit_id: int) -> TrashFolder:
+        return TrashFolder(self.project.trash_dir / str(edit_id), self.project.file_path)
+
+    def settle_trash(self) -> int:
+        """Put the files of every trash folder where the committed edit log says they belong
+        (in the trash for a removal in force, back in the project otherwise): the repair after a
+        run died between moving files and committing. Returns how many files moved."""
+        root = self.project.trash_dir
+        folders = sorted(int(p.name) for p in root.iterdir() if p.name.isdigit()) if root.is_dir() else []
+        if not folders:
+            return 0
+        moved = 0
+        with self.database.write_session() as session:
+            live = self.repository.live_removals(session, folders)
+            for edit_id in folders:
+                folder = self._trash(edit_id)
+                # a file an image uses again (registered since) stays where that image needs it
+                keep = self.repository.paths_in_use(session, folder.stored()) if edit_id in live else set()
+                moved += folder.settle(in_trash=edit_id in live, keep=keep)
+        return moved
+
     # -- the log -----------------------------------------------------------------------------
 
     def undo(self) -> ReplayReport:
@@ -512,19 +626,48 @@ class EditService:
         return self._replay(forward=True)
 
     def _replay(self, *, forward: bool) -> ReplayReport:
-        with self.database.write_session() as session:
-            entry = (
-                self.repository.redo_candidate(session)
-                if forward
-                else self.repository.undo_candidate(session)
-            )
-            if entry is None:
-                raise ValidationError("nothing to redo" if forward else "nothing to undo")
-            rows = self.repository.replay(session, entry.id, forward=forward)
-            self.repository.mark(session, entry.id, undone=not forward)
-            return ReplayReport(
-                "redo" if forward else "undo", entry.id, entry.operation, entry.description, rows
-            )
+        """Replay an edit's rows; a removal's files move too, in the transaction's shadow (rows
+        first, then files, then the commit; the files go back if the commit fails)."""
+        self.settle_trash()
+        revert: Callable[[], object] | None = None
+        try:
+            with self.database.write_session() as session:
+                entry = (
+                    self.repository.redo_candidate(session)
+                    if forward
+                    else self.repository.undo_candidate(session)
+                )
+                if entry is None:
+                    raise ValidationError("nothing to redo" if forward else "nothing to undo")
+                removal = entry.operation == REMOVE_IMAGES
+                if removal and not forward:
+                    removed = self.repository.removed_images(session, entry.id)
+                    problems = self.repository.restore_conflicts(session, removed)
+                    if problems:
+                        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+                        raise ValidationError(
+                            f"cannot undo edit #{entry.id} (remove from project): "
+                            + "; ".join(problems[:3])
+                            + f"{more}; putting it back would hold the same image twice or "
+                            "lose the newer one, so the removal stays (nothing was changed)"
+                        )
+                rows = self.repository.replay(session, entry.id, forward=forward)
+                self.repository.mark(session, entry.id, undone=not forward)
+                if removal:
+                    folder = self._trash(entry.id)
+                    if forward:
+                        folder.move_all_in()
+                        revert = folder.move_out
+                    else:
+                        folder.move_out()
+                        revert = folder.move_all_in
+                return ReplayReport(
+                    "redo" if forward else "undo", entry.id, entry.operation, entry.description, rows
+                )
+        except BaseException:
+            if revert is not None:
+                revert()
+            raise
 
     def log(self, limit: int = 50) -> list[EditLogEntry]:
         with self.database.read_session() as session:

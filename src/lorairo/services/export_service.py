@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -186,9 +186,26 @@ class ExportService:
             search = SearchService(self.project, self.resolver)
             batches = search.iter_ids(concept.query, batch=BATCH)
             return (image_id for batch in batches for image_id in batch), search.count(concept.query)
-        return repo.iter_image_ids(self.project.database), ImageRepository(
-            self.project.database
-        ).count_images()
+        with self.project.database.read_session() as session:
+            total = ImageRepository().count_images(session)
+        return self._all_ids(), total
+
+    def _all_ids(self) -> Iterator[int]:
+        """Every image id in id order, one short read transaction per page, so a long export
+        never holds a snapshot (or, on SQLite, a WAL checkpoint) open for its whole run."""
+        last = 0
+        while True:
+            with self.project.database.read_session() as session:
+                ids = repo.image_ids_after(session, last)
+            if not ids:
+                return
+            yield from ids
+            last = ids[-1]
+
+    def model_names(self) -> set[str]:
+        """The models that have stored output (for --tags-from and caption sources)."""
+        with self.project.database.read_session() as session:
+            return repo.model_names(session)
 
     def count(self, options: ExportOptions) -> int:
         """How many images the options select, summed over concepts (before skips)."""
@@ -205,7 +222,7 @@ class ExportService:
                 f"--image-format {options.image_format} is not read by every chosen trainer "
                 f"(ai-toolkit takes PNG or JPEG only)"
             )
-        known = repo.model_names(self.project.database)
+        known = self.model_names()
         unknown = [name for name in options.tags_from or () if name not in known and name != "existing"]
         if unknown:
             raise ValidationError(
@@ -220,14 +237,17 @@ class ExportService:
         if options.order != "frequency":
             return None
         folded: Counter[str] = Counter()
-        for tag, count in repo.tag_frequencies(self.project.database).items():
+        with self.project.database.read_session() as session:
+            frequencies = repo.tag_frequencies(session)
+        for tag, count in frequencies.items():
             folded[lookup_key(tag)] += count
         return dict(folded)
 
     # -- preview ----------------------------------------------------------------------------
 
     def preview(self, image_id: int, options: ExportOptions) -> ExportPreview:
-        records = repo.load_records(self.project.database, [image_id], options.resolution)
+        with self.project.database.read_session() as session:
+            records = repo.load_records(session, [image_id], options.resolution)
         if image_id not in records:
             raise ValidationError(f"no image with id {image_id}")
         text = build_text(records[image_id], options, self._frequencies(options))
@@ -335,8 +355,9 @@ class ExportService:
             names = NameAllocator(options.naming, count)
             report.concepts[concept.name] = 0
             for chunk in chunked(ids, BATCH):
-                records = repo.load_records(self.project.database, chunk, options.resolution)
-                crops = load_crops(self.project.database, chunk) if staging is not None else {}
+                with self.project.database.read_session() as session:
+                    records = repo.load_records(session, chunk, options.resolution)
+                    crops = load_crops(session, chunk) if staging is not None else {}
                 for image_id in chunk:
                     cancel.raise_if_cancelled()
                     done += 1

@@ -64,6 +64,14 @@ class Project:
     def images_dir(self) -> Path:
         return self.images_root if self.images_root is not None else self.root / IMAGES_DIR
 
+    @property
+    def trash_dir(self) -> Path:
+        """Where removed images' files wait (`trash/<edit id>/`), beside the images so a move is
+        a rename; under a shared `images_root`, a folder of this project's own."""
+        if self.images_root is not None:
+            return self.images_root / ".trash" / self.name
+        return self.root / "trash"
+
     def file_path(self, stored: str) -> Path:
         """Where a stored path (`images/...`, relative to the project) is on this machine."""
         if self.images_root is not None:
@@ -213,7 +221,9 @@ class ProjectService:
                     raise ValidationError(f"project {name!r} already lives in PostgreSQL")
                 target = Database(to, schema=project_schema(name))
             try:
-                report = copy_store(source.database, target)
+                # One write transaction for the whole copy: verified before it commits.
+                with target.write_session() as writer, source.database.read_session() as reader:
+                    report = copy_store(reader, writer, target.display_location)
             except Exception:
                 target.close()
                 if to == "sqlite":
@@ -243,7 +253,8 @@ class ProjectService:
     def info(self, name: str) -> ProjectInfo:
         project = self.open(name)
         try:
-            counts = count_rows(project.database)
+            with project.database.read_session() as session:
+                counts = count_rows(session)
             revision = project.database.current_revision()
         finally:
             project.close()

@@ -38,7 +38,7 @@ import psutil
 
 from lorairo.database.engine import Database, Session
 from lorairo.database.failures import RegistrationFailureRow
-from lorairo.database.image_repository import ImageRepository
+from lorairo.database.image_repository import ImageRepository, ProcessingTask
 from lorairo.errors import ValidationError
 from lorairo.registration.decode import (
     Decoded,
@@ -190,15 +190,16 @@ class RegisteredDigests:
 
     def __init__(self, database_path: str) -> None:
         self.database_path = database_path
-        self._repository: ImageRepository | None = None
+        self._database: Database | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"database_path": self.database_path, "_repository": None}
+        return {"database_path": self.database_path, "_database": None}
 
     def __call__(self, sha256: str) -> bool:
-        if self._repository is None:
-            self._repository = ImageRepository(Database(self.database_path, migrate=False))
-        return self._repository.sha256_registered(sha256)
+        if self._database is None:
+            self._database = Database(self.database_path, migrate=False)
+        with self._database.read_session() as session:
+            return ImageRepository().sha256_registered(session, sha256)
 
 
 class RegistrationService:
@@ -207,27 +208,44 @@ class RegistrationService:
     def __init__(self, project: Project, config: ConfigurationService) -> None:
         self.project = project
         self.config = config
-        self.repository = ImageRepository(project.database)
+        self.repository = ImageRepository()
         self.settings = config.config.image_processing
         self.batch_size = config.config.resources.batch_size
         self.workers = max(1, config.max_workers)
         self.tags = TagService(config)
 
+    def _pages(self, page: Callable[[Session, int], list[ProcessingTask]]) -> Iterator[ProcessingTask]:
+        """A backfill's tasks, keyset-paged by image id, one short read transaction per page:
+        the job commits a write batch between pages, and never holds one snapshot throughout."""
+        after = 0
+        while True:
+            with self.project.database.read_session() as session:
+                tasks = page(session, after)
+            if not tasks:
+                return
+            yield from tasks
+            after = tasks[-1].image_id
+
     # -- queries for the shells ------------------------------------------------------------------
 
     def image_count(self) -> int:
-        return self.repository.count_images()
+        with self.project.database.read_session() as session:
+            return self.repository.count_images(session)
 
     def rejections(self, limit: int) -> tuple[int, list[RegistrationFailureRow]]:
         """The total number of rejected files and the newest `limit` of them."""
-        return self.repository.count_failures(), self.repository.list_failures(limit)
+        with self.project.database.read_session() as session:
+            return self.repository.count_failures(session), self.repository.list_failures(session, limit)
 
     def near_duplicate_groups(self) -> list[dict[str, Any]]:
         """Near-duplicate groups (images linked by pHash distance at registration), each with its
         images' summaries and the links that joined them."""
-        links = list(self.repository.iter_similarities())
-        groups = group_links((a, b) for a, b, _ in links)
-        summaries = self.repository.image_summaries(image_id for group in groups for image_id in group)
+        with self.project.database.read_session() as session:
+            links = list(self.repository.iter_similarities(session))
+            groups = group_links((a, b) for a, b, _ in links)
+            summaries = self.repository.image_summaries(
+                session, (image_id for group in groups for image_id in group)
+            )
         group_of = {image_id: number for number, group in enumerate(groups) for image_id in group}
         links_of: list[list[dict[str, int]]] = [[] for _ in groups]
         for image_id, similar_to_id, distance in links:
@@ -264,7 +282,8 @@ class RegistrationService:
                 entries: dict[str, list[str]] = json.loads(journal.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 entries = {}
-            committed = self.repository.registered_shas(entries)
+            with self.project.database.read_session() as session:
+                committed = self.repository.registered_shas(session, entries)
             for sha, paths in entries.items():
                 if sha not in committed:
                     for relative in paths:
@@ -317,7 +336,8 @@ class RegistrationService:
         report = RegistrationReport(project=self.project.name)
         self.recover_interrupted_runs()
         progress(0, None, "scanning")
-        standing = self.repository.standing_rejections(INTERNAL_ERROR)
+        with self.project.database.read_session() as session:
+            standing = self.repository.standing_rejections(session, INTERNAL_ERROR)
 
         def candidates(stats: ScanStats | None = None) -> Iterator[Path]:
             """The scan, less files an earlier run rejected for a real reason and unchanged since
@@ -333,7 +353,8 @@ class RegistrationService:
         total = sum(1 for _ in candidates())
         progress(0, total, "loading project hashes")
         index = HammingIndex(self.settings.near_duplicate_threshold)
-        index.extend(self.repository.iter_phashes())
+        with self.project.database.read_session() as session:  # one snapshot, streamed
+            index.extend(self.repository.iter_phashes(session))
         run_dir = self._staging_root / f"{os.getpid()}-{secrets.token_hex(4)}"
         run_dir.mkdir(parents=True)
         decode_settings = DecodeSettings(
@@ -572,14 +593,13 @@ class RegistrationService:
         cancel = cancel or CancelToken()
         started = time.monotonic()
         report = ProcessReport(project=self.project.name, resolution=resolution)
-        total = self.repository.count_for_processing(resolution, force=force)
-        report.already_present = self.repository.count_images() - total
-        tasks = (
-            task
-            for page in self.repository.iter_for_processing(
-                resolution, force=force, page_size=self.batch_size
+        with self.project.database.read_session() as session:
+            total = self.repository.count_for_processing(session, resolution, force=force)
+            report.already_present = self.repository.count_images(session) - total
+        tasks = self._pages(
+            lambda session, after: self.repository.for_processing_after(
+                session, after, resolution, force=force, page_size=self.batch_size
             )
-            for task in page
         )
         project = self.project
         upscale, max_pixels = self.settings.upscale, self.settings.max_pixels
@@ -656,13 +676,15 @@ class RegistrationService:
         started = time.monotonic()
         report = QualityReport(project=self.project.name)
         if recompute:
-            self.repository.mark_quality_stale()
-        total = self.repository.count_needing_quality(QUALITY_VERSION)
-        report.already_measured = self.repository.count_images() - total
-        tasks = (
-            task
-            for page in self.repository.iter_needing_quality(QUALITY_VERSION, page_size=self.batch_size)
-            for task in page
+            with self.project.database.write_session() as session:
+                self.repository.mark_quality_stale(session)
+        with self.project.database.read_session() as session:
+            total = self.repository.count_needing_quality(session, QUALITY_VERSION)
+            report.already_measured = self.repository.count_images(session) - total
+        tasks = self._pages(
+            lambda session, after: self.repository.needing_quality_after(
+                session, after, QUALITY_VERSION, page_size=self.batch_size
+            )
         )
         root = self.project.root
         thumbnail_size, max_pixels = self.settings.thumbnail_size, self.settings.max_pixels

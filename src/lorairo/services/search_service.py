@@ -4,6 +4,10 @@ A query string is parsed once; exact tag terms are passed through an optional al
 tag database's `TagService.resolve_aliases`) so `tag:kitty` also finds images stored as `cat`, and
 terms of fields that need values computed outside SQL (a field's `resolver`, see
 `lorairo.database.query_fields`) are resolved through `term_resolvers` by that name.
+
+Which order results come in is decided here, in `sort_for`: an explicit sort key wins; without
+one, a query with a `similar:` or `text:` term is ordered by similarity (most similar first, the
+order its resolver returned), any other by date added.
 """
 
 from __future__ import annotations
@@ -28,7 +32,14 @@ MAX_PAGE = 10_000
 # An empty result tries at most this many "drop one part" queries for its suggestion.
 MAX_DROP_TRIES = 12
 
+DEFAULT_SORT = "added"
+SIMILARITY_SORT = "similarity"
+SORTS = (*SORT_KEYS, SIMILARITY_SORT)
+
 __all__ = [
+    "DEFAULT_SORT",
+    "SIMILARITY_SORT",
+    "SORTS",
     "SORT_KEYS",
     "AliasResolver",
     "Facets",
@@ -134,6 +145,27 @@ def exact_tag_terms(node: Node) -> list[str]:
     return [value for child in node.children for value in exact_tag_terms(child)]
 
 
+def ranking(node: Node) -> tuple[int, ...] | None:
+    """The ids of the query's first resolved term (`similar:`, `text:`) that every result must
+    match, most similar first; None when it has none (under OR or NOT such a term only filters)."""
+    for part in node.children if isinstance(node, And) else (node,):
+        if isinstance(part, Term) and part.resolved is not None:
+            return part.resolved
+    return None
+
+
+def sort_for(sort: str | None, node: Node) -> str:
+    """The order of a query's results (see the module's docstring): `sort` when given, else
+    similarity for a query that ranks, else date added."""
+    if sort is None:
+        return SIMILARITY_SORT if ranking(node) is not None else DEFAULT_SORT
+    if sort == SIMILARITY_SORT and ranking(node) is None:
+        raise ValidationError("sort similarity needs a similar: or text: term that every result matches")
+    if sort not in SORTS:
+        raise ValidationError(f"unknown sort key {sort!r} (use {', '.join(SORTS)})")
+    return sort
+
+
 def with_project_settings(node: Node, kind: str, resolution: int) -> Node:
     """`score:` without `[kind]` made explicit as the configured default kind, and `small` given
     the project's training resolution."""
@@ -157,7 +189,7 @@ class SearchService:
         term_resolvers: Mapping[str, Resolver] | None = None,
     ) -> None:
         self.project = project
-        self.repository = SearchRepository(project.database, project.score_kind)
+        self.repository = SearchRepository(project.score_kind)
         self.resolver = resolver
         self.term_resolvers = dict(term_resolvers or {})
 
@@ -182,41 +214,58 @@ class SearchService:
         self,
         query: str,
         *,
-        sort: str = "added",
+        sort: str | None = None,
         limit: int = 100,
         offset: int = 0,
         seed: int = 0,
         with_total: bool = True,
         known_total: int | None = None,
     ) -> SearchPage:
-        """One page of summaries. `known_total` (with `with_total=False`): the result count the
-        caller already has, so the page is not preceded by a count; a stale one only affects the
-        query plan, never the rows."""
+        """One page of summaries in `sort_for(sort)`'s order (the page says which). `known_total`
+        (with `with_total=False`): the result count the caller already has, so the page is not
+        preceded by a count; a stale one only affects the query plan, never the rows."""
         if not 0 < limit <= MAX_PAGE:
             raise ValidationError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
         if offset < 0:
             raise ValidationError(f"offset must not be negative, got {offset}")
         node, aliases = self.parse(query)
+        sort = sort_for(sort, node)
         total: int | None = None
-        if with_total:
-            ids, total = self.repository.page_and_total(
-                node, aliases=aliases, sort=sort, seed=seed, limit=limit, offset=offset, rank=True
-            )
+        if sort == SIMILARITY_SORT:
+            ranked = self._by_similarity(node, aliases)
+            ids, total = ranked[offset : offset + limit], len(ranked) if with_total else None
+            with self.project.database.read_session() as session:
+                summaries = self.repository.summaries(session, ids)
         else:
-            ids = self.repository.page(
-                node,
-                aliases=aliases,
-                sort=sort,
-                seed=seed,
-                limit=limit,
-                offset=offset,
-                total=known_total,
-                rank=True,
-            )
+            with self.project.database.read_session() as session:
+                if with_total:
+                    ids, total = self.repository.page_and_total(
+                        session,
+                        node,
+                        aliases=aliases,
+                        sort=sort,
+                        seed=seed,
+                        limit=limit,
+                        offset=offset,
+                        rank=True,
+                    )
+                else:
+                    ids = self.repository.page(
+                        session,
+                        node,
+                        aliases=aliases,
+                        sort=sort,
+                        seed=seed,
+                        limit=limit,
+                        offset=offset,
+                        total=known_total,
+                        rank=True,
+                    )
+                summaries = self.repository.summaries(session, ids)
         return SearchPage(
             query=query,
             ids=ids,
-            summaries=self.repository.summaries(ids),
+            summaries=summaries,
             total=total,
             limit=limit,
             offset=offset,
@@ -225,14 +274,28 @@ class SearchService:
             aliases=aliases,
         )
 
-    def ordered_ids(self, query: str, *, sort: str = "added", seed: int = 0) -> list[int]:
-        """Every matching id in `sort` order, ids only (a review queue is the whole result)."""
+    def _by_similarity(self, node: Node, aliases: Mapping[str, str]) -> list[int]:
+        """Every match in its ranking term's order. The matches are a subset of that term's ids
+        (a few hundred at most, or those over a threshold), so they are read whole and ordered
+        here rather than by an SQL CASE over every id."""
+        order = ranking(node)
+        assert order is not None
+        matched = {i for batch in self.id_batches(node, aliases, MAX_PAGE) for i in batch}
+        return [image_id for image_id in order if image_id in matched]
+
+    def ordered_ids(self, query: str, *, sort: str | None = None, seed: int = 0) -> list[int]:
+        """Every matching id in `sort_for(sort)`'s order, ids only (a review queue is the whole
+        result)."""
         node, aliases = self.parse(query)
+        sort = sort_for(sort, node)
+        if sort == SIMILARITY_SORT:
+            return self._by_similarity(node, aliases)
         ids: list[int] = []
         while True:
-            page = self.repository.page(
-                node, aliases=aliases, sort=sort, seed=seed, limit=MAX_PAGE, offset=len(ids)
-            )
+            with self.project.database.read_session() as session:
+                page = self.repository.page(
+                    session, node, aliases=aliases, sort=sort, seed=seed, limit=MAX_PAGE, offset=len(ids)
+                )
             ids.extend(page)
             if len(page) < MAX_PAGE:
                 return ids
@@ -242,7 +305,8 @@ class SearchService:
         tag names for tags the project does not have, else the query without the part whose
         removal finds the most images."""
         node, aliases = self.parse(query)
-        total = self.repository.count(node, aliases)
+        with self.project.database.read_session() as session:
+            total = self.repository.count(session, node, aliases)
         suggestion = None
         if total == 0:
             suggestion = self._closer_tags(query, node) or self._without_one_part(query)
@@ -250,7 +314,8 @@ class SearchService:
 
     def _closer_tags(self, query: str, node: Node) -> Suggestion | None:
         """The query with each tag the project lacks spelled as its closest known tag."""
-        vocabulary = self.repository.vocabulary()
+        with self.project.database.read_session() as session:
+            vocabulary = self.repository.vocabulary(session)
         folded = {tag.casefold(): tag for tag in vocabulary}
         edits: dict[tuple[int, int], tuple[str, str]] = {}
         for term in terms(node):
@@ -288,37 +353,66 @@ class SearchService:
 
     def count(self, query: str) -> int:
         node, aliases = self.parse(query)
-        return self.repository.count(node, aliases)
+        with self.project.database.read_session() as session:
+            return self.repository.count(session, node, aliases)
 
     def iter_ids(self, query: str, batch: int = 1000) -> Iterator[list[int]]:
         """Every matching id, ascending, in lists of at most `batch` (for export and bulk edits)."""
         node, aliases = self.parse(query)
-        return self.repository.iter_ids(node, aliases=aliases, batch=batch)
+        return self.id_batches(node, aliases, batch)
+
+    def id_batches(
+        self, node: Node, aliases: Mapping[str, str], batch: int, session: StoreSession | None = None
+    ) -> Iterator[list[int]]:
+        """Matching ids keyset-paged by id. Without `session`, one short read transaction per
+        batch, so a long export never holds one snapshot open; with it (a bulk edit's write
+        transaction), every batch is read there and sees the edit's own changes."""
+        last = 0
+        while True:
+            if session is None:
+                with self.project.database.read_session() as current:
+                    ids = self.repository.ids_after(current, node, last, aliases=aliases, batch=batch)
+            else:
+                ids = self.repository.ids_after(session, node, last, aliases=aliases, batch=batch)
+            if not ids:
+                return
+            yield ids
+            last = ids[-1]
 
     def facets(self, query: str = "", top: int = 50) -> Facets:
         node, aliases = self.parse(query)
-        return self.repository.facets(node, aliases=aliases, top=top)
+        with self.project.database.read_session() as session:
+            return self.repository.facets(session, node, aliases=aliases, top=top)
 
     def summaries(self, ids: list[int]) -> list[ImageSummary]:
-        return self.repository.summaries(ids)
+        with self.project.database.read_session() as session:
+            return self.repository.summaries(session, ids)
 
     def tag_counts(self, ids: list[int]) -> dict[str, int]:
         """Each tag that counts on any of `ids`, with on how many of them (unknown ids: an error)."""
         self.require_ids(ids)
-        return self.repository.tag_counts(ids)
+        with self.project.database.read_session() as session:
+            return self.repository.tag_counts(session, ids)
 
     def details(self, ids: list[int]) -> list[dict[str, Any]]:
         """All stored annotations of the given images; unknown ids are an input error."""
         self.require_ids(ids)
-        return self.repository.details(ids)
+        with self.project.database.read_session() as session:
+            return self.repository.details(session, ids)
 
     def require_ids(self, ids: list[int], session: StoreSession | None = None) -> None:
         """Unknown image ids are an input error naming (the first ten of) them."""
-        missing = sorted(set(ids) - self.repository.existing_ids(ids, session))
+        if session is None:
+            with self.project.database.read_session() as current:
+                existing = self.repository.existing_ids(current, ids)
+        else:
+            existing = self.repository.existing_ids(session, ids)
+        missing = sorted(set(ids) - existing)
         if missing:
             shown = ", ".join(map(str, missing[:10]))
             raise ValidationError(f"no image with id {shown}{' ...' if len(missing) > 10 else ''}")
 
     def grid_flags(self, ids: list[int]) -> dict[int, GridFlags]:
         """Stored thumbnail path and badge flags (near-duplicate, failed, rejected-only) per image."""
-        return grid_flags(self.project.database, ids)
+        with self.project.database.read_session() as session:
+            return grid_flags(session, ids)

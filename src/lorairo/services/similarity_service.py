@@ -1,5 +1,6 @@
 """Curating by meaning: images like a given one, images matching words, and near-duplicate groups
-from stored embeddings, with "keep best" rejecting the rest from export as one undoable edit.
+(from stored embeddings, or from the pHash links registration made), with "keep best" rejecting
+the rest from export as one undoable edit.
 
 Vectors live in the database (`image_embeddings`, float16); this service keeps one coarse-cell
 index per model under `<project>/cache/vectors/` (`storage/vector_index.py`) and rebuilds it from
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,8 +20,10 @@ import numpy as np
 from image_annotator_lib.registry import ModelRegistry
 from lorairo.annotations.ai_annotator import build_registry, embed_text
 from lorairo.database.embedding_repository import EmbeddingModel, EmbeddingRepository, ImageFacts
+from lorairo.database.image_repository import ImageRepository
 from lorairo.database.query import Term
 from lorairo.errors import ValidationError
+from lorairo.registration.duplicates import group_links
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.edit_service import EditReport, EditService, EditTarget
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
@@ -65,24 +68,34 @@ class DuplicateMember:
     width: int
     height: int
     score: float | None
+    sharpness: float | None
     export_rejected: bool
+    thumbnail_path: str | None  # relative to the project root, as stored
 
 
 @dataclass(frozen=True)
-class SemanticGroup:
-    keep: int  # the best: most pixels, then highest score, then lowest id
-    images: list[DuplicateMember]
+class DuplicateGroup:
+    keep: int  # the best (see `best_first`)
+    images: list[DuplicateMember]  # best first
+
+
+RANKED_BY = ["resolution", "score", "sharpness"]
 
 
 @dataclass
-class SemanticDuplicatesReport:
-    model: str
-    threshold: float
+class DuplicatesReport:
+    """Near-duplicate groups, each best first, and the "keep best" edit (dry run or applied).
+    `method` "semantic": embedding pairs at cosine >= `threshold` of `model`; "phash": the
+    links registration stored (pHash Hamming distance), no model or threshold."""
+
+    method: str
+    model: str | None
+    threshold: float | None
     images_indexed: int
     pairs: int
-    groups: list[SemanticGroup] = field(default_factory=list)
+    groups: list[DuplicateGroup] = field(default_factory=list)
     keep_best: EditReport | None = None
-    ranked_by: list[str] = field(default_factory=lambda: ["resolution", "score"])
+    ranked_by: list[str] = field(default_factory=lambda: list(RANKED_BY))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -90,9 +103,27 @@ class SemanticDuplicatesReport:
         return data
 
 
+def lesser(groups: Iterable[DuplicateGroup]) -> list[int]:
+    """What "keep best" rejects: every group's images but its best, unless rejected already."""
+    return [m.id for g in groups for m in g.images[1:] if not m.export_rejected]
+
+
+def reason_of(report: DuplicatesReport) -> str:
+    """The edit log's reason for a "keep best" over `report`'s groups."""
+    if report.method == "semantic":
+        return f"semantic duplicate ({report.model} >= {report.threshold})"
+    return "near duplicate (pHash)"
+
+
 def best_first(members: list[ImageFacts]) -> list[ImageFacts]:
-    """ "Keep best" order: resolution (pixels), then the effective score, then the older image."""
-    return sorted(members, key=lambda m: (-m.pixels, -(m.score if m.score is not None else -np.inf), m.id))
+    """ "Keep best" order: resolution (pixels), then the effective score, then sharpness (the
+    Laplacian variance registration measured), then the older image. A missing score or
+    sharpness ranks below any measured one."""
+
+    def measured(value: float | None) -> float:
+        return -value if value is not None else np.inf
+
+    return sorted(members, key=lambda m: (-m.pixels, measured(m.score), measured(m.sharpness), m.id))
 
 
 def _folder_name(model: str) -> str:
@@ -111,23 +142,25 @@ class SimilarityService:
     ) -> None:
         self.project = project
         self.config = config
-        self.repository = EmbeddingRepository(project.database)
+        self.repository = EmbeddingRepository()
         self._registry = registry
         self._indexes: dict[str, VectorIndex] = {}
 
     def models(self) -> list[EmbeddingModel]:
-        return self.repository.models()
+        with self.project.database.read_session() as session:
+            return self.repository.models(session)
 
     def resolve_model(self, model: str | None) -> str:
         """The named model, else the only one with stored vectors, else the one with the most."""
-        names = self.repository.model_names()
+        with self.project.database.read_session() as session:
+            names = self.repository.model_names(session)
         if model is None:
             if not names:
                 raise ValidationError(
                     "no image embeddings in this project; run an embedder first, e.g. "
                     "`lorairo annotate run -m clip-vit-b32-embed`"
                 )
-            return names[0] if len(names) == 1 else self.repository.models()[0].name
+            return names[0] if len(names) == 1 else self.models()[0].name
         if model not in names:
             raise ValidationError(
                 f"model {model!r} has no stored embeddings here (models with some: {', '.join(names) or 'none'})"
@@ -137,10 +170,11 @@ class SimilarityService:
     def index(self, model: str) -> VectorIndex:
         """The model's index, rebuilt from the stored vectors when they changed since it was built
         (kept open while they do not)."""
-        model_id = self.repository.model_id(model)
-        if model_id is None:
-            raise ValidationError(f"no model named {model!r} in this project")
-        fingerprint = self.repository.fingerprint(model_id)
+        with self.project.database.read_session() as session:
+            model_id = self.repository.model_id(session, model)
+            if model_id is None:
+                raise ValidationError(f"no model named {model!r} in this project")
+            fingerprint = self.repository.fingerprint(session, model_id)
         cached = self._indexes.get(model)
         if cached is not None and cached.fingerprint == list(fingerprint):
             return cached
@@ -148,20 +182,31 @@ class SimilarityService:
         index = VectorIndex.open(folder, fingerprint)
         if index is None:
             newest = fingerprint[1]
-            index = VectorIndex.build(
-                folder,
-                lambda: self.repository.iter_blocks(model_id, newest),
-                self.repository.count(model_id, newest),
-                fingerprint,
-            )
+            with self.project.database.read_session() as session:
+                count = self.repository.count(session, model_id, newest)
+            index = VectorIndex.build(folder, lambda: self._blocks(model_id, newest), count, fingerprint)
         self._indexes[model] = index
         return index
 
+    def _blocks(self, model_id: int, up_to: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """A model's vectors up to row `up_to`, one short read transaction per block, so building
+        a large index never holds one snapshot open."""
+        last = 0
+        while True:
+            with self.project.database.read_session() as session:
+                found = self.repository.block_after(session, model_id, last, up_to)
+            if found is None:
+                return
+            ids, vectors, last = found
+            yield ids, vectors
+
     def query_vector(self, image_id: int, model: str) -> np.ndarray:
-        model_id = self.repository.model_id(model)
-        found = self.repository.vectors(model_id, [image_id]) if model_id is not None else {}
+        with self.project.database.read_session() as session:
+            model_id = self.repository.model_id(session, model)
+            found = self.repository.vectors(session, model_id, [image_id]) if model_id is not None else {}
+            exists = image_id in found or self.repository.image_exists(session, image_id)
         if image_id not in found:
-            if not self.repository.image_exists(image_id):
+            if not exists:
                 raise ValidationError(f"no image with id {image_id}")
             raise ValidationError(f"image {image_id} has no {model} embedding; run the model on it first")
         return found[image_id]
@@ -208,7 +253,8 @@ class SimilarityService:
         return SimilarReport(None, name, self._named(found.ids, found.similarities), text=text)
 
     def _named(self, ids: np.ndarray, similarities: np.ndarray) -> list[SimilarImage]:
-        facts = self.repository.facts([int(i) for i in ids], self.project.score_kind)
+        with self.project.database.read_session() as session:
+            facts = self.repository.facts(session, [int(i) for i in ids], self.project.score_kind)
         return [
             SimilarImage(int(i), facts[int(i)].name, float(s))
             for i, s in zip(ids, similarities, strict=True)
@@ -240,7 +286,7 @@ class SimilarityService:
         apply: bool = False,
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
-    ) -> SemanticDuplicatesReport:
+    ) -> DuplicatesReport:
         """Groups of images whose vectors are at least `threshold` alike (cosine). With
         `keep_best`, all but each group's best are rejected from export in one edit (a dry run
         unless `apply`); images a person already rejected stay rejected."""
@@ -249,24 +295,65 @@ class SimilarityService:
         name = self.resolve_model(model)
         index = self.index(name)
         first, second = index.pairs(threshold)
-        report = SemanticDuplicatesReport(name, threshold, len(index), len(first))
-        losers: list[int] = []
-        for group in components(first, second):
-            facts = self.repository.facts([int(i) for i in group], self.project.score_kind)
-            ranked = best_first(list(facts.values()))
-            if len(ranked) < 2:
-                continue
-            members = [
-                DuplicateMember(m.id, m.name, m.width, m.height, m.score, m.export_rejected) for m in ranked
-            ]
-            report.groups.append(SemanticGroup(ranked[0].id, members))
-            losers.extend(m.id for m in ranked[1:] if not m.export_rejected)
-        if keep_best and losers:
-            report.keep_best = EditService(self.project).reject_from_export(
-                EditTarget(ids=tuple(losers)),
-                reason=f"semantic duplicate ({name} >= {threshold})",
-                apply=apply,
-                progress=progress,
-                cancel=cancel,
+        report = DuplicatesReport("semantic", name, threshold, len(index), len(first))
+        self._rank_groups(report, ([int(i) for i in group] for group in components(first, second)))
+        if keep_best:
+            report.keep_best = self.keep_best(
+                report.groups, reason_of(report), apply=apply, progress=progress, cancel=cancel
             )
         return report
+
+    def phash_duplicates(
+        self,
+        *,
+        keep_best: bool = False,
+        apply: bool = False,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> DuplicatesReport:
+        """Groups of images registration linked as near-duplicates (pHash distance), ranked and
+        kept-best like the semantic groups."""
+        with self.project.database.read_session() as session:
+            links = [(a, b) for a, b, _ in ImageRepository().iter_similarities(session)]
+        groups = group_links(links)
+        report = DuplicatesReport("phash", None, None, sum(len(g) for g in groups), len(links))
+        self._rank_groups(report, groups)
+        if keep_best:
+            report.keep_best = self.keep_best(
+                report.groups, reason_of(report), apply=apply, progress=progress, cancel=cancel
+            )
+        return report
+
+    def _rank_groups(self, report: DuplicatesReport, groups: Iterable[list[int]]) -> None:
+        for group in groups:
+            with self.project.database.read_session() as session:
+                facts = self.repository.facts(session, group, self.project.score_kind)
+            ranked = best_first(list(facts.values()))
+            if len(ranked) < 2:  # the others were deleted since
+                continue
+            members = [
+                DuplicateMember(
+                    m.id, m.name, m.width, m.height, m.score, m.sharpness, m.export_rejected, m.thumbnail_path
+                )
+                for m in ranked
+            ]
+            report.groups.append(DuplicateGroup(ranked[0].id, members))
+
+    def keep_best(
+        self,
+        groups: Iterable[DuplicateGroup],
+        reason: str,
+        *,
+        apply: bool,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> EditReport | None:
+        """Reject every group's lesser images from export as one edit-log entry (a dry run unless
+        `apply`); None when nothing is left to reject. The GUI's per-group and all-groups "Keep
+        best" and `--keep-best` all land here."""
+        losers = lesser(groups)
+        if not losers:
+            return None
+        return EditService(self.project).reject_from_export(
+            EditTarget(ids=tuple(losers)), reason=reason, apply=apply, progress=progress, cancel=cancel
+        )

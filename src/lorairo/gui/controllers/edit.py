@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from lorairo.gui.controllers.grid import GridController
 from lorairo.gui.controllers.search import SearchController
@@ -21,7 +21,13 @@ from lorairo.gui.session import ProjectSession
 from lorairo.gui.widgets.image_inspector import ImageInspector
 from lorairo.gui.widgets.search_bar import quote_tag
 from lorairo.gui.workers import Task
-from lorairo.services.edit_service import EditReport, EditService, EditTarget, ReplayReport
+from lorairo.services.edit_service import (
+    EditReport,
+    EditService,
+    EditTarget,
+    RemovalReport,
+    ReplayReport,
+)
 from lorairo.services.progress import CancelToken, ProgressCallback
 from lorairo.services.project_service import Project
 
@@ -75,9 +81,11 @@ class EditController(QObject):
         search.project_tags_loaded.connect(editor.set_project_tags)
         grid.current_settled.connect(self.load_details)
         session.opened.connect(self._opened)
-        session.edited.connect(lambda _report: self._reload())
+        session.edited.connect(self._edited)
         session.changed_elsewhere.connect(lambda _version: self._reload())  # a typed caption stays
         grid.add_menu_section(self._menu_section)
+        self.confirm_removal: QMessageBox | None = None  # the open "Remove from project" question
+        grid.view.delete_pressed.connect(self.ask_remove_selection)
 
     def _opened(self, project: Project) -> None:
         self.inspector.clear()
@@ -91,6 +99,12 @@ class EditController(QObject):
             self.search.search_bar.set_text(term)
         else:
             self.search.search_bar.add_term(term)
+
+    def _edited(self, report: object) -> None:
+        if isinstance(report, RemovalReport) and report.applied:
+            self.inspector.clear()  # what it showed is gone; the grid's new current loads next
+            return
+        self._reload()
 
     def _reload(self) -> None:
         if self.inspector.image_id is not None:
@@ -179,6 +193,50 @@ class EditController(QObject):
         reject.triggered.connect(lambda _checked=False: self.reject_selection_from_export())
         restore = menu.addAction("Restore to export")
         restore.triggered.connect(lambda _checked=False: self.reject_selection_from_export(restore=True))
+        menu.addSeparator()
+        count = self.grid.selection_count()
+        text = f"Remove {count} images from project…" if count > 1 else "Remove from project…"
+        remove = menu.addAction(text)
+        remove.setToolTip("The files move to the project's trash folder; Ctrl+Z brings them back")
+        remove.triggered.connect(lambda _checked=False: self.ask_remove_selection())
+
+    def ask_remove_selection(self) -> QMessageBox | None:
+        """Ask (with the count) before taking the selected images out of the project; the answer
+        runs the removal in a worker as one edit (Delete on the grid, or the grid's menu)."""
+        count = self.grid.selection_count()
+        if count == 0 or self.session.edits is None or self.confirm_removal is not None:
+            return None
+        resolve = self.grid.model.selection_resolver(self.grid.selection_ranges())
+        what = "this image" if count == 1 else f"these {count} images"
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Remove from project",
+            f"Remove {what} from the project?\n\n"
+            "Their tags, captions, scores and other annotations are removed with them, and their "
+            "files move to the project's trash folder (never deleted).\n"
+            "This is one edit: Ctrl+Z brings everything back.",
+            QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
+            self.grid.view.window(),
+        )
+        box.button(QMessageBox.StandardButton.Ok).setText(f"Remove {count}" if count > 1 else "Remove")
+        box.setDefaultButton(QMessageBox.StandardButton.Ok)
+
+        def answered(button: int) -> None:
+            self.confirm_removal = None
+            if button == QMessageBox.StandardButton.Ok:
+                self.queue.submit(
+                    "remove from project",
+                    lambda service: service.remove_images(EditTarget(ids=tuple(resolve())), apply=True),
+                    lambda report: self.session.message.emit(
+                        f"Removed {report.images_changed} images from the project "
+                        f"({report.files} files to the trash). Ctrl+Z brings them back."
+                    ),
+                )
+
+        box.finished.connect(answered)
+        self.confirm_removal = box
+        box.open()
+        return box
 
     def reject_selection_from_export(self, *, restore: bool = False) -> None:
         """Leave the selected images out of every export (soft: the files and their tags stay),

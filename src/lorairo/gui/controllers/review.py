@@ -113,7 +113,8 @@ class ReviewController(QObject):
         )
         session.edited.connect(lambda _report: self._reload_current())
         session.changed_elsewhere.connect(lambda _version: self._reload_current())
-        self._query, self._sort = "", "added"
+        self._query = ""
+        self._sort: str | None = None  # None: the query's default order
 
     @staticmethod
     def filmstrip(parent: QObject | None = None) -> Filmstrip:
@@ -154,8 +155,9 @@ class ReviewController(QObject):
     def current_id(self) -> int | None:
         return self.queue[self.position] if 0 <= self.position < len(self.queue) else None
 
-    def enter(self, query: str, sort: str = "added", image_id: int | None = None) -> Task | None:
-        """Start reviewing the search `query` at `image_id` (else where this project was left)."""
+    def enter(self, query: str, sort: str | None = None, image_id: int | None = None) -> Task | None:
+        """Start reviewing the search `query` at `image_id` (else where this project was left), in
+        the grid's order (`sort` None: the query's default, as `SearchService.sort_for` decides)."""
         search = self.session.search
         if search is None:
             return None

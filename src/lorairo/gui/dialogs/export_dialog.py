@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lorairo.database.export_repository import model_names
 from lorairo.errors import LoRAIroException
 from lorairo.export.options import FORMATS, ExportOptions, parse_pairs
 from lorairo.gui.workers import Task, TaskRunner
@@ -249,8 +248,8 @@ class ExportDialog(QDialog):
             self.target.setText(chosen)
 
     def _load_models(self) -> None:
-        database = self.service.project.database
-        self.runner.start("models", lambda _p, _c: sorted(model_names(database)), self._models_loaded)
+        service = self.service
+        self.runner.start("models", lambda _p, _c: sorted(service.model_names()), self._models_loaded)
 
     def _models_loaded(self, names: list[str]) -> None:
         for name in names:

@@ -9,6 +9,7 @@ NAVIGATION = (
     ("Shift / Ctrl + click or arrows", "Extend or toggle the selection"),
     ("Enter", "Open the current image (preview and editor)"),
     ("Delete (in the tag list)", "Reject the tag; again to restore it"),
+    ("Delete (in the grid)", "Remove the selected images from the project (asks first; Ctrl+Z undoes)"),
     ("Click a facet tag / Shift+click", "Filter to the tag / exclude it"),
     ("Mouse wheel on the preview", "Zoom"),
 )

@@ -79,13 +79,13 @@ class GridSource(Protocol):
 
     def count(self, query: str) -> int: ...
 
-    def first_page(self, query: str, sort: str, limit: int) -> tuple[list[GridItem], int]: ...
+    def first_page(self, query: str, sort: str | None, limit: int) -> tuple[list[GridItem], int, str]: ...
 
     def page(
-        self, query: str, sort: str, offset: int, limit: int, total: int | None = None
+        self, query: str, sort: str | None, offset: int, limit: int, total: int | None = None
     ) -> list[GridItem]: ...
 
-    def ids(self, query: str, sort: str, offset: int, limit: int) -> list[int]: ...
+    def ids(self, query: str, sort: str | None, offset: int, limit: int) -> list[int]: ...
 
 
 class SearchGridSource:
@@ -100,13 +100,14 @@ class SearchGridSource:
     def count(self, query: str) -> int:
         return self.search.count(query)
 
-    def first_page(self, query: str, sort: str, limit: int) -> tuple[list[GridItem], int]:
-        """The first page and the result count from one read: what a new query needs to paint."""
+    def first_page(self, query: str, sort: str | None, limit: int) -> tuple[list[GridItem], int, str]:
+        """The first page, the result count and the order it came in (`sort` None: the query's
+        default) from one read: what a new query needs to paint."""
         page = self.search.search(query, sort=sort, limit=limit)
-        return self._items(page), page.total or 0
+        return self._items(page), page.total or 0, page.sort
 
     def page(
-        self, query: str, sort: str, offset: int, limit: int, total: int | None = None
+        self, query: str, sort: str | None, offset: int, limit: int, total: int | None = None
     ) -> list[GridItem]:
         """`total`: the count the grid already has, so the page query does not recount."""
         page = self.search.search(
@@ -146,7 +147,7 @@ class SearchGridSource:
             )
         return items
 
-    def ids(self, query: str, sort: str, offset: int, limit: int) -> list[int]:
+    def ids(self, query: str, sort: str | None, offset: int, limit: int) -> list[int]:
         return self.search.search(query, sort=sort, limit=limit, offset=offset, with_total=False).ids
 
 
@@ -163,7 +164,8 @@ class ThumbnailModel(QAbstractListModel):
         self.queries = TaskRunner(self, max_threads=2)
         self.source: GridSource | None = None
         self.query = ""
-        self.sort_key = "added"
+        self.sort_key: str | None = None  # None: each query's default order (similarity for similar:)
+        self.order = "added"  # the order the shown result came in
         self.total = 0
         self._generation = 0
         self._pages: dict[int, list[GridItem]] = {}
@@ -218,7 +220,7 @@ class ThumbnailModel(QAbstractListModel):
             self._counting = False
             if generation != self._generation or total == self.total:
                 return
-            if total > self.total and self.sort_key in APPENDING_SORTS:
+            if total > self.total and self.order in APPENDING_SORTS:
                 last_page = self.total // PAGE_SIZE
                 self._drop_page(last_page)
                 self.beginInsertRows(QModelIndex(), self.total, total - 1)
@@ -231,8 +233,9 @@ class ThumbnailModel(QAbstractListModel):
         task = self.queries.start("recount", lambda _p, _c: source.count(query), counted)
         task.failed.connect(lambda _exc: setattr(self, "_counting", False))
 
-    def _first_page_arrived(self, generation: int, items: list[GridItem], total: int) -> None:
+    def _first_page_arrived(self, generation: int, items: list[GridItem], total: int, order: str) -> None:
         if generation == self._generation:
+            self.order = order
             self._reset(total)
             self._page_arrived(generation, 0, items)
 

@@ -127,6 +127,7 @@ class ImageInspector(QWidget):
     rating_set_requested = Signal(object)  # str or None
     reviewed_requested = Signal(bool)
     open_requested = Signal()
+    find_similar_requested = Signal(int)  # the image shown; only offered when it has an embedding
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,6 +138,10 @@ class ImageInspector(QWidget):
         self.preview = ZoomView()
         fit = QPushButton("Fit")
         fit.clicked.connect(self.preview.fit)
+        self.find_similar = QPushButton("Find similar")
+        self.find_similar.setObjectName("inspector_find_similar")
+        self.find_similar.clicked.connect(self._find_similar_clicked)
+        self.find_similar.setEnabled(False)
         self.meta = QLabel("No image selected.")
         self.meta.setWordWrap(True)
         self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -197,7 +202,10 @@ class ImageInspector(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         preview_row = QHBoxLayout()
         preview_row.addWidget(self.meta, 1)
-        preview_row.addWidget(fit)
+        buttons = QVBoxLayout()  # stacked: the meta text keeps the row's width in a narrow dock
+        buttons.addWidget(self.find_similar)
+        buttons.addWidget(fit)
+        preview_row.addLayout(buttons)
         top_layout.addWidget(self.preview, 1)
         top_layout.addLayout(preview_row)
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -221,6 +229,7 @@ class ImageInspector(QWidget):
         for tree in (self.tags_tree, self.captions_tree, self.scores_tree):
             tree.clear()
         self.tag_editor.set_entries([])
+        self._offer_similar([])
         self.setEnabled(False)
 
     def show_record(self, record: dict[str, Any]) -> None:
@@ -241,6 +250,7 @@ class ImageInspector(QWidget):
             f"{' · reviewed' if reviewed else ''}<br><small>{record['file_path']}</small>"
         )
         self.reviewed.setChecked(bool(reviewed))
+        self._offer_similar(record.get("embeddings", []))
         self._fill_tags(record["tags"])
         self._fill_captions(record["captions"])
         self._fill_scores(record["scores"], record["ratings"], record.get("failures", []))
@@ -263,6 +273,7 @@ class ImageInspector(QWidget):
         self.record = None
         self.setEnabled(True)
         self._one_image(False)
+        self._offer_similar([])
         self.preview.clear()
         self.meta.setText(
             f"<span style='font-size:x-large'><b>{len(ids)} images selected</b></span><br>"
@@ -271,6 +282,20 @@ class ImageInspector(QWidget):
         for tree in (self.tags_tree, self.captions_tree, self.scores_tree):
             tree.clear()
         self.tag_editor.set_entries(shared_entries(counts, len(ids)), len(ids))
+
+    def _offer_similar(self, models: list[str]) -> None:
+        """ "Find similar" needs a stored embedding of the image shown; the tooltip says which
+        models have one, or how to get one."""
+        self.find_similar.setEnabled(bool(models))
+        self.find_similar.setToolTip(
+            f"Images like this one by embedding ({', '.join(models)}), most similar first (Ctrl+Shift+F)"
+            if models
+            else "No embedding of this image yet: run an embedding model on it (Annotate…) first"
+        )
+
+    def _find_similar_clicked(self) -> None:
+        if self.image_id is not None:
+            self.find_similar_requested.emit(self.image_id)
 
     def _one_image(self, single: bool) -> None:
         self.caption.setEnabled(single)

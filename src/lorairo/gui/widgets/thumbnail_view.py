@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QRegion, QResizeEvent
+from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent, QPalette, QRegion, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyleOptionViewItem, QWidget
 
 Index = QModelIndex | QPersistentModelIndex
@@ -31,6 +31,7 @@ class ThumbnailGridView(QAbstractItemView):
     """Uniform cells flowing left to right and wrapping; vertical scrolling only."""
 
     painted = Signal()
+    delete_pressed = Signal()  # Delete on the grid (the window asks before removing anything)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -172,6 +173,14 @@ class ThumbnailGridView(QAbstractItemView):
 
     def isIndexHidden(self, index: Index) -> bool:
         return False
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Delete is the grid's own key (a shortcut would also take it from the tag list)."""
+        if event.key() == Qt.Key.Key_Delete and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            self.delete_pressed.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def keyboardSearch(self, search: str) -> None:
         """Typing a letter does not look for a matching name: Qt's default scans every row's
