@@ -174,8 +174,8 @@ def test_own_edits_are_not_refreshed_twice_and_the_follower_stops_on_close(
 def test_the_status_bar_counts_live_workers(store_engine: str, qtbot: QtBot, window: MainWindow) -> None:
     assert window.live.text() == ""
     _elsewhere(
-        "from lorairo.database.claim_repository import ClaimRepository\n"
-        "ClaimRepository(project.database).register_worker('colour-tagger')\n"
+        "from lorairo.services.work_queue import WorkQueue\n"
+        "WorkQueue(project.database).register_worker('colour-tagger')\n"
         "EditService(project).add_tags(EditTarget(ids=(1,)), ['annotated'], apply=True)"
     )
     qtbot.waitUntil(lambda: window.live.text() == "live: 1 worker", timeout=WAIT_MS)
