@@ -2,6 +2,7 @@
 
     uv run python benchmarks/gui_bench.py [--n 100000] [--scroll-rows 5000] [--register 200]
     uv run python benchmarks/gui_bench.py --review [--review-images 200]
+    uv run python benchmarks/gui_bench.py --live [--live-images 20000] [--live-reps 15]
 
 Measures (1) window creation to the first page of thumbnails painted, (2) the longest GUI-thread
 stall while scrolling through `--scroll-rows` rows, and (3) the longest stall while a registration
@@ -17,6 +18,11 @@ and (5) the median time to render one review-mode frame at 1920x1080 of a 12 MP 
 cached preview decode: a repaint, a move to another cached image, a repaint zoomed in, the whole
 page. Baselines, same run: a naive view that scales the full-resolution QPixmap to the window each
 frame, and for moving on, that view decoding the next original on the GUI thread (taggui's way).
+
+`--live` measures following other processes: (6) the p50 and worst latency from a tag written by
+another process (its commit) to the grid's row showing it, on SQLite (the follower polls the
+change counter each second) and on PostgreSQL (LISTEN/NOTIFY, a private server as in the tests),
+and (7) the window's idle CPU with the follower running against the same window with it stopped.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import argparse
 import hashlib
 import os
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -101,9 +108,16 @@ def main() -> None:
     parser.add_argument("--register", type=int, default=200)
     parser.add_argument("--review", action="store_true", help="benchmark review mode only")
     parser.add_argument("--review-images", type=int, default=200)
+    parser.add_argument("--live", action="store_true", help="benchmark following other processes only")
+    parser.add_argument("--live-images", type=int, default=20_000)
+    parser.add_argument("--live-reps", type=int, default=15)
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
     args = parser.parse_args()
     if args.review:
         review_main(args)
+        return
+    if args.live:
+        live_main(args)
         return
     with tempfile.TemporaryDirectory(prefix="lorairo-guibench-") as temp:
         home = Path(temp)
@@ -457,6 +471,130 @@ def review_keys(home: Path, count: int) -> list[tuple[str, float]]:
         ("characters typed per image (the new tag)", log.typed / count),
         ("scripted session, ms per image (waits for the store)", elapsed * 1000 / count),
     ]
+
+
+WRITER = """
+import sys, time
+from lorairo.services.configuration_service import ConfigurationService
+from lorairo.services.edit_service import EditService, EditTarget
+from lorairo.services.project_service import ProjectService
+project = ProjectService(ConfigurationService()).open("bench")
+edits = EditService(project)
+print("ready", flush=True)
+for line in sys.stdin:  # "image id,tag"
+    image_id, tag = line.strip().split(",")
+    edits.add_tags(EditTarget(ids=(int(image_id),)), [tag], apply=True)
+    print(time.time(), flush=True)
+project.close()
+"""
+
+
+def live_main(args: argparse.Namespace) -> None:
+    """(6) Latency from a write in another process to the grid showing it, SQLite polling against
+    PostgreSQL LISTEN/NOTIFY, and (7) the follower's idle CPU cost."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.postgres_server import start_server
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    server, reason = start_server()
+    if server is None:
+        print(f"no PostgreSQL server ({reason}): SQLite only")
+    rows: list[tuple[str, float, float, float, float, float]] = []
+    try:
+        for engine in ("sqlite", "postgresql"):
+            if engine == "postgresql" and server is None:
+                continue
+            with tempfile.TemporaryDirectory(prefix="lorairo-livebench-", ignore_cleanup_errors=True) as temp:
+                home = Path(temp)
+                os.environ["LORAIRO_CONFIG_PATH"] = str(home / "config" / "lorairo.toml")
+                os.environ["LORAIRO_DATABASE_DIR"] = str(home / "projects")
+                os.environ.pop("LORAIRO_DATABASE_URL", None)
+                if server is not None and engine == "postgresql":
+                    os.environ["LORAIRO_DATABASE_URL"] = server.url(server.create_database())
+                build_project(home, args.live_images)
+                rows.append((engine, *live_latency(args.live_reps, args.idle_seconds)))
+    finally:
+        if server is not None:
+            server.stop()
+    print(
+        f"\n{'live refresh (write elsewhere -> grid shows it)':<44}{'p50 ms':>8}{'max ms':>8}"
+        f"{'idle CPU %':>11}{'stopped %':>11}{'read ms':>9}"
+    )
+    for engine, p50, worst, idle, baseline, read_ms in rows:
+        how = "LISTEN/NOTIFY" if engine == "postgresql" else "polling 1 s"
+        print(
+            f"{engine + ' (' + how + ')':<44}{p50:>8.0f}{worst:>8.0f}{idle:>11.3f}{baseline:>11.3f}{read_ms:>9.3f}"
+        )
+
+
+def live_latency(reps: int, idle_seconds: float) -> tuple[float, float, float, float, float]:
+    """Median and worst ms from the other process's commit to the grid's row showing the tag; idle CPU % of one core with the follower running and with it stopped (the live-worker
+    count included); CPU ms of one change-counter read."""
+    import statistics
+    import subprocess
+
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from lorairo.gui.app import application, create_window
+    from lorairo.services.change_watch import ChangeWatcher
+    from lorairo.services.configuration_service import ConfigurationService
+
+    app = application()
+    window = create_window(ConfigurationService(), "bench")
+    window.resize(1400, 900)
+    window.show()
+
+    def spin_until(done: Callable[[], bool], timeout: float = 30.0) -> float:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the grid did not show the change")
+            app.processEvents()
+            time.sleep(0.001)
+        return time.time()
+
+    def idle(seconds: float) -> float:
+        process = psutil.Process()
+        before = sum(process.cpu_times()[:2])
+        loop = QEventLoop()
+        QTimer.singleShot(int(seconds * 1000), loop.quit)
+        loop.exec()
+        return 100 * (sum(process.cpu_times()[:2]) - before) / seconds
+
+    spin_until(lambda: window.model.item(0) is not None and window.session.follower is not None)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdin is not None and writer.stdout is not None
+    assert writer.stdout.readline().strip() == "ready"
+    rng = random.Random(7)
+    latencies = []
+    for rep in range(reps):
+        idle(rng.uniform(1.1, 2.0))  # past the refresh limit, at a random phase of the polls
+        tag = f"live{rep}"  # on image `rep + 1`, the grid's row `rep` (in view): a grid row
+        writer.stdin.write(f"{rep + 1},{tag}\n")  # shows only an image's first few tags
+        writer.stdin.flush()
+        committed = float(writer.stdout.readline())
+        seen = spin_until(
+            lambda rep=rep, tag=tag: (row := window.model.item(rep)) is not None and tag in row.tags
+        )
+        latencies.append((seen - committed) * 1000)
+    writer.stdin.close()
+    writer.wait()
+    idle(3.0)  # the last refresh's facet and vocabulary reads finish first
+    following = idle(idle_seconds)
+    window.session.stop_following()
+    baseline = idle(idle_seconds)
+    assert window.project is not None
+    feed = ChangeWatcher(window.project)
+    started = time.process_time()
+    for _ in range(1000):
+        feed.version()
+    read_ms = time.process_time() - started  # CPU ms per read: total seconds over 1000 reads
+    window.close()
+    QApplication.processEvents()
+    return statistics.median(latencies), max(latencies), following, baseline, read_ms
 
 
 if __name__ == "__main__":

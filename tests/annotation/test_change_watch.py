@@ -8,6 +8,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+from sqlalchemy import update
+
+from lorairo.database.change_feed import _own, bump
+from lorairo.database.schema import StoreChange
 from lorairo.services.annotation_service import AnnotationService
 from lorairo.services.change_watch import ChangeWatcher
 from lorairo.services.configuration_service import ConfigurationService
@@ -65,3 +70,35 @@ def test_a_change_made_by_another_process_wakes_a_waiting_watcher(
     _, err = child.communicate(timeout=120)
     assert child.returncode == 0, err
     assert after == before + 1
+
+
+def test_a_tracking_watcher_tells_this_process_s_commits_from_others(project: Project) -> None:
+    """Own commits are not foreign; a rolled-back bump is not ours (the next writer reuses its
+    number); a change counted without `bump` stands for another process's."""
+    database = project.database
+    feed = ChangeWatcher(project, poll_seconds=0.02, ignore_own=True)
+    try:
+        start = feed.version()
+        with database.write_session() as session:
+            bump(session)
+        assert feed.version() == start + 1
+        assert not feed.foreign(start, start + 1)
+
+        with pytest.raises(RuntimeError), database.write_session() as session:
+            bump(session)
+            raise RuntimeError("rolled back")
+        with database.write_session() as session:  # "another process": no bump(), no record
+            session.execute(update(StoreChange).values(version=StoreChange.version + 1))
+        assert feed.version() == start + 2
+        assert feed.foreign(start + 1, start + 2)
+
+        with database.write_session() as session:
+            bump(session)
+        with database.write_session() as session:
+            session.execute(update(StoreChange).values(version=StoreChange.version + 1))
+        assert feed.foreign(start + 2, start + 4), "one of the two was another's"
+    finally:
+        feed.close()
+    with database.write_session() as session:  # nobody tracks now: nothing is remembered
+        bump(session)
+    assert not _own

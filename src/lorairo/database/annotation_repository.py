@@ -351,6 +351,8 @@ class AnnotationRepository:
         counts.accepted = (
             session.scalar(select(func.count()).select_from(Tag).where(base, Tag.is_accepted.is_(True))) or 0
         )
+        if any(counts.changed.values()):
+            bump_changes(session)
         return counts
 
     # -- failures ------------------------------------------------------------------------------

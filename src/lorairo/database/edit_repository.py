@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from genai_tag_db_tools.cleaning import clean_tag
+from lorairo.database.change_feed import bump as bump_changes
 from lorairo.database.dialect import fold, nocase, sync_id_sequences
 from lorairo.database.effective import effective_tag
 from lorairo.database.schema import SOURCE_MANUAL, Base, EditChange, EditLog, Image, utcnow
@@ -602,6 +603,7 @@ class EditRepository:
             session.execute(
                 update(EditLog).where(EditLog.id == edit_id).values(affected_images=affected_images)
             )
+            bump_changes(session)  # last: open views elsewhere refresh once this commits
         else:
             session.execute(delete(EditLog).where(EditLog.id == edit_id))
 
@@ -785,6 +787,7 @@ class EditRepository:
         session.execute(
             update(EditLog).where(EditLog.id == edit_id).values(undone_at=utcnow() if undone else None)
         )
+        bump_changes(session)
 
     @staticmethod
     def entries(session: Session, limit: int) -> list[EditLog]:

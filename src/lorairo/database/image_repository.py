@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from lorairo.database.change_feed import bump as bump_changes
 from lorairo.database.dialect import upsert
 from lorairo.database.failures import RegistrationFailureRow
 from lorairo.database.schema import (
@@ -87,7 +88,9 @@ class ImageRepository:
         now = utcnow()
         values = [{"created_at": now, "updated_at": now, **row} for row in rows]
         result = session.execute(insert(Image).returning(Image.id, sort_by_parameter_order=True), values)
-        return [row[0] for row in result]
+        ids = [row[0] for row in result]
+        bump_changes(session)  # new images: open grids elsewhere append them
+        return ids
 
     def upsert_processed(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
@@ -288,6 +291,7 @@ class ImageRepository:
                 set_={name: statement.excluded[name] for name in columns},
             )
         )
+        bump_changes(session)  # the grid's quality badges
 
     def _needs_quality(self, version: int) -> Any:
         return ~exists().where(ImageQuality.image_id == Image.id, ImageQuality.version >= version)

@@ -148,6 +148,10 @@ class MainWindow(QMainWindow):
         session.error.connect(lambda exc: self.statusBar().showMessage(f"Error: {exc}", 20_000))
 
         self.status = QLabel("")
+        self.live = QLabel("")  # "live: 2 workers" while annotation workers run on the project
+        self.live.setToolTip("Annotation workers with a recent heartbeat (lorairo workers)")
+        session.workers_counted.connect(self._workers_counted)
+        self.statusBar().addPermanentWidget(self.live)
         self.statusBar().addPermanentWidget(self.status)
         self.statusBar().addPermanentWidget(QLabel("Size"))
         self.statusBar().addPermanentWidget(self.size_slider)
@@ -362,6 +366,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"LoRAIro — {project.name}")
         self.status.setText(project.name)
 
+    def _workers_counted(self, live: int) -> None:
+        self.live.setText(f"live: {live} worker{'s' if live != 1 else ''}" if live else "")
+
     def _busy(self) -> bool:
         busy = bool(self.session.long_running())
         if busy:
@@ -413,6 +420,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Cancel running work and let each finish its current batch, so nothing committed is lost."""
         self.finish_edits()
+        self.session.stop_following()
         self.save_layout()
         if self.session.runner.active:
             self.statusBar().showMessage("Finishing the current batch before closing…")

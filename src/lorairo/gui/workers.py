@@ -2,7 +2,8 @@
 
 A `Task` wraps `fn(progress, cancel)`: the service's `ProgressCallback` becomes the `progressed`
 signal (throttled, so a service reporting every image cannot flood the event loop) and a
-`CancelToken` lets the window stop it. Outcomes cross back to the GUI thread through queued
+`CancelToken` lets the window stop it. `ChangeFollower` is the one long-lived thread: it follows
+the project's change feed. Outcomes cross back to the GUI thread through queued
 connections to the task's own slots, so every public signal is emitted on the GUI thread.
 """
 
@@ -13,9 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 
 from lorairo.errors import OperationCancelled
+from lorairo.services.change_watch import ChangeWatcher
 from lorairo.services.progress import CancelToken, ProgressCallback
 
 TaskFn = Callable[[ProgressCallback, CancelToken], Any]
@@ -141,3 +143,27 @@ class TaskRunner(QObject):
         """Cancel everything and wait for the workers to reach a safe point (batches commit whole)."""
         self.cancel_all()
         return self.pool.waitForDone(timeout_ms)
+
+
+class ChangeFollower(QThread):
+    """Follows the open project's change feed in a thread of its own (it blocks on `LISTEN` or
+    sleeps between polls, so it never takes a pool worker) and emits `changed` on the GUI thread
+    for each change another process made; `stop` returns once the thread has ended."""
+
+    changed = Signal(int)  # the store's change counter after another process's change
+
+    def __init__(self, watcher: ChangeWatcher, slice_seconds: float, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.watcher = watcher
+        self.slice_seconds = slice_seconds
+        self.token = CancelToken()
+
+    def run(self) -> None:
+        try:
+            self.watcher.watch(self.changed.emit, self.token, self.slice_seconds)
+        except Exception as exc:  # an unreachable server: the window keeps working, unrefreshed
+            logger.opt(exception=exc).warning("following the project's changes stopped")
+
+    def stop(self) -> None:
+        self.token.cancel()
+        self.wait()

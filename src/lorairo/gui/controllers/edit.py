@@ -82,6 +82,7 @@ class EditController(QObject):
         grid.current_settled.connect(self.load_details)
         session.opened.connect(self._opened)
         session.edited.connect(self._edited)
+        session.changed_elsewhere.connect(lambda _version: self._reload())  # a typed caption stays
         grid.add_menu_section(self._menu_section)
         self.confirm_removal: QMessageBox | None = None  # the open "Remove from project" question
         grid.view.delete_pressed.connect(self.ask_remove_selection)

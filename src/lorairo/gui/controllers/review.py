@@ -112,6 +112,7 @@ class ReviewController(QObject):
             )
         )
         session.edited.connect(lambda _report: self._reload_current())
+        session.changed_elsewhere.connect(lambda _version: self._reload_current())
         self._query = ""
         self._sort: str | None = None  # None: the query's default order
 

@@ -58,6 +58,7 @@ class SearchController(QObject):
         self._grow_timer.timeout.connect(model.refresh_count)
         session.opened.connect(self._opened)
         session.edited.connect(lambda _report: self.refresh())
+        session.changed_elsewhere.connect(lambda _version: self.refresh_live())
         project_tags = self.project_tags_loaded
         project_tags.connect(lambda counts: search_bar.completer.set_tags(list(counts)))
 
@@ -87,6 +88,13 @@ class SearchController(QObject):
     def refresh(self) -> None:
         """After stored data changed: grid pages in place, facet counts, the tag vocabularies."""
         self.model.soft_refresh()
+        self.load_facets()
+        self.load_project_tags()
+
+    def refresh_live(self) -> None:
+        """Another process stored something: the visible rows re-read in place (selection,
+        current image and scroll kept, new images at the end), facet counts, the vocabularies."""
+        self.model.live_refresh(self.view.visible_rows(), self.view.currentIndex().row())
         self.load_facets()
         self.load_project_tags()
 

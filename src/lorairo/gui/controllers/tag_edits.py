@@ -34,6 +34,7 @@ class Session(Protocol):
     edits: EditService | None
     tags: TagService
     edited: SignalInstance
+    changed_elsewhere: SignalInstance
     message: SignalInstance
 
     def start(

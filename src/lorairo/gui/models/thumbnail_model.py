@@ -172,6 +172,7 @@ class ThumbnailModel(QAbstractListModel):
         self._pending: set[int] = set()
         self._rows: dict[int, int] = {}
         self._counting = False
+        self._live_asked = 0  # numbers live refreshes: only the newest one is applied
         loader.loaded.connect(self._thumbnail_loaded)
 
     # -- queries -----------------------------------------------------------------------------
@@ -359,6 +360,72 @@ class ThumbnailModel(QAbstractListModel):
             return ids
 
         return resolve
+
+    def live_refresh(self, rows: range, current: int = -1) -> None:
+        """Another process changed the store: re-read the count and the pages of `rows` (the
+        visible ones) and of `current` in one worker read, then move every row the view holds on
+        to (its selection, its current index) to where its image now is, so both follow their
+        images; new rows appear at the end, rows that left the result go. Other pages are
+        dropped and re-read when scrolled to. The view is never reset, so it keeps its scroll."""
+        if self.source is None:
+            return
+        pages = set(range(rows.start // PAGE_SIZE, (rows.stop - 1) // PAGE_SIZE + 1)) if rows else set()
+        if current >= 0:
+            pages.add(current // PAGE_SIZE)
+        pages = pages or {0}
+        self._live_asked += 1
+        generation, asked = self._generation, self._live_asked
+        source, query, sort = self.source, self.query, self.sort_key
+
+        def read(_p: Any, _c: Any) -> tuple[int, dict[int, list[GridItem]]]:
+            total = source.count(query)
+            return total, {
+                page: source.page(query, sort, page * PAGE_SIZE, PAGE_SIZE, total)
+                for page in sorted(pages)
+                if page * PAGE_SIZE < total
+            }
+
+        self.queries.start(
+            "live refresh", read, lambda result: self._live_arrived(generation, asked, pages, *result)
+        )
+
+    def _live_arrived(
+        self, generation: int, asked: int, asked_pages: set[int], total: int, pages: dict[int, list[GridItem]]
+    ) -> None:
+        if generation != self._generation or asked != self._live_asked:
+            return
+        old_total = self.total
+        old_ids = {row: image_id for image_id, row in self._rows.items()}
+        if total > old_total:
+            self.beginInsertRows(QModelIndex(), old_total, total - 1)
+            self.total = total
+            self.endInsertRows()
+        self.layoutAboutToBeChanged.emit()
+        for page in list(self._pages):
+            self._drop_page(page)
+        self._pending.difference_update(asked_pages)
+        for page, items in pages.items():
+            self._pages[page] = items
+            for offset, item in enumerate(items):
+                self._rows[item.id] = page * PAGE_SIZE + offset
+        before = self.persistentIndexList()
+        after = []
+        for index in before:
+            image_id = old_ids.get(index.row())
+            if image_id is not None and image_id in self._rows:
+                after.append(self.index(self._rows[image_id]))
+            elif image_id is not None and index.row() // PAGE_SIZE in asked_pages:
+                after.append(QModelIndex())  # its image left the result (or moved far away)
+            else:
+                after.append(self.index(index.row()))  # nothing known about it: it stays
+        self.changePersistentIndexList(before, after)
+        self.layoutChanged.emit()
+        if total < old_total:
+            self.beginRemoveRows(QModelIndex(), total, old_total - 1)
+            self.total = total
+            self.endRemoveRows()
+        if total != old_total:
+            self.count_changed.emit(total)
 
     def soft_refresh(self) -> None:
         """After an edit: reload the loaded pages in place (selection and scroll kept) when the

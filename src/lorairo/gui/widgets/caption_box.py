@@ -34,11 +34,25 @@ class CaptionBox(QWidget):
         layout.addLayout(row)
 
     def show_caption(self, image_id: int | None, manual: str | None) -> None:
-        """Show another image's manual caption; what was typed for the previous one is saved first."""
+        """Show another image's manual caption; what was typed for the previous one is saved first.
+        The same image shown again (its record re-read after a change, perhaps made elsewhere)
+        keeps a caption being typed: the user's text wins, and is saved later as usual."""
+        if image_id is not None and image_id == self.image_id:
+            stored = manual or ""
+            if self.dirty():
+                self._shown = stored  # what the typed text is compared with when it is saved
+            elif stored != self.edit.toPlainText():
+                self._shown = stored
+                self.edit.setPlainText(stored)
+            return
         self.commit()
         self.image_id = image_id
         self._shown = manual or ""
         self.edit.setPlainText(self._shown)
+
+    def dirty(self) -> bool:
+        """Typed and not saved yet."""
+        return self.edit.toPlainText().strip() != self._shown.strip()
 
     def save(self) -> None:
         if self.image_id is not None:
@@ -52,7 +66,7 @@ class CaptionBox(QWidget):
 
     def commit(self) -> None:
         """Save the typed caption if it differs from the stored one (an emptied box clears it)."""
-        if self.image_id is not None and self.edit.toPlainText().strip() != self._shown.strip():
+        if self.image_id is not None and self.dirty():
             self.save()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -88,7 +88,7 @@ class ThumbnailGridView(QAbstractItemView):
             cell.height(),
         )
 
-    def _visible_rows(self) -> range:
+    def visible_rows(self) -> range:
         count = self._count()
         if count == 0:
             return range(0)
@@ -118,7 +118,7 @@ class ThumbnailGridView(QAbstractItemView):
         old_columns = max(1, (event.oldSize().width() - frame) // cell.width())
         first = (self.verticalOffset() // cell.height()) * old_columns
         current = self.currentIndex()
-        current_visible = current.isValid() and current.row() in self._visible_rows()
+        current_visible = current.isValid() and current.row() in self.visible_rows()
         super().resizeEvent(event)
         if not event.oldSize().isValid():
             return
@@ -272,7 +272,7 @@ class ThumbnailGridView(QAbstractItemView):
 
     def visualRegionForSelection(self, selection: QItemSelection) -> QRegion:
         region = QRegion()
-        visible = self._visible_rows()
+        visible = self.visible_rows()
         if not visible:
             return region
         for index in range(selection.count()):
@@ -309,7 +309,7 @@ class ThumbnailGridView(QAbstractItemView):
         current = self.currentIndex()
         focused = self.hasFocus()
         dirty = event.rect()
-        for row in self._visible_rows():
+        for row in self.visible_rows():
             rect = self._row_rect(row)
             if not rect.intersects(dirty):
                 continue
