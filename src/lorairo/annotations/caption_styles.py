@@ -6,15 +6,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
-from PIL import Image
-
-from image_annotator_lib.core.base import Annotator
 from image_annotator_lib.providers.prompt import PromptOptions
 from image_annotator_lib.providers.styles import PRESETS, PROMPT_VALUES_KEY, CaptionStyle, resolve_style
-from lorairo.database.engine import Database
-from lorairo.database.run_repository import RunRepository
 from lorairo.errors import ValidationError
+
+# Kept free of the model registry, Pillow and the database at import: the CLI lists STYLE_NAMES in
+# its help, which every `lorairo` call builds.
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from image_annotator_lib.core.base import Annotator
+    from lorairo.database.engine import Database
 
 STYLE_NAMES = tuple(PRESETS)
 
@@ -43,6 +47,8 @@ def attach_prompt_values(
     images: Sequence[tuple[int, Image.Image]], style: CaptionStyle, trigger: str, database: Database
 ) -> None:
     """Put each image's `{trigger}`, `{existing_tags}`, `{file_stem}` where the provider reads them."""
+    from lorairo.database.run_repository import RunRepository
+
     needed = style.placeholders
     if not needed or not images:
         return

@@ -4,7 +4,7 @@ price, results within 24 h)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,7 +12,10 @@ from rich.table import Table
 from lorairo.cli.annotate_commands import parse_ids
 from lorairo.cli.app import ProjectOption, annotate_batch_app, state
 from lorairo.cli.output import emit, progress_bar, stdout
-from lorairo.services.batch_service import MAX_REQUESTS, BatchAnnotationService, BatchImportReport
+from lorairo.services.choices import MAX_REQUESTS
+
+if TYPE_CHECKING:  # the batch service loads the provider SDKs: each command imports it when it runs
+    from lorairo.services.batch_service import BatchImportReport
 
 
 @annotate_batch_app.command("submit")
@@ -36,6 +39,8 @@ def submit(
     ] = False,
 ) -> None:
     """Write the request JSONL for images the model lacks, upload it and create the batch."""
+    from lorairo.services.batch_service import BatchAnnotationService
+
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
@@ -73,6 +78,8 @@ def status(
     project: ProjectOption = None,
 ) -> None:
     """Poll batches; completed results are downloaded into [directories] batch_results_dir."""
+    from lorairo.services.batch_service import BatchAnnotationService
+
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
@@ -112,6 +119,8 @@ def import_results(
     project: ProjectOption = None,
 ) -> None:
     """Store batch results matched to images by custom id; importing a file twice changes nothing."""
+    from lorairo.services.batch_service import BatchAnnotationService
+
     cli = state(ctx)
     opened = cli.open_project(project)
     try:

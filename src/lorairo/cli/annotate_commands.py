@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Column, Table
 
-from lorairo.annotations.ai_annotator import build_registry, get_available_annotator_models, install_model
 from lorairo.annotations.caption_styles import STYLE_NAMES, caption_style
 from lorairo.cli.app import CliState, ProjectOption, annotate_app, models_app, state
 from lorairo.cli.output import MODEL_NAME_WIDTH, emit, progress_bar, shorten_middle, stdout
 from lorairo.errors import ValidationError
-from lorairo.services.annotation_plan import AnnotationPlan, plan_run
-from lorairo.services.annotation_results import AnnotationResults
-from lorairo.services.annotation_service import AnnotationService, Selection
 from lorairo.services.progress import CancelToken
-from lorairo.services.provider_service import add_discovered_models
+
+# The annotation services load the model registry (onnxruntime, the provider SDKs): each command
+# imports what it runs, so `--help` and the other commands start without them.
+if TYPE_CHECKING:
+    from lorairo.services.annotation_plan import AnnotationPlan
+    from lorairo.services.annotation_service import AnnotationService, Selection
 
 
 def parse_ids(text: str) -> list[int]:
@@ -87,6 +88,9 @@ def run(
     ] = False,
 ) -> None:
     """Annotate images with local taggers/scorers (or vision LLMs); results are committed per batch."""
+    from lorairo.services.annotation_plan import plan_run
+    from lorairo.services.annotation_service import AnnotationService
+
     if sum((missing, all_images, ids is not None)) > 1:
         raise ValidationError("choose one of --missing, --all and --ids")
     selection: Selection = parse_ids(ids) if ids is not None else ("all" if all_images else "missing")
@@ -246,6 +250,8 @@ def runs(
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Runs to show.")] = 20,
 ) -> None:
     """Past annotation runs: usage per run (requests, input/output/thinking tokens) and style."""
+    from lorairo.services.annotation_results import AnnotationResults
+
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
@@ -283,6 +289,9 @@ def runs(
 def models(ctx: typer.Context) -> None:
     """List annotation models: type, local or API, installed or not, size on disk. A local server
     with no pinned models is asked for its list (NAME/<id>)."""
+    from lorairo.annotations.ai_annotator import build_registry, get_available_annotator_models
+    from lorairo.services.provider_service import add_discovered_models
+
     cli = state(ctx)
     registry = build_registry(cli.config)
     add_discovered_models(registry, cli.config)
@@ -329,6 +338,8 @@ def rethreshold(
     """Re-apply thresholds to stored confidences, without running the model (manual edits kept).
 
     Only tags stored at or above the storage floor exist, so thresholds below it accept no more."""
+    from lorairo.services.annotation_results import AnnotationResults
+
     if general is None and character is None:
         raise ValidationError("give --general and/or --character")
     cli = state(ctx)
@@ -357,6 +368,8 @@ def failures(
     offset: Annotated[int, typer.Option("--offset", min=0, help="Rows to skip.")] = 0,
 ) -> None:
     """List recorded annotation failures, newest first."""
+    from lorairo.services.annotation_results import AnnotationResults
+
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
@@ -391,6 +404,8 @@ def install(
     names: Annotated[list[str], typer.Argument(help="Model names (see `lorairo annotate models`).")],
 ) -> None:
     """Download local models now, so later runs work offline."""
+    from lorairo.annotations.ai_annotator import build_registry, install_model
+
     cli = state(ctx)
     registry = build_registry(cli.config)
     installed = []

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lorairo.services.configuration_service import ConfigurationService
-from lorairo.services.project_service import Project, ProjectService
-from lorairo.utils.log import setup_logging
+if TYPE_CHECKING:  # the services load pydantic and SQLAlchemy: only a command that runs pays for them
+    from lorairo.services.configuration_service import ConfigurationService
+    from lorairo.services.project_service import Project, ProjectService
 
 app = typer.Typer(
     name="lorairo",
@@ -65,6 +65,9 @@ class CliState:
     @property
     def config(self) -> ConfigurationService:
         if self._config is None:
+            from lorairo.services.configuration_service import ConfigurationService
+            from lorairo.utils.log import setup_logging
+
             self._config = ConfigurationService(self.config_path)
             log = self._config.config.log
             setup_logging(
@@ -78,6 +81,8 @@ class CliState:
 
     @property
     def projects(self) -> ProjectService:
+        from lorairo.services.project_service import ProjectService
+
         return ProjectService(self.config)
 
     def open_project(self, name: str | None) -> Project:

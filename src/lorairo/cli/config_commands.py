@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from image_annotator_lib.model_files import hub_cache_dir
 from lorairo.cli.app import config_app, state
 from lorairo.cli.output import emit, stdout
 from lorairo.errors import ValidationError
@@ -16,6 +15,8 @@ from lorairo.errors import ValidationError
 @config_app.command("show")
 def show(ctx: typer.Context) -> None:
     """Print the effective configuration and every folder LoRAIro uses, overrides applied, secrets masked."""
+    from image_annotator_lib.model_files import hub_cache_dir  # loads huggingface_hub
+
     cli = state(ctx)
     config = cli.config
     paths = {

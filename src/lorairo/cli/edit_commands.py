@@ -5,7 +5,7 @@ can be undone with `lorairo edits undo`."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -14,9 +14,12 @@ from lorairo.cli.app import CliState, ProjectOption, edits_app, images_app, stat
 from lorairo.cli.output import emit, progress_bar, stdout
 from lorairo.cli.search_commands import open_with_resolver
 from lorairo.errors import ValidationError
-from lorairo.export.crop import CropBox, parse_aspect, parse_box, parse_focus
-from lorairo.services.edit_service import EditReport, EditService, EditTarget, Position, tag_target
 from lorairo.services.progress import ProgressCallback
+
+# Typing only: the edit service loads SQLAlchemy, Pillow; each command imports what it runs.
+if TYPE_CHECKING:
+    from lorairo.export.crop import CropBox
+    from lorairo.services.edit_service import EditReport, EditService, EditTarget, Position
 
 QueryArg = Annotated[
     str | None, typer.Argument(help="Which images: a search query (or use --ids; 'all' = every image).")
@@ -34,6 +37,8 @@ def _parse_ids(text: str) -> tuple[int, ...]:
 
 
 def _target(query: str | None, ids: str | None, default: EditTarget | None = None) -> EditTarget:
+    from lorairo.services.edit_service import EditTarget
+
     if query is not None and ids is not None:
         raise ValidationError("give a query or --ids, not both")
     if ids is not None:
@@ -52,6 +57,8 @@ def _split(tags: str) -> list[str]:
 def _run(
     cli: CliState, project: str | None, edit: Callable[[EditService, ProgressCallback], EditReport]
 ) -> None:
+    from lorairo.services.edit_service import EditService
+
     with open_with_resolver(cli, project) as (opened, resolver), progress_bar("Editing") as progress:
         report = edit(EditService(opened, resolver), progress)
 
@@ -110,6 +117,8 @@ def remove(
     project: ProjectOption = None,
 ) -> None:
     """Remove tags (from every image that has them unless a query or --ids narrows it)."""
+    from lorairo.services.edit_service import tag_target
+
     target = _target(query, ids, tag_target(_split(tags)))
     _run(state(ctx), project, lambda s, p: s.remove_tags(target, _split(tags), apply=apply, progress=p))
 
@@ -126,6 +135,8 @@ def replace(
     project: ProjectOption = None,
 ) -> None:
     """Replace a tag with another, keeping its position in the tag list."""
+    from lorairo.services.edit_service import EditTarget, tag_target
+
     default = EditTarget(query="all") if regex else tag_target([old])
     target = _target(query, ids, default)
     _run(
@@ -145,6 +156,8 @@ def reject(
     project: ProjectOption = None,
 ) -> None:
     """Reject tags: kept in the database but excluded from search and export (see `restore`)."""
+    from lorairo.services.edit_service import tag_target
+
     target = _target(query, ids, tag_target(_split(tags)))
     _run(state(ctx), project, lambda s, p: s.reject_tags(target, _split(tags), apply=apply, progress=p))
 
@@ -159,6 +172,8 @@ def restore(
     project: ProjectOption = None,
 ) -> None:
     """Restore rejected tags."""
+    from lorairo.services.edit_service import tag_target
+
     target = _target(query, ids, tag_target(_split(tags), rejected=True))
     _run(
         state(ctx),
@@ -275,6 +290,8 @@ def remove_images(
 ) -> None:
     """Take images out of the project: their rows go (snapshotted) and their files move to the
     project's trash folder, never deleted. One edit: `lorairo edits undo` brings them back."""
+    from lorairo.services.edit_service import EditService, EditTarget
+
     if (ids is None) == (query is None):
         raise ValidationError("say which images: ids (e.g. 3,7,12) or --query 'blurry'")
     target = EditTarget(ids=_parse_ids(ids)) if ids is not None else EditTarget(query=query)
@@ -311,6 +328,8 @@ def log(
     project: ProjectOption = None,
 ) -> None:
     """List applied bulk edits, newest first."""
+    from lorairo.services.edit_service import EditService
+
     cli = state(ctx)
     with open_with_resolver(cli, project) as (opened, _resolver):
         entries = EditService(opened).log(limit)
@@ -332,6 +351,8 @@ def log(
 
 
 def _replay(ctx: typer.Context, project: str | None, *, redo: bool) -> None:
+    from lorairo.services.edit_service import EditService
+
     cli = state(ctx)
     with open_with_resolver(cli, project) as (opened, _resolver):
         service = EditService(opened)
@@ -375,6 +396,8 @@ def crop(
     project: ProjectOption = None,
 ) -> None:
     """Set a non-destructive crop that export applies before resizing (undo: lorairo edits undo)."""
+    from lorairo.export.crop import parse_aspect, parse_box, parse_focus
+
     if sum(choice is not None and choice is not False for choice in (box, aspect, clear or None)) != 1:
         raise ValidationError("give exactly one of --box, --aspect or --clear")
     value: CropBox | tuple[float, str | tuple[float, float]] | None = None

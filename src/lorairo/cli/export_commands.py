@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,8 +14,6 @@ from lorairo.cli.output import emit, progress_bar, stdout
 from lorairo.cli.search_commands import open_with_resolver
 from lorairo.errors import ValidationError
 from lorairo.export.concepts import Concept, load_plan, parse_concept_args
-from lorairo.export.hub import push_to_hub
-from lorairo.export.lint import Finding
 from lorairo.export.options import (
     DEFAULT_QUALITY_BANDS,
     FORMATS,
@@ -24,7 +22,10 @@ from lorairo.export.options import (
     parse_quality_bands,
     parse_thresholds,
 )
-from lorairo.services.export_service import ExportService
+
+# Typing only: export loads Pillow, SQLAlchemy and huggingface_hub; each command imports what it runs.
+if TYPE_CHECKING:
+    from lorairo.export.lint import Finding
 
 
 def _split(values: list[str] | str | None) -> list[str]:
@@ -269,6 +270,8 @@ def create(
     ] = False,
 ) -> None:
     """Export images with their tags and captions as a training set (written atomically)."""
+    from lorairo.services.export_service import ExportService
+
     options = build_options(
         **{key: value for key, value in locals().items() if key not in {"ctx", "project", "check", "strict"}}
     )
@@ -315,6 +318,8 @@ def _print_findings(findings: list[Finding]) -> None:
 
 def _check(cli: CliState, project: str | None, options: ExportOptions, *, strict: bool) -> None:
     """`--check`: lint only; with `--strict`, findings are an error (exit 2, the data set needs fixing)."""
+    from lorairo.services.export_service import ExportService
+
     with open_with_resolver(cli, project) as (opened, resolver):
         findings = ExportService(opened, cli.config, resolver).lint(options)
     if strict and findings:
@@ -354,6 +359,8 @@ def preview(
     text: TextOption = "tags",
 ) -> None:
     """Show the sidecar text one image would get, without writing anything."""
+    from lorairo.services.export_service import ExportService
+
     values = {key: value for key, value in locals().items() if key not in {"ctx", "project", "image_id"}}
     options = build_options(
         output=None,
@@ -397,6 +404,8 @@ def push(
     private: Annotated[bool, typer.Option("--private", help="Create the dataset repo as private.")] = False,
 ) -> None:
     """Upload an hf export to the Hugging Face Hub as a dataset (re-run to resume)."""
+    from lorairo.export.hub import push_to_hub
+
     cli = state(ctx)
     settings = cli.config.config.huggingface
     if repo is None:

@@ -10,7 +10,9 @@ from rich.table import Table
 
 from lorairo.cli.app import app, state
 from lorairo.cli.output import emit, stdout
-from lorairo.services.provider_service import ProviderService, suggestions
+from lorairo.services.choices import suggestions
+
+# The provider service loads the provider SDKs: each command imports it when it runs.
 
 providers_app = typer.Typer(
     help="Vision-LLM providers: add a local server, list providers, read their models.",
@@ -39,6 +41,8 @@ def add(
     ] = None,
 ) -> None:
     """Write [ai_providers.NAME] for an OpenAI-compatible server (Ollama, LM Studio, vLLM, llama.cpp)."""
+    from lorairo.services.provider_service import ProviderService
+
     cli = state(ctx)
     added = ProviderService(cli.config).add(name, url, key_env)
 
@@ -57,6 +61,8 @@ def list_providers(
     ] = False,
 ) -> None:
     """Each provider, whether it is reachable, and its models (providers without a key are not contacted)."""
+    from lorairo.services.provider_service import ProviderService
+
     cli = state(ctx)
     statuses = ProviderService(cli.config).list(contact=not offline)
     data = {"providers": [status.to_dict() for status in statuses]}
@@ -88,6 +94,8 @@ def list_providers(
 @providers_app.command("models")
 def models(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Provider name.")]) -> None:
     """The models the provider serves (its own list), marking vision-capable ones where it says so."""
+    from lorairo.services.provider_service import ProviderService
+
     cli = state(ctx)
     found = ProviderService(cli.config).models(name)
     data = {

@@ -9,16 +9,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from lorairo.cli.app import ProjectOption, images_app, state
 from lorairo.cli.output import emit, progress_bar, stdout
+from lorairo.services.choices import DEFAULT_THRESHOLD
 from lorairo.services.progress import CancelToken
-from lorairo.services.registration_service import RegistrationReport, RegistrationService
-from lorairo.services.similarity_service import DEFAULT_THRESHOLD, DuplicatesReport, SimilarityService
+
+# Typing only: registration loads Pillow, scipy (image hashes) and SQLAlchemy; each command
+# imports what it runs.
+if TYPE_CHECKING:
+    from lorairo.services.registration_service import RegistrationReport
+    from lorairo.services.similarity_service import DuplicatesReport
 
 _SHOWN = 20  # rows per section in the human rendering; --json always has everything
 
@@ -103,6 +108,8 @@ def register(
     """Register images: validate, deduplicate, copy into the project, make processed copies and
     thumbnails, import .txt/.caption sidecars. Re-running is safe and registers only what is new.
     Ctrl-C stops after the files in flight; everything registered so far is kept."""
+    from lorairo.services.registration_service import RegistrationService
+
     cli = state(ctx)
     name = project or cli.config.config.directories.database_project_name
     created = not cli.projects.exists(name)
@@ -168,6 +175,9 @@ def duplicates(
     project: ProjectOption = None,
 ) -> None:
     """List near-duplicate groups (pHash links made at registration, or --semantic)."""
+    from lorairo.services.registration_service import RegistrationService
+    from lorairo.services.similarity_service import SimilarityService
+
     cli = state(ctx)
     opened = cli.open_project(project)
     if semantic or keep_best:
@@ -209,6 +219,8 @@ def process(
     project: ProjectOption = None,
 ) -> None:
     """Create processed copies at another resolution for images that lack one."""
+    from lorairo.services.registration_service import RegistrationService
+
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
@@ -237,6 +249,8 @@ def quality(
 ) -> None:
     """Compute quality measures (blur, brightness, contrast, letterbox, JPEG quality) for images
     registered without them. Ctrl-C stops after the files in flight; run again to continue."""
+    from lorairo.services.registration_service import RegistrationService
+
     cli = state(ctx)
     opened = cli.open_project(project)
     try:
@@ -267,6 +281,8 @@ def rejections(
     project: ProjectOption = None,
 ) -> None:
     """List files that registration rejected, with the reason (a later successful run clears them)."""
+    from lorairo.services.registration_service import RegistrationService
+
     cli = state(ctx)
     opened = cli.open_project(project)
     try:

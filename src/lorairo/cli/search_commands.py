@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from lorairo.cli.app import CliState, ProjectOption, images_app, state, tags_app
 from lorairo.cli.output import emit, stdout
-from lorairo.services.project_service import Project
-from lorairo.services.search_service import SORTS, AliasResolver, SearchService
-from lorairo.services.similarity_service import SimilarityService
-from lorairo.services.tag_service import TagService
+from lorairo.services.choices import SORTS
+
+# Typing only: the services load SQLAlchemy and the tag database; each command imports what it runs.
+if TYPE_CHECKING:
+    from lorairo.services.project_service import Project
+    from lorairo.services.search_service import AliasResolver
 
 QueryArgument = Annotated[
     str,
@@ -28,6 +30,8 @@ QueryArgument = Annotated[
 @contextmanager
 def open_with_resolver(cli: CliState, name: str | None) -> Iterator[tuple[Project, AliasResolver | None]]:
     """The project plus the tag database's alias resolver when a tag database is installed."""
+    from lorairo.services.tag_service import TagService
+
     project = cli.open_project(name)
     tags = TagService(cli.config)
     try:
@@ -56,6 +60,9 @@ def search(
     project: ProjectOption = None,
 ) -> None:
     """Find images with the query language (tags, captions, scores, ratings, size, models...)."""
+    from lorairo.services.search_service import SearchService
+    from lorairo.services.similarity_service import SimilarityService
+
     cli = state(ctx)
     with open_with_resolver(cli, project) as (opened, resolver):
         service = SearchService(opened, resolver, SimilarityService(opened, cli.config).term_resolvers())
@@ -108,6 +115,8 @@ def show(
     project: ProjectOption = None,
 ) -> None:
     """Everything stored about images: tags with model, confidence and rejected state, captions..."""
+    from lorairo.services.search_service import SearchService
+
     cli = state(ctx)
     with open_with_resolver(cli, project) as (opened, _resolver):
         details = SearchService(opened).details(ids)
@@ -154,6 +163,9 @@ def stats(
     project: ProjectOption = None,
 ) -> None:
     """Tag frequency by category, score histogram and rating counts over the matching images."""
+    from lorairo.services.search_service import SearchService
+    from lorairo.services.similarity_service import SimilarityService
+
     cli = state(ctx)
     with open_with_resolver(cli, project) as (opened, resolver):
         service = SearchService(opened, resolver, SimilarityService(opened, cli.config).term_resolvers())

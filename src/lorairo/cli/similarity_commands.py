@@ -3,7 +3,7 @@ of `images duplicates`)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,7 +11,10 @@ from rich.table import Table
 from lorairo.cli.app import ProjectOption, images_app, state
 from lorairo.cli.output import emit, stdout
 from lorairo.errors import ValidationError
-from lorairo.services.similarity_service import SimilarityService, SimilarReport
+
+# Typing only: similarity loads numpy and SQLAlchemy; each command imports what it runs.
+if TYPE_CHECKING:
+    from lorairo.services.similarity_service import SimilarReport
 
 ModelOption = Annotated[
     str | None,
@@ -42,6 +45,8 @@ def similar(
     project: ProjectOption = None,
 ) -> None:
     """The images nearest an image (or a text) by embedding cosine similarity, nearest first."""
+    from lorairo.services.similarity_service import SimilarityService
+
     if (image_id is None) == (text is None):
         raise ValidationError("give an image id or --text, not both")
     cli = state(ctx)

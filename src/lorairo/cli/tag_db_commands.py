@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -13,7 +13,10 @@ from lorairo.cli.app import state, tags_alias_app, tags_app, tags_db_app
 from lorairo.cli.output import emit, progress_bar, stdout
 from lorairo.errors import ValidationError
 from lorairo.services.progress import CancelToken
-from lorairo.services.tag_service import TagService
+
+# Typing only: the tag service loads the tag database (SQLAlchemy); each command imports what it runs.
+if TYPE_CHECKING:
+    from lorairo.services.tag_service import TagService
 
 FormatOption = Annotated[
     Literal["tagcomplete", "wd-csv", "sqlite"] | None,
@@ -26,6 +29,8 @@ TagFormatOption = Annotated[
 
 
 def _service(ctx: typer.Context) -> TagService:
+    from lorairo.services.tag_service import TagService
+
     return TagService(state(ctx).config)
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from lorairo.cli.app import ProjectOption, app, state
 from lorairo.cli.output import emit, progress_bar, stdout
-from lorairo.services.annotation_service import DEFAULT_LEASE_SECONDS, AnnotationService
+from lorairo.services.choices import DEFAULT_LEASE_SECONDS
 from lorairo.services.progress import CancelToken
 
 LeaseOption = Annotated[
@@ -41,6 +41,8 @@ def worker(
 ) -> None:
     """Annotate work queued by `annotate run --distributed`, on any machine that reaches the
     project's database and images. Ctrl-C (or SIGTERM) hands the batch in hand back at once."""
+    from lorairo.services.annotation_service import AnnotationService
+
     cli = state(ctx)
     opened = cli.open_project(project)
     cancel = CancelToken()
@@ -74,6 +76,8 @@ def workers(
     all_workers: Annotated[bool, typer.Option("--all", help="Also stopped and silent workers.")] = False,
 ) -> None:
     """Workers with a recent heartbeat, what they run and their throughput."""
+    from lorairo.services.annotation_service import AnnotationService
+
     cli = state(ctx)
     opened = cli.open_project(project)
     try:

@@ -29,10 +29,10 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from lorairo.database.choices import DEFAULT_LEASE_SECONDS
 from lorairo.database.dialect import upsert
 from lorairo.database.schema import ModelAnnotation, Worker, WorkItem, WorkItemImage
 
-DEFAULT_LEASE_SECONDS = 300.0
 PENDING, CLAIMED, DONE = "pending", "claimed", "done"
 
 

@@ -17,10 +17,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, select, true
 from sqlalchemy.orm import aliased
 
+from lorairo.database.choices import DEFAULT_SCORE_KIND as DEFAULT_SCORE_KIND  # light, for `Project`
 from lorairo.database.dialect import nocase
 from lorairo.database.schema import SOURCE_MANUAL, Caption, Image, Rating, Score, Tag, TagDecision
-
-DEFAULT_SCORE_KIND = "aesthetic"
 
 
 def effective_tag() -> ColumnElement[bool]:

@@ -40,6 +40,7 @@ from sqlalchemy import (
     true,
 )
 
+from lorairo.database.choices import SORT_KEYS
 from lorairo.database.effective import DEFAULT_SCORE_KIND, effective_score
 from lorairo.database.id_streams import Stream, combine, ids, link, ordered_ids
 from lorairo.database.query import And, Node, Not, Or, Term
@@ -47,7 +48,6 @@ from lorairo.database.query_fields import KEYWORDS, SqlContext, field_of, terms
 from lorairo.database.schema import Image
 from lorairo.errors import ValidationError
 
-SORT_KEYS = ("added", "-added", "name", "-name", "score", "-score", "id", "-id", "random")
 # Sort keys an index delivers in order, so a page can walk images and stop early.
 INDEXED_SORTS = frozenset({"added", "-added", "name", "-name", "id", "-id"})
 _NO_CONTEXT = SqlContext()

@@ -31,11 +31,11 @@ from lorairo.annotations.provider_settings import resolve_provider_model
 from lorairo.database.batch_repository import BatchJobRow, BatchRepository
 from lorairo.errors import AIProviderError, AuthenticationError, ValidationError
 from lorairo.services.annotation_store import AnnotationStore
+from lorairo.services.choices import MAX_REQUESTS
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 
-MAX_REQUESTS = 50_000  # the Batch API's limit per batch
 IMPORT_CHUNK = 100
 
 

@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tomlkit
 
@@ -26,12 +27,14 @@ from lorairo.config import (
     validate_project_name,
     write_private,
 )
-from lorairo.database.effective import DEFAULT_SCORE_KIND
-from lorairo.database.engine import Database, project_schema, schema_exists
-from lorairo.database.project_stats import ProjectCounts, count_rows
-from lorairo.database.store_copy import copy_store
+from lorairo.database.choices import DEFAULT_SCORE_KIND
 from lorairo.errors import ProjectNotFoundError, ValidationError
 from lorairo.utils.quality_flags import DEFAULT_TRAINING_RESOLUTION
+
+# Typing only: the store (SQLAlchemy) loads when a project opens, so listing projects stays light.
+if TYPE_CHECKING:
+    from lorairo.database.engine import Database
+    from lorairo.database.project_stats import ProjectCounts
 
 DATABASE_FILE = "database.db"
 PROJECT_FILE = "project.toml"
@@ -159,6 +162,8 @@ class ProjectService:
 
     def create(self, name: str, *, database_url: str | None = None) -> Project:
         """Create a project (or open it if it already exists): idempotent by design."""
+        from lorairo.database.engine import Database, project_schema
+
         root = self._project_root(name)
         url = self._database_url(name, database_url)
         images_root = self.config.images_root
@@ -184,6 +189,8 @@ class ProjectService:
 
     def open(self, name: str | None = None, *, create: bool = False) -> Project:
         """Open a project; the default project is created on first use."""
+        from lorairo.database.engine import project_schema, schema_exists
+
         name = name or self.config.config.directories.database_project_name
         if not self.exists(name):
             url = self.config.database_url
@@ -202,6 +209,9 @@ class ProjectService:
         The copy is verified (row counts and checksums) before it commits; on any failure the
         project stays where it was.
         """
+        from lorairo.database.engine import Database, project_schema
+        from lorairo.database.store_copy import copy_store
+
         source = self.open(name)
         root = source.root
         try:
@@ -251,6 +261,8 @@ class ProjectService:
         )
 
     def info(self, name: str) -> ProjectInfo:
+        from lorairo.database.project_stats import count_rows
+
         project = self.open(name)
         try:
             with project.database.read_session() as session:

@@ -16,7 +16,8 @@ from loguru import logger
 
 from image_annotator_lib.exceptions import AnnotatorLibError, ProviderAuthenticationError
 from image_annotator_lib.providers.catalog import list_models, model_spec
-from image_annotator_lib.providers.discovery import WELL_KNOWN_LOCAL_SERVERS, DiscoveredModel, ServerModels
+from image_annotator_lib.providers.discovery import DiscoveredModel, ServerModels
+from image_annotator_lib.providers.local_servers import WELL_KNOWN_LOCAL_SERVERS
 from image_annotator_lib.registry import ModelRegistry
 from lorairo.annotations.provider_settings import (
     configured_models,
@@ -26,15 +27,11 @@ from lorairo.annotations.provider_settings import (
 )
 from lorairo.config import BUILTIN_PROVIDERS
 from lorairo.errors import AIProviderError, AuthenticationError, ValidationError
+from lorairo.services.choices import suggestions
 from lorairo.services.configuration_service import ConfigurationService
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def suggestions() -> str:
-    """The well-known local servers, for help texts and error messages."""
-    return ", ".join(f"{name} {url}" for name, url in WELL_KNOWN_LOCAL_SERVERS.items())
 
 
 def normalise_url(url: str) -> str:

@@ -25,6 +25,7 @@ from lorairo.database.search_repository import Facets, ImageSummary, SearchRepos
 from lorairo.database.search_sql import SORT_KEYS
 from lorairo.errors import QuerySyntaxError, ValidationError
 from lorairo.search.query_language import and_parts, parse_query, word_span
+from lorairo.services.choices import SIMILARITY_SORT, SORTS
 from lorairo.services.project_service import Project
 
 AliasResolver = Callable[[list[str]], dict[str, str]]
@@ -33,8 +34,6 @@ MAX_PAGE = 10_000
 MAX_DROP_TRIES = 12
 
 DEFAULT_SORT = "added"
-SIMILARITY_SORT = "similarity"
-SORTS = (*SORT_KEYS, SIMILARITY_SORT)
 
 __all__ = [
     "DEFAULT_SORT",

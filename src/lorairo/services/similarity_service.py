@@ -24,6 +24,7 @@ from lorairo.database.image_repository import ImageRepository
 from lorairo.database.query import Term
 from lorairo.errors import ValidationError
 from lorairo.registration.duplicates import group_links
+from lorairo.services.choices import DEFAULT_THRESHOLD
 from lorairo.services.configuration_service import ConfigurationService
 from lorairo.services.edit_service import EditReport, EditService, EditTarget
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
@@ -31,7 +32,6 @@ from lorairo.services.project_service import Project
 from lorairo.storage.vector_index import VectorIndex, components
 
 CACHE_DIR = "cache/vectors"
-DEFAULT_THRESHOLD = 0.95
 QUERY_LIMIT = 50  # `similar:ID` and `text:"..."` without a threshold: this many nearest images
 
 

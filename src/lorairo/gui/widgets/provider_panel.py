@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from image_annotator_lib.providers.discovery import WELL_KNOWN_LOCAL_SERVERS, ServerModels
+from image_annotator_lib.providers.discovery import ServerModels
+from image_annotator_lib.providers.local_servers import WELL_KNOWN_LOCAL_SERVERS
 from lorairo.errors import LoRAIroException
 from lorairo.gui.workers import Task, TaskRunner
 from lorairo.services.configuration_service import ConfigurationService

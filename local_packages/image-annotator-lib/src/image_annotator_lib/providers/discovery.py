@@ -18,13 +18,6 @@ from image_annotator_lib.exceptions import ProviderAuthenticationError, Provider
 from image_annotator_lib.providers.retry import classify_status
 from image_annotator_lib.providers.settings import ProviderSettings
 
-# Where the popular local servers listen by default: suggestions for `providers add`, never probed.
-WELL_KNOWN_LOCAL_SERVERS: dict[str, str] = {
-    "ollama": "http://127.0.0.1:11434/v1",
-    "lmstudio": "http://127.0.0.1:1234/v1",
-    "vllm": "http://127.0.0.1:8000/v1",
-    "llamacpp": "http://127.0.0.1:8080/v1",
-}
 DISCOVERY_TIMEOUT = 5.0  # a listing is interactive: a server that takes longer counts as unreachable
 _VISION_FAMILIES = frozenset({"clip", "mllama", "qwen25vl", "qwen2vl", "gemma3", "llava"})
 
