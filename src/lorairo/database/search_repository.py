@@ -201,7 +201,9 @@ class SearchRepository:
                 return [], 0
             walk = False
             if sort in INDEXED_SORTS:
-                images = int(session.scalar(select(func.count()).select_from(Image)) or 0)
+                # The highest id bounds the image count: one index seek, where count(*) reads
+                # every row on PostgreSQL (5 ms at 100k). Gaps only make the walk rarer.
+                images = int(session.scalar(select(func.max(Image.id))) or 0)
                 walk = (offset + limit) * images <= total * total
         statement = select_ids(
             node,
