@@ -133,7 +133,8 @@ class SearchRepository:
 
     @staticmethod
     def _count(session: Session, node: Node, ctx: SqlContext) -> int:
-        return int(session.scalar(count_matches(node, ctx)) or 0)
+        ordered = session.get_bind().dialect.name != "postgresql"
+        return int(session.scalar(count_matches(node, ctx, ordered=ordered)) or 0)
 
     def count(self, session: Session, node: Node, aliases: Mapping[str, str] | None = None) -> int:
         return self._count(session, node, self.context(session, node, aliases))
