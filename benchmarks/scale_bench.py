@@ -10,15 +10,17 @@ p99 ratio (goal: at most 2x) and PostgreSQL's EXPLAIN of the main query shapes.
 
 Worker part (`workers`): a project of tiny images (4 to 61 px, five modes, JPEG/PNG/WebP), the
 tiny colour tagger, and 1, 2 (and 4 where the machine has the cores) `lorairo worker` processes
-on one queue; each round starts the workers, then enqueues every image (`annotate run --distributed --all`)
-and times them until the queue is empty.
+on one queue; each round enqueues every image (`annotate run --distributed --all`), then starts
+the workers and times them until the queue is empty.
 Prints images/s per worker count and the speed-up and efficiency against one worker measured in
-the same run, plus the load average, since the machine may be shared. The clock runs from the
-enqueue (every worker has loaded the model and polls the empty queue) until the queue is empty,
-so interpreter start-up and model loading, paid once per worker, are left out.
+the same run, plus the load average and CPU use, since the machine may be shared. The clock runs
+from the moment the last worker has loaded the model until the queue is empty; images the first
+workers finished before that are not counted, so interpreter start-up and model loading, paid once
+per worker, are left out. (Enqueueing while the workers wait, as earlier versions timed it,
+measures the enqueue: one transaction per batch, slower than workers running a tiny tagger.)
 
     uv run python benchmarks/scale_bench.py workers [--images 3000] [--batch 32] [--rounds 2]
-        [--engine sqlite|postgresql|both] [--database-url postgresql+psycopg://...]
+        [--engine sqlite|postgresql|both] [--database-url postgresql+psycopg://...] [--threads N]
 
 SQLite: the project is a file (workers on one machine). PostgreSQL: a throwaway local server
 (the tests' own), or the server of `--database-url`.
@@ -84,11 +86,16 @@ def _server_processes(database_url: str | None) -> list[psutil.Process]:
 
 
 def worker_scaling(
-    images: int, batch: int, rounds: int, database_url: str | None, read_latency_ms: float = 0.0
+    images: int,
+    batch: int,
+    rounds: int,
+    database_url: str | None,
+    read_latency_ms: float = 0.0,
+    threads: int | None = None,
 ) -> dict[str, object]:
     """images/s for 1, 2 (and 4) worker processes on one queue; the best of `rounds` each.
     `read_latency_ms` makes each image open wait that long without using the CPU, as reads from
-    shared (network) storage do."""
+    shared (network) storage do. `threads`: each worker's `--threads` (None: the default)."""
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as temp:
         tmp = Path(temp)
         _isolate(tmp / "home", database_url)
@@ -101,25 +108,37 @@ def worker_scaling(
         counts = [1, 2, 4] if cores >= 4 else [1, 2]
         load_before = os.getloadavg()
         rates: dict[int, list[float]] = {count: [] for count in counts}
-        # Per round: cores used by the workers, by the database server, and the machine's busy share.
-        usage: dict[int, list[tuple[float, float, float]]] = {count: [] for count in counts}
+        early: dict[int, list[int]] = {count: [] for count in counts}
+        # Per round: cores used by the workers, by the database server, the machine's busy share, and
+        # cores used by this process (it polls the queue's progress).
+        usage: dict[int, list[tuple[float, float, float, float]]] = {count: [] for count in counts}
+        extra = [] if threads is None else ["--threads", str(threads)]
+        me = psutil.Process()
         for round_index in range(rounds):
             for count in counts:
+                # The queue is full before the workers start: the clock measures them, not the
+                # enqueue (one transaction per batch, slower than workers on a tiny tagger).
+                job = service.enqueue([MODEL], "all", batch)
                 children = [
                     start_worker(tmp, project, f"r{round_index}-{count}-{n}", "--batch", str(batch), "--poll", "0.05",
-                                 delay=read_latency_ms / 1000)[0]
+                                 *extra, delay=read_latency_ms / 1000)[0]
                     for n in range(count)
                 ]  # fmt: skip
                 pids = {f":{child.pid}:" for child in children}
                 while len([w for w in service.live_workers() if any(p in w.id for p in pids)]) < count:
-                    time.sleep(0.05)  # each has loaded the model and is polling the empty queue
+                    time.sleep(0.01)  # each has loaded the model; the first ones already work
                 workers = [psutil.Process(child.pid) for child in children]
                 servers = _server_processes(database_url)
-                cpu_before = _cpu_seconds(workers), _cpu_seconds(servers), psutil.cpu_times()
+                cpu_before = (
+                    _cpu_seconds(workers),
+                    _cpu_seconds(servers),
+                    psutil.cpu_times(),
+                    _cpu_seconds([me]),
+                )
                 started = time.perf_counter()
-                job = service.enqueue([MODEL], "all", batch)
+                done_before = service.progress_of(job.job).images_done  # not counted
                 while service.progress_of(job.job).items_open:
-                    time.sleep(0.02)
+                    time.sleep(0.05)
                 seconds = time.perf_counter() - started
                 machine = psutil.cpu_times()
                 busy = sum(machine) - machine.idle - (sum(cpu_before[2]) - cpu_before[2].idle)
@@ -128,6 +147,7 @@ def worker_scaling(
                         (_cpu_seconds(workers) - cpu_before[0]) / seconds,
                         (_cpu_seconds(servers) - cpu_before[1]) / seconds,
                         busy / seconds / (os.cpu_count() or 1),
+                        (_cpu_seconds([me]) - cpu_before[3]) / seconds,
                     )
                 )
                 annotated = 0
@@ -139,7 +159,8 @@ def worker_scaling(
                     annotated += json.loads(out)["images_annotated"]
                 if annotated != job.images_queued:
                     raise SystemExit(f"{count} workers annotated {annotated} of {job.images_queued} images")
-                rates[count].append(annotated / seconds)
+                rates[count].append((annotated - done_before) / seconds)
+                early[count].append(done_before)
         project.close()
     best = {count: max(values) for count, values in rates.items()}
     result: dict[str, object] = {
@@ -147,6 +168,7 @@ def worker_scaling(
         "images": images,
         "batch": batch,
         "read_latency_ms": read_latency_ms,
+        "threads_per_worker": "default" if threads is None else threads,
         "cores": cores,
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
@@ -161,6 +183,8 @@ def worker_scaling(
             "worker_cores_used": round(statistics.median(u[0] for u in usage[count]), 2),
             "db_server_cores_used": round(statistics.median(u[1] for u in usage[count]), 2),
             "machine_busy": round(statistics.median(u[2] for u in usage[count]), 2),
+            "bench_cores_used": round(statistics.median(u[3] for u in usage[count]), 2),
+            "images_before_clock": int(statistics.median(early[count])),
         }
     return result
 
@@ -317,6 +341,9 @@ def main() -> None:
     workers.add_argument("--batch", type=int, default=32)
     workers.add_argument("--rounds", type=int, default=2)
     workers.add_argument("--read-latency-ms", type=float, default=0.0)
+    workers.add_argument(
+        "--threads", type=int, help="each worker's --threads (default: the worker's default)"
+    )
     workers.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="both")
     workers.add_argument("--database-url", help="an existing PostgreSQL server (default: a throwaway one)")
     search = parts.add_parser("search", help="search p50/p99 on SQLite and PostgreSQL, same data, same run")
@@ -330,24 +357,19 @@ def main() -> None:
         engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
         results = []
         for engine in engines:
+            common = (args.images, args.batch, args.rounds)
             if engine == "sqlite":
-                results.append(
-                    worker_scaling(args.images, args.batch, args.rounds, None, args.read_latency_ms)
-                )
+                results.append(worker_scaling(*common, None, args.read_latency_ms, args.threads))
             elif args.database_url:
-                results.append(
-                    worker_scaling(
-                        args.images, args.batch, args.rounds, args.database_url, args.read_latency_ms
-                    )
-                )
+                results.append(worker_scaling(*common, args.database_url, args.read_latency_ms, args.threads))
             else:
-                results.append(
-                    _on_throwaway_server(args.images, args.batch, args.rounds, args.read_latency_ms)
-                )
+                results.append(_on_throwaway_server(*common, args.read_latency_ms, args.threads))
         print(json.dumps(results, indent=2))
 
 
-def _on_throwaway_server(images: int, batch: int, rounds: int, read_latency_ms: float) -> dict[str, object]:
+def _on_throwaway_server(
+    images: int, batch: int, rounds: int, read_latency_ms: float, threads: int | None
+) -> dict[str, object]:
     """A private PostgreSQL cluster (temp dir, free port) for the run, as the tests start one."""
     from tests.postgres_server import start_server
 
@@ -355,7 +377,8 @@ def _on_throwaway_server(images: int, batch: int, rounds: int, read_latency_ms: 
     if server is None:
         return {"engine": "postgresql", "skipped": reason}
     try:
-        return worker_scaling(images, batch, rounds, server.url(server.create_database()), read_latency_ms)
+        url = server.url(server.create_database())
+        return worker_scaling(images, batch, rounds, url, read_latency_ms, threads)
     finally:
         server.stop()
 

@@ -118,6 +118,7 @@ class ImageProcessingSection(_Section):
 class AnnotationSection(_Section):
     batch_size: int = Field(default=8, ge=1, le=1024)
     device: Literal["auto", "cpu", "cuda", "directml", "coreml"] = "auto"
+    threads: int = Field(default=0, ge=0, le=256)  # ONNX intra-op threads per model; 0 = all cores
     storage_floor: float = Field(default=0.1, ge=0, le=1)
     general_threshold: float = Field(default=0.35, ge=0, le=1)
     character_threshold: float = Field(default=0.85, ge=0, le=1)
@@ -243,6 +244,7 @@ thumbnail_size = 512                # stored thumbnails: sharp up to the grid's 
 [annotation]
 batch_size = 8
 device = "auto"                  # auto, cpu, cuda, directml, coreml
+threads = 0                      # inference threads per model; 0 = all cores (workers: `worker --threads`)
 storage_floor = 0.1              # tags at or above this confidence are stored
 general_threshold = 0.35
 character_threshold = 0.85
@@ -500,6 +502,12 @@ class Settings:
     @property
     def max_workers(self) -> int:
         return self.config.resources.max_workers or os.cpu_count() or 1
+
+    def share_cores(self, threads: int) -> None:
+        """This process uses `threads` cores for inference and decoding (0 = all), for its own
+        run only, never saved: k workers on one machine each take cores/k instead of all of them."""
+        self.config.annotation.threads = threads
+        self.config.resources.max_workers = threads
 
     def provider(self, name: str) -> ProviderSection:
         return self.config.ai_providers.get(name) or ProviderSection(kind=None)

@@ -128,6 +128,22 @@ def test_annotators_share_the_cached_session(tmp_path: Path) -> None:
     assert len(cache) == 1
 
 
+def test_threads_option_sets_intra_op_threads_and_keys_the_cache(tmp_path: Path) -> None:
+    """A worker sharing its machine asks for fewer threads: a session of its own, not all cores."""
+    folder = build_colour_tagger(tmp_path)
+    cache = SessionCache()
+    WDTagger(ModelSpec("one", "WDTagger", str(folder), options={"threads": 1}), cache).load()
+    WDTagger(ModelSpec("all", "WDTagger", str(folder)), cache).load()
+    assert len(cache) == 2
+    model = folder / "model.onnx"
+    assert cache.get(model, "auto", 1).get_session_options().intra_op_num_threads == 1
+    assert cache.get(model).get_session_options().intra_op_num_threads == 0  # ORT: one per core
+    assert len(cache) == 2
+    for bad in (-1, "2", True):
+        with pytest.raises(ModelLoadError, match="threads must be"):
+            WDTagger(ModelSpec("bad", "WDTagger", str(folder), options={"threads": bad}), cache).load()
+
+
 def test_device_choice() -> None:
     assert execution_providers("cpu") == ["CPUExecutionProvider"]
     assert execution_providers("auto")[-1] == "CPUExecutionProvider"

@@ -13,7 +13,10 @@ from sqlalchemy import text
 
 from lorairo.config import Settings
 from lorairo.database.engine import SCHEMA_HEAD, Database, project_schema
+from lorairo.database.schema import Image, Tag
+from lorairo.database.search_sql import count_matches
 from lorairo.errors import ConfigurationError, ValidationError
+from lorairo.search.query_language import parse_query
 from lorairo.services.project_service import ProjectService
 from tests.postgres_server import PostgresServer
 
@@ -117,3 +120,29 @@ def test_password_never_printed(config: Settings, monkeypatch: pytest.MonkeyPatc
     masked = Settings().masked_dict()["database"]["url"]
     assert "s3cret-pw" not in masked
     assert masked.startswith("postgresql+psycopg://lorairo:***@")
+
+
+def test_tag_lookups_are_index_only_scans(server: PostgresServer) -> None:
+    """`tag:x` reads a tag index alone, its ids in order (migration 0013: INCLUDE tag beside
+    lorairo_fold(tag), and a partial index of the tags that count); before, PostgreSQL visited
+    a heap page per matching row and sorted the ids. Scans that would dodge the question
+    (sequential, bitmap) are switched off, so the plan says which index scan it can do."""
+    database = Database(server.url(server.create_database()), schema=project_schema("plans"))
+    with database.write_session() as session:
+        image = Image(
+            file_path="/a.png", stored_path="images/a.png", name="a.png", file_size=1, width=1,
+            height=1, format="PNG", mode="RGB", has_alpha=False, sha256="0" * 64, phash=0,
+        )  # fmt: skip
+        session.add(image)
+        session.flush()
+        session.add(Tag(image_id=image.id, source="manual", tag="1girl", is_accepted=True))
+    with database.read_session() as session:
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        statement = count_matches(parse_query("tag:1GIRL")).compile(
+            dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
+        )
+        plan = "\n".join(session.execute(text(f"EXPLAIN {statement}")).scalars())
+        assert session.scalar(count_matches(parse_query("tag:1GIRL"))) == 1
+    database.close()
+    assert "Index Only Scan using ix_tags_effective" in plan and "Sort" not in plan, plan

@@ -20,10 +20,12 @@ from PIL import Image as PILImage
 from sqlalchemy import func, select
 
 from image_annotator_lib.core.types import AnnotationResult
+from image_annotator_lib.local.session_cache import default_session_cache
 from lorairo.annotations.ai_annotator import build_registry, load_annotator
 from lorairo.cli.main import main
 from lorairo.database.claim_repository import CLAIMED
 from lorairo.database.schema import AnnotationFailure, Image, ModelAnnotation, Tag, WorkItem, WorkItemImage
+from lorairo.services.annotation_service import AnnotationService
 from lorairo.services.configuration_service import ConfigurationService
 from tests.integration.worker_farm import MODEL, make_farm, start_worker
 
@@ -175,3 +177,23 @@ def test_distributed_refuses_options_workers_do_not_apply(
             main(["--json", "annotate", "run", "--distributed", "-p", "opts", "-m", MODEL, *extra])
         assert exit_info.value.code == 2
         assert "--distributed" in json.loads(capsys.readouterr().out)["error"]["message"]
+
+
+def test_worker_threads_give_it_its_share_of_the_cores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`worker --threads 1`: its model session runs one intra-op thread (k workers on one machine
+    each take cores/k rather than all of them), and it still annotates everything."""
+    config, project = make_farm(tmp_path, "share", 20)
+    AnnotationService(project, config).enqueue([MODEL], "all", 8)
+    project.close()
+    main(["--json", "worker", "-p", "share", "-m", MODEL, "--threads", "1", "--until-empty"])
+    assert json.loads(capsys.readouterr().out)["images_annotated"] == 20
+    model = tmp_path / "models" / "colour" / "model.onnx"
+    cached = len(default_session_cache)
+    session = default_session_cache.get(model, "auto", 1)
+    assert len(default_session_cache) == cached  # the worker built this one
+    assert session.get_session_options().intra_op_num_threads == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--json", "worker", "-p", "share", "-m", MODEL, "--threads", "-1", "--until-empty"])
+    assert exit_info.value.code == 2

@@ -62,6 +62,7 @@ def build_registry(config: Settings) -> ModelRegistry:
             config_path=config.annotator_config_path,
             default_options={
                 "device": section.device,
+                "threads": section.threads,
                 "storage_floor": section.storage_floor,
                 "general_threshold": section.general_threshold,
                 "character_threshold": section.character_threshold,

@@ -38,12 +38,24 @@ def worker(
     poll: Annotated[
         float, typer.Option("--poll", min=0.05, help="Seconds between looks at an empty queue.")
     ] = 2.0,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=0,
+            max=256,
+            help="Cores this worker uses for inference and decoding (0 = all; default: "
+            "[annotation] threads). Several workers on one CPU machine: cores / workers each.",
+        ),
+    ] = None,
 ) -> None:
     """Annotate work queued by `annotate run --distributed`, on any machine that reaches the
     project's database and images. Ctrl-C (or SIGTERM) hands the batch in hand back at once."""
     from lorairo.services.annotation_service import AnnotationService
 
     cli = state(ctx)
+    if threads is not None:
+        cli.config.share_cores(threads)
     opened = cli.open_project(project)
     cancel = CancelToken()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -95,6 +95,12 @@ def combine(keyword: SetOp, streams: list[Stream]) -> Stream:
     return link(keyword, streams[0], streams[1:])
 
 
+def distinct_ids(stream: Stream) -> Stream:
+    """Distinct ids in no promised order: all a count needs where ordering costs a sort
+    (PostgreSQL hashes set operations). Set operations are distinct already."""
+    return stream if isinstance(stream, CompoundSelect) else stream.distinct()
+
+
 def ordered_ids(stream: Stream) -> Stream:
     """Distinct ids in ascending order; on a compound the ORDER BY makes SQLite merge the members."""
     if isinstance(stream, CompoundSelect):

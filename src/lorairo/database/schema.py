@@ -158,7 +158,8 @@ class Tag(Base):
         Index("ix_tags_tag_image", "tag", "image_id"),
         Index("ix_tags_image_model", "image_id", "model_id"),
         Index("ix_tags_model_image", "model_id", "image_id"),
-        # Search (migration 0003): case-insensitive, covering the accepted/rejected filter.
+        # Search (migrations 0003, 0007): case-insensitive, covering the accepted/rejected filter;
+        # on PostgreSQL it also INCLUDEs tag (0013) so lookups are index-only scans.
         Index(
             "ix_tags_search",
             text("tag COLLATE NOCASE"),

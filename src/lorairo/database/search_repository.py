@@ -133,7 +133,8 @@ class SearchRepository:
 
     @staticmethod
     def _count(session: Session, node: Node, ctx: SqlContext) -> int:
-        return int(session.scalar(count_matches(node, ctx)) or 0)
+        ordered = session.get_bind().dialect.name != "postgresql"
+        return int(session.scalar(count_matches(node, ctx, ordered=ordered)) or 0)
 
     def count(self, session: Session, node: Node, aliases: Mapping[str, str] | None = None) -> int:
         return self._count(session, node, self.context(session, node, aliases))
@@ -201,7 +202,9 @@ class SearchRepository:
                 return [], 0
             walk = False
             if sort in INDEXED_SORTS:
-                images = int(session.scalar(select(func.count()).select_from(Image)) or 0)
+                # The highest id bounds the image count: one index seek, where count(*) reads
+                # every row on PostgreSQL (5 ms at 100k). Gaps only make the walk rarer.
+                images = int(session.scalar(select(func.max(Image.id))) or 0)
                 walk = (offset + limit) * images <= total * total
         statement = select_ids(
             node,

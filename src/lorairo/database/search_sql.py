@@ -42,7 +42,7 @@ from sqlalchemy import (
 
 from lorairo.database.choices import SORT_KEYS
 from lorairo.database.effective import DEFAULT_SCORE_KIND, effective_score
-from lorairo.database.id_streams import Stream, combine, ids, link, ordered_ids
+from lorairo.database.id_streams import Stream, combine, distinct_ids, ids, link, ordered_ids
 from lorairo.database.query import And, Node, Not, Or, Term
 from lorairo.database.query_fields import KEYWORDS, SqlContext, field_of, terms
 from lorairo.database.schema import Image
@@ -207,5 +207,10 @@ def select_ids(
     return select(Image.id).where(condition).order_by(*ranks, *order_by(sort, seed, score_kind))
 
 
-def count_matches(node: Node, ctx: SqlContext | None = None) -> Select[Any]:
-    return select(func.count()).select_from(ordered_ids(id_stream(node, ctx)).subquery())
+def count_matches(node: Node, ctx: SqlContext | None = None, *, ordered: bool = True) -> Select[Any]:
+    """The match count. `ordered` counts the id-ordered stream, which SQLite merges without temp
+    b-trees; PostgreSQL hashes the set operations either way, so there the order is a wasted sort."""
+    stream = id_stream(node, ctx)
+    return select(func.count()).select_from(
+        (ordered_ids(stream) if ordered else distinct_ids(stream)).subquery()
+    )

@@ -121,7 +121,7 @@ class AestheticScorer(LocalOnnxAnnotator):
                 )
             except StateDictError as exc:
                 raise ModelLoadError(f"model {self.name!r}: head {path.name}: {exc}") from exc
-        return _OnnxHead(self.session_cache.get(path, self.device))
+        return _OnnxHead(self.session_cache.get(path, self.device, self.threads))
 
     def load(self) -> None:
         if self._runner is not None:
@@ -132,7 +132,7 @@ class AestheticScorer(LocalOnnxAnnotator):
             raise ModelLoadError(f"model {self.name!r}: {exc}") from exc
         self.files = self.install()
         head = self._load_head(self.files["head"]) if "head" in self.files else None
-        encoder = self.session_cache.get(self.files["encoder"], self.device)
+        encoder = self.session_cache.get(self.files["encoder"], self.device, self.threads)
         image_input = read_image_input(
             encoder,
             self.name,

@@ -86,6 +86,14 @@ class LocalOnnxAnnotator(Annotator):
     def device(self) -> str:
         return str(self.option("device", "auto"))
 
+    @property
+    def threads(self) -> int:
+        """ONNX Runtime intra-op threads; 0 = one per physical core (one process on the machine)."""
+        value = self.option("threads", 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ModelLoadError(f"model {self.name!r}: threads must be a whole number >= 0, got {value!r}")
+        return value
+
     def install(self, progress: FileProgress | None = None) -> dict[str, Path]:
         """Fetch the files now (download for repo ids); no session is built."""
         files = self.model_files(self.spec)

@@ -145,7 +145,7 @@ class ImageEmbedder(LocalOnnxAnnotator):
         except ValueError as exc:
             raise ModelLoadError(f"model {self.name!r}: {exc}") from exc
         self.files = self.install()
-        session = self.session_cache.get(self.files["model"], self.device)
+        session = self.session_cache.get(self.files["model"], self.device, self.threads)
         image_input = read_image_input(
             session,
             self.name,
@@ -207,7 +207,7 @@ class ImageEmbedder(LocalOnnxAnnotator):
             )
         if self._text is None:
             self.files = self.install()
-            session = self.session_cache.get(self.files["text_encoder"], self.device)
+            session = self.session_cache.get(self.files["text_encoder"], self.device, self.threads)
             self._text = TextEncoder(session, self.files["tokenizer"], self.name, dict(self.spec.options))
             self.load()
         vectors = self._text.encode(texts)

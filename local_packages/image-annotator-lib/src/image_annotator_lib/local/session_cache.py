@@ -66,22 +66,24 @@ class _Entry:
 
 
 class SessionCache:
-    """Thread-safe LRU of inference sessions keyed by (model file, device)."""
+    """Thread-safe LRU of inference sessions keyed by (model file, device, intra-op threads)."""
 
     def __init__(self, memory_budget_bytes: int | None = None, max_sessions: int = 8) -> None:
         self.memory_budget_bytes = memory_budget_bytes
         self.max_sessions = max_sessions
-        self._entries: OrderedDict[tuple[Path, str], _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[Path, str, int], _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def __contains__(self, key: tuple[Path, str]) -> bool:
-        return (key[0].resolve(), key[1]) in self._entries
+        """Whether a session of this (model file, device) is cached, with any thread count."""
+        resolved = key[0].resolve()
+        return any(k[:2] == (resolved, key[1]) for k in self._entries)
 
-    def get(self, model_file: Path, device: str = "auto") -> ort.InferenceSession:
-        key = (model_file.resolve(), device)
+    def get(self, model_file: Path, device: str = "auto", threads: int = 0) -> ort.InferenceSession:
+        key = (model_file.resolve(), device, threads)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -89,7 +91,7 @@ class SessionCache:
                 return entry.session
             estimated = model_file.stat().st_size * _MEMORY_FACTOR
             self._evict_for(estimated)
-            session = build_session(model_file, device)
+            session = build_session(model_file, device, threads)
             self._entries[key] = _Entry(session, estimated)
             return session
 
@@ -101,7 +103,7 @@ class SessionCache:
             len(self._entries) >= self.max_sessions
             or sum(e.estimated_bytes for e in self._entries.values()) + needed > budget
         ):
-            (path, device), _ = self._entries.popitem(last=False)
+            (path, device, _threads), _ = self._entries.popitem(last=False)
             logger.info(f"released ONNX session {path.name} ({device}) to make room")
 
     def release(self, model_file: Path) -> None:
@@ -115,11 +117,15 @@ class SessionCache:
             self._entries.clear()
 
 
-def build_session(model_file: Path, device: str = "auto") -> ort.InferenceSession:
-    """A fresh session with full graph optimisation and all cores for intra-op parallelism."""
+def build_session(model_file: Path, device: str = "auto", threads: int = 0) -> ort.InferenceSession:
+    """A fresh session with full graph optimisation; `threads` intra-op threads, 0 = ORT's
+    default of one per physical core. Several processes sharing a machine (workers) each want
+    their share of the cores, not all of them."""
+    if threads < 0:
+        raise ModelLoadError(f"threads must be 0 (all cores) or more, got {threads}")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = 0
+    options.intra_op_num_threads = threads
     # Spinning worker threads would take the cores the app's decode/prefetch threads need.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = execution_providers(device)

@@ -83,7 +83,7 @@ class WDTagger(LocalOnnxAnnotator):
             )
         except LabelsError as exc:
             raise ModelLoadError(f"model {self.name!r}: labels {labels_file.name}: {exc}") from exc
-        session = self.session_cache.get(self.files["model"], self.device)
+        session = self.session_cache.get(self.files["model"], self.device, self.threads)
         image_input = read_image_input(
             session,
             self.name,
