@@ -274,9 +274,9 @@ def main() -> None:
             started = time.perf_counter()
             service.index(MODEL)  # built from the stored rows, streamed in blocks
             built = time.perf_counter() - started
-        index = VectorIndex.open(
-            next((root / "cache" / "vectors").iterdir()), service.repository.fingerprint(1)
-        )
+        with database.read_session() as session:
+            fingerprint = service.repository.fingerprint(session, 1)
+        index = VectorIndex.open(next((root / "cache" / "vectors").iterdir()), fingerprint)
         assert index is not None
         files = sum(f.stat().st_size for f in index.folder.iterdir()) / 2**20
 
