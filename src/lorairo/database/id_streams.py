@@ -101,6 +101,13 @@ def distinct_ids(stream: Stream) -> Stream:
     return stream if isinstance(stream, CompoundSelect) else stream.distinct()
 
 
+def id_set(stream: Stream) -> Select[Any]:
+    """The stream as the operand of `IN (...)`. IN re-coerces a bare compound and drops its
+    members' parentheses, which PostgreSQL needs (INTERSECT binds tighter there than UNION); as a
+    FROM subquery the compound renders as built."""
+    return select(ordered_ids(stream).subquery().c.image_id)
+
+
 def ordered_ids(stream: Stream) -> Stream:
     """Distinct ids in ascending order; on a compound the ORDER BY makes SQLite merge the members."""
     if isinstance(stream, CompoundSelect):

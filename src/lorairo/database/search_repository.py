@@ -29,7 +29,7 @@ from lorairo.database.effective import (
     effective_tag,
     tags_in_order,
 )
-from lorairo.database.id_streams import ordered_ids
+from lorairo.database.id_streams import id_set
 from lorairo.database.query import Node
 from lorairo.database.query_fields import SqlContext
 from lorairo.database.schema import (
@@ -409,7 +409,7 @@ class SearchRepository:
     ) -> Facets:
         """Facets over the images a query matches (the whole project for an empty query)."""
         facets = Facets()
-        matched = ordered_ids(id_stream(node, self.context(session, node, aliases)))
+        matched = id_set(id_stream(node, self.context(session, node, aliases)))
         counted = (
             select(
                 Tag.category.label("category"),

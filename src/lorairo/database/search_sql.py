@@ -42,7 +42,7 @@ from sqlalchemy import (
 
 from lorairo.database.choices import SORT_KEYS
 from lorairo.database.effective import DEFAULT_SCORE_KIND, effective_score
-from lorairo.database.id_streams import Stream, combine, distinct_ids, ids, link, ordered_ids
+from lorairo.database.id_streams import Stream, combine, distinct_ids, id_set, ids, link, ordered_ids
 from lorairo.database.query import And, Node, Not, Or, Term
 from lorairo.database.query_fields import KEYWORDS, SqlContext, field_of, terms
 from lorairo.database.schema import Image
@@ -202,7 +202,7 @@ def select_ids(
             raise ValidationError(f"sort {sort!r} has no index to walk")
         condition = compile_condition(node, ctx)
     else:
-        condition = Image.id.in_(ordered_ids(id_stream(node, ctx)))
+        condition = Image.id.in_(id_set(id_stream(node, ctx)))
     ranks = [] if first is None else [case((compile_condition(first, ctx), 0), else_=1)]
     return select(Image.id).where(condition).order_by(*ranks, *order_by(sort, seed, score_kind))
 
