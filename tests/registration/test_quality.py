@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -178,13 +178,15 @@ def test_a_subject_on_a_white_background_is_not_letterboxed() -> None:
     mode=st.sampled_from(["RGB", "L", "P", "RGBA", "CMYK", "I;16", "1"]),
     seed=st.integers(0, 2**16),
 )
+@example(width=3, height=308, mode="RGB", seed=0)  # found on CI: 2 px wide once thumbnailed
 def test_measures_are_defined_and_in_range_for_any_shape_and_mode(
     width: int, height: int, mode: str, seed: int
 ) -> None:
     picture = scene((width, height), seed).convert(mode).convert("RGB")
     q = quality_of(picture)
     assert 0 <= q.brightness <= 1 and 0 <= q.contrast <= 1 and 0 <= q.border < 1
-    if min(width, height) >= 3:
+    # The measures read the thumbnail, so a sliver (3 x 308) is judged at the side it has there (2 px).
+    if min(analysis_view(make_thumbnail(picture, 256)).size) >= 3:
         assert q.blur is not None and 0 <= q.blur <= 1 and q.sharpness is not None and q.sharpness >= 0
     else:
         assert q.blur is None and q.sharpness is None
