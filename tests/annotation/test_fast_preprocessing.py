@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import func, select
@@ -40,7 +40,10 @@ def reference(image: Image.Image, size: int) -> np.ndarray:
 def assert_same_up_to_rounding(got: Image.Image, expected: np.ndarray) -> None:
     difference = np.abs(np.asarray(got, dtype=np.int16) - expected)
     assert got.size == expected.shape[1::-1]
-    assert difference.max() <= 1
+    # Pillow rounds the first (horizontal) pass to 8 bits; where the band's box rounds a coefficient
+    # differently, bicubic's overshoot can turn that 1 into a 2 in the second pass, in a pixel or so.
+    assert difference.max() <= 2
+    assert (difference > 1).mean() < 1e-4
     assert (difference > 0).mean() < 0.005
 
 
@@ -65,6 +68,7 @@ def test_band_resize_matches_pad_and_resize(width: int, height: int, size: int) 
 
 @settings(max_examples=25, deadline=None)
 @given(width=st.integers(1, 700), height=st.integers(1, 700), size=st.sampled_from([16, 224, 448]))
+@example(width=17, height=128, size=224)  # found on CI: one pixel off by 2 (rounding, see above)
 def test_band_resize_matches_pad_and_resize_for_any_shape(width: int, height: int, size: int) -> None:
     if max(width, height) >= 6 * size:  # box-reduced first: covered by the next test
         return

@@ -70,7 +70,11 @@ def test_timeouts_are_retried(kind: str) -> None:
         provider = make_provider(kind, server, timeout=0.3, max_concurrency=1)  # type: ignore[arg-type]
         results = provider.annotate_batch([flat_image(i) for i in range(3)])
     assert all(r.ok for r in results)
-    assert [r.usage.retries for r in results] == [2, 0, 0]
+    # Requests 1 and 2 time out. On a loaded machine an answer can also miss the 0.3 s deadline and
+    # be retried (CI saw 3), so each retry must be one more request the server received.
+    assert results[0].usage.retries >= 2
+    assert sum(r.usage.retries for r in results) == len(server.requests) - len(results)
+    assert sum(r.usage.requests for r in results) == len(server.requests)
 
 
 @pytest.mark.parametrize("kind", KINDS)
