@@ -69,3 +69,10 @@ def test_a_removal_moves_the_selection_across_pages_by_image(
     assert [model.item(row).id for row in selected] == [ids[5], ids[9]]  # type: ignore[union-attr]
     assert window.grid.current_image_id() == ids[9]
     assert not resets
+
+    window.edit.undo()  # the three come back in their places: the selected images move down again
+    qtbot.waitUntil(lambda: model.total == IMAGES, timeout=30_000)
+    selected = sorted(index.row() for index in window.view.selectionModel().selectedIndexes())
+    assert selected == [5, 9]
+    assert [model.item(row).id for row in selected] == [ids[5], ids[9]]  # type: ignore[union-attr]
+    assert not resets
