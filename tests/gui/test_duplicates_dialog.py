@@ -1,25 +1,33 @@
 """The duplicates view in the real window, offscreen, on a registered project with tiny-CLIP
 embeddings: semantic groups best first with thumbnails, "Keep best" per group and for all groups
 (dry-run count first, then one edit each, checked in the database), Ctrl+Z restoring them, the pHash
-groups, and a clicked member shown in the grid."""
+groups, and a clicked member shown in the grid; finding groups shows its progress and a Cancel
+that stops it and keeps nothing."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 from PIL import Image as PILImage
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from lorairo.database.edit_repository import EditRepository
 from lorairo.database.embedding_repository import EmbeddingRepository
 from lorairo.gui.app import create_window
 from lorairo.gui.dialogs.duplicates_dialog import DuplicatesDialog
 from lorairo.gui.main_window import MainWindow
+from lorairo.gui.workers import TaskRunner
 from lorairo.services.annotation_service import AnnotationService
 from lorairo.services.configuration_service import ConfigurationService
-from lorairo.services.project_service import ProjectService
+from lorairo.services.progress import ProgressCallback, no_progress
+from lorairo.services.project_service import Project, ProjectService
 from lorairo.services.registration_service import RegistrationService
+from lorairo.services.similarity_service import CACHE_DIR, DuplicatesReport, SimilarityService
 from tests.similarity.helpers import PROJECTION, real_signatures
+from tests.similarity.test_duplicates_progress import near_pairs
 
 SHADES = {  # name: (colour, size); the tiny CLIP sees the mean colour only
     "red-big.png": ((230, 20, 20), (96, 64)),
@@ -140,3 +148,58 @@ def test_keep_best_from_the_duplicates_view_is_one_undoable_edit(
     dialog.close()
     assert window.duplicates.dialog is None
     window.close()
+
+
+class HeldService(SimilarityService):
+    """The real service on the real store, held at its first progress report until the test lets
+    it go, so the dialog can be seen (and cancelled) mid-search without racing the worker."""
+
+    def __init__(self, project: Project) -> None:
+        super().__init__(project)
+        self.reached, self.release = threading.Event(), threading.Event()
+
+    def duplicates(self, *, progress: ProgressCallback = no_progress, **options: Any) -> DuplicatesReport:
+        def held(done: int, total: int | None, message: str = "") -> None:
+            progress(done, total, message)
+            if not self.reached.is_set():
+                self.reached.set()
+                self.release.wait(30)
+
+        return super().duplicates(progress=held, **options)
+
+
+def test_finding_groups_shows_progress_and_cancel_keeps_nothing(qtbot: QtBot, project: Project) -> None:
+    expected = near_pairs(project)
+    service = HeldService(project)
+    runner = TaskRunner()
+    dialog = DuplicatesDialog(service, runner, project.file_path)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    try:
+        qtbot.waitUntil(service.reached.is_set, timeout=30_000)  # the search is under way
+        qtbot.waitUntil(lambda: dialog.find_progress.format().startswith("Indexing vectors"), timeout=10_000)
+        assert dialog.find_progress.isVisible() and dialog.stop_button.isVisible()
+        # the first of two passes over the 28 stored vectors: (28, 56)
+        assert (dialog.find_progress.value(), dialog.find_progress.maximum()) == (28, 56)
+        assert not dialog.find_button.isEnabled() and dialog.summary.text() == "Finding groups…"
+
+        qtbot.mouseClick(dialog.stop_button, Qt.MouseButton.LeftButton)
+        assert not dialog.stop_button.isEnabled() and dialog.find_progress.format() == "Cancelling…"
+        service.release.set()
+        qtbot.waitUntil(lambda: dialog.summary.text().startswith("Cancelled"), timeout=30_000)
+        assert "nothing was changed" in dialog.summary.text()
+        assert dialog.report is None and dialog.cards == [] and not dialog.keep_all.isEnabled()
+        assert not dialog.find_progress.isVisible() and not dialog.stop_button.isVisible()
+        assert dialog.find_button.isEnabled()
+        assert not (project.root / CACHE_DIR).exists() or not any((project.root / CACHE_DIR).iterdir())
+        with project.database.read_session() as session:
+            assert EditRepository.entries(session, 10) == []
+
+        qtbot.mouseClick(dialog.find_button, Qt.MouseButton.LeftButton)  # again, to the end
+        qtbot.waitUntil(lambda: dialog.report is not None, timeout=30_000)
+        assert sorted(sorted(tile.member.id for tile in card.tiles) for card in dialog.cards) == expected
+        assert not dialog.find_progress.isVisible() and dialog.summary.text().startswith("<b>8 groups</b>")
+    finally:
+        service.release.set()
+        dialog.close()
+        runner.shutdown()

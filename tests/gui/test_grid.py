@@ -14,6 +14,7 @@ from lorairo.gui.controllers.grid import file_location
 from lorairo.gui.main_window import MainWindow
 from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
 from lorairo.gui.models.thumbnail_model import ITEM_ROLE, THUMBNAIL_ROLE, GridItem
+from lorairo.services.edit_service import EditTarget
 from tests.gui.conftest import IMAGES
 
 
@@ -148,3 +149,41 @@ def test_remove_from_project_asks_with_the_count_and_undo_brings_the_images_back
     qtbot.waitUntil(lambda: _stored(window) == before, timeout=30_000)
     qtbot.waitUntil(lambda: window.model.total == IMAGES, timeout=30_000)
     assert all(project.file_path(path).is_file() for path in before.values())
+
+
+def test_removing_an_image_keeps_the_scroll_and_the_rest_of_the_selection(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """An edit of this window that changes the count (a removal) follows the images: no reset,
+    the scroll stays, the selection keeps its images minus the one that left (even one whose row
+    moved), undo brings the image back without losing them either."""
+    resets: list[bool] = []
+    window.model.modelReset.connect(lambda: resets.append(True))
+    window.grid.set_thumbnail_size(512)  # big cells: the ten images need scrolling
+    bar = window.view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: all(window.model.item(row) is not None for row in range(IMAGES)), timeout=10_000)
+    window.grid.select_rows([8, 5, 7])  # the current image is row 8
+    ids = {row: window.model.item(row).id for row in (5, 7, 8)}  # type: ignore[union-attr]
+    bar.setValue(bar.maximum() // 2)
+    first_visible = window.view.visible_rows().start
+    assert first_visible > 0
+
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
+        window.edit.queue.submit(
+            "remove one", lambda service: service.remove_images(EditTarget(ids=(ids[7],)), apply=True)
+        )
+    qtbot.waitUntil(lambda: window.model.total == IMAGES - 1, timeout=30_000)
+    selected = sorted(index.row() for index in window.view.selectionModel().selectedIndexes())
+    assert selected == [5, 7], "row 8's image moved up into the removed one's place, still selected"
+    assert {window.model.item(row).id for row in selected} == {ids[5], ids[8]}  # type: ignore[union-attr]
+    assert window.grid.current_image_id() == ids[8]
+    assert window.view.visible_rows().start == first_visible, "the scroll position is kept"
+    assert not resets, "the grid was updated in place, not reset"
+
+    window.edit.undo()
+    qtbot.waitUntil(lambda: window.model.total == IMAGES, timeout=30_000)
+    qtbot.waitUntil(lambda: window.model.item(8) is not None, timeout=10_000)
+    selected = sorted(index.row() for index in window.view.selectionModel().selectedIndexes())
+    assert {window.model.item(row).id for row in selected} == {ids[5], ids[8]}  # type: ignore[union-attr]
+    assert window.view.visible_rows().start == first_visible and not resets

@@ -7,6 +7,7 @@ from pytestqt.qtbot import QtBot
 
 from lorairo.gui.main_window import MainWindow
 from lorairo.gui.models import thumbnail_model
+from lorairo.services.edit_service import EditTarget
 from tests.gui.conftest import IMAGES
 
 
@@ -38,3 +39,40 @@ def test_grid_keeps_a_bounded_number_of_pages(qtbot: QtBot, window: MainWindow) 
     assert _load_row(qtbot, window, 0) == ids[0]
     assert len(model._pages) <= 2
     assert window.view.indexWidget(model.index(0)) is None  # painted, not one widget per image
+
+
+def test_a_removal_moves_the_selection_across_pages_by_image(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 2 rows: removing three images above moves each selected image to another page;
+    the re-read pages reach as far as the count changed, so every one is found where it went."""
+    monkeypatch.setattr(thumbnail_model, "PAGE_SIZE", 2)
+    model = window.model
+    model.refresh()  # the result again, in pages of two
+    ids = [_load_row(qtbot, window, row) for row in range(IMAGES)]
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    window.grid.set_thumbnail_size(512)  # one column, two rows in sight: rows 8 and 9 at the bottom
+    bar = window.view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=10_000)
+    bar.setValue(bar.maximum())
+    assert 5 not in window.view.visible_rows()
+    window.grid.select_rows([9, 5, 3])
+    with qtbot.waitSignal(window.session.edited, timeout=30_000):
+        window.edit.queue.submit(
+            "remove three",
+            lambda service: service.remove_images(EditTarget(ids=(ids[0], ids[1], ids[3])), apply=True),
+        )
+    qtbot.waitUntil(lambda: model.total == IMAGES - 3, timeout=30_000)
+    selected = sorted(index.row() for index in window.view.selectionModel().selectedIndexes())
+    assert selected == [2, 6], "rows 5 and 9 moved up three, to pages 1 and 3; row 3 left"
+    assert [model.item(row).id for row in selected] == [ids[5], ids[9]]  # type: ignore[union-attr]
+    assert window.grid.current_image_id() == ids[9]
+    assert not resets
+
+    window.edit.undo()  # the three come back in their places: the selected images move down again
+    qtbot.waitUntil(lambda: model.total == IMAGES, timeout=30_000)
+    selected = sorted(index.row() for index in window.view.selectionModel().selectedIndexes())
+    assert selected == [5, 9]
+    assert [model.item(row).id for row in selected] == [ids[5], ids[9]]  # type: ignore[union-attr]
+    assert not resets

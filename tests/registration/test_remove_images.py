@@ -45,7 +45,7 @@ from lorairo.services.edit_service import EditService, EditTarget
 from lorairo.services.project_service import Project
 from lorairo.services.registration_service import RegistrationService
 from lorairo.services.search_service import SearchService
-from lorairo.storage.trash import TrashError
+from lorairo.storage.trash import PendingMoves, TrashError, TrashFolder
 from tests.factories import make_image_file
 
 # Bookkeeping of the log and the change feed, not data about images.
@@ -306,6 +306,77 @@ def test_a_run_killed_before_its_commit_is_settled_by_the_next(
     assert report.files == len(stored)
     service.undo()
     assert state(project) == before_rows and files(project) == before_files
+
+
+KILLED_UNDO = """
+import os
+from lorairo.services.configuration_service import ConfigurationService
+from lorairo.services.edit_service import EditService
+from lorairo.services.project_service import ProjectService
+from lorairo.storage.trash import TrashFolder
+
+real = TrashFolder.move_out
+def move_then_die(self):
+    real(self)
+    os._exit(9)  # killed after the files came back, before the undo's commit
+TrashFolder.move_out = move_then_die
+project = ProjectService(ConfigurationService()).open("t")
+EditService(project).undo()
+"""
+
+
+def test_an_undo_killed_before_its_commit_is_settled_by_the_next_call(
+    registered: tuple[Project, list[int], Path],
+) -> None:
+    """The marker is written before the first file moves back, so the next call finds the cut-short
+    undo among the many removals and puts its files back in the trash (the removal still holds)."""
+    project, ids, _source = registered
+    service = EditService(project)
+    for image_id in ids[1:]:  # earlier removals, settled: their folders are not looked at again
+        service.remove_images(EditTarget(ids=(image_id,)), apply=True)
+    report = service.remove_images(EditTarget(ids=(ids[0],)), apply=True)
+    assert report.edit_id is not None
+    removed_rows, removed_files = state(project), files(project)
+    assert PendingMoves(project.trash_dir).ids() == []
+
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_UNDO], env=os.environ.copy(), check=False, timeout=120
+    )
+    assert killed.returncode == 9
+    assert state(project) == removed_rows  # the undo never committed
+    assert PendingMoves(project.trash_dir).ids() == [report.edit_id]
+    assert all(project.file_path(path).is_file() for path in image_files_in_trash(project, report.edit_id))
+
+    assert service.settle_trash() == len(image_files_in_trash(project, report.edit_id))
+    assert state(project) == removed_rows and files(project) == removed_files
+    assert PendingMoves(project.trash_dir).ids() == []
+    assert service.settle_trash() == 0
+
+
+def image_files_in_trash(project: Project, edit_id: int) -> list[str]:
+    return TrashFolder(project.trash_dir / str(edit_id), project.file_path).stored()
+
+
+def test_a_trash_from_before_the_markers_is_settled_whole_once(
+    registered: tuple[Project, list[int], Path],
+) -> None:
+    """A trash folder made before the pending markers (none there) may hold a cut-short move of
+    any removal: the first settling looks at them all, then only at marked ones."""
+    project, ids, _source = registered
+    service = EditService(project)
+    service.remove_images(EditTarget(ids=(ids[0],)), apply=True)
+    service.remove_images(EditTarget(ids=(ids[1],)), apply=True)
+    removed_rows, removed_files = state(project), files(project)
+    (project.trash_dir / ".pending").rmdir()  # as an older version left it
+    folders = sorted(int(p.name) for p in project.trash_dir.iterdir() if p.name.isdigit())
+    first = TrashFolder(project.trash_dir / str(folders[0]), project.file_path)
+    first.move_out()  # the files of a committed removal back in the project: a crash's leftovers
+
+    assert service.settle_trash() == len(first.stored())
+    assert state(project) == removed_rows and files(project) == removed_files
+    assert PendingMoves(project.trash_dir).tracked()
+    first.move_out()  # now unmarked leftovers are not looked for again (nothing pending)
+    assert service.settle_trash() == 0
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     command = build_command()
     try:
-        command.main(args=args, prog_name="lorairo", standalone_mode=False)
+        code = command.main(args=args, prog_name="lorairo", standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -132,3 +132,5 @@ def main(argv: list[str] | None = None) -> None:
             as_json=as_json,
         )
         sys.exit(1)
+    if isinstance(code, int) and code:  # without standalone mode, `typer.Exit(code)` comes back here
+        sys.exit(code)

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from lorairo.cli.app import ProjectOption, images_app, state
 from lorairo.cli.output import emit, progress_bar, stdout
+from lorairo.errors import OperationCancelled
 from lorairo.services.choices import DEFAULT_THRESHOLD
 from lorairo.services.progress import CancelToken
 
@@ -183,13 +184,27 @@ def duplicates(
     if semantic or keep_best:
         try:
             service = SimilarityService(opened, cli.config)
-            with progress_bar("Keep best") as progress:
+            with progress_bar("Finding duplicates", "steps") as progress, cancel_on_interrupt() as cancel:
                 if semantic:
                     report = service.duplicates(
-                        threshold=threshold, model=model, keep_best=keep_best, apply=apply, progress=progress
+                        threshold=threshold,
+                        model=model,
+                        keep_best=keep_best,
+                        apply=apply,
+                        progress=progress,
+                        cancel=cancel,
                     )
                 else:
-                    report = service.phash_duplicates(keep_best=keep_best, apply=apply, progress=progress)
+                    report = service.phash_duplicates(
+                        keep_best=keep_best, apply=apply, progress=progress, cancel=cancel
+                    )
+        except OperationCancelled:  # Ctrl-C: finding only reads, the edit is written whole or not at all
+            emit(
+                cli,
+                {"project": opened.name, "cancelled": True, "changed": False},
+                lambda: stdout.print("[yellow]Cancelled[/]: no groups were found and nothing was changed."),
+            )
+            raise typer.Exit(130) from None
         finally:
             opened.close()
         emit(cli, {"project": opened.name, **report.to_dict()}, lambda: _render_groups(report))

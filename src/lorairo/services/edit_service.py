@@ -23,7 +23,7 @@ from lorairo.search.query_language import RATINGS, WILDCARDS
 from lorairo.services.progress import CancelToken, ProgressCallback, no_progress
 from lorairo.services.project_service import Project
 from lorairo.services.search_service import AliasResolver, SearchService
-from lorairo.storage.trash import TrashFolder
+from lorairo.storage.trash import PendingMoves, TrashError, TrashFolder
 from lorairo.utils.chunks import chunked
 
 Position = Literal["front", "back"]
@@ -537,8 +537,8 @@ class EditService:
 
         The files move after the rows are written and before the commit; if the move fails the
         transaction rolls back, and if the commit fails the files move back. A run killed in
-        between leaves the manifest, and the next removal, undo or redo settles the files where
-        the committed log says they belong."""
+        between leaves the manifest and its pending marker, and the next removal, undo or redo
+        settles the files where the committed log says they belong."""
         seen: set[tuple[str, int]] = set()
         files: list[str] = []
 
@@ -553,14 +553,23 @@ class EditService:
             return changes
 
         moved: list[str] = []
+        pending = PendingMoves(self.project.trash_dir)
+        marked: list[int] = []
 
         def move_files(edit_id: int) -> Callable[[], object]:
             folder = self._trash(edit_id)
-            moved.extend(folder.move_in(files))
+            pending.add(edit_id)  # before the first file moves: a crash from here on is settled
+            marked.append(edit_id)
+            try:
+                moved.extend(folder.move_in(files))
+            except TrashError:  # it put back what it had moved: nothing is pending
+                pending.settled(edit_id)
+                raise
 
             def put_back() -> None:
                 folder.move_out()
                 folder.discard()
+                pending.settled(edit_id)
 
             return put_back
 
@@ -577,6 +586,8 @@ class EditService:
             cancel=cancel,
             before_commit=move_files,
         )
+        for edit_id in marked:  # committed: the files are where the log says
+            pending.settled(edit_id)
         present = moved if apply else [p for p in files if self.project.file_path(p).is_file()]
         samples = {
             image_id: [label for label in dict.fromkeys(labels) if label.startswith("remove ")]
@@ -598,21 +609,33 @@ class EditService:
         return TrashFolder(self.project.trash_dir / str(edit_id), self.project.file_path)
 
     def settle_trash(self) -> int:
-        """Put the files of every trash folder where the committed edit log says they belong
-        (in the trash for a removal in force, back in the project otherwise): the repair after a
-        run died between moving files and committing. Returns how many files moved."""
+        """Put the files of each trash folder with a move pending where the committed edit log
+        says they belong (in the trash for a removal in force, back in the project otherwise):
+        the repair after a run died between moving files and committing. Only the folders with a
+        pending marker are looked at (every folder once, in a trash made before the markers), so
+        its cost follows the moves cut short, not the removals ever made. Returns how many files
+        moved."""
         root = self.project.trash_dir
-        folders = sorted(int(p.name) for p in root.iterdir() if p.name.isdigit()) if root.is_dir() else []
-        if not folders:
+        if not root.is_dir():
             return 0
+        pending = PendingMoves(root)
+        legacy = not pending.tracked()
+        folders = sorted(int(p.name) for p in root.iterdir() if p.name.isdigit()) if legacy else pending.ids()
         moved = 0
-        with self.database.write_session() as session:
-            live = self.repository.live_removals(session, folders)
-            for edit_id in folders:
-                folder = self._trash(edit_id)
-                # a file an image uses again (registered since) stays where that image needs it
-                keep = self.repository.paths_in_use(session, folder.stored()) if edit_id in live else set()
-                moved += folder.settle(in_trash=edit_id in live, keep=keep)
+        if folders:
+            with self.database.write_session() as session:
+                live = self.repository.live_removals(session, folders)
+                for edit_id in folders:
+                    folder = self._trash(edit_id)
+                    # a file an image uses again (registered since) stays where that image needs it
+                    keep = (
+                        self.repository.paths_in_use(session, folder.stored()) if edit_id in live else set()
+                    )
+                    moved += folder.settle(in_trash=edit_id in live, keep=keep)
+        if legacy:
+            pending.track()
+        for edit_id in folders:
+            pending.settled(edit_id)
         return moved
 
     # -- the log -----------------------------------------------------------------------------
@@ -629,6 +652,8 @@ class EditService:
         """Replay an edit's rows; a removal's files move too, in the transaction's shadow (rows
         first, then files, then the commit; the files go back if the commit fails)."""
         self.settle_trash()
+        pending = PendingMoves(self.project.trash_dir)
+        marked: int | None = None
         revert: Callable[[], object] | None = None
         try:
             with self.database.write_session() as session:
@@ -655,19 +680,26 @@ class EditService:
                 self.repository.mark(session, entry.id, undone=not forward)
                 if removal:
                     folder = self._trash(entry.id)
+                    pending.add(entry.id)  # before the first file moves
+                    marked = entry.id
                     if forward:
                         folder.move_all_in()
                         revert = folder.move_out
                     else:
                         folder.move_out()
                         revert = folder.move_all_in
-                return ReplayReport(
+                report = ReplayReport(
                     "redo" if forward else "undo", entry.id, entry.operation, entry.description, rows
                 )
         except BaseException:
             if revert is not None:
                 revert()
+            if marked is not None:  # the files are back where the (unchanged) log says
+                pending.settled(marked)
             raise
+        if marked is not None:  # committed
+            pending.settled(marked)
+        return report
 
     def log(self, limit: int = 50) -> list[EditLogEntry]:
         with self.database.read_session() as session:

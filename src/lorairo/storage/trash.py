@@ -5,6 +5,11 @@ before the first move, so a run killed between moving files and committing the d
 right later (`TrashFolder.settle`): the edit log says where the files belong, the manifest says
 which files they are. Every move is a rename inside one folder tree (the trash lies beside the
 images), and any move that fails puts back what was already moved before the error goes out.
+
+`PendingMoves` keeps one empty marker file per move that is not settled yet
+(`<trash>/.pending/<edit id>`), written before the first file moves and removed once the commit
+(or the rollback) is through, so settling after a crash looks at those folders only, not at every
+removal ever made.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from lorairo.errors import LoRAIroException
 
 MANIFEST = "manifest.json"
+PENDING = ".pending"
 Resolve = Callable[[str], Path]  # a stored path (`images/...`) -> where it lives on this machine
 
 
@@ -119,6 +125,40 @@ class TrashFolder:
             done.append((source, target))
         if not into_trash:
             _prune_empty(self.folder)
+
+
+class PendingMoves:
+    """The markers of moves between the project and the trash not yet settled by their commit."""
+
+    def __init__(self, trash: Path) -> None:
+        self.trash = trash
+        self.folder = trash / PENDING
+
+    def tracked(self) -> bool:
+        """Whether markers are kept here: a trash folder made before them has none, so its
+        settling must look at every removal folder once (`track` then starts the markers)."""
+        return self.folder.is_dir()
+
+    def track(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def ids(self) -> list[int]:
+        """The edit ids with a move in flight (or cut short by a crash)."""
+        if not self.folder.is_dir():
+            return []
+        return sorted(int(p.name) for p in self.folder.iterdir() if p.name.isdigit())
+
+    def add(self, edit_id: int) -> None:
+        """Mark `edit_id`'s files as moving: before the first of them moves."""
+        try:
+            self.track()
+            (self.folder / str(edit_id)).touch()
+        except OSError as exc:
+            raise TrashError(f"cannot write the trash folder {self.trash}: {exc}") from exc
+
+    def settled(self, edit_id: int) -> None:
+        """The commit (or the rollback that put the files back) is through."""
+        (self.folder / str(edit_id)).unlink(missing_ok=True)
 
 
 def _prune_empty(folder: Path) -> None:

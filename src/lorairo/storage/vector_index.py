@@ -26,6 +26,7 @@ from typing import Any, cast
 import numpy as np
 
 Blocks = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
+Step = Callable[[int, int], None]  # (done, total) after each unit of work; it may raise to stop
 FORMAT = 1
 KMEANS_ROUNDS = 8
 SAMPLE_PER_CELL = 40
@@ -37,6 +38,10 @@ def cell_count(n: int) -> int:
     """About 2 sqrt(n) cells (~160 vectors each at 100k): few enough to rank per query, small
     enough that scanning a handful is far cheaper than scanning everything."""
     return max(1, min(n, int(2 * math.sqrt(n))))
+
+
+def no_step(done: int, total: int) -> None:
+    """The default `Step`: callers that neither show progress nor cancel."""
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -104,14 +109,22 @@ class VectorIndex:
 
     @staticmethod
     def build(
-        folder: Path, blocks: Blocks, count: int, fingerprint: Iterable[int], *, seed: int = 0
+        folder: Path,
+        blocks: Blocks,
+        count: int,
+        fingerprint: Iterable[int],
+        *,
+        seed: int = 0,
+        step: Step = no_step,
     ) -> VectorIndex:
-        """Build from two passes over `blocks()` (count = the rows it yields) and swap it in."""
+        """Build from two passes over `blocks()` (count = the rows it yields) and swap it in.
+        `step` hears (rows done, 2 x count) after each block; if it raises, the half-built folder
+        is removed and the old index (if any) stays in place."""
         rng = np.random.default_rng(seed)
         staging = folder.with_name(f"{folder.name}.{uuid.uuid4().hex[:8]}.building")
         staging.mkdir(parents=True)
         try:
-            _write(staging, blocks, count, list(fingerprint), rng)
+            _write(staging, blocks, count, list(fingerprint), rng, step)
             old = folder.with_name(f"{folder.name}.{uuid.uuid4().hex[:8]}.old")
             if folder.exists():
                 folder.rename(old)
@@ -160,9 +173,12 @@ class VectorIndex:
             order = order[:limit]
         return Neighbours(ids[order], similarities[order])
 
-    def pairs(self, threshold: float, probes: int = GROUP_PROBES) -> tuple[np.ndarray, np.ndarray]:
+    def pairs(
+        self, threshold: float, probes: int = GROUP_PROBES, step: Step = no_step
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Every pair (a, b), a < b by id, with cosine >= threshold, found by comparing each cell's
-        vectors with the vectors that have that cell among their `probes` nearest centroids."""
+        vectors with the vectors that have that cell among their `probes` nearest centroids.
+        `step` hears (cells done, cells) after each cell (it may raise to stop: nothing is kept)."""
         n, cells = len(self), len(self.centroids)
         if n < 2:
             return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -177,6 +193,7 @@ class VectorIndex:
         firsts: list[np.ndarray] = []
         seconds: list[np.ndarray] = []
         for cell in range(cells):
+            step(cell, cells)
             a, b = int(self.offsets[cell]), int(self.offsets[cell + 1])
             queries = by_cell[bounds[cell] : bounds[cell + 1]] // probes
             if b == a or len(queries) == 0:
@@ -188,6 +205,7 @@ class VectorIndex:
             distinct = left != right
             firsts.append(np.minimum(left, right)[distinct])
             seconds.append(np.maximum(left, right)[distinct])
+        step(cells, cells)
         if not firsts:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         edges = np.unique(np.stack([np.concatenate(firsts), np.concatenate(seconds)], axis=1), axis=0)
@@ -218,7 +236,7 @@ def components(first: np.ndarray, second: np.ndarray) -> list[np.ndarray]:
 
 
 def _write(
-    folder: Path, blocks: Blocks, count: int, fingerprint: list[int], rng: np.random.Generator
+    folder: Path, blocks: Blocks, count: int, fingerprint: list[int], rng: np.random.Generator, step: Step
 ) -> None:
     cells = cell_count(count)
     dims = 0
@@ -228,6 +246,7 @@ def _write(
     for _, vectors in blocks():  # pass 1: a uniform sample for the centroids
         dims = vectors.shape[1]
         seen += len(vectors)
+        step(seen, 2 * count)
         chosen = rng.random(len(vectors)) < keep_ratio
         sample_rows.append(np.asarray(vectors[chosen], np.float32))
     if seen != count:
@@ -251,6 +270,7 @@ def _write(
         vectors_raw[position:end] = unit
         assigned[position:end] = np.argmax(unit @ centroids.T, axis=1)
         position = end
+        step(count + position, 2 * count)
     order = np.argsort(assigned, kind="stable")
     offsets = np.searchsorted(assigned[order], np.arange(len(centroids) + 1)).astype(np.int64)
     ids_out = np.lib.format.open_memmap(folder / "ids.npy", "w+", np.int64, (count,))

@@ -86,17 +86,30 @@ class SearchController(QObject):
         self._defer("facets", self.load_facets)
 
     def refresh(self) -> None:
-        """After stored data changed: grid pages in place, facet counts, the tag vocabularies."""
-        self.model.soft_refresh()
+        """After an edit of this window: grid pages in place (when the count changed, the
+        selection, current image and scroll follow their images), facet counts, the vocabularies."""
+        self.model.soft_refresh(
+            self.view.visible_rows(), self.view.currentIndex().row(), self._selected_rows()
+        )
         self.load_facets()
         self.load_project_tags()
 
     def refresh_live(self) -> None:
         """Another process stored something: the visible rows re-read in place (selection,
         current image and scroll kept, new images at the end), facet counts, the vocabularies."""
-        self.model.live_refresh(self.view.visible_rows(), self.view.currentIndex().row())
+        self.model.live_refresh(
+            self.view.visible_rows(), self.view.currentIndex().row(), self._selected_rows()
+        )
         self.load_facets()
         self.load_project_tags()
+
+    def _selected_rows(self) -> list[int]:
+        selection = self.view.selectionModel().selection()
+        return [
+            row
+            for i in range(selection.count())
+            for row in range(selection.at(i).top(), selection.at(i).bottom() + 1)
+        ]
 
     def grow_later(self) -> None:
         """Rows were added (a registration batch): recount soon, appending without a reset."""

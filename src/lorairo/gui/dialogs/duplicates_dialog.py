@@ -4,8 +4,9 @@ sharpness), with "Keep best" per group or for all groups.
 
 "Keep best" is one `SimilarityService.keep_best` call made twice: a dry run whose count is shown
 first, then, on Apply, the edit itself, one edit-log entry, so Ctrl+Z brings the images back.
-Groups are found in a worker; thumbnails are decoded by the dialog's own `ThumbnailLoader`
-threads, never on the GUI thread.
+Groups are found in a worker whose progress (indexing, comparing, ranking) shows in a bar with a
+Cancel button: a cancelled search keeps nothing (finding only reads) and says so. Thumbnails are
+decoded by the dialog's own `ThumbnailLoader` threads, never on the GUI thread.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QToolButton,
@@ -31,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from lorairo.database.embedding_repository import EmbeddingModel
 from lorairo.gui.models.thumbnail_loader import ThumbnailLoader
-from lorairo.gui.workers import TaskRunner
+from lorairo.gui.workers import Task, TaskRunner
 from lorairo.services.edit_service import EditReport
 from lorairo.services.progress import CancelToken, ProgressCallback
 from lorairo.services.similarity_service import (
@@ -139,6 +141,7 @@ class DuplicatesDialog(QDialog):
         self.cards: list[GroupCard] = []
         self._pending: list[DuplicateGroup] = []
         self._generation = 0
+        self._find_task: Task | None = None
         self.loader = ThumbnailLoader(self)
         self.loader.set_edge(THUMBNAIL_EDGE)
         self.loader.loaded.connect(self._thumbnails_loaded)
@@ -168,6 +171,17 @@ class DuplicatesDialog(QDialog):
 
         self.summary = QLabel("Loading embedding models…")
         self.summary.setWordWrap(True)
+        self.find_progress = QProgressBar()
+        self.find_progress.setObjectName("find_progress")
+        self.find_progress.setTextVisible(True)
+        self.stop_button = QPushButton("Cancel")
+        self.stop_button.setObjectName("cancel_find")
+        self.stop_button.setToolTip("Stop finding groups (nothing is changed)")
+        self.stop_button.clicked.connect(self.cancel_find)
+        working = QHBoxLayout()
+        working.addWidget(self.find_progress, 1)
+        working.addWidget(self.stop_button)
+        self._show_working(False)
         self.groups = QWidget()
         self.groups_layout = QVBoxLayout(self.groups)
         self.groups_layout.addStretch(1)
@@ -199,6 +213,7 @@ class DuplicatesDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.summary)
+        layout.addLayout(working)
         layout.addWidget(scroll, 1)
         layout.addWidget(self.pending)
         layout.addLayout(bottom)
@@ -232,7 +247,9 @@ class DuplicatesDialog(QDialog):
         self.threshold.setEnabled(semantic)
 
     def find_groups(self) -> None:
-        """Find the groups for the chosen method (a worker); a newer search wins over an older."""
+        """Find the groups for the chosen method (a worker); a newer search cancels an older."""
+        if self._find_task is not None:
+            self._find_task.cancel()
         self._generation += 1
         generation = self._generation
         self._clear_pending(keep_message=True)  # an applied edit's message stays while refreshing
@@ -243,18 +260,71 @@ class DuplicatesDialog(QDialog):
         if self.method.currentData() == "semantic":
             model, threshold = self.model.currentData(), self.threshold.value()
 
-            def work(_p: ProgressCallback, _c: CancelToken) -> DuplicatesReport:
-                return service.duplicates(threshold=threshold, model=model)
+            def work(progress: ProgressCallback, cancel: CancelToken) -> DuplicatesReport:
+                return service.duplicates(threshold=threshold, model=model, progress=progress, cancel=cancel)
         else:
 
-            def work(_p: ProgressCallback, _c: CancelToken) -> DuplicatesReport:
-                return service.phash_duplicates()
+            def work(progress: ProgressCallback, cancel: CancelToken) -> DuplicatesReport:
+                return service.phash_duplicates(progress=progress, cancel=cancel)
 
-        self.runner.start(
+        self.find_progress.setRange(0, 0)  # busy until the first report
+        self.find_progress.setFormat("Starting…")
+        self._show_working(True)
+        task = self.runner.start(
             "find duplicates",
             work,
             lambda report: self._found(generation, report),
             lambda exc: self._failed(generation, exc),
+        )
+        task.progressed.connect(
+            lambda done, total, message: self._progressed(generation, done, total, message)
+        )
+        task.cancelled.connect(lambda: self._cancelled(generation))
+        self._find_task = task
+
+    def cancel_find(self) -> None:
+        """Ask the running search to stop at its next step; `_cancelled` follows."""
+        if self._find_task is not None:
+            self._find_task.cancel()
+            self.stop_button.setEnabled(False)
+            self.find_progress.setFormat("Cancelling…")
+
+    def _show_working(self, working: bool) -> None:
+        self.find_progress.setVisible(working)
+        self.stop_button.setVisible(working)
+        self.stop_button.setEnabled(working)
+
+    def _settled(self, generation: int) -> bool:
+        """True (and the bar hidden) if `generation` is the newest search, which just ended."""
+        if generation != self._generation:
+            return False
+        self._find_task = None
+        self._show_working(False)
+        self.find_button.setEnabled(True)
+        return True
+
+    def _progressed(self, generation: int, done: int, total: object, message: str) -> None:
+        if generation != self._generation or not self.stop_button.isEnabled():
+            return  # an older search, or one being cancelled
+        phase = message[:1].upper() + message[1:] if message else "Working"
+        if isinstance(total, int) and total > 0:
+            self.find_progress.setRange(0, total)
+            self.find_progress.setValue(min(done, total))
+            self.find_progress.setFormat(f"{phase}: %v of %m")
+        else:
+            self.find_progress.setRange(0, 0)
+            self.find_progress.setFormat(f"{phase}…")
+
+    def _cancelled(self, generation: int) -> None:
+        if not self._settled(generation):
+            return
+        self.report = None
+        for card in self.cards:
+            card.deleteLater()
+        self.cards = []
+        self.keep_all.setEnabled(False)
+        self.summary.setText(
+            "Cancelled: no groups were found and nothing was changed. Find groups to start again."
         )
 
     def refresh(self) -> None:
@@ -263,15 +333,17 @@ class DuplicatesDialog(QDialog):
             self.find_groups()
 
     def _failed(self, generation: int, exc: BaseException) -> None:
-        if generation == self._generation:
-            self.find_button.setEnabled(True)
+        if self._settled(generation):
             self.summary.setText(f"Error: {exc}")
 
     def _found(self, generation: int, report: DuplicatesReport) -> None:
-        if generation != self._generation:
+        task = self._find_task
+        if generation == self._generation and task is not None and task.token.cancelled:
+            self._cancelled(generation)  # Cancel came as the last step ended: still cancelled
+            return
+        if not self._settled(generation):
             return
         self.report = report
-        self.find_button.setEnabled(True)
         for card in self.cards:
             card.deleteLater()
         self.cards = []
@@ -379,5 +451,7 @@ class DuplicatesDialog(QDialog):
         self.cancel_button.setEnabled(False)
 
     def done(self, result: int) -> None:
+        if self._find_task is not None:  # closing stops the search; it would find for no one
+            self._find_task.cancel()
         self.loader.shutdown()
         super().done(result)

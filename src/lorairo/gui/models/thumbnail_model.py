@@ -7,7 +7,7 @@ worker. Nothing here is one widget per image, and no query runs on the GUI threa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -361,36 +361,42 @@ class ThumbnailModel(QAbstractListModel):
 
         return resolve
 
-    def live_refresh(self, rows: range, current: int = -1) -> None:
-        """Another process changed the store: re-read the count and the pages of `rows` (the
-        visible ones) and of `current` in one worker read, then move every row the view holds on
-        to (its selection, its current index) to where its image now is, so both follow their
-        images; new rows appear at the end, rows that left the result go. Other pages are
-        dropped and re-read when scrolled to. The view is never reset, so it keeps its scroll."""
+    def live_refresh(self, rows: range, current: int = -1, held: Iterable[int] = ()) -> None:
+        """The result changed under the view (another process stored something, or an edit of
+        this window changed the match count): re-read the count and, in one worker read, the pages
+        of `rows` (the visible ones), of `current` and of the `held` rows (the selection), each
+        widened by the change in count, the farthest a surviving image can have moved when images
+        only left or only came. Every row the view holds on to (its selection, its current index)
+        then moves to where its image now is, so both follow their images; new rows appear at the
+        end, rows whose image left the result go. Other pages are dropped and re-read when
+        scrolled to. The view is never reset, so it keeps its scroll."""
         if self.source is None:
             return
-        pages = set(range(rows.start // PAGE_SIZE, (rows.stop - 1) // PAGE_SIZE + 1)) if rows else set()
+        anchor = rows.start if rows else max(current, 0)  # the pages nearest the eye come first
+        wanted = {anchor, *rows}
         if current >= 0:
-            pages.add(current // PAGE_SIZE)
-        pages = pages or {0}
+            wanted.add(current)
+        wanted.update(row for row in held if row // PAGE_SIZE in self._pages)  # ids known: followable
         self._live_asked += 1
-        generation, asked = self._generation, self._live_asked
+        generation, asked, old_total = self._generation, self._live_asked, self.total
         source, query, sort = self.source, self.query, self.sort_key
 
-        def read(_p: Any, _c: Any) -> tuple[int, dict[int, list[GridItem]]]:
+        def read(_p: Any, _c: Any) -> tuple[int, dict[int, list[GridItem]], int]:
             total = source.count(query)
-            return total, {
-                page: source.page(query, sort, page * PAGE_SIZE, PAGE_SIZE, total)
-                for page in sorted(pages)
-                if page * PAGE_SIZE < total
-            }
+            shift = abs(total - old_total)
+            pages = _pages_around(wanted, shift, total, anchor)
+            return (
+                total,
+                {page: source.page(query, sort, page * PAGE_SIZE, PAGE_SIZE, total) for page in pages},
+                shift,
+            )
 
         self.queries.start(
-            "live refresh", read, lambda result: self._live_arrived(generation, asked, pages, *result)
+            "live refresh", read, lambda result: self._live_arrived(generation, asked, *result)
         )
 
     def _live_arrived(
-        self, generation: int, asked: int, asked_pages: set[int], total: int, pages: dict[int, list[GridItem]]
+        self, generation: int, asked: int, total: int, pages: dict[int, list[GridItem]], shift: int
     ) -> None:
         if generation != self._generation or asked != self._live_asked:
             return
@@ -403,19 +409,26 @@ class ThumbnailModel(QAbstractListModel):
         self.layoutAboutToBeChanged.emit()
         for page in list(self._pages):
             self._drop_page(page)
-        self._pending.difference_update(asked_pages)
+        self._pending.difference_update(pages)
         for page, items in pages.items():
             self._pages[page] = items
             for offset, item in enumerate(items):
                 self._rows[item.id] = page * PAGE_SIZE + offset
+        last_page = max(0, total - 1) // PAGE_SIZE
+
+        def searched(row: int) -> bool:
+            """Every page its image can have moved to was read: not found there, it left."""
+            first, last = max(0, row - shift) // PAGE_SIZE, min(last_page, (row + shift) // PAGE_SIZE)
+            return all(page in pages for page in range(first, last + 1))
+
         before = self.persistentIndexList()
         after = []
         for index in before:
             image_id = old_ids.get(index.row())
             if image_id is not None and image_id in self._rows:
                 after.append(self.index(self._rows[image_id]))
-            elif image_id is not None and index.row() // PAGE_SIZE in asked_pages:
-                after.append(QModelIndex())  # its image left the result (or moved far away)
+            elif image_id is not None and searched(index.row()):
+                after.append(QModelIndex())  # its image left the result
             else:
                 after.append(self.index(index.row()))  # nothing known about it: it stays
         self.changePersistentIndexList(before, after)
@@ -427,9 +440,10 @@ class ThumbnailModel(QAbstractListModel):
         if total != old_total:
             self.count_changed.emit(total)
 
-    def soft_refresh(self) -> None:
-        """After an edit: reload the loaded pages in place (selection and scroll kept) when the
-        count is unchanged, otherwise start the result over."""
+    def soft_refresh(self, rows: range = range(0), current: int = -1, held: Iterable[int] = ()) -> None:
+        """After an edit of this window: reload the loaded pages in place when the count is
+        unchanged; otherwise follow the images like `live_refresh` (never a reset: the scroll,
+        the current image and the selection stay with their images, minus those that left)."""
         if self.source is None:
             return
         generation = self._generation
@@ -439,9 +453,27 @@ class ThumbnailModel(QAbstractListModel):
             if generation != self._generation:
                 return
             if total != self.total:
-                self.refresh()
+                self.live_refresh(rows, current, held)
                 return
             for page in list(self._pages):
                 self._request_page(page, force=True)
 
         self.queries.start("recount", lambda _p, _c: source.count(query), counted)
+
+
+def _pages_around(rows: set[int], shift: int, total: int, anchor: int) -> list[int]:
+    """The pages holding rows within `shift` of `rows` (inside a result of `total`), at most
+    `MAX_PAGES` of them, those nearest the `anchor` row kept first."""
+    if total <= 0:
+        return []
+    last_page = (total - 1) // PAGE_SIZE
+    spans: list[list[int]] = []  # merged page ranges: a large selection costs its distinct pages
+    for row in sorted(rows):
+        first, last = max(0, row - shift) // PAGE_SIZE, min(last_page, (row + shift) // PAGE_SIZE)
+        if spans and first <= spans[-1][1] + 1:
+            spans[-1][1] = max(spans[-1][1], last)
+        elif first <= last:
+            spans.append([first, last])
+    pages = [page for first, last in spans for page in range(first, last + 1)]
+    nearest = sorted(pages, key=lambda page: (abs(page - anchor // PAGE_SIZE), page))
+    return sorted(nearest[:MAX_PAGES])
