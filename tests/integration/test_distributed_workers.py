@@ -187,8 +187,11 @@ def test_worker_threads_give_it_its_share_of_the_cores(
     config, project = make_farm(tmp_path, "share", 20)
     AnnotationService(project, config).enqueue([MODEL], "all", 8)
     project.close()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     main(["--json", "worker", "-p", "share", "-m", MODEL, "--threads", "1", "--until-empty"])
     assert json.loads(capsys.readouterr().out)["images_annotated"] == 20
+    # its Ctrl-C handler leaves with it (a stale one broke the next in-process command's Ctrl-C)
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers
     model = tmp_path / "models" / "colour" / "model.onnx"
     cached = len(default_session_cache)
     session = default_session_cache.get(model, "auto", 1)

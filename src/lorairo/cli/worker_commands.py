@@ -58,8 +58,11 @@ def worker(
         cli.config.share_cores(threads)
     opened = cli.open_project(project)
     cancel = CancelToken()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: cancel.cancel())
+    # Put back what was there: a worker run in-process (tests, scripts) must not leave its token's
+    # handler behind for the next command's Ctrl-C.
+    previous = {
+        sig: signal.signal(sig, lambda *_: cancel.cancel()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         service = AnnotationService(opened, cli.config, lease_seconds=lease)
         with progress_bar(f"Worker {model}") as bar:
@@ -68,6 +71,8 @@ def worker(
             )
     finally:
         opened.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     data = report.to_dict() | {"worker": service.claims.owner}
 
     def render() -> None:
