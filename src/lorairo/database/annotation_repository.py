@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from genai_tag_db_tools.cleaning import clean_tag
 from image_annotator_lib.core.types import AnnotationResult, TagPrediction
 from lorairo.database.change_feed import bump as bump_changes
-from lorairo.database.dialect import insert_rows, upsert
+from lorairo.database.dialect import insert_rows
 from lorairo.database.embedding_repository import save_embeddings
 from lorairo.database.failures import AnnotationFailureRow
 from lorairo.database.schema import (
@@ -43,6 +43,7 @@ _ID_CHUNK = 500
 # A tagger's vocabulary is fixed (~10k names), so each name is cleaned once per process, not per image.
 _clean_model_tag = lru_cache(maxsize=1 << 16)(clean_tag)
 _TAG_TABLE = cast(Table, Tag.__table__)
+_MARKER_TABLE = cast(Table, ModelAnnotation.__table__)
 
 
 @dataclass(frozen=True)
@@ -232,14 +233,13 @@ class AnnotationRepository:
             # The markers first: their upsert locks each (model, image) row, so two workers
             # finishing the same batch write one after the other and the second replaces
             # the first's rows instead of adding to them.
-            marker = upsert(session, ModelAnnotation).values(
-                [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids]
-            )
-            session.execute(
-                marker.on_conflict_do_update(
-                    index_elements=[ModelAnnotation.model_id, ModelAnnotation.image_id],
-                    set_={"annotated_at": now},
-                )
+            insert_rows(
+                session,
+                _MARKER_TABLE,
+                [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids],
+                lambda marker: marker.on_conflict_do_update(
+                    index_elements=["model_id", "image_id"], set_={"annotated_at": now}
+                ),
             )
             counts.tags = save_model_tags(session, model_id, [(i, r.tags) for i, r in done], preferred)
             for table in (Rating, Score, Caption):

@@ -14,7 +14,7 @@ Queries are written once with these constructs; each compiles to its engine's ow
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -25,7 +25,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     func,
-    insert,
     literal,
     select,
     text,
@@ -131,17 +130,24 @@ def drop_plpgsql_trigger(name: str, table: str) -> tuple[str, str]:
     return f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}_fn()"
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    on_conflict: Callable[[Any], Any] | None = None,
+) -> None:
     """INSERT many rows (each with the same keys; Python-side column defaults fill the rest) as
     one statement of fixed text on PostgreSQL: `INSERT ... SELECT * FROM unnest($1, $2, ...)`, one
     array per column. A row-per-statement executemany would make the server run each row as its
     own statement (and its statement triggers once per row); a multi-row VALUES list changes its
     text with the row count, so psycopg re-parses thousands of placeholders each time and the
-    server plans it anew. SQLite runs the executemany in process, which is already cheap."""
+    server plans it anew. SQLite runs the executemany in process, which is already cheap.
+    `on_conflict` adds an `ON CONFLICT` clause to the engine's INSERT (see `upsert`)."""
     if not rows:
         return
+    finish = on_conflict or (lambda statement: statement)
     if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(table), list(rows))
+        session.execute(finish(sqlite_insert(table)), list(rows))
         return
     names = list(rows[0])
     values = {name: [row[name] for row in rows] for name in names}
@@ -155,7 +161,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         bindparam(f"rows_{name}", value, type_=ARRAY(table.c[name].type)) for name, value in values.items()
     ]
     source = func.unnest(*arrays).table_valued(*values).render_derived()
-    session.execute(insert(table).from_select(list(values), select(*source.c)))
+    session.execute(finish(pg_insert(table).from_select(list(values), select(*source.c))))
 
 
 def upsert(session: Session, entity: Any) -> SQLiteInsert | PGInsert:
