@@ -190,6 +190,12 @@ def worker_scaling(
             "db_server_cores_used": round(statistics.median(u[1] for u in usage[count]), 2),
             "machine_busy": round(statistics.median(u[2] for u in usage[count]), 2),
             "bench_cores_used": round(statistics.median(u[3] for u in usage[count]), 2),
+            # s, the server's CPU per unit of worker CPU, a ratio that load barely moves: on a
+            # machine of C cores, n workers reach at most about C / (1 + s) x one worker's rate
+            # when one worker uses one core
+            "server_cpu_per_worker_cpu": round(
+                statistics.median(u[1] / u[0] for u in usage[count] if u[0] > 0) if database_url else 0.0, 3
+            ),
             "images_before_clock": int(statistics.median(early[count])),
         }
     return result
