@@ -21,6 +21,10 @@ measures the enqueue: one transaction per batch, slower than workers running a t
 
     uv run python benchmarks/scale_bench.py workers [--images 3000] [--batch 32] [--rounds 2]
         [--engine sqlite|postgresql|both] [--database-url postgresql+psycopg://...] [--threads N]
+        [--no-analyze]
+
+Each round starts on fresh planner statistics (ANALYZE), as a server's autovacuum keeps them;
+`--no-analyze` shows the first minute of a fresh project instead, before autovacuum has run.
 
 SQLite: the project is a file (workers on one machine). PostgreSQL: a throwaway local server
 (the tests' own), or the server of `--database-url`.
@@ -78,11 +82,27 @@ def _cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
-def _server_processes(database_url: str | None) -> list[psutil.Process]:
-    """The PostgreSQL server's processes on this machine (none for SQLite or a remote server)."""
+def _server_processes(database_url: str | None, postmaster: int | None = None) -> list[psutil.Process]:
+    """The PostgreSQL server's processes: the throwaway server's postmaster and its backends, or
+    (a `--database-url` server) every postgres process on this machine; none for SQLite. Other
+    servers on a shared machine (test runs) would otherwise count as this benchmark's."""
     if not database_url:
         return []
+    if postmaster is not None:
+        root = psutil.Process(postmaster)
+        return [root, *root.children(recursive=True)]
     return [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")]
+
+
+def _analyze(project: Any) -> None:
+    """Fresh planner statistics, as a long-lived server's autovacuum keeps them. A round lasts
+    seconds, far less than autovacuum's one-minute nap, so without this each round is planned
+    against the tables as the previous round's start left them (empty in round one): PostgreSQL
+    then deleted a batch's earlier tags by walking every row the model has stored (19 ms of a
+    batch's 30 ms of server time when re-annotating 6000 images). Not before the first run, whose
+    tables are still empty: statistics of empty tables planned it worse than none (87 images/s)."""
+    with project.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE"))
 
 
 def worker_scaling(
@@ -92,6 +112,8 @@ def worker_scaling(
     database_url: str | None,
     read_latency_ms: float = 0.0,
     threads: int | None = None,
+    postmaster: int | None = None,
+    analyze: bool = True,
 ) -> dict[str, object]:
     """images/s for 1, 2 (and 4) worker processes on one queue; the best of `rounds` each.
     `read_latency_ms` makes each image open wait that long without using the CPU, as reads from
@@ -119,6 +141,8 @@ def worker_scaling(
                 # The queue is full before the workers start: the clock measures them, not the
                 # enqueue (one transaction per batch, slower than workers on a tiny tagger).
                 job = service.enqueue([MODEL], "all", batch)
+                if analyze and (round_index or count != counts[0]):  # the first run: tables empty
+                    _analyze(project)
                 children = [
                     start_worker(tmp, project, f"r{round_index}-{count}-{n}", "--batch", str(batch), "--poll", "0.05",
                                  *extra, delay=read_latency_ms / 1000)[0]
@@ -128,7 +152,7 @@ def worker_scaling(
                 while len([w for w in service.live_workers() if any(p in w.id for p in pids)]) < count:
                     time.sleep(0.01)  # each has loaded the model; the first ones already work
                 workers = [psutil.Process(child.pid) for child in children]
-                servers = _server_processes(database_url)
+                servers = _server_processes(database_url, postmaster)
                 cpu_before = (
                     _cpu_seconds(workers),
                     _cpu_seconds(servers),
@@ -169,6 +193,7 @@ def worker_scaling(
         "batch": batch,
         "read_latency_ms": read_latency_ms,
         "threads_per_worker": "default" if threads is None else threads,
+        "analyze_before_rounds": analyze,
         "cores": cores,
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
@@ -178,12 +203,19 @@ def worker_scaling(
         result[f"workers_{count}"] = {
             "images_per_s": round(best[count], 1),
             "median_images_per_s": round(statistics.median(rates[count]), 1),
+            "rounds_images_per_s": [round(rate, 1) for rate in rates[count]],
             "speedup_vs_1": round(speedup, 2),
             "efficiency": round(speedup / count, 2),
             "worker_cores_used": round(statistics.median(u[0] for u in usage[count]), 2),
             "db_server_cores_used": round(statistics.median(u[1] for u in usage[count]), 2),
             "machine_busy": round(statistics.median(u[2] for u in usage[count]), 2),
             "bench_cores_used": round(statistics.median(u[3] for u in usage[count]), 2),
+            # s, the server's CPU per unit of worker CPU, a ratio that load barely moves: on a
+            # machine of C cores, n workers reach at most about C / (1 + s) x one worker's rate
+            # when one worker uses one core
+            "server_cpu_per_worker_cpu": round(
+                statistics.median(u[1] / u[0] for u in usage[count] if u[0] > 0) if database_url else 0.0, 3
+            ),
             "images_before_clock": int(statistics.median(early[count])),
         }
     return result
@@ -342,6 +374,9 @@ def main() -> None:
     workers.add_argument("--rounds", type=int, default=2)
     workers.add_argument("--read-latency-ms", type=float, default=0.0)
     workers.add_argument(
+        "--no-analyze", action="store_true", help="no ANALYZE before each round (stale planner statistics)"
+    )
+    workers.add_argument(
         "--threads", type=int, help="each worker's --threads (default: the worker's default)"
     )
     workers.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="both")
@@ -359,16 +394,30 @@ def main() -> None:
         for engine in engines:
             common = (args.images, args.batch, args.rounds)
             if engine == "sqlite":
-                results.append(worker_scaling(*common, None, args.read_latency_ms, args.threads))
+                results.append(
+                    worker_scaling(
+                        *common, None, args.read_latency_ms, args.threads, analyze=not args.no_analyze
+                    )
+                )
             elif args.database_url:
-                results.append(worker_scaling(*common, args.database_url, args.read_latency_ms, args.threads))
+                results.append(
+                    worker_scaling(
+                        *common,
+                        args.database_url,
+                        args.read_latency_ms,
+                        args.threads,
+                        analyze=not args.no_analyze,
+                    )
+                )
             else:
-                results.append(_on_throwaway_server(*common, args.read_latency_ms, args.threads))
+                results.append(
+                    _on_throwaway_server(*common, args.read_latency_ms, args.threads, not args.no_analyze)
+                )
         print(json.dumps(results, indent=2))
 
 
 def _on_throwaway_server(
-    images: int, batch: int, rounds: int, read_latency_ms: float, threads: int | None
+    images: int, batch: int, rounds: int, read_latency_ms: float, threads: int | None, analyze: bool = True
 ) -> dict[str, object]:
     """A private PostgreSQL cluster (temp dir, free port) for the run, as the tests start one."""
     from tests.postgres_server import start_server
@@ -378,7 +427,8 @@ def _on_throwaway_server(
         return {"engine": "postgresql", "skipped": reason}
     try:
         url = server.url(server.create_database())
-        return worker_scaling(images, batch, rounds, url, read_latency_ms, threads)
+        postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+        return worker_scaling(images, batch, rounds, url, read_latency_ms, threads, postmaster, analyze)
     finally:
         server.stop()
 

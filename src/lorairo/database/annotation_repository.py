@@ -14,13 +14,13 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, cast
 
-from sqlalchemy import Select, Table, and_, case, delete, exists, func, insert, select, true, update
+from sqlalchemy import Select, Table, and_, case, delete, exists, func, select, true, update
 from sqlalchemy.orm import Session
 
 from genai_tag_db_tools.cleaning import clean_tag
 from image_annotator_lib.core.types import AnnotationResult, TagPrediction
 from lorairo.database.change_feed import bump as bump_changes
-from lorairo.database.dialect import upsert
+from lorairo.database.dialect import insert_rows
 from lorairo.database.embedding_repository import save_embeddings
 from lorairo.database.failures import AnnotationFailureRow
 from lorairo.database.schema import (
@@ -43,6 +43,7 @@ _ID_CHUNK = 500
 # A tagger's vocabulary is fixed (~10k names), so each name is cleaned once per process, not per image.
 _clean_model_tag = lru_cache(maxsize=1 << 16)(clean_tag)
 _TAG_TABLE = cast(Table, Tag.__table__)
+_MARKER_TABLE = cast(Table, ModelAnnotation.__table__)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def save_model_tags(
     preferred: Mapping[str, str] | None = None,
 ) -> int:
     """Replace a model's tags on these images; the only function that writes model tags. Rows go
-    through a Core `executemany` on the table (no ORM bulk-persistence bookkeeping per row)."""
+    go in as one INSERT (`insert_rows`), with no ORM bulk-persistence bookkeeping per row."""
     image_ids = [image_id for image_id, _ in tags_by_image]
     session.execute(
         delete(Tag).where(Tag.model_id == model_id, Tag.source == SOURCE_MODEL, Tag.image_id.in_(image_ids))
@@ -127,8 +128,7 @@ def save_model_tags(
     rows = [
         row for image_id, tags in tags_by_image for row in _tag_rows(image_id, model_id, tags, preferred, now)
     ]
-    if rows:
-        session.execute(insert(_TAG_TABLE), rows)
+    insert_rows(session, _TAG_TABLE, rows)
     return len(rows)
 
 
@@ -233,14 +233,13 @@ class AnnotationRepository:
             # The markers first: their upsert locks each (model, image) row, so two workers
             # finishing the same batch write one after the other and the second replaces
             # the first's rows instead of adding to them.
-            marker = upsert(session, ModelAnnotation).values(
-                [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids]
-            )
-            session.execute(
-                marker.on_conflict_do_update(
-                    index_elements=[ModelAnnotation.model_id, ModelAnnotation.image_id],
-                    set_={"annotated_at": now},
-                )
+            insert_rows(
+                session,
+                _MARKER_TABLE,
+                [{"image_id": i, "model_id": model_id, "annotated_at": now} for i in done_ids],
+                lambda marker: marker.on_conflict_do_update(
+                    index_elements=["model_id", "image_id"], set_={"annotated_at": now}
+                ),
             )
             counts.tags = save_model_tags(session, model_id, [(i, r.tags) for i, r in done], preferred)
             for table in (Rating, Score, Caption):
@@ -276,8 +275,7 @@ class AnnotationRepository:
                 {"image_id": i, "model_id": model_id, "caption": r.caption} for i, r in done if r.caption
             ]
             for table, rows in ((Rating, ratings), (Score, scores), (Caption, captions)):
-                if rows:
-                    session.execute(insert(table), rows)
+                insert_rows(session, cast(Table, table.__table__), rows)
             counts.ratings, counts.scores, counts.captions = len(ratings), len(scores), len(captions)
             counts.embeddings = save_embeddings(
                 session, model_id, [(i, r.embedding) for i, r in done if r.embedding is not None]
@@ -289,8 +287,9 @@ class AnnotationRepository:
             )
             counts.annotated = len(done)
         if failed:
-            session.execute(
-                insert(AnnotationFailure),
+            insert_rows(
+                session,
+                cast(Table, AnnotationFailure.__table__),
                 [
                     {
                         "image_id": i,

@@ -39,15 +39,16 @@ def _store_key(engine: Engine) -> str:
 
 def bump(session: Session) -> None:
     """Count a change inside the writer's own transaction (so readers never see one early)."""
-    version = session.execute(
+    bind = session.get_bind()
+    counted = (
         update(StoreChange)
         .where(StoreChange.id == 1)
         .values(version=StoreChange.version + 1)
         .returning(StoreChange.version)
-    ).scalar()
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(select(func.pg_notify(CHANNEL, "")))
+    )
+    if bind.dialect.name == "postgresql":  # the NOTIFY rides along: one round trip, not two
+        counted = counted.returning(func.pg_notify(CHANNEL, ""))
+    version = session.execute(counted).scalar()
     if version is None or not isinstance(bind, Engine):
         return
     key = _store_key(bind)

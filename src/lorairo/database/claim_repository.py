@@ -181,25 +181,30 @@ class ClaimRepository:
         are skipped, not waited for (`SKIP LOCKED`; SQLite serialises the transaction instead)."""
         now = time.time() if now is None else now
         # Row locks alone keep claims apart, so on PostgreSQL the caller skips the writer lock.
-        item_id = session.scalar(
+        # One statement takes and marks the item (the queue's usual `UPDATE ... WHERE id =
+        # (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`): a round trip fewer per batch.
+        oldest = (
             select(WorkItem.id)
             .where(WorkItem.model_id == model_id, _claimable(now))
             .order_by(WorkItem.id)
             .limit(1)
             .with_for_update(skip_locked=True)
+            .scalar_subquery()
         )
-        if item_id is None:
-            return None
-        session.execute(
+        item_id = session.scalar(
             update(WorkItem)
-            .where(WorkItem.id == item_id)
+            .where(WorkItem.id == oldest)
             .values(
                 state=CLAIMED,
                 owner=self.owner,
                 lease_expires_at=now + self.lease_seconds,
                 attempts=WorkItem.attempts + 1,
             )
+            .returning(WorkItem.id)
+            .execution_options(synchronize_session=False)
         )
+        if item_id is None:
+            return None
         image_ids = list(
             session.scalars(
                 select(WorkItemImage.image_id)

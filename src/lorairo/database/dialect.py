@@ -14,10 +14,22 @@ Queries are written once with these constructs; each compiles to its engine's ow
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, String, Table, literal, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import Insert as PGInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
@@ -99,8 +111,57 @@ def plpgsql_trigger(name: str, when: str, table: str, body: str) -> tuple[str, s
     return function, trigger
 
 
+def plpgsql_statement_trigger(name: str, when: str, table: str, rows: str, body: str) -> tuple[str, str]:
+    """`plpgsql_trigger` fired once per statement: `body` reads the statement's rows from the
+    transition table `rows` ("NEW TABLE AS new_rows" or "OLD TABLE AS old_rows"). A batch of
+    results inserted in one statement then runs each trigger statement once, not once a row."""
+    function = (
+        f"CREATE OR REPLACE FUNCTION {name}_fn() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN {body}; RETURN NULL; END $$"
+    )
+    trigger = (
+        f"CREATE TRIGGER {name} {when} ON {table} REFERENCING {rows} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_fn()"
+    )
+    return function, trigger
+
+
 def drop_plpgsql_trigger(name: str, table: str) -> tuple[str, str]:
     return f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}_fn()"
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    on_conflict: Callable[[Any], Any] | None = None,
+) -> None:
+    """INSERT many rows (each with the same keys; Python-side column defaults fill the rest) as
+    one statement of fixed text on PostgreSQL: `INSERT ... SELECT * FROM unnest($1, $2, ...)`, one
+    array per column. A row-per-statement executemany would make the server run each row as its
+    own statement (and its statement triggers once per row); a multi-row VALUES list changes its
+    text with the row count, so psycopg re-parses thousands of placeholders each time and the
+    server plans it anew. SQLite runs the executemany in process, which is already cheap.
+    `on_conflict` adds an `ON CONFLICT` clause to the engine's INSERT (see `upsert`)."""
+    if not rows:
+        return
+    finish = on_conflict or (lambda statement: statement)
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(finish(sqlite_insert(table)), list(rows))
+        return
+    names = list(rows[0])
+    values = {name: [row[name] for row in rows] for name in names}
+    for column in table.columns:  # what an executemany would fill in per row, once per batch
+        default = column.default
+        if column.name in values or default is None or not (default.is_scalar or default.is_callable):
+            continue
+        value = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
+        values[column.name] = [value] * len(rows)
+    arrays = [
+        bindparam(f"rows_{name}", value, type_=ARRAY(table.c[name].type)) for name, value in values.items()
+    ]
+    source = func.unnest(*arrays).table_valued(*values).render_derived()
+    session.execute(finish(pg_insert(table).from_select(list(values), select(*source.c))))
 
 
 def upsert(session: Session, entity: Any) -> SQLiteInsert | PGInsert:
