@@ -42,7 +42,7 @@ from sqlalchemy import (
 
 from lorairo.database.choices import SORT_KEYS
 from lorairo.database.effective import DEFAULT_SCORE_KIND, effective_score
-from lorairo.database.id_streams import Stream, combine, distinct_ids, id_set, ids, link, ordered_ids
+from lorairo.database.id_streams import Stream, combine, count_ids, id_set, ids, link
 from lorairo.database.query import And, Node, Not, Or, Term
 from lorairo.database.query_fields import KEYWORDS, SqlContext, field_of, terms
 from lorairo.database.schema import Image
@@ -124,12 +124,12 @@ def _and_stream(node: And, ctx: SqlContext) -> Stream:
             positive.append(_stream(child, ctx))
     if filters or not positive:
         positive.append(ids(Image.id, *filters))
-    left = combine("INTERSECT", positive)
-    return link("EXCEPT", left, negative)
+    left = combine("INTERSECT", positive, ctx.dialect)
+    return link("EXCEPT", left, negative, ctx.dialect)
 
 
 def id_stream(node: Node, ctx: SqlContext | None = None) -> Stream:
-    """The matching image ids as a set expression (duplicates possible until `ordered_ids`)."""
+    """The matching image ids as a set expression (duplicates possible until `count_ids` / `id_set`)."""
     return _stream(node, ctx or _NO_CONTEXT)
 
 
@@ -140,11 +140,11 @@ def _stream(node: Node, ctx: SqlContext) -> Stream:
         row = _row(node.child, ctx)
         if row is not None:
             return ids(Image.id, not_(row))
-        return link("EXCEPT", ids(Image.id), [_stream(node.child, ctx)])
+        return link("EXCEPT", ids(Image.id), [_stream(node.child, ctx)], ctx.dialect)
     if isinstance(node, And):
         return _and_stream(node, ctx)
     assert isinstance(node, Or)
-    return combine("UNION", [_stream(child, ctx) for child in node.children])
+    return combine("UNION", [_stream(child, ctx) for child in node.children], ctx.dialect)
 
 
 def _shuffle_key(seed: int) -> Any:
@@ -202,15 +202,13 @@ def select_ids(
             raise ValidationError(f"sort {sort!r} has no index to walk")
         condition = compile_condition(node, ctx)
     else:
-        condition = Image.id.in_(id_set(id_stream(node, ctx)))
+        ctx = ctx or _NO_CONTEXT
+        condition = Image.id.in_(id_set(id_stream(node, ctx), ctx.dialect))
     ranks = [] if first is None else [case((compile_condition(first, ctx), 0), else_=1)]
     return select(Image.id).where(condition).order_by(*ranks, *order_by(sort, seed, score_kind))
 
 
-def count_matches(node: Node, ctx: SqlContext | None = None, *, ordered: bool = True) -> Select[Any]:
-    """The match count. `ordered` counts the id-ordered stream, which SQLite merges without temp
-    b-trees; PostgreSQL hashes the set operations either way, so there the order is a wasted sort."""
-    stream = id_stream(node, ctx)
-    return select(func.count()).select_from(
-        (ordered_ids(stream) if ordered else distinct_ids(stream)).subquery()
-    )
+def count_matches(node: Node, ctx: SqlContext | None = None) -> Select[Any]:
+    """The match count, in the shape `ctx.dialect` counts fastest (`id_streams.count_ids`)."""
+    ctx = ctx or _NO_CONTEXT
+    return count_ids(id_stream(node, ctx), ctx.dialect)
