@@ -38,11 +38,12 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
 
 from lorairo.database.choices import SORT_KEYS
 from lorairo.database.effective import DEFAULT_SCORE_KIND, effective_score
-from lorairo.database.id_streams import Stream, combine, count_ids, id_set, ids, link
+from lorairo.database.id_streams import Stream, combine, count_ids, id_set, ids, joined, link
 from lorairo.database.query import And, Node, Not, Or, Term
 from lorairo.database.query_fields import KEYWORDS, SqlContext, field_of, terms
 from lorairo.database.schema import Image
@@ -86,18 +87,38 @@ def without_loose(node: Node, ctx: SqlContext) -> Node | None:
     return result if changed else None
 
 
-def compile_condition(node: Node, ctx: SqlContext | None = None) -> ColumnElement[bool]:
-    """A per-image WHERE condition on `images`, true exactly for the images the query matches."""
+def compile_condition(
+    node: Node, ctx: SqlContext | None = None, *, walk: bool = False
+) -> ColumnElement[bool]:
+    """A per-image WHERE condition on `images`, true exactly for the images the query matches.
+    `walk`: tested image by image until a page is full (`select_ids`), not on every image."""
     ctx = ctx or _NO_CONTEXT
     if isinstance(node, Term):
         return field_of(node).condition(node, ctx)
     if isinstance(node, Not):
-        return not_(compile_condition(node.child, ctx))
-    parts = [compile_condition(child, ctx) for child in node.children]
+        return not_(compile_condition(node.child, ctx, walk=walk))
+    if isinstance(node, Or) and walk and joined(ctx.dialect):
+        # PostgreSQL reads an OR of EXISTS as hashed subplans, each hashing every id its member
+        # matches (100 ms at 100k images), on the row estimate of the scan, blind to the LIMIT a
+        # walk stops at. One EXISTS over a UNION ALL of correlated members cannot be hashed:
+        # each image probes each member's index, as on SQLite.
+        return union_all(*(_probe(child, ctx) for child in node.children)).exists()
+    parts = [compile_condition(child, ctx, walk=walk) for child in node.children]
     if isinstance(node, And):
         return and_(true(), *parts)
     assert isinstance(node, Or)
     return or_(false(), *parts)
+
+
+def _probe(node: Node, ctx: SqlContext) -> Select[Any]:
+    """A row when the image (correlated to `images`) matches `node`: a term's own rows where it
+    has them, else the condition."""
+    if isinstance(node, Term):
+        field = field_of(node)
+        if field.row(node, ctx) is None and not field.negated:
+            image_id, conditions = field.related(node, ctx)
+            return select(literal(1)).where(image_id == Image.id, *conditions).correlate(Image)
+    return select(literal(1)).where(compile_condition(node, ctx, walk=True)).correlate(Image)
 
 
 def _row(node: Node, ctx: SqlContext) -> ColumnElement[bool] | None:
@@ -200,7 +221,7 @@ def select_ids(
     if walk:
         if sort not in INDEXED_SORTS or first is not None:
             raise ValidationError(f"sort {sort!r} has no index to walk")
-        condition = compile_condition(node, ctx)
+        condition = compile_condition(node, ctx, walk=True)
     else:
         ctx = ctx or _NO_CONTEXT
         condition = Image.id.in_(id_set(id_stream(node, ctx), ctx.dialect))
