@@ -97,28 +97,32 @@ def compile_condition(
         return field_of(node).condition(node, ctx)
     if isinstance(node, Not):
         return not_(compile_condition(node.child, ctx, walk=walk))
-    if isinstance(node, Or) and walk and joined(ctx.dialect):
-        # PostgreSQL reads an OR of EXISTS as hashed subplans, each hashing every id its member
-        # matches (100 ms at 100k images), on the row estimate of the scan, blind to the LIMIT a
-        # walk stops at. One EXISTS over a UNION ALL of correlated members cannot be hashed:
-        # each image probes each member's index, as on SQLite.
-        return union_all(*(_probe(child, ctx) for child in node.children)).exists()
     parts = [compile_condition(child, ctx, walk=walk) for child in node.children]
     if isinstance(node, And):
         return and_(true(), *parts)
     assert isinstance(node, Or)
+    if walk and joined(ctx.dialect):
+        return _probed_or(node, ctx, parts)
     return or_(false(), *parts)
 
 
-def _probe(node: Node, ctx: SqlContext) -> Select[Any]:
-    """A row when the image (correlated to `images`) matches `node`: a term's own rows where it
-    has them, else the condition."""
-    if isinstance(node, Term):
-        field = field_of(node)
-        if field.row(node, ctx) is None and not field.negated:
-            image_id, conditions = field.related(node, ctx)
-            return select(literal(1)).where(image_id == Image.id, *conditions).correlate(Image)
-    return select(literal(1)).where(compile_condition(node, ctx, walk=True)).correlate(Image)
+def _probed_or(node: Or, ctx: SqlContext, parts: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """An OR tested image by image on PostgreSQL. It reads an OR of EXISTS as hashed subplans,
+    each hashing every id its member matches (100 ms at 100k images), on the row estimate of the
+    scan, blind to the LIMIT a walk stops at. One EXISTS over a UNION ALL of the terms' correlated
+    rows cannot be hashed: each image probes each term's index, as on SQLite. Other members
+    (conditions on the image row, nested groups) stay conditions beside it."""
+    probes: list[Select[Any]] = []
+    others: list[ColumnElement[bool]] = []
+    for child, part in zip(node.children, parts, strict=True):
+        if not isinstance(child, Term) or field_of(child).negated or _row(child, ctx) is not None:
+            others.append(part)
+            continue
+        image_id, conditions = field_of(child).related(child, ctx)
+        probes.append(select(literal(1)).where(image_id == Image.id, *conditions).correlate(Image))
+    if not probes:
+        return or_(false(), *others)
+    return or_(union_all(*probes).exists(), *others)
 
 
 def _row(node: Node, ctx: SqlContext) -> ColumnElement[bool] | None:
