@@ -131,9 +131,11 @@ def _postgres_engine(url: str, schema: str | None) -> Engine:
         raise DatabaseError(f"unsupported database url {display_url(url)}: use postgresql+psycopg://...")
     if parsed.drivername != "postgresql+psycopg":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    # JIT compiling a plan costs 10-500 ms, more than lorairo's queries run; it starts on the
-    # planner's cost alone (100k), which a search over 100k images passes (0.55 s of a 0.93 s page).
-    options = ["-cjit=off"]
+    # Interactive queries of 1-100 ms. JIT compiling a plan costs 10-500 ms; it starts on the
+    # planner's cost alone (100k), which a search over 100k images passes (0.55 s of a 0.93 s
+    # page). Parallel workers cost more to start and gather than they save at that size, and
+    # compete with the app on a small machine (a 100k-image count: 84 ms with 2 workers, 53 without).
+    options = ["-cjit=off", "-cmax_parallel_workers_per_gather=0"]
     if schema is not None:  # every connection, here and in any process reopening `location`, uses it
         options.append(f"-csearch_path={schema}")
     parsed = parsed.update_query_dict({"options": " ".join(options)})

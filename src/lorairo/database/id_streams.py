@@ -132,7 +132,7 @@ def _join(keyword: SetOp, left: Stream, others: list[Stream]) -> Stream:
     correlate with it; the planner flattens the subqueries into semi- and anti-joins."""
     if keyword == "UNION":
         return union(*(_plain(stream) for stream in (left, *others)))
-    base = _plain(left)
+    base = _plain(_with_duplicates(left))  # the left side is scanned, never looked up
     key = base.selected_columns[0]
     if isinstance(key, Label):
         key = key.element  # the column itself: a condition cannot name the SELECT's label
@@ -143,13 +143,20 @@ def _join(keyword: SetOp, left: Stream, others: list[Stream]) -> Stream:
     return base
 
 
+def _with_duplicates(stream: Stream) -> Stream:
+    """A UNION as UNION ALL, where duplicate ids cost nothing: what is counted DISTINCT, or the
+    side of a join that is scanned (its row estimate is the same sum). Other streams as they are."""
+    if isinstance(stream, CompoundSelect) and stream.keyword.value == "UNION":
+        return union_all(*stream.selects)
+    return stream
+
+
 def count_ids(stream: Stream, dialect: str) -> Select[Any]:
     """How many distinct ids the stream holds. SQLite counts the id-ordered stream, which it
     merges without temp b-trees; PostgreSQL counts DISTINCT over the joined shape (a sort inside
     the aggregate, cheaper there than hashing the ids)."""
     if joined(dialect):
-        if isinstance(stream, CompoundSelect) and stream.keyword.value == "UNION":
-            stream = union_all(*stream.selects)  # the DISTINCT below de-duplicates, once
+        stream = _with_duplicates(stream)  # the DISTINCT below de-duplicates, once
         return select(func.count(distinct(stream.subquery().c.image_id)))
     return select(func.count()).select_from(ordered_ids(stream).subquery())
 
