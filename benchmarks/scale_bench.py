@@ -54,6 +54,7 @@ from sqlalchemy import insert, text
 from benchmarks.search_bench import COMMON, QUERIES, WORDS, time_queries
 from lorairo.database.engine import Database, project_schema
 from lorairo.database.schema import Base
+from lorairo.database.search_repository import SearchRepository
 from lorairo.database.search_sql import select_ids
 from lorairo.search.query_language import parse_query
 from lorairo.services.project_service import Project
@@ -315,7 +316,9 @@ def explain(database: Database) -> None:
     """PostgreSQL's plans for the main shapes (an id-stream page and a count)."""
     with database.read_session() as session:
         for label in ("single tag", "AND of three", "wildcard", "caption phrase", "combined"):
-            statement = select_ids(parse_query(QUERIES[label])).limit(50)
+            node = parse_query(QUERIES[label])
+            ctx = SearchRepository.context(session, node)  # the engine's shapes, the expansions
+            statement = select_ids(node, ctx=ctx).limit(50)
             compiled = statement.compile(
                 dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
             )

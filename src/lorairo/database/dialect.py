@@ -8,8 +8,8 @@ Queries are written once with these constructs; each compiles to its engine's ow
   `tag COLLATE NOCASE IN (...)` does on SQLite. Values compared with a folded column are folded
   in Python by `fold`, so both engines compare the same strings.
 - LIKE: SQLite's is ASCII-case-insensitive, PostgreSQL's is not; `nocase_like` folds both sides.
-- Caption full text: FTS5 (`captions_fts MATCH`) on SQLite; on PostgreSQL a GIN index on
-  `to_tsvector('simple', caption)` and a phrase query.
+- Caption full text: FTS5 (`captions_fts MATCH`) on SQLite; on PostgreSQL a phrase query on the
+  stored tsvector `caption_words` (`words_column`, migration 0015), which the GIN index is on.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    column,
     func,
     literal,
     select,
@@ -37,7 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import Grouping
+from sqlalchemy.sql.elements import ColumnClause, Grouping
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -83,8 +84,15 @@ def nocase_like(column: Any, pattern: str, escape: str | None = "\\") -> ColumnE
     return nocase(column).like(fold(pattern), escape=escape)
 
 
+def words_column(name: str) -> str:
+    """The stored `to_tsvector` of text column `name` on PostgreSQL (a generated column)."""
+    return f"{name}_words"
+
+
 class text_match(FunctionElement[bool]):
-    """Full-text phrase match of a text column (PostgreSQL), `to_tsvector(...) @@ phraseto_tsquery(...)`."""
+    """Full-text phrase match of a text column (PostgreSQL): its stored words (`words_column`)
+    `@@ phraseto_tsquery(...)`. The table has no such column on SQLite, so it is named here,
+    on the column's table (or alias), not mapped."""
 
     inherit_cache = True
     name = "text_match"
@@ -92,10 +100,11 @@ class text_match(FunctionElement[bool]):
 
 @compiles(text_match, "postgresql")
 def _text_match_postgresql(element: text_match, compiler: SQLCompiler, **kw: Any) -> str:
-    column, phrase = list(element.clauses)
+    text_column, phrase = list(element.clauses)
+    words: ColumnClause[Any] = column(words_column(text_column.name), _selectable=text_column.table)
     config = compiler.process(literal(TS_CONFIG, String()), literal_binds=True)
     return (
-        f"to_tsvector({config}::regconfig, {compiler.process(column, **kw)}) "
+        f"{compiler.process(words, **kw)} "
         f"@@ phraseto_tsquery({config}::regconfig, {compiler.process(phrase, **kw)})"
     )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, true
 from sqlalchemy.orm import aliased
 
 from lorairo.database.choices import DEFAULT_SCORE_KIND as DEFAULT_SCORE_KIND  # light, for `Project`
@@ -77,14 +77,18 @@ def effective_rating_row() -> ColumnElement[bool]:
 
 
 def effective_caption_row() -> ColumnElement[bool]:
-    """True on an image's one effective caption row."""
+    """True on an image's one effective caption row: no caption of the image ranks above it
+    (manual above model, then the newer above the older).
+
+    Written as NOT EXISTS rather than `id = (the first caption in that order)`: PostgreSQL
+    estimates the equality with a subquery at 0.5% of the rows, and on that estimate walked a
+    page of `caption:"..."` against a materialised list of every match (4M comparisons, 0.7 s);
+    an anti-join it estimates, and probes per image.
+    """
     other = aliased(Caption)
-    chosen = (
-        select(other.id)
-        .where(other.image_id == Caption.image_id)
-        .order_by((other.source == SOURCE_MANUAL).desc(), other.id.desc())
-        .limit(1)
-        .correlate(Caption)
-        .scalar_subquery()
+    other_manual = other.source == SOURCE_MANUAL
+    this_model = Caption.source != SOURCE_MANUAL
+    ranks_above = or_(
+        and_(other_manual, this_model), and_(other.id > Caption.id, or_(other_manual, this_model))
     )
-    return Caption.id == chosen
+    return ~exists().where(other.image_id == Caption.image_id, ranks_above).correlate(Caption)

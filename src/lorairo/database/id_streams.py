@@ -4,6 +4,14 @@ run (`lorairo.database.search_sql.id_stream`).
 Each member reads image ids in id order from an index and INTERSECT / UNION / EXCEPT combine them,
 so SQLite merges the members without building temp b-trees; the cost is the size of the streams,
 not of the project.
+
+PostgreSQL hashes INTERSECT and EXCEPT (HashSetOp over every id of every member: 2-3x SQLite's
+merge at 60k ids). There (`joined`) they become EXISTS / NOT EXISTS on the left member, which its
+planner turns into merge or hash semi- and anti-joins of the same index streams; duplicates of
+the left member stay until the one DISTINCT of `count_ids` or the semi-join of `id_set`. UNION
+stays UNION: its row estimate (the sum of the members) keeps the plans around it sane, where
+UNION ALL under a DISTINCT or IN is guessed at 200 ids. This module is the one place that tells
+the shapes apart.
 """
 
 from __future__ import annotations
@@ -11,7 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from sqlalchemy import CompoundSelect, Select, except_, intersect, select, union
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    distinct,
+    except_,
+    exists,
+    func,
+    intersect,
+    select,
+    union,
+    union_all,
+)
+from sqlalchemy.sql.elements import Label
 
 from lorairo.database.dialect import flat_compound
 from lorairo.utils.chunks import chunked
@@ -73,38 +93,81 @@ def _chain_length(stream: Any) -> int:
     return 1
 
 
-def link(keyword: SetOp, left: Stream, others: list[Stream]) -> Stream:
-    """`left KEYWORD o1 KEYWORD o2 ...` as one flat chain (one compile level, not one per member).
+def joined(dialect: str) -> bool:
+    """Whether set operations on this engine are joins (PostgreSQL) rather than compounds."""
+    return dialect == "postgresql"
+
+
+def link(keyword: SetOp, left: Stream, others: list[Stream], dialect: str) -> Stream:
+    """`left KEYWORD o1 KEYWORD o2 ...` as one flat chain (one compile level, not one per member),
+    or as joins on `left` where the engine wants them (`joined`).
 
     Past MAX_CHAIN the others are grouped into wrapped sub-chains; for EXCEPT a group is their
     UNION, since x − a − b = x − (a ∪ b).
     """
     if not others:
         return left
+    if joined(dialect):
+        return _join(keyword, left, others)
     if len(others) >= MAX_CHAIN:
         grouping: SetOp = "UNION" if keyword == "EXCEPT" else keyword
-        return link(keyword, left, [combine(grouping, chunk) for chunk in chunked(others, MAX_CHAIN)])
+        chunks = [combine(grouping, chunk, dialect) for chunk in chunked(others, MAX_CHAIN)]
+        return link(keyword, left, chunks, dialect)
     if _chain_length(left) + len(others) > MAX_CHAIN:
         left = _plain(left)
     return _Chain(_COMPOUNDS[keyword](left, *[_plain(other) for other in others]))
 
 
-def combine(keyword: SetOp, streams: list[Stream]) -> Stream:
+def combine(keyword: SetOp, streams: list[Stream], dialect: str) -> Stream:
     """One associative set operation over streams; a compound member goes left, unwrapped."""
-    streams = sorted(streams, key=lambda stream: isinstance(stream, Select))
-    return link(keyword, streams[0], streams[1:])
+    if not joined(dialect):
+        streams = sorted(streams, key=lambda stream: isinstance(stream, Select))
+    return link(keyword, streams[0], streams[1:], dialect)
 
 
-def distinct_ids(stream: Stream) -> Stream:
-    """Distinct ids in no promised order: all a count needs where ordering costs a sort
-    (PostgreSQL hashes set operations). Set operations are distinct already."""
-    return stream if isinstance(stream, CompoundSelect) else stream.distinct()
+def _join(keyword: SetOp, left: Stream, others: list[Stream]) -> Stream:
+    """The set operation as PostgreSQL plans it best: UNION, or the left member filtered by an
+    EXISTS (INTERSECT) or NOT EXISTS (EXCEPT) per other member.
+    Each other member is a FROM subquery, so a member on the same table as `left` cannot
+    correlate with it; the planner flattens the subqueries into semi- and anti-joins."""
+    if keyword == "UNION":
+        return union(*(_plain(stream) for stream in (left, *others)))
+    base = _plain(_with_duplicates(left))  # the left side is scanned, never looked up
+    key = base.selected_columns[0]
+    if isinstance(key, Label):
+        key = key.element  # the column itself: a condition cannot name the SELECT's label
+    for other in others:
+        member = other.subquery()
+        found = exists().where(member.c.image_id == key)
+        base = base.where(found if keyword == "INTERSECT" else ~found)
+    return base
 
 
-def id_set(stream: Stream) -> Select[Any]:
-    """The stream as the operand of `IN (...)`. IN re-coerces a bare compound and drops its
-    members' parentheses, which PostgreSQL needs (INTERSECT binds tighter there than UNION); as a
-    FROM subquery the compound renders as built."""
+def _with_duplicates(stream: Stream) -> Stream:
+    """A UNION as UNION ALL, where duplicate ids cost nothing: what is counted DISTINCT, or the
+    side of a join that is scanned (its row estimate is the same sum). Other streams as they are."""
+    if isinstance(stream, CompoundSelect) and stream.keyword.value == "UNION":
+        return union_all(*stream.selects)
+    return stream
+
+
+def count_ids(stream: Stream, dialect: str) -> Select[Any]:
+    """How many distinct ids the stream holds. SQLite counts the id-ordered stream, which it
+    merges without temp b-trees; PostgreSQL counts DISTINCT over the joined shape (a sort inside
+    the aggregate, cheaper there than hashing the ids)."""
+    if joined(dialect):
+        stream = _with_duplicates(stream)  # the DISTINCT below de-duplicates, once
+        return select(func.count(distinct(stream.subquery().c.image_id)))
+    return select(func.count()).select_from(ordered_ids(stream).subquery())
+
+
+def id_set(stream: Stream, dialect: str) -> Select[Any]:
+    """The stream as the operand of `IN (...)`, always as a FROM subquery: IN re-coerces a bare
+    compound and drops its members' parentheses, which PostgreSQL needs (INTERSECT binds tighter
+    there than UNION). PostgreSQL's semi-join ignores duplicates, so there it is neither ordered
+    nor made distinct."""
+    if joined(dialect):
+        return select(stream.subquery().c.image_id)
     return select(ordered_ids(stream).subquery().c.image_id)
 
 

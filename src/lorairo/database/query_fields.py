@@ -56,7 +56,7 @@ from lorairo.database.effective import (
     effective_tag,
     rejected_tag,
 )
-from lorairo.database.id_streams import Stream, combine, ids, link
+from lorairo.database.id_streams import Stream, combine, ids, joined, link
 from lorairo.database.query import And, Node, Not, Operator, Or, Term
 from lorairo.database.schema import (
     SOURCE_MANUAL,
@@ -150,11 +150,13 @@ class FieldValue:
 
 @dataclass(frozen=True)
 class SqlContext:
-    """What compiling a term may need besides the term: tag aliases (`tag:kitty` -> `cat`) and the
-    vocabulary expansions (`expansions`) run in the same read transaction beforehand."""
+    """What compiling a term may need besides the term: tag aliases (`tag:kitty` -> `cat`), the
+    vocabulary expansions (`expansions`) run in the same read transaction beforehand, and the
+    engine's name, which picks the shape of id-stream set operations (`id_streams.joined`)."""
 
     aliases: Mapping[str, str] = field(default_factory=dict)
     expanded: Mapping[Term, Sequence[str]] = field(default_factory=dict)
+    dialect: str = "sqlite"
 
 
 RowSql = Callable[[Term, SqlContext], ColumnElement[bool]]
@@ -240,7 +242,7 @@ class QueryField:
     def stream(self, term: Term, ctx: SqlContext) -> Stream:
         """The matching ids as an id stream."""
         if self.negated:
-            return link("EXCEPT", ids(Image.id), [self.positive_stream(term, ctx)])
+            return link("EXCEPT", ids(Image.id), [self.positive_stream(term, ctx)], ctx.dialect)
         return self.positive_stream(term, ctx)
 
     def vocabulary(self, term: Term) -> Select[Any] | None:
@@ -347,12 +349,14 @@ class TagField(TextField):
 
     def positive_stream(self, term: Term, ctx: SqlContext) -> Stream:
         names = self.names(term, ctx)
-        if names is not None and 1 < len(names) <= MAX_UNION_TAGS:
-            # One index range per tag, each in image-id order: a merge, not a sort.
+        if names is not None and 1 < len(names) <= MAX_UNION_TAGS and not joined(ctx.dialect):
+            # One index range per tag, each in image-id order: a merge, not a sort. PostgreSQL
+            # would hash the UNION; its one scan of the IN list is de-duplicated by the consumer.
             folded = sorted({fold(name) for name in names})
-            return combine(
-                "UNION", [ids(Tag.image_id, nocase(Tag.tag) == name, self.state()) for name in folded]
-            )
+            members: list[Stream] = [
+                ids(Tag.image_id, nocase(Tag.tag) == name, self.state()) for name in folded
+            ]
+            return combine("UNION", members, ctx.dialect)
         return super().positive_stream(term, ctx)
 
 

@@ -129,12 +129,12 @@ class SearchRepository:
         """What compiling `node` needs, read in `session`: each term's vocabulary expansion (the
         exact tags a wildcard matches right now) and the alias map."""
         expanded = {term: list(session.scalars(query)) for term, query in expansions(node).items()}
-        return SqlContext(aliases=aliases or {}, expanded=expanded)
+        dialect = session.get_bind().dialect.name
+        return SqlContext(aliases=aliases or {}, expanded=expanded, dialect=dialect)
 
     @staticmethod
     def _count(session: Session, node: Node, ctx: SqlContext) -> int:
-        ordered = session.get_bind().dialect.name != "postgresql"
-        return int(session.scalar(count_matches(node, ctx, ordered=ordered)) or 0)
+        return int(session.scalar(count_matches(node, ctx)) or 0)
 
     def count(self, session: Session, node: Node, aliases: Mapping[str, str] | None = None) -> int:
         return self._count(session, node, self.context(session, node, aliases))
@@ -409,7 +409,8 @@ class SearchRepository:
     ) -> Facets:
         """Facets over the images a query matches (the whole project for an empty query)."""
         facets = Facets()
-        matched = id_set(id_stream(node, self.context(session, node, aliases)))
+        ctx = self.context(session, node, aliases)
+        matched = id_set(id_stream(node, ctx), ctx.dialect)
         counted = (
             select(
                 Tag.category.label("category"),
