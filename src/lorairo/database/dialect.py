@@ -160,12 +160,12 @@ def insert_rows(
         return
     names = list(rows[0])
     values = {name: [row[name] for row in rows] for name in names}
-    for column in table.columns:  # what an executemany would fill in per row, once per batch
-        default = column.default
-        if column.name in values or default is None or not (default.is_scalar or default.is_callable):
+    for table_column in table.columns:  # what an executemany would fill in per row, once per batch
+        default = table_column.default
+        if table_column.name in values or default is None or not (default.is_scalar or default.is_callable):
             continue
         value = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
-        values[column.name] = [value] * len(rows)
+        values[table_column.name] = [value] * len(rows)
     arrays = [
         bindparam(f"rows_{name}", value, type_=ARRAY(table.c[name].type)) for name, value in values.items()
     ]
