@@ -222,6 +222,11 @@ class QueryField:
         assert self._rows is not None, self.name
         return self._rows(term, ctx)
 
+    def together(self, terms: Sequence[Term], ctx: SqlContext) -> tuple[Any, list[Any]] | None:
+        """Several of this field's terms ANDed as one lookup of related rows, where that means the
+        same as one lookup each (the field reads at most one row per image); else None."""
+        return None
+
     def condition(self, term: Term, ctx: SqlContext) -> ColumnElement[bool]:
         """A per-image condition (correlated to `images`)."""
         row = self.row(term, ctx)
@@ -483,8 +488,30 @@ class FixedField(QueryField):
         return self.head(term) + self.value
 
 
+# (image id column, the conditions picking the image's one row for the term, the value column)
+Measured = Callable[[Term], tuple[Any, list[Any], Any]]
+
+
 class NumberField(QueryField):
-    """`>=5`, `<1`, `5`, or a range `5..7` (both ends inclusive)."""
+    """`>=5`, `<1`, `5`, or a range `5..7` (both ends inclusive).
+
+    `measured`: a number read from a related table holding at most one row per image (for the
+    term's qualifier). Its rows come from it, and comparisons ANDed together (a range's two ends)
+    share one lookup of that row instead of one each (`together`)."""
+
+    def __init__(self, name: str, doc: str, *, measured: Measured | None = None, **options: Any) -> None:
+        if measured is not None:
+            options["rows"] = lambda term, ctx: self._lookup([term], measured)
+        super().__init__(name, doc, **options)
+        self._measured = measured
+
+    @staticmethod
+    def _lookup(terms: Sequence[Term], measured: Measured) -> tuple[Any, list[Any]]:
+        image_id, picks, value = measured(terms[0])
+        return image_id, [*picks, *(compare(value, term.op, term.value) for term in terms)]
+
+    def together(self, terms: Sequence[Term], ctx: SqlContext) -> tuple[Any, list[Any]] | None:
+        return None if self._measured is None else self._lookup(terms, self._measured)
 
     def parse(self, spec: FieldValue) -> Node:
         return comparison(self, spec, parse_number)
@@ -786,12 +813,10 @@ register(
     QualifiedNumberField(
         "score",
         "effective score of a kind (score[kind]:), default kind without one",
-        rows=lambda term, _ctx: (
+        measured=lambda term: (
             Score.image_id,
-            [
-                *effective_score_row(term.qualifier or DEFAULT_SCORE_KIND),
-                compare(Score.score, term.op, term.value),
-            ],
+            effective_score_row(term.qualifier or DEFAULT_SCORE_KIND),
+            Score.score,
         ),
         match=_score,
     )
@@ -912,7 +937,7 @@ def _quality_number(name: str) -> dict[str, Any]:
     """A measure of `image_quality` (an image without one matches no comparison)."""
     measure = getattr(ImageQuality, name)
     return {
-        "rows": lambda term, _ctx: (ImageQuality.image_id, [compare(measure, term.op, term.value)]),
+        "measured": lambda term: (ImageQuality.image_id, [], measure),
         "match": lambda term, image: (
             image.quality.get(name) is not None and bool(compare(image.quality[name], term.op, term.value))
         ),

@@ -31,6 +31,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     false,
     func,
     literal,
@@ -97,9 +98,11 @@ def compile_condition(
         return field_of(node).condition(node, ctx)
     if isinstance(node, Not):
         return not_(compile_condition(node.child, ctx, walk=walk))
-    parts = [compile_condition(child, ctx, walk=walk) for child in node.children]
     if isinstance(node, And):
-        return and_(true(), *parts)
+        lookups, rest = _lookups(node, ctx)
+        found = [exists().where(image_id == Image.id, *conditions) for image_id, conditions in lookups]
+        return and_(true(), *found, *(compile_condition(child, ctx, walk=walk) for child in rest))
+    parts = [compile_condition(child, ctx, walk=walk) for child in node.children]
     assert isinstance(node, Or)
     if walk and joined(ctx.dialect):
         return _probed_or(node, ctx, parts)
@@ -130,11 +133,26 @@ def _row(node: Node, ctx: SqlContext) -> ColumnElement[bool] | None:
     return field_of(node).row(node, ctx) if isinstance(node, Term) else None
 
 
+def _lookups(node: And, ctx: SqlContext) -> tuple[list[tuple[Any, list[Any]]], list[Node]]:
+    """An AND's terms that one lookup can answer together (`score:6..8` is two terms on the one
+    effective score row: one scan of `scores`, not two joined), and the children left over."""
+    groups: dict[tuple[str, str | None], list[Term]] = {}
+    rest: list[Node] = []
+    for child in node.children:
+        if isinstance(child, Term) and field_of(child).together([child], ctx) is not None:
+            groups.setdefault((child.field, child.qualifier), []).append(child)
+        else:
+            rest.append(child)
+    lookups = [field_of(group[0]).together(group, ctx) for group in groups.values()]
+    return [lookup for lookup in lookups if lookup is not None], rest
+
+
 def _and_stream(node: And, ctx: SqlContext) -> Stream:
     filters: list[ColumnElement[bool]] = []
-    positive: list[Stream] = []
+    lookups, rest = _lookups(node, ctx)
+    positive: list[Stream] = [ids(image_id, *conditions) for image_id, conditions in lookups]
     negative: list[Stream] = []
-    for child in node.children:
+    for child in rest:
         row = _row(child, ctx)
         negated_row = _row(child.child, ctx) if isinstance(child, Not) else None
         if row is not None:
