@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from lorairo.config import Settings
@@ -229,3 +229,19 @@ def test_a_walked_or_probes_each_image_instead_of_hashing_every_match(server: Po
         plan = _plan(session, select_ids(node, ctx=repository.context(session, node), walk=True).limit(50))
     database.close()
     assert "hashed SubPlan" not in plan and "Append" in plan, plan
+
+
+def test_the_location_reopens_the_same_schema_with_the_session_settings(server: PostgresServer) -> None:
+    """A registration pool worker reopens `database.location`. The engine's own options (JIT and
+    parallel workers off) once replaced the URL's search_path there, and every image failed with
+    'relation "images" does not exist'."""
+    database = Database(server.url(server.create_database()), schema=project_schema("reopen"))
+    with database.write_session() as session:
+        _image(session, 1)
+    reopened = Database(database.location, migrate=False)
+    with reopened.read_session() as session:
+        assert session.scalar(select(func.count()).select_from(Image)) == 1
+        settings = [session.execute(text(f"SHOW {name}")).scalar_one() for name in ("jit", "search_path")]
+    reopened.close()
+    database.close()
+    assert settings == ["off", project_schema("reopen")]

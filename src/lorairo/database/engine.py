@@ -135,9 +135,14 @@ def _postgres_engine(url: str, schema: str | None) -> Engine:
     # planner's cost alone (100k), which a search over 100k images passes (0.55 s of a 0.93 s
     # page). Parallel workers cost more to start and gather than they save at that size, and
     # compete with the app on a small machine (a 100k-image count: 84 ms with 2 workers, 53 without).
-    options = ["-cjit=off", "-cmax_parallel_workers_per_gather=0"]
+    settings = {"jit": "off", "max_parallel_workers_per_gather": "0"}
     if schema is not None:  # every connection, here and in any process reopening `location`, uses it
-        options.append(f"-csearch_path={schema}")
+        settings["search_path"] = schema
+    # A pool worker reopens the engine's own URL: the options already there (its search_path) stay.
+    given = parsed.query.get("options", "")
+    given_options = " ".join(given) if isinstance(given, tuple) else given
+    options = [o for o in given_options.split() if o.removeprefix("-c").split("=")[0] not in settings]
+    options += [f"-c{name}={value}" for name, value in settings.items()]
     parsed = parsed.update_query_dict({"options": " ".join(options)})
     engine = create_engine(
         parsed,
