@@ -259,10 +259,17 @@ class SearchRepository:
             Image.created_at,
             Image.file_path,
         )
+        # The one effective caption, rating and score ride on the image rows as correlated
+        # lookups: one statement instead of four, which on a server is three round trips a page.
+        effective = (
+            self._one(Caption.caption, Caption.image_id, effective_caption_row()).label("caption"),
+            self._one(Rating.rating, Rating.image_id, effective_rating_row()).label("rating"),
+            self._one(Score.score, Score.image_id, *effective_score_row(self.score_kind)).label("score"),
+        )
         images = {
             row.id: row
             for row in session.execute(
-                select(*columns, Image.stored_path, Image.reviewed_at).where(Image.id.in_(ids))
+                select(*columns, Image.stored_path, Image.reviewed_at, *effective).where(Image.id.in_(ids))
             )
         }
         tags: dict[int, list[str]] = defaultdict(list)
@@ -272,11 +279,6 @@ class SearchRepository:
         for image_id, tag in tag_rows:
             if tag not in tags[image_id] and len(tags[image_id]) < SUMMARY_TAGS:
                 tags[image_id].append(tag)
-        captions = self._values(session, Caption.image_id, Caption.caption, ids, effective_caption_row())
-        ratings = self._values(session, Rating.image_id, Rating.rating, ids, effective_rating_row())
-        scores = self._values(
-            session, Score.image_id, Score.score, ids, *effective_score_row(self.score_kind)
-        )
         return [
             ImageSummary(
                 id=image.id,
@@ -287,9 +289,9 @@ class SearchRepository:
                 added=image.created_at,
                 reviewed=image.reviewed_at is not None,
                 tags=tags.get(image.id, []),
-                caption=captions.get(image.id),
-                score=scores.get(image.id),
-                rating=ratings.get(image.id),
+                caption=image.caption,
+                score=image.score,
+                rating=image.rating,
                 file_path=image.file_path,
                 stored_path=image.stored_path,
             )
@@ -297,12 +299,11 @@ class SearchRepository:
         ]
 
     @staticmethod
-    def _values(
-        session: Session, image_id: Any, value: Any, ids: list[int], *effective: Any
-    ) -> dict[int, Any]:
-        """Each image's one effective value (the conditions come from `lorairo.database.effective`)."""
-        rows = session.execute(select(image_id, value).where(image_id.in_(ids), *effective))
-        return {key: item for key, item in rows}
+    def _one(value: Any, image_id: Any, *effective: Any) -> Any:
+        """An image's one effective value (the conditions come from `lorairo.database.effective`)."""
+        return (
+            select(value).where(image_id == Image.id, *effective).limit(1).correlate(Image).scalar_subquery()
+        )
 
     def details(self, session: Session, ids: list[int]) -> list[dict[str, Any]]:
         """Everything stored about each image: all annotation rows with model and state, and the
