@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -76,3 +78,51 @@ def test_a_removal_moves_the_selection_across_pages_by_image(
     assert selected == [5, 9]
     assert [model.item(row).id for row in selected] == [ids[5], ids[9]]  # type: ignore[union-attr]
     assert not resets
+
+
+class _HeldSource:
+    """The window's real source, whose next page read is held after reading until released: an
+    earlier refresh's read that is still in flight when an edit forces a new one."""
+
+    def __init__(self, source: object) -> None:
+        self._source = source
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        self._armed = True
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._source, name)
+
+    def page(self, *args: object) -> object:
+        items = self._source.page(*args)  # type: ignore[attr-defined]
+        if self._armed:
+            self._armed = False
+            self.holding.set()
+            self.release.wait(30)
+        return items
+
+
+def test_an_edit_while_an_older_page_read_is_in_flight_shows_the_edit(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """An edit's page reload is not skipped because a page read from before the edit is still
+    running, and that older read, landing last, does not overwrite it (the grid's tooltip once
+    kept showing a tag just rejected)."""
+    model = window.model
+    image_id = _load_row(qtbot, window, 0)
+    held = _HeldSource(model.source)
+    model.source = held  # type: ignore[assignment]
+    try:
+        model.soft_refresh()  # a reload before the edit: it reads the old tags and is held
+        qtbot.waitUntil(held.holding.is_set, timeout=15_000)
+        with qtbot.waitSignal(window.session.edited, timeout=30_000):
+            window.edit.queue.submit(
+                "add zebra",
+                lambda service: service.add_tags(EditTarget(ids=(image_id,)), ["zebra"], apply=True),
+            )
+        qtbot.waitUntil(lambda: "zebra" in (model.item(0).tags if model.item(0) else ()), timeout=10_000)
+    finally:
+        held.release.set()
+    qtbot.wait(300)  # the held read lands after the edit's reload
+    item = model.item(0)
+    assert item is not None and "zebra" in item.tags

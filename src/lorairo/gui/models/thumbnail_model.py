@@ -169,7 +169,10 @@ class ThumbnailModel(QAbstractListModel):
         self.total = 0
         self._generation = 0
         self._pages: dict[int, list[GridItem]] = {}
-        self._pending: set[int] = set()
+        # page -> number of its newest read: an older read still in flight when an edit forced a
+        # new one lands stale, and is dropped
+        self._pending: dict[int, int] = {}
+        self._reads = 0
         self._rows: dict[int, int] = {}
         self._counting = False
         self._live_asked = 0  # numbers live refreshes: only the newest one is applied
@@ -196,11 +199,11 @@ class ThumbnailModel(QAbstractListModel):
             return
         generation = self._generation
         source, query, sort_key = self.source, self.query, self.sort_key
-        self._pending.add(0)
+        read = self._pending[0] = self._next_read()
         self.queries.start(
             "first page",
             lambda _p, _c: source.first_page(query, sort_key, PAGE_SIZE),
-            lambda result: self._first_page_arrived(generation, *result),
+            lambda result: self._first_page_arrived(generation, read, *result),
             lambda exc: self._query_error(generation, exc),
         )
 
@@ -233,11 +236,13 @@ class ThumbnailModel(QAbstractListModel):
         task = self.queries.start("recount", lambda _p, _c: source.count(query), counted)
         task.failed.connect(lambda _exc: setattr(self, "_counting", False))
 
-    def _first_page_arrived(self, generation: int, items: list[GridItem], total: int, order: str) -> None:
+    def _first_page_arrived(
+        self, generation: int, read: int, items: list[GridItem], total: int, order: str
+    ) -> None:
         if generation == self._generation:
             self.order = order
             self._reset(total)
-            self._page_arrived(generation, 0, items)
+            self._page_arrived(generation, 0, read, items)
 
     def _reset(self, total: int) -> None:
         self.beginResetModel()
@@ -251,22 +256,26 @@ class ThumbnailModel(QAbstractListModel):
             self.query_failed.emit(exc)
 
     def _request_page(self, page: int, *, force: bool = False) -> None:
-        if page in self._pending or (page in self._pages and not force) or self.source is None:
+        if (not force and (page in self._pending or page in self._pages)) or self.source is None:
             return
-        self._pending.add(page)
+        read = self._pending[page] = self._next_read()
         generation = self._generation
         source, query, sort, total = self.source, self.query, self.sort_key, self.total
         self.queries.start(
             f"page {page}",
             lambda _p, _c: source.page(query, sort, page * PAGE_SIZE, PAGE_SIZE, total),
-            lambda items: self._page_arrived(generation, page, items),
+            lambda items: self._page_arrived(generation, page, read, items),
             lambda exc: self._query_error(generation, exc),
         )
 
-    def _page_arrived(self, generation: int, page: int, items: list[GridItem]) -> None:
-        if generation != self._generation:
+    def _next_read(self) -> int:
+        self._reads += 1
+        return self._reads
+
+    def _page_arrived(self, generation: int, page: int, read: int, items: list[GridItem]) -> None:
+        if generation != self._generation or self._pending.get(page) != read:
             return
-        self._pending.discard(page)
+        del self._pending[page]
         self._drop_page(page)
         self._pages[page] = items
         first = page * PAGE_SIZE
@@ -409,7 +418,8 @@ class ThumbnailModel(QAbstractListModel):
         self.layoutAboutToBeChanged.emit()
         for page in list(self._pages):
             self._drop_page(page)
-        self._pending.difference_update(pages)
+        for page in pages:
+            self._pending.pop(page, None)
         for page, items in pages.items():
             self._pages[page] = items
             for offset, item in enumerate(items):
