@@ -143,7 +143,7 @@ def build(database: Database, n: int, tags_per_image: int, rng: np.random.Genera
         conn.exec_driver_sql("ANALYZE")
 
 
-def _p50_p99(samples: list[float]) -> tuple[float, float]:
+def p50_p99(samples: list[float]) -> tuple[float, float]:
     samples = sorted(samples)
     return statistics.median(samples), samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
 
@@ -169,7 +169,7 @@ def time_queries(service: SearchService, reps: int, *, split: bool = True) -> di
             start = time.perf_counter()
             service.count(query)
             samples["count"].append((time.perf_counter() - start) * 1000)
-        results[label] = {"total": total, **{key: _p50_p99(value) for key, value in samples.items() if value}}
+        results[label] = {"total": total, **{key: p50_p99(value) for key, value in samples.items() if value}}
     return results
 
 
