@@ -382,9 +382,8 @@ def search_part(n: int, tags_per_image: int, reps: int) -> None:
                 engine: SearchService(Project("bench", Path(tmp), database))
                 for engine, database in databases.items()
             }
-            for (
-                service
-            ) in services.values():  # warm: the first search opens connections, reads the vocabulary
+            # warm: the first search opens connections and reads the vocabulary
+            for service in services.values():
                 service.search(QUERIES["single tag"], limit=50)
             results = time_in_turns(services, reps)
             for database in databases.values():

@@ -123,6 +123,6 @@ def test_an_edit_while_an_older_page_read_is_in_flight_shows_the_edit(
         qtbot.waitUntil(lambda: "zebra" in getattr(model.item(0), "tags", ()), timeout=10_000)
     finally:
         held.release.set()
-    qtbot.wait(300)  # the held read lands after the edit's reload
+    qtbot.waitUntil(lambda: not model.queries.active, timeout=15_000)  # the held read has landed, last
     item = model.item(0)
     assert item is not None and "zebra" in item.tags
